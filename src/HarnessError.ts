@@ -1,0 +1,195 @@
+/**
+ * The typed errors of data-harness.
+ *
+ * Every failure a caller can act on is one of these classes, matched with `Effect.catchTag`.
+ * Each says in its `message` what to do, and answers `isRetryable`: the retry policy only ever
+ * retries errors that say they are retryable.
+ *
+ * | tag | when |
+ * | --- | --- |
+ * | `ProviderError` | the model provider failed: HTTP status, connection, malformed stream (see `reason`) |
+ * | `Timeout` | a phase took too long (see `phase`); carries the partial turn and usage so far |
+ * | `MaxTurnsExceeded` | the model still wanted tools after the last allowed turn |
+ * | `DataError` | a value or file could not be put into a session |
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * const safe = agent.run("hi").pipe(
+ *   Effect.catchTag("ProviderError", (e) => Effect.succeed(`provider failed: ${e.reason}`))
+ * )
+ * ```
+ * @since 0.1.0
+ */
+import { Schema } from "effect"
+import * as Message from "./Message.js"
+import * as Usage from "./Usage.js"
+
+// partial output
+
+/**
+ * What a turn had produced when it failed or was interrupted: its text so far, its content blocks
+ * (complete ones and the one in progress, tool input not yet parsed left out), and the usage
+ * already spent in the whole run.
+ * @since 0.1.0
+ */
+export class Partial extends Schema.Class<Partial>("data-harness/Partial")({
+  text: Schema.String,
+  content: Schema.Array(Message.ContentBlock),
+  usage: Usage.Usage
+}) {}
+
+/**
+ * A partial output with nothing in it.
+ * @since 0.1.0
+ */
+export const emptyPartial: Partial = new Partial({ text: "", content: [], usage: Usage.empty })
+
+// errors
+
+/**
+ * Why a provider call failed.
+ * @since 0.1.0
+ */
+export const ProviderErrorReason = Schema.Literals([
+  "InvalidRequest",
+  "Authentication",
+  "Permission",
+  "NotFound",
+  "RequestTooLarge",
+  "RateLimited",
+  "Overloaded",
+  "ServerError",
+  "Connection",
+  "InvalidResponse",
+  "Unknown"
+])
+/** @since 0.1.0 */
+export type ProviderErrorReason = typeof ProviderErrorReason.Type
+
+const retryableReasons: ReadonlySet<ProviderErrorReason> = new Set([
+  "RateLimited",
+  "Overloaded",
+  "ServerError",
+  "Connection"
+])
+
+/**
+ * A model provider failed.
+ *
+ * `reason` classifies it; `status` is the HTTP status when there was one; `retryAfter` (ms) is the
+ * server's `retry-after`; `partial` holds what the turn had streamed before it failed.
+ * Rate limits, overload (HTTP 529 or the in-stream `overloaded_error`), 5xx and dropped
+ * connections are retryable; 400/401/403/404/413 and malformed responses are not.
+ * @since 0.1.0
+ */
+export class ProviderError extends Schema.TaggedError<ProviderError>()("ProviderError", {
+  reason: ProviderErrorReason,
+  message: Schema.String,
+  provider: Schema.String,
+  status: Schema.optionalKey(Schema.Number),
+  retryAfter: Schema.optionalKey(Schema.Number),
+  requestId: Schema.optionalKey(Schema.String),
+  partial: Schema.optionalKey(Partial)
+}) {
+  /** Whether trying the same request again may succeed. */
+  get isRetryable(): boolean {
+    return retryableReasons.has(this.reason)
+  }
+}
+
+/**
+ * The phases a timeout can end.
+ *
+ * | phase | measures |
+ * | --- | --- |
+ * | `request` | from sending the request until the response headers |
+ * | `firstEvent` | from the start of a turn until its first event |
+ * | `idle` | the gap between two events of a turn |
+ * | `tool` | one tool call |
+ * | `turn` | one whole model turn (all its attempts) |
+ * | `run` | the whole ask |
+ * @since 0.1.0
+ */
+export const TimeoutPhase = Schema.Literals(["request", "firstEvent", "idle", "tool", "turn", "run"])
+/** @since 0.1.0 */
+export type TimeoutPhase = typeof TimeoutPhase.Type
+
+/**
+ * A phase took longer than its limit. Carries the partial output of the turn in progress and the
+ * usage spent so far. Request, first-event and idle timeouts are retryable (the next attempt may be
+ * served faster); turn and run timeouts are not.
+ * @since 0.1.0
+ */
+export class Timeout extends Schema.TaggedError<Timeout>()("Timeout", {
+  phase: TimeoutPhase,
+  limitMillis: Schema.Number,
+  message: Schema.String,
+  partial: Partial
+}) {
+  /** Whether trying the same turn again may succeed. */
+  get isRetryable(): boolean {
+    return this.phase === "request" || this.phase === "firstEvent" || this.phase === "idle"
+  }
+}
+
+/**
+ * The model still asked for tools after the last allowed turn. `partial` has the last turn's text.
+ * @since 0.1.0
+ */
+export class MaxTurnsExceeded extends Schema.TaggedError<MaxTurnsExceeded>()("MaxTurnsExceeded", {
+  maxTurns: Schema.Number,
+  message: Schema.String,
+  partial: Partial
+}) {
+  /** Never retryable: raise `maxTurns` or narrow the question. */
+  get isRetryable(): boolean {
+    return false
+  }
+}
+
+/**
+ * Why a value could not be put into a session.
+ * @since 0.1.0
+ */
+export const DataErrorReason = Schema.Literals([
+  "InvalidName",
+  "UnsupportedValue",
+  "FileNotFound",
+  "UnsupportedFormat",
+  "ParseError"
+])
+/** @since 0.1.0 */
+export type DataErrorReason = typeof DataErrorReason.Type
+
+/**
+ * A value or file could not be stored in a session. The session is unchanged.
+ * @since 0.1.0
+ */
+export class DataError extends Schema.TaggedError<DataError>()("DataError", {
+  reason: DataErrorReason,
+  message: Schema.String,
+  name: Schema.optionalKey(Schema.String),
+  path: Schema.optionalKey(Schema.String)
+}) {
+  /** Never retryable: the value itself is the problem. */
+  get isRetryable(): boolean {
+    return false
+  }
+}
+
+/**
+ * Any error a run can fail with.
+ * @since 0.1.0
+ */
+export type HarnessError = ProviderError | Timeout | MaxTurnsExceeded
+
+/**
+ * Whether an error says it is retryable.
+ * @since 0.1.0
+ */
+export const isRetryable = (error: unknown): boolean =>
+  typeof error === "object" &&
+  error !== null &&
+  "isRetryable" in error &&
+  (error as { isRetryable: unknown }).isRetryable === true

@@ -1,0 +1,221 @@
+/**
+ * Conversation messages and their content blocks.
+ *
+ * Blocks keep the shapes of the Anthropic Messages API (`text`, `tool_use`, `tool_result`,
+ * `thinking`, `redacted_thinking`), so a block that came from the API goes back to it unchanged.
+ * Decoding validates the fields the harness relies on and keeps every other field as it arrived
+ * (citations, `cache_control`, server tool blocks), and a block of a type the harness does not
+ * know is kept opaque. A whole history encodes to JSON and decodes back equal.
+ *
+ * @example
+ * ```ts
+ * import { Message } from "data-harness"
+ * const history = [Message.user("What is the total revenue?")]
+ * const json = Message.encodeHistory(history)
+ * ```
+ * @since 0.1.0
+ */
+import { Schema } from "effect"
+
+const Rest = [Schema.Record(Schema.String, Schema.Unknown)] as const
+
+const withRest = <const Fields extends Schema.Struct.Fields>(fields: Fields) =>
+  Schema.StructWithRest(Schema.Struct(fields), Rest)
+
+// blocks
+
+/**
+ * A text block. Extra fields (`citations`, `cache_control`) are kept.
+ * @since 0.1.0
+ */
+export const TextBlock = withRest({ type: Schema.Literal("text"), text: Schema.String })
+/** @since 0.1.0 */
+export type TextBlock = typeof TextBlock.Type
+
+/**
+ * A tool call the model made: `input` is the decoded JSON object of its arguments.
+ * @since 0.1.0
+ */
+export const ToolUseBlock = withRest({
+  type: Schema.Literal("tool_use"),
+  id: Schema.String,
+  name: Schema.String,
+  input: Schema.Unknown
+})
+/** @since 0.1.0 */
+export type ToolUseBlock = typeof ToolUseBlock.Type
+
+/**
+ * The answer to one `tool_use`, sent in the next user message. `content` is a string or a list of
+ * blocks (text, images); `is_error` tells the model the call failed.
+ * @since 0.1.0
+ */
+export const ToolResultBlock = withRest({
+  type: Schema.Literal("tool_result"),
+  tool_use_id: Schema.String,
+  content: Schema.optionalKey(Schema.Union([Schema.String, Schema.Array(withRest({ type: Schema.String }))])),
+  is_error: Schema.optionalKey(Schema.Boolean)
+})
+/** @since 0.1.0 */
+export type ToolResultBlock = typeof ToolResultBlock.Type
+
+/**
+ * Extended thinking with the signature that must be passed back unchanged on later turns.
+ * @since 0.1.0
+ */
+export const ThinkingBlock = withRest({
+  type: Schema.Literal("thinking"),
+  thinking: Schema.String,
+  signature: Schema.String
+})
+/** @since 0.1.0 */
+export type ThinkingBlock = typeof ThinkingBlock.Type
+
+/**
+ * Thinking the API returned encrypted; passed back unchanged.
+ * @since 0.1.0
+ */
+export const RedactedThinkingBlock = withRest({ type: Schema.Literal("redacted_thinking"), data: Schema.String })
+/** @since 0.1.0 */
+export type RedactedThinkingBlock = typeof RedactedThinkingBlock.Type
+
+/**
+ * The block types the harness understands. A block whose `type` is one of these must be well
+ * formed; any other type is an {@link OpaqueBlock}.
+ * @since 0.1.0
+ */
+export const knownBlockTypes: ReadonlySet<string> = new Set([
+  "text",
+  "tool_use",
+  "tool_result",
+  "thinking",
+  "redacted_thinking"
+])
+
+/**
+ * A block of a type the harness does not interpret (server tool use, web search results, images,
+ * documents, or a type from a newer API version). Kept exactly as it arrived and sent back unchanged.
+ * @since 0.1.0
+ */
+export const OpaqueBlock = withRest({
+  type: Schema.String.check(
+    Schema.makeFilter(
+      (type: string) => !knownBlockTypes.has(type) || `a "${type}" block is missing a required field or has a wrong one`
+    )
+  )
+})
+/** @since 0.1.0 */
+export type OpaqueBlock = typeof OpaqueBlock.Type
+
+/**
+ * Any content block of a message.
+ * @since 0.1.0
+ */
+export const ContentBlock = Schema.Union([
+  TextBlock,
+  ToolUseBlock,
+  ToolResultBlock,
+  ThinkingBlock,
+  RedactedThinkingBlock,
+  OpaqueBlock
+])
+/** @since 0.1.0 */
+export type ContentBlock = typeof ContentBlock.Type
+
+// message
+
+/**
+ * Who wrote a message.
+ * @since 0.1.0
+ */
+export const Role = Schema.Literals(["user", "assistant"])
+/** @since 0.1.0 */
+export type Role = typeof Role.Type
+
+/**
+ * One message of a conversation.
+ * @since 0.1.0
+ */
+export const Message = Schema.Struct({ role: Role, content: Schema.Array(ContentBlock) })
+/** @since 0.1.0 */
+export type Message = typeof Message.Type
+
+/**
+ * A whole conversation.
+ * @since 0.1.0
+ */
+export const History = Schema.Array(Message)
+/** @since 0.1.0 */
+export type History = typeof History.Type
+
+/**
+ * A history as a JSON string and back; decoding validates every message.
+ * @since 0.1.0
+ */
+export const HistoryFromJson = Schema.fromJsonString(History)
+
+/**
+ * Encodes a history to a JSON string.
+ * @since 0.1.0
+ */
+export const encodeHistory: (history: History) => string = Schema.encodeSync(HistoryFromJson)
+
+/**
+ * Decodes a history from a JSON string, failing with a `SchemaError` on anything invalid.
+ * @since 0.1.0
+ */
+export const decodeHistory = Schema.decodeUnknownEffect(HistoryFromJson)
+
+// constructors
+
+/**
+ * A text block.
+ * @since 0.1.0
+ */
+export const text = (value: string): TextBlock => ({ type: "text", text: value })
+
+/**
+ * A user message from text or blocks.
+ * @since 0.1.0
+ */
+export const user = (content: string | ReadonlyArray<ContentBlock>): Message => ({
+  role: "user",
+  content: typeof content === "string" ? [text(content)] : content
+})
+
+/**
+ * An assistant message from text or blocks.
+ * @since 0.1.0
+ */
+export const assistant = (content: string | ReadonlyArray<ContentBlock>): Message => ({
+  role: "assistant",
+  content: typeof content === "string" ? [text(content)] : content
+})
+
+/**
+ * A tool result block.
+ * @since 0.1.0
+ */
+export const toolResult = (toolUseId: string, content: string, isError = false): ToolResultBlock =>
+  isError
+    ? { type: "tool_result", tool_use_id: toolUseId, content, is_error: true }
+    : { type: "tool_result", tool_use_id: toolUseId, content }
+
+// getters
+
+/**
+ * The text of a list of blocks: every text block joined.
+ * @since 0.1.0
+ */
+export const textOf = (content: ReadonlyArray<ContentBlock>): string => {
+  let out = ""
+  for (const block of content) if (block.type === "text") out += (block as TextBlock).text
+  return out
+}
+
+/**
+ * The `tool_use` blocks of a list of blocks.
+ * @since 0.1.0
+ */
+export const toolUses = (content: ReadonlyArray<ContentBlock>): ReadonlyArray<ToolUseBlock> =>
+  content.filter((block): block is ToolUseBlock => block.type === "tool_use")

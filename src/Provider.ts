@@ -1,0 +1,274 @@
+/**
+ * The model provider service: one turn as a whole response (`chat`) or as a stream of events
+ * (`stream`).
+ *
+ * Adapters are supplied as Layers (`Anthropic.layer`, `Mock.layer`); swapping the layer is the only
+ * change a test makes. {@link make} builds the service from a `chat` alone by synthesising the
+ * standard event sequence, and {@link collect} folds a turn's events back into a response.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Provider } from "data-harness"
+ * const ask = Effect.gen(function*() {
+ *   const provider = yield* Provider.Provider
+ *   return yield* provider.chat({ messages: [Message.user("hi")], tools: [] })
+ * })
+ * ```
+ * @since 0.1.0
+ */
+import { Context, type Duration, Effect, Stream } from "effect"
+import type { Timeout } from "./HarnessError.js"
+import { ProviderError } from "./HarnessError.js"
+import { TurnAccumulator } from "./internal/turn.js"
+import type * as Message from "./Message.js"
+import { NormalizedResponse } from "./NormalizedResponse.js"
+import * as StreamEvent from "./StreamEvent.js"
+import * as Usage from "./Usage.js"
+
+// models
+
+/**
+ * A tool as the provider sees it: its name, description and the JSON Schema of its input.
+ * @since 0.1.0
+ */
+export interface ToolDefinition {
+  readonly name: string
+  readonly description: string
+  readonly input_schema: Readonly<Record<string, unknown>>
+}
+
+/**
+ * One model turn to run.
+ * @since 0.1.0
+ */
+export interface Request {
+  /** The system prompt: a string, or text blocks (after {@link formatCacheControl}). */
+  readonly system?: string | ReadonlyArray<Message.TextBlock> | undefined
+  readonly messages: ReadonlyArray<Message.Message>
+  readonly tools: ReadonlyArray<ToolDefinition>
+  /** Overrides the adapter's default output limit for this turn. */
+  readonly maxTokens?: number | undefined
+  /**
+   * Limit from sending the request until the response headers; adapters that speak HTTP fail
+   * with a `Timeout` of phase `request` when it passes.
+   */
+  readonly requestTimeout?: Duration.Duration | undefined
+}
+
+/**
+ * What a provider is.
+ * @since 0.1.0
+ */
+export interface Info {
+  readonly name: string
+  readonly model: string
+  readonly supportsStreaming: boolean
+}
+
+/**
+ * The errors a provider call can fail with.
+ * @since 0.1.0
+ */
+export type ProviderFailure = ProviderError | Timeout
+
+/**
+ * The provider service shape.
+ * @since 0.1.0
+ */
+export interface Service {
+  readonly info: Info
+  /** One whole turn. */
+  readonly chat: (request: Request) => Effect.Effect<NormalizedResponse, ProviderFailure>
+  /** One turn as events, decoded and validated; `ping` and unknown event types dropped. */
+  readonly stream: (request: Request) => Stream.Stream<StreamEvent.ProviderEvent, ProviderFailure>
+  /** Marks the request for prompt caching; never mutates its input. */
+  readonly formatCacheControl: (request: Request) => Request
+}
+
+/**
+ * The provider service key.
+ * @since 0.1.0
+ */
+export class Provider extends Context.Service<Provider, Service>()("data-harness/Provider") {}
+
+// folding and synthesising
+
+/**
+ * Folds one turn's events into its response: text joined, tool input JSON parsed at block stop
+ * (an empty input is `{}`; input cut short by `max_tokens` is completed the way the official SDK
+ * does), thinking with its signature, usage counters replaced as they arrive. A malformed
+ * sequence, invalid tool JSON or a stream without `message_stop` fails with a `ProviderError`
+ * of reason `InvalidResponse`.
+ * @since 0.1.0
+ */
+export const collect = <E, R>(
+  events: Stream.Stream<StreamEvent.ProviderEvent, E, R>,
+  provider = "provider"
+): Effect.Effect<NormalizedResponse, E | ProviderError, R> =>
+  Effect.suspend(() => {
+    const turn = new TurnAccumulator(provider)
+    return events.pipe(
+      Stream.runForEachArray((chunk) => {
+        for (const event of chunk) {
+          const error = turn.apply(event)
+          if (error) return Effect.fail(error)
+        }
+        return Effect.void
+      }),
+      Effect.flatMap(() => {
+        const response = turn.response()
+        return response instanceof ProviderError ? Effect.fail(response) : Effect.succeed(response)
+      })
+    )
+  })
+
+/**
+ * Options for {@link synthesize}.
+ * @since 0.1.0
+ */
+export interface SynthesizeOptions {
+  /** Split text and thinking into deltas of this many characters (default: one delta per block). */
+  readonly chunkSize?: number | undefined
+}
+
+const chunks = (text: string, size: number | undefined): ReadonlyArray<string> => {
+  if (size === undefined || size <= 0 || text.length <= size) return [text]
+  const out: Array<string> = []
+  for (let i = 0; i < text.length; i += size) out.push(text.slice(i, i + size))
+  return out
+}
+
+/**
+ * The standard event sequence of a whole response, as the Anthropic API would stream it:
+ * `message_start`, for each block start / deltas / stop, `message_delta`, `message_stop`.
+ * {@link collect} folds it back into an equal response.
+ * @since 0.1.0
+ */
+export const synthesize = (
+  response: NormalizedResponse,
+  options?: SynthesizeOptions
+): Array<StreamEvent.ProviderEvent> => {
+  const size = options?.chunkSize
+  const events: Array<Record<string, unknown>> = [
+    {
+      type: "message_start",
+      message: {
+        id: response.id ?? "msg_synthetic",
+        type: "message",
+        role: "assistant",
+        model: response.model ?? "unknown",
+        content: [],
+        stop_reason: null,
+        stop_sequence: null,
+        usage: { ...Usage.toWire(response.usage), output_tokens: 0 }
+      }
+    }
+  ]
+  response.content.forEach((block, index) => {
+    events.push({ type: "content_block_start", index, content_block: StreamEvent.startBlockOf(block) })
+    switch (block.type) {
+      case "text": {
+        const text = (block as Message.TextBlock).text
+        for (const part of chunks(text, size)) {
+          events.push({ type: "content_block_delta", index, delta: { type: "text_delta", text: part } })
+        }
+        break
+      }
+      case "tool_use": {
+        const json = JSON.stringify((block as Message.ToolUseBlock).input ?? {})
+        for (const part of chunks(json, size)) {
+          events.push({ type: "content_block_delta", index, delta: { type: "input_json_delta", partial_json: part } })
+        }
+        break
+      }
+      case "thinking": {
+        const thinking = block as Message.ThinkingBlock
+        for (const part of chunks(thinking.thinking, size)) {
+          events.push({ type: "content_block_delta", index, delta: { type: "thinking_delta", thinking: part } })
+        }
+        events.push({
+          type: "content_block_delta",
+          index,
+          delta: { type: "signature_delta", signature: thinking.signature }
+        })
+        break
+      }
+    }
+    events.push({ type: "content_block_stop", index })
+  })
+  events.push({
+    type: "message_delta",
+    delta: { stop_reason: response.stopReason, stop_sequence: response.stopSequence ?? null },
+    usage: Usage.toWire(response.usage)
+  })
+  events.push({ type: "message_stop" })
+  return events as Array<StreamEvent.ProviderEvent>
+}
+
+// prompt caching
+
+const ephemeral = { type: "ephemeral" } as const
+
+/**
+ * Marks a request for Anthropic prompt caching: `cache_control: { type: "ephemeral" }` on the
+ * system prompt and on the last block of the final user message. Returns a new request; the
+ * input and its messages are not mutated. The system prompt stays byte-stable across turns, so
+ * every turn reads the cache the previous one wrote.
+ * @since 0.1.0
+ */
+export const formatCacheControl = (request: Request): Request => {
+  const system =
+    request.system === undefined || request.system.length === 0
+      ? request.system
+      : typeof request.system === "string"
+        ? [{ type: "text" as const, text: request.system, cache_control: ephemeral }]
+        : request.system.map((block, i, all) => (i === all.length - 1 ? { ...block, cache_control: ephemeral } : block))
+  let lastUser = -1
+  for (let i = request.messages.length - 1; i >= 0; i--) {
+    if (request.messages[i]!.role === "user") {
+      lastUser = i
+      break
+    }
+  }
+  const messages =
+    lastUser === -1 || request.messages[lastUser]!.content.length === 0
+      ? request.messages
+      : request.messages.map((message, i) =>
+          i !== lastUser
+            ? message
+            : {
+                role: message.role,
+                content: message.content.map((block, j, all) =>
+                  j === all.length - 1 ? ({ ...block, cache_control: ephemeral } as Message.ContentBlock) : block
+                )
+              }
+        )
+  return { ...request, system, messages }
+}
+
+// constructors
+
+/**
+ * Builds a provider service. Without `stream`, streaming is synthesised from `chat` (the standard
+ * event sequence of the whole response); without `formatCacheControl`, Anthropic's markers are used.
+ * @since 0.1.0
+ */
+export const make = (options: {
+  readonly name: string
+  readonly model: string
+  readonly chat: (request: Request) => Effect.Effect<NormalizedResponse, ProviderFailure>
+  readonly stream?: ((request: Request) => Stream.Stream<StreamEvent.ProviderEvent, ProviderFailure>) | undefined
+  readonly formatCacheControl?: ((request: Request) => Request) | undefined
+}): Service =>
+  Provider.of({
+    info: { name: options.name, model: options.model, supportsStreaming: options.stream !== undefined },
+    chat: options.chat,
+    stream:
+      options.stream ??
+      ((request) =>
+        Stream.unwrap(Effect.map(options.chat(request), (response) => Stream.fromArray(synthesize(response))))),
+    formatCacheControl: options.formatCacheControl ?? formatCacheControl
+  })
+
+export { NormalizedResponse }

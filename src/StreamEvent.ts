@@ -1,0 +1,299 @@
+/**
+ * The events of a streamed run, in the shapes of the Anthropic Messages streaming API.
+ *
+ * A provider turn is `message_start`, then for each content block `content_block_start`,
+ * `content_block_delta`s and `content_block_stop`, then `message_delta` (stop reason, usage) and
+ * `message_stop`. The harness adds two events no provider emits:
+ *
+ * | type | when |
+ * | --- | --- |
+ * | `tool_result` | after the harness ran a tool: `tool_use_id`, `tool_name`, `content`, `is_error` |
+ * | `discard` | a turn failed after it had streamed output and is being retried: drop what you showed of it |
+ *
+ * Every event that crosses the provider boundary is decoded with {@link decodeWire}: it validates
+ * the fields the harness relies on and keeps the event object exactly as it arrived, so ids, model,
+ * usage details, citations and fields from newer API versions reach the consumer.
+ *
+ * @example
+ * ```ts
+ * import { Stream } from "effect"
+ * import { StreamEvent } from "data-harness"
+ * const texts = (events: Stream.Stream<StreamEvent.StreamEvent>) =>
+ *   events.pipe(Stream.filterMap(StreamEvent.textDelta))
+ * ```
+ * @since 0.1.0
+ */
+import { Exit, type Filter, Result, Schema } from "effect"
+import type * as Message from "./Message.js"
+
+// wire parts
+
+/**
+ * Usage counters as they arrive on the wire; every counter optional, `null` meaning "unchanged".
+ * @since 0.1.0
+ */
+export const WireUsage = Schema.Struct({
+  input_tokens: Schema.optionalKey(Schema.NullOr(Schema.Number)),
+  output_tokens: Schema.optionalKey(Schema.NullOr(Schema.Number)),
+  cache_read_input_tokens: Schema.optionalKey(Schema.NullOr(Schema.Number)),
+  cache_creation_input_tokens: Schema.optionalKey(Schema.NullOr(Schema.Number))
+})
+/** @since 0.1.0 */
+export type WireUsage = typeof WireUsage.Type
+
+const notKnown = (known: ReadonlySet<string>, what: string) =>
+  Schema.String.check(
+    Schema.makeFilter(
+      (type: string) => !known.has(type) || `a "${type}" ${what} is missing a required field or has a wrong one`
+    )
+  )
+
+/**
+ * The block announced by `content_block_start`: text and thinking start empty, `tool_use` starts
+ * with its id and name (its input arrives as `input_json_delta`s), any other type is opaque.
+ * @since 0.1.0
+ */
+export const StartBlock = Schema.Union([
+  Schema.Struct({ type: Schema.Literal("text"), text: Schema.String }),
+  Schema.Struct({ type: Schema.Literal("tool_use"), id: Schema.String, name: Schema.String }),
+  Schema.Struct({ type: Schema.Literal("thinking"), thinking: Schema.String }),
+  Schema.Struct({ type: Schema.Literal("redacted_thinking"), data: Schema.String }),
+  Schema.Struct({ type: notKnown(new Set(["text", "tool_use", "thinking", "redacted_thinking"]), "block") })
+])
+/** @since 0.1.0 */
+export type StartBlock = typeof StartBlock.Type
+
+/** @since 0.1.0 */
+export const TextDelta = Schema.Struct({ type: Schema.Literal("text_delta"), text: Schema.String })
+/** @since 0.1.0 */
+export const InputJsonDelta = Schema.Struct({ type: Schema.Literal("input_json_delta"), partial_json: Schema.String })
+/** @since 0.1.0 */
+export const ThinkingDelta = Schema.Struct({ type: Schema.Literal("thinking_delta"), thinking: Schema.String })
+/** @since 0.1.0 */
+export const SignatureDelta = Schema.Struct({ type: Schema.Literal("signature_delta"), signature: Schema.String })
+/** @since 0.1.0 */
+export const CitationsDelta = Schema.Struct({ type: Schema.Literal("citations_delta"), citation: Schema.Unknown })
+
+const knownDeltas = new Set(["text_delta", "input_json_delta", "thinking_delta", "signature_delta", "citations_delta"])
+
+/**
+ * Any delta of a `content_block_delta`. A delta type from a newer API version is kept opaque.
+ * @since 0.1.0
+ */
+export const Delta = Schema.Union([
+  TextDelta,
+  InputJsonDelta,
+  ThinkingDelta,
+  SignatureDelta,
+  CitationsDelta,
+  Schema.Struct({ type: notKnown(knownDeltas, "delta") })
+])
+/** @since 0.1.0 */
+export type Delta = typeof Delta.Type
+
+// events
+
+/** @since 0.1.0 */
+export const MessageStart = Schema.Struct({
+  type: Schema.Literal("message_start"),
+  message: Schema.Struct({
+    id: Schema.String,
+    role: Schema.Literal("assistant"),
+    model: Schema.String,
+    content: Schema.Array(Schema.Unknown),
+    usage: Schema.optionalKey(WireUsage)
+  })
+})
+/** @since 0.1.0 */
+export type MessageStart = typeof MessageStart.Type
+
+/** @since 0.1.0 */
+export const ContentBlockStart = Schema.Struct({
+  type: Schema.Literal("content_block_start"),
+  index: Schema.Number,
+  content_block: StartBlock
+})
+/** @since 0.1.0 */
+export type ContentBlockStart = typeof ContentBlockStart.Type
+
+/** @since 0.1.0 */
+export const ContentBlockDelta = Schema.Struct({
+  type: Schema.Literal("content_block_delta"),
+  index: Schema.Number,
+  delta: Delta
+})
+/** @since 0.1.0 */
+export type ContentBlockDelta = typeof ContentBlockDelta.Type
+
+/** @since 0.1.0 */
+export const ContentBlockStop = Schema.Struct({ type: Schema.Literal("content_block_stop"), index: Schema.Number })
+/** @since 0.1.0 */
+export type ContentBlockStop = typeof ContentBlockStop.Type
+
+/** @since 0.1.0 */
+export const MessageDelta = Schema.Struct({
+  type: Schema.Literal("message_delta"),
+  delta: Schema.Struct({
+    stop_reason: Schema.optionalKey(Schema.NullOr(Schema.String)),
+    stop_sequence: Schema.optionalKey(Schema.NullOr(Schema.String))
+  }),
+  usage: Schema.optionalKey(Schema.NullOr(WireUsage))
+})
+/** @since 0.1.0 */
+export type MessageDelta = typeof MessageDelta.Type
+
+/** @since 0.1.0 */
+export const MessageStop = Schema.Struct({ type: Schema.Literal("message_stop") })
+/** @since 0.1.0 */
+export type MessageStop = typeof MessageStop.Type
+
+/**
+ * Harness event: the harness ran a tool. `content` is what the model sees.
+ * @since 0.1.0
+ */
+export const ToolResult = Schema.Struct({
+  type: Schema.Literal("tool_result"),
+  tool_use_id: Schema.String,
+  tool_name: Schema.String,
+  content: Schema.Union([Schema.String, Schema.Array(Schema.Unknown)]),
+  is_error: Schema.Boolean
+})
+/** @since 0.1.0 */
+export type ToolResult = typeof ToolResult.Type
+
+/**
+ * Harness event: the current turn failed after it had streamed output and is being retried
+ * (attempt `attempt`, because of `reason`). A consumer drops what it showed of this turn since its
+ * `message_start`; the new attempt's events follow.
+ * @since 0.1.0
+ */
+export const Discard = Schema.Struct({
+  type: Schema.Literal("discard"),
+  attempt: Schema.Number,
+  reason: Schema.String
+})
+/** @since 0.1.0 */
+export type Discard = typeof Discard.Type
+
+/**
+ * The events a provider emits for one turn.
+ * @since 0.1.0
+ */
+export const ProviderEvent = Schema.Union([
+  MessageStart,
+  ContentBlockStart,
+  ContentBlockDelta,
+  ContentBlockStop,
+  MessageDelta,
+  MessageStop
+])
+/** @since 0.1.0 */
+export type ProviderEvent = typeof ProviderEvent.Type
+
+/**
+ * Every event of a streamed run: provider events plus the harness's `tool_result` and `discard`.
+ * @since 0.1.0
+ */
+export const StreamEvent = Schema.Union([
+  MessageStart,
+  ContentBlockStart,
+  ContentBlockDelta,
+  ContentBlockStop,
+  MessageDelta,
+  MessageStop,
+  ToolResult,
+  Discard
+])
+/** @since 0.1.0 */
+export type StreamEvent = typeof StreamEvent.Type
+
+/**
+ * The provider's in-band `error` event (`{"type":"error","error":{"type":"overloaded_error",...}}`).
+ * Not part of {@link StreamEvent}: adapters turn it into a typed error.
+ * @since 0.1.0
+ */
+export const ErrorEvent = Schema.Struct({
+  type: Schema.Literal("error"),
+  error: Schema.Struct({ type: Schema.String, message: Schema.optionalKey(Schema.String) })
+})
+/** @since 0.1.0 */
+export type ErrorEvent = typeof ErrorEvent.Type
+
+// decoding
+
+const providerEventTypes = new Set([
+  "message_start",
+  "content_block_start",
+  "content_block_delta",
+  "content_block_stop",
+  "message_delta",
+  "message_stop"
+])
+
+const decodeProviderEvent = Schema.decodeUnknownExit(ProviderEvent)
+const decodeErrorEvent = Schema.decodeUnknownExit(ErrorEvent)
+
+/**
+ * What {@link decodeWire} makes of one raw event.
+ * @since 0.1.0
+ */
+export type Decoded =
+  | { readonly _tag: "Event"; readonly event: ProviderEvent }
+  | { readonly _tag: "Error"; readonly event: ErrorEvent }
+  | { readonly _tag: "Skip"; readonly type: string }
+  | { readonly _tag: "Invalid"; readonly message: string }
+
+/**
+ * Decodes one parsed event from the wire. A known event is validated and returned as it arrived
+ * (every field kept); `ping` and event types from newer API versions are `Skip`; an `error` event
+ * is `Error` for the adapter to turn into a typed error; anything malformed is `Invalid` with the
+ * schema's explanation.
+ * @since 0.1.0
+ */
+export const decodeWire = (raw: unknown): Decoded => {
+  const type = typeof raw === "object" && raw !== null ? (raw as { readonly type?: unknown }).type : undefined
+  if (typeof type !== "string") return { _tag: "Invalid", message: "an event without a string `type` field" }
+  if (providerEventTypes.has(type)) {
+    const exit = decodeProviderEvent(raw)
+    // Validation only: the value that travels on is the event exactly as it arrived.
+    return Exit.isSuccess(exit)
+      ? { _tag: "Event", event: raw as ProviderEvent }
+      : { _tag: "Invalid", message: `a malformed "${type}" event: ${exit.cause}` }
+  }
+  if (type === "error") {
+    const exit = decodeErrorEvent(raw)
+    return Exit.isSuccess(exit)
+      ? { _tag: "Error", event: raw as ErrorEvent }
+      : { _tag: "Invalid", message: `a malformed "error" event: ${exit.cause}` }
+  }
+  return { _tag: "Skip", type }
+}
+
+// filters
+
+/**
+ * The text of a `text_delta` event; use with `Stream.filterMap` to stream just the text.
+ * @since 0.1.0
+ */
+export const textDelta: Filter.Filter<StreamEvent, string> = (event) =>
+  event.type === "content_block_delta" && event.delta.type === "text_delta"
+    ? Result.succeed((event.delta as typeof TextDelta.Type).text)
+    : Result.fail(event)
+
+/**
+ * Builds the `content_block_start` block for a finished content block (text and thinking start
+ * empty, `tool_use` starts with `input: {}`), as the Anthropic API streams it.
+ * @since 0.1.0
+ */
+export const startBlockOf = (block: Message.ContentBlock): Record<string, unknown> => {
+  switch (block.type) {
+    case "text":
+      return { ...block, text: "" }
+    case "tool_use":
+      return { ...block, input: {} }
+    case "thinking":
+      return { ...block, thinking: "", signature: "" }
+    default:
+      return block
+  }
+}

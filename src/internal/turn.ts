@@ -1,0 +1,171 @@
+/**
+ * The fold of one turn's events into a response: text deltas joined, tool input JSON joined and
+ * parsed at block stop (an empty input meaning `{}`), thinking with its signature, citations
+ * appended, usage counters replaced (not summed) as they arrive.
+ *
+ * Mutable for speed on the per-token path, but local: one accumulator per turn attempt.
+ */
+
+import { Partial, ProviderError } from "../HarnessError.js"
+import * as Message from "../Message.js"
+import { NormalizedResponse } from "../NormalizedResponse.js"
+import type * as StreamEvent from "../StreamEvent.js"
+import * as Usage from "../Usage.js"
+import { parsePartial } from "./partialJson.js"
+
+type MutableBlock = { type: string; [key: string]: unknown }
+
+const tracksInput = (block: MutableBlock) => block.type === "tool_use" || "input" in block
+
+export class TurnAccumulator {
+  id: string | undefined = undefined
+  model: string | undefined = undefined
+  started = false
+  stopped = false
+  stopReason: string | undefined = undefined
+  stopSequence: string | null | undefined = undefined
+  usage: Usage.Usage = Usage.empty
+  /** Whether any event of this attempt has been handed on. */
+  emitted = false
+  readonly blocks: Array<MutableBlock | undefined> = []
+  readonly json: Array<string | undefined> = []
+  readonly closed: Array<boolean> = []
+  /** Blocks whose tool input was cut short and completed from a JSON prefix. */
+  readonly truncated = new Set<number>()
+
+  constructor(readonly provider: string) {}
+
+  private invalid(message: string): ProviderError {
+    return new ProviderError({
+      reason: "InvalidResponse",
+      provider: this.provider,
+      message: `The ${this.provider} stream was malformed: ${message}. This is a provider or proxy fault; report it if it repeats.`,
+      partial: this.partial(Usage.empty)
+    })
+  }
+
+  /** Applies one event; returns a typed error when the event sequence is malformed. */
+  apply(event: StreamEvent.ProviderEvent): ProviderError | undefined {
+    switch (event.type) {
+      case "content_block_delta": {
+        const block = this.blocks[event.index]
+        if (block === undefined) return this.invalid(`a delta for block ${event.index}, which was never started`)
+        const delta = event.delta as { type: string; [key: string]: unknown }
+        switch (delta.type) {
+          case "text_delta":
+            if (block.type === "text") block.text = (block.text as string) + (delta.text as string)
+            break
+          case "input_json_delta":
+            this.json[event.index] = (this.json[event.index] ?? "") + (delta.partial_json as string)
+            break
+          case "thinking_delta":
+            if (block.type === "thinking") block.thinking = (block.thinking as string) + (delta.thinking as string)
+            break
+          case "signature_delta":
+            if (block.type === "thinking") block.signature = delta.signature
+            break
+          case "citations_delta":
+            if (block.type === "text") {
+              block.citations = [...((block.citations as Array<unknown> | undefined) ?? []), delta.citation]
+            }
+            break
+        }
+        return undefined
+      }
+      case "message_start": {
+        if (this.started) return this.invalid("a second message_start before message_stop")
+        this.started = true
+        this.id = event.message.id
+        this.model = event.message.model
+        this.usage = Usage.merge(Usage.empty, event.message.usage)
+        return undefined
+      }
+      case "content_block_start": {
+        if (!this.started) return this.invalid("content_block_start before message_start")
+        const block: MutableBlock = { ...(event.content_block as MutableBlock) }
+        if (block.type === "tool_use" && block.input === undefined) block.input = {}
+        this.blocks[event.index] = block
+        if (tracksInput(block)) this.json[event.index] = ""
+        return undefined
+      }
+      case "content_block_stop": {
+        const block = this.blocks[event.index]
+        if (block === undefined)
+          return this.invalid(`content_block_stop for block ${event.index}, which was never started`)
+        this.closed[event.index] = true
+        const json = this.json[event.index]
+        if (json !== undefined && json.length > 0) {
+          try {
+            block.input = JSON.parse(json)
+          } catch {
+            try {
+              block.input = parsePartial(json)
+              this.truncated.add(event.index)
+            } catch {
+              return this.invalid(
+                `the input of tool call "${String(block.name)}" is not valid JSON: ${JSON.stringify(json.slice(0, 200))}`
+              )
+            }
+          }
+        }
+        return undefined
+      }
+      case "message_delta": {
+        if (!this.started) return this.invalid("message_delta before message_start")
+        if (event.delta.stop_reason != null) this.stopReason = event.delta.stop_reason
+        if (event.delta.stop_sequence !== undefined) this.stopSequence = event.delta.stop_sequence
+        this.usage = Usage.merge(this.usage, event.usage)
+        if (this.truncated.size > 0 && this.stopReason !== "max_tokens") {
+          const index = this.truncated.values().next().value!
+          return this.invalid(
+            `the input of tool call "${String(this.blocks[index]?.name)}" is incomplete JSON, but the turn did not hit max_tokens`
+          )
+        }
+        return undefined
+      }
+      case "message_stop": {
+        if (!this.started) return this.invalid("message_stop before message_start")
+        this.stopped = true
+        return undefined
+      }
+    }
+  }
+
+  /** The content blocks of the turn (so far). */
+  content(): Array<Message.ContentBlock> {
+    const out: Array<Message.ContentBlock> = []
+    for (const block of this.blocks) if (block !== undefined) out.push(block as Message.ContentBlock)
+    return out
+  }
+
+  /** The whole response; fails when the stream ended without `message_stop`. */
+  response(): NormalizedResponse | ProviderError {
+    if (!this.stopped) {
+      return this.invalid(
+        this.started ? "the stream ended without message_stop" : "the stream ended before message_start"
+      )
+    }
+    return new NormalizedResponse({
+      ...(this.id !== undefined ? { id: this.id } : {}),
+      ...(this.model !== undefined ? { model: this.model } : {}),
+      stopReason: this.stopReason ?? "end_turn",
+      ...(this.stopSequence !== undefined ? { stopSequence: this.stopSequence } : {}),
+      content: this.content(),
+      usage: this.usage
+    })
+  }
+
+  /**
+   * What the turn has produced so far: complete blocks and text or thinking in progress; tool
+   * calls whose input is not complete are left out. `usage` is the run's usage before this turn.
+   */
+  partial(runUsage: Usage.Usage): Partial {
+    const content: Array<Message.ContentBlock> = []
+    this.blocks.forEach((block, index) => {
+      if (block === undefined) return
+      if (this.json[index] !== undefined && !this.closed[index]) return
+      content.push({ ...block } as Message.ContentBlock)
+    })
+    return new Partial({ text: Message.textOf(content), content, usage: Usage.add(runUsage, this.usage) })
+  }
+}
