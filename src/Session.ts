@@ -1,0 +1,164 @@
+/**
+ * A conversation with an agent, held in `Ref`s: its messages, its usage totals, its visible tools
+ * and its data handles.
+ *
+ * Asks on one session are serialised: two concurrent asks produce two whole, well-ordered
+ * exchanges. The history a session sends is always valid for the provider (roles alternate, and
+ * every `tool_use` is answered by exactly one `tool_result` before the next model call), also
+ * after a failure, a timeout or an interruption.
+ *
+ * @example
+ * ```ts
+ * const session = yield* agent.session()
+ * yield* session.put("sales", rows)
+ * const answer = yield* session.ask("What is the total revenue?")
+ * ```
+ * @since 0.1.0
+ */
+import { Duration, Effect, Ref, Semaphore, Stream } from "effect"
+import * as Data from "./Data.js"
+import type { DataError, HarnessError } from "./HarnessError.js"
+import { MaxTurnsExceeded, Partial } from "./HarnessError.js"
+import * as Loop from "./internal/loop.js"
+import type * as Message from "./Message.js"
+import { RunResult } from "./RunResult.js"
+import type * as StreamEvent from "./StreamEvent.js"
+import type * as Usage from "./Usage.js"
+import * as UsageModule from "./Usage.js"
+
+// models
+
+/**
+ * Per-phase time limits (see `HarnessError.TimeoutPhase`). Unset phases have no limit.
+ * @since 0.1.0
+ */
+export interface Timeouts {
+  readonly request?: Duration.Input | undefined
+  readonly firstEvent?: Duration.Input | undefined
+  readonly idle?: Duration.Input | undefined
+  readonly tool?: Duration.Input | undefined
+  readonly turn?: Duration.Input | undefined
+  readonly run?: Duration.Input | undefined
+}
+
+/**
+ * Options of one ask, overriding the agent's.
+ * @since 0.1.0
+ */
+export interface AskOptions {
+  readonly timeouts?: Timeouts | undefined
+}
+
+/**
+ * A session.
+ * @since 0.1.0
+ */
+export interface Session {
+  /** Asks and returns the final text. Fails with `MaxTurnsExceeded` when the turn limit is hit. */
+  readonly ask: (prompt: string, options?: AskOptions) => Effect.Effect<string, HarnessError>
+  /** Asks and returns the whole result; a turn limit is `status: "max_turns"`, not a failure. */
+  readonly askResult: (prompt: string, options?: AskOptions) => Effect.Effect<RunResult, HarnessError>
+  /**
+   * Asks and streams every event. Ends after the final `message_stop`; fails with
+   * `MaxTurnsExceeded` after the last event when the turn limit is hit.
+   */
+  readonly askStream: (prompt: string, options?: AskOptions) => Stream.Stream<StreamEvent.StreamEvent, HarnessError>
+  /** The conversation so far. */
+  readonly history: Effect.Effect<Message.History>
+  /** Usage summed over every ask of the session. */
+  readonly usage: Effect.Effect<Usage.Usage>
+  /** Stores a value under a handle name; returns the name it got. */
+  readonly put: (name: string, value: unknown, options?: Data.PutOptions) => Effect.Effect<string, DataError>
+  /** Stores a file (CSV, Parquet, JSON) by path; the data stays in the file. Returns the handle name. */
+  readonly putFile: (name: string, path: string, options?: Data.PutOptions) => Effect.Effect<string, DataError>
+  /** The session's data handles. */
+  readonly handles: Effect.Effect<ReadonlyArray<Data.Handle>>
+  /** The handle store itself, for tools and extensions. */
+  readonly data: Data.Store
+}
+
+// constructors
+
+const resolve = (timeouts: Timeouts | undefined): Loop.Timeouts => {
+  const out: Record<string, Duration.Duration> = {}
+  if (timeouts) {
+    for (const [phase, value] of Object.entries(timeouts)) {
+      if (value !== undefined) out[phase] = Duration.fromInputUnsafe(value)
+    }
+  }
+  return out
+}
+
+/**
+ * Builds a session over a loop configuration (used by `Agent.session`).
+ * @internal
+ */
+export const make = Effect.fnUntraced(function* (
+  config: Loop.Config,
+  options?: { readonly history?: Message.History | undefined; readonly data?: Data.Store | undefined }
+) {
+  const semaphore = yield* Semaphore.make(1)
+  const state: Loop.State = {
+    history: yield* Ref.make<Message.History>(options?.history ?? []),
+    usage: yield* Ref.make(UsageModule.empty),
+    visible: yield* Ref.make<ReadonlySet<string>>(new Set(config.tools.filter((t) => t.visible).map((t) => t.name))),
+    data: options?.data ?? (yield* Data.makeStore)
+  }
+
+  const configFor = (options: AskOptions | undefined): Loop.Config =>
+    options?.timeouts === undefined
+      ? config
+      : {
+          ...config,
+          timeouts: { ...config.timeouts, ...resolve(options.timeouts) }
+        }
+
+  const events = (prompt: string, options: AskOptions | undefined, onResult: (result: RunResult) => void) =>
+    Stream.unwrap(
+      Effect.as(
+        Effect.acquireRelease(semaphore.take(1), () => semaphore.release(1)),
+        Loop.ask(configFor(options), state, prompt, onResult)
+      )
+    )
+
+  const askResult = (prompt: string, options?: AskOptions) =>
+    Effect.suspend(() => {
+      let result: RunResult | undefined
+      return Stream.runDrain(events(prompt, options, (r) => (result = r))).pipe(Effect.map(() => result!))
+    })
+
+  const maxTurnsError = (result: RunResult) =>
+    new MaxTurnsExceeded({
+      maxTurns: config.maxTurns,
+      message:
+        `The model still wanted tools after ${config.maxTurns} turns (the maxTurns limit). ` +
+        `Raise maxTurns, or narrow the question; the history holds every turn so far.`,
+      partial: new Partial({ text: result.text, content: [], usage: result.usage })
+    })
+
+  const session: Session = {
+    askResult,
+    ask: (prompt, options) =>
+      Effect.flatMap(askResult(prompt, options), (result) =>
+        result.status === "max_turns" ? Effect.fail(maxTurnsError(result)) : Effect.succeed(result.text)
+      ),
+    askStream: (prompt, options) =>
+      Stream.suspend(() => {
+        let result: RunResult | undefined
+        return events(prompt, options, (r) => (result = r)).pipe(
+          Stream.concat(
+            Stream.suspend(() => (result?.status === "max_turns" ? Stream.fail(maxTurnsError(result)) : Stream.empty))
+          )
+        )
+      }),
+    history: Ref.get(state.history),
+    usage: Ref.get(state.usage),
+    put: (name, value, options) => state.data.put(name, value, options),
+    putFile: (name, path, options) => state.data.putFile(name, path, options),
+    handles: state.data.list,
+    data: state.data
+  }
+  return session
+})
+
+export { RunResult }
