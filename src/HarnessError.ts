@@ -96,6 +96,19 @@ export class ProviderError extends Schema.TaggedError<ProviderError>()("Provider
   get isRetryable(): boolean {
     return retryableReasons.has(this.reason)
   }
+
+  /** The same error carrying `partial`. */
+  withPartial(partial: Partial): ProviderError {
+    return new ProviderError({
+      reason: this.reason,
+      message: this.message,
+      provider: this.provider,
+      ...(this.status !== undefined ? { status: this.status } : {}),
+      ...(this.retryAfter !== undefined ? { retryAfter: this.retryAfter } : {}),
+      ...(this.requestId !== undefined ? { requestId: this.requestId } : {}),
+      partial
+    })
+  }
 }
 
 /**
@@ -130,6 +143,11 @@ export class Timeout extends Schema.TaggedError<Timeout>()("Timeout", {
   /** Whether trying the same turn again may succeed. */
   get isRetryable(): boolean {
     return this.phase === "request" || this.phase === "firstEvent" || this.phase === "idle"
+  }
+
+  /** The same error carrying `partial`. */
+  withPartial(partial: Partial): Timeout {
+    return new Timeout({ phase: this.phase, limitMillis: this.limitMillis, message: this.message, partial })
   }
 }
 

@@ -101,11 +101,8 @@ class Run {
   }
 }
 
-const withPartial = (error: unknown, partial: Partial): unknown => {
-  if (error instanceof ProviderError) return new ProviderError({ ...error, partial })
-  if (error instanceof Timeout) return new Timeout({ ...error, partial })
-  return error
-}
+const withPartial = (error: unknown, partial: Partial): unknown =>
+  error instanceof ProviderError || error instanceof Timeout ? error.withPartial(partial) : error
 
 const timeoutError = (phase: TimeoutPhase, limit: Duration.Duration, partial: Partial, what: string) =>
   new Timeout({

@@ -74,7 +74,8 @@ export interface TurnContext {
  */
 export interface Failure {
   readonly _tag: "Failure"
-  readonly error: ProviderError | Timeout
+  /** The error, or `"stall"` for a turn that stops sending events but never ends. */
+  readonly error: ProviderError | Timeout | "stall"
   readonly afterText?: string | undefined
 }
 
@@ -116,6 +117,13 @@ export const fail = (error: ProviderError | Timeout, afterText?: string): Failur
   error,
   afterText
 })
+
+/**
+ * A turn that streams `afterText` (if given) and then sends nothing more, never ending: a stalled
+ * connection, for idle timeouts and interruption.
+ * @since 0.1.0
+ */
+export const stall = (afterText?: string): Failure => ({ _tag: "Failure", error: "stall", afterText })
 
 /**
  * A turn computed from the conversation so far.
@@ -258,7 +266,11 @@ export const make = Effect.fnUntraced(function* (options: Options) {
 
   const chat = (request: Provider.Request) =>
     Effect.flatMap(next(request), ({ turn, resolved }) =>
-      isFailure(resolved) ? Effect.fail(resolved.error) : Effect.succeed(responseOf(resolved, turn, request, model))
+      !isFailure(resolved)
+        ? Effect.succeed(responseOf(resolved, turn, request, model))
+        : resolved.error === "stall"
+          ? Effect.never
+          : Effect.fail(resolved.error)
     )
 
   const stream = (request: Provider.Request): Stream.Stream<StreamEvent.ProviderEvent, Provider.ProviderFailure> =>
@@ -269,13 +281,14 @@ export const make = Effect.fnUntraced(function* (options: Options) {
             Provider.synthesize(responseOf(resolved, turn, request, model), { chunkSize: options.chunkSize })
           )
         }
-        if (resolved.afterText === undefined) return Stream.fail(resolved.error)
+        const end = resolved.error === "stall" ? Stream.never : Stream.fail(resolved.error)
+        if (resolved.afterText === undefined) return end
         const events = Provider.synthesize(responseOf({ text: resolved.afterText }, turn, request, model), {
           chunkSize: options.chunkSize
         })
         // everything up to the text block's stop: the failure strikes mid-turn
         const cut = events.findIndex((event) => event.type === "content_block_stop")
-        return Stream.concat(delayed(events.slice(0, cut === -1 ? events.length : cut)), Stream.fail(resolved.error))
+        return Stream.concat(delayed(events.slice(0, cut === -1 ? events.length : cut)), end)
       })
     )
 

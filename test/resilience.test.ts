@@ -1,0 +1,296 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Exit, Fiber, Schedule, Schema, Stream } from "effect"
+import { TestClock } from "effect/testing"
+import { Agent, HarnessError, Message, Mock, Tool } from "../src/index.js"
+
+const overloaded = () =>
+  new HarnessError.ProviderError({ reason: "Overloaded", provider: "mock", status: 529, message: "Overloaded" })
+const rateLimited = (retryAfter: number) =>
+  new HarnessError.ProviderError({
+    reason: "RateLimited",
+    provider: "mock",
+    status: 429,
+    retryAfter,
+    message: "Rate limited"
+  })
+const unauthorized = () =>
+  new HarnessError.ProviderError({ reason: "Authentication", provider: "mock", status: 401, message: "Bad key" })
+
+const collect = <A, E, R>(stream: Stream.Stream<A, E, R>) => Effect.map(Stream.runCollect(stream), (c) => Array.from(c))
+
+/** Runs an effect in a fiber while moving the TestClock far enough for every backoff. */
+const withTime = <A, E, R>(effect: Effect.Effect<A, E, R>, millis = 120_000) =>
+  Effect.gen(function* () {
+    const fiber = yield* Effect.forkChild(effect)
+    for (let i = 0; i < 200; i++) yield* TestClock.adjust(millis / 200)
+    return yield* Fiber.await(fiber)
+  })
+
+const types = (events: ReadonlyArray<{ readonly type: string }>) => events.map((e) => e.type)
+
+/** Checks the provider invariants of a history: alternation, and every tool_use answered next. */
+const assertValidHistory = (history: Message.History) => {
+  history.forEach((message, i) => {
+    if (i > 0) assert.notStrictEqual(message.role, history[i - 1]!.role, `roles alternate at ${i}`)
+    const uses = Message.toolUses(message.content)
+    if (message.role === "assistant" && uses.length > 0) {
+      const next = history[i + 1]
+      assert.isDefined(next, "a tool_use is followed by a user message")
+      const answered = next!.content
+        .filter((b) => b.type === "tool_result")
+        .map((b) => (b as Message.ToolResultBlock).tool_use_id)
+      assert.deepStrictEqual([...answered].sort(), uses.map((u) => u.id).sort(), "every tool_use answered exactly once")
+    }
+  })
+  if (history.length > 0) assert.strictEqual(history[0]!.role, "user")
+}
+
+describe("retries", () => {
+  it.effect("a retry before any output is invisible to the stream consumer", () =>
+    Effect.gen(function* () {
+      const agent = yield* Agent.make({})
+      const exit = yield* withTime(collect(agent.runStream("hi")))
+      const events = yield* exit
+      assert.notInclude(types(events), "discard")
+      assert.strictEqual(types(events).filter((t) => t === "message_start").length, 1)
+    }).pipe(Effect.provide(Mock.layer({ turns: [Mock.fail(overloaded()), Mock.text("hello")] })))
+  )
+
+  it.effect(
+    "a failure after partial output emits discard, then the new attempt; the result is only the second attempt's",
+    () =>
+      Effect.gen(function* () {
+        const agent = yield* Agent.make({})
+        const events = yield* yield* withTime(collect(agent.runStream("hi")))
+        const t = types(events)
+        const discard = t.indexOf("discard")
+        assert.isAbove(discard, 0)
+        assert.strictEqual(t[discard + 1], "message_start")
+        assert.include(t.slice(0, discard), "content_block_delta")
+        const result = yield* yield* withTime(agent.runResult("hi"))
+        assert.strictEqual(result.text, "Hello again")
+        assert.strictEqual(result.attempts, 2)
+      }).pipe(
+        Effect.provide(
+          Mock.layer({
+            turns: [
+              Mock.fail(overloaded(), "Hel"),
+              Mock.text("Hello again"),
+              Mock.fail(overloaded(), "Hel"),
+              Mock.text("Hello again")
+            ],
+            whenExhausted: "fail"
+          })
+        )
+      )
+  )
+
+  it.effect("errors that are not retryable (401) fail at once", () =>
+    Effect.gen(function* () {
+      const agent = yield* Agent.make({})
+      const error = yield* Effect.flip(agent.runResult("hi"))
+      assert.strictEqual(error._tag, "ProviderError")
+      assert.strictEqual((error as HarnessError.ProviderError).reason, "Authentication")
+      const recorder = yield* Mock.Recorder
+      assert.strictEqual(yield* recorder.turns, 1)
+    }).pipe(Effect.provide(Mock.layer({ turns: [Mock.fail(unauthorized()), Mock.text("never")] })))
+  )
+
+  it.effect("retry-after is honoured: the retry waits for it", () =>
+    Effect.gen(function* () {
+      const agent = yield* Agent.make({ retry: { schedule: Schedule.spaced("10 millis") } })
+      const recorder = yield* Mock.Recorder
+      const fiber = yield* Effect.forkChild(agent.run("hi"))
+      yield* TestClock.adjust("4 seconds")
+      assert.strictEqual(yield* recorder.turns, 1, "no retry before retry-after")
+      yield* TestClock.adjust("2 seconds")
+      assert.strictEqual(yield* Fiber.join(fiber), "done")
+      assert.strictEqual(yield* recorder.turns, 2)
+    }).pipe(Effect.provide(Mock.layer({ turns: [Mock.fail(rateLimited(5_000)), Mock.text("done")] })))
+  )
+
+  it.effect("the retry schedule bounds the attempts; the last error carries the partial output", () =>
+    Effect.gen(function* () {
+      const agent = yield* Agent.make({ retry: { schedule: Schedule.recurs(2) } })
+      const exit = yield* withTime(agent.runResult("hi"))
+      assert.isTrue(Exit.isFailure(exit))
+      const error = yield* Effect.flip(exit)
+      assert.strictEqual(error._tag, "ProviderError")
+      assert.strictEqual((error as HarnessError.ProviderError).partial?.text, "partial")
+      const recorder = yield* Mock.Recorder
+      assert.strictEqual(yield* recorder.turns, 3)
+    }).pipe(Effect.provide(Mock.layer({ turns: [Mock.fail(overloaded(), "partial")] })))
+  )
+})
+
+const slowTool = Tool.make("slow", {
+  description: "takes a minute",
+  parameters: Schema.Struct({}),
+  handler: () => Effect.as(Effect.sleep("1 minute"), "slow done")
+})
+
+const failFlip = <A, E>(exit: Exit.Exit<A, E>) => Effect.flip(exit)
+
+describe("timeouts", () => {
+  it.effect("an idle gap longer than the idle timeout is a Timeout carrying the partial text and usage", () =>
+    Effect.gen(function* () {
+      const agent = yield* Agent.make({ retry: false, timeouts: { idle: "2 seconds" } })
+      const error = yield* failFlip(yield* withTime(agent.runResult("hi"), 20_000))
+      assert.strictEqual(error._tag, "Timeout")
+      const timeout = error as HarnessError.Timeout
+      assert.strictEqual(timeout.phase, "idle")
+      assert.strictEqual(timeout.limitMillis, 2_000)
+      assert.strictEqual(timeout.partial.text, "abc")
+      assert.isAbove(timeout.partial.usage.inputTokens, 0)
+      assert.isTrue(timeout.isRetryable)
+    }).pipe(Effect.provide(Mock.layer({ chunkSize: 1, turns: [Mock.stall("abc")] })))
+  )
+
+  it.effect("an idle timeout is retried by default, and the retry can succeed", () =>
+    Effect.gen(function* () {
+      const agent = yield* Agent.make({ timeouts: { idle: "2 seconds" } })
+      const result = yield* yield* withTime(agent.runResult("hi"), 60_000)
+      assert.strictEqual(result.text, "recovered")
+      assert.strictEqual(result.attempts, 2)
+    }).pipe(Effect.provide(Mock.layer({ turns: [Mock.stall("abc"), Mock.text("recovered")] })))
+  )
+
+  it.effect("no first event within the firstEvent timeout", () =>
+    Effect.gen(function* () {
+      const agent = yield* Agent.make({ retry: false, timeouts: { firstEvent: "1 second" } })
+      const error = yield* failFlip(yield* withTime(agent.runResult("hi"), 10_000))
+      assert.strictEqual((error as HarnessError.Timeout).phase, "firstEvent")
+    }).pipe(Effect.provide(Mock.layer({ eventDelay: "5 seconds", turns: [Mock.text("late")] })))
+  )
+
+  it.effect("no response headers within the request timeout", () =>
+    Effect.gen(function* () {
+      const agent = yield* Agent.make({ retry: false, timeouts: { request: "1 second" } })
+      const error = yield* failFlip(yield* withTime(agent.runResult("hi"), 10_000))
+      assert.strictEqual((error as HarnessError.Timeout).phase, "request")
+    }).pipe(Effect.provide(Mock.layer({ headersDelay: "5 seconds", turns: [Mock.text("late")] })))
+  )
+
+  it.effect("a turn longer than the turn timeout fails with its partial text, and is not retried", () =>
+    Effect.gen(function* () {
+      const agent = yield* Agent.make({ timeouts: { turn: "3500 millis" } })
+      const error = yield* failFlip(yield* withTime(agent.runResult("hi"), 20_000))
+      const timeout = error as HarnessError.Timeout
+      assert.strictEqual(timeout.phase, "turn")
+      assert.isFalse(timeout.isRetryable)
+      assert.isTrue(timeout.partial.text.length > 0 && "abcdefghij".startsWith(timeout.partial.text))
+      const recorder = yield* Mock.Recorder
+      assert.strictEqual(yield* recorder.turns, 1)
+    }).pipe(Effect.provide(Mock.layer({ chunkSize: 1, eventDelay: "1 second", turns: [Mock.text("abcdefghij")] })))
+  )
+
+  it.effect("a run longer than the run timeout fails, spanning turns", () =>
+    Effect.gen(function* () {
+      const agent = yield* Agent.make({ tools: [slowTool], timeouts: { run: "30 seconds" } })
+      const error = yield* failFlip(yield* withTime(agent.runResult("hi"), 120_000))
+      assert.strictEqual((error as HarnessError.Timeout).phase, "run")
+    }).pipe(Effect.provide(Mock.layer({ turns: [Mock.toolCall("slow"), Mock.text("never")] })))
+  )
+
+  it.effect("a tool longer than the tool timeout becomes an error result, and the run goes on", () =>
+    Effect.gen(function* () {
+      const agent = yield* Agent.make({ tools: [slowTool], timeouts: { tool: "5 seconds" } })
+      const events = yield* yield* withTime(collect(agent.runStream("hi")), 60_000)
+      const result = events.find((e) => e.type === "tool_result") as { content: string; is_error: boolean }
+      assert.isTrue(result.is_error)
+      assert.include(result.content, "timed out")
+      assert.strictEqual(types(events).at(-1), "message_stop")
+    }).pipe(Effect.provide(Mock.layer({ turns: [Mock.toolCall("slow"), Mock.text("ok")] })))
+  )
+
+  it.effect("per-call timeouts override the agent's", () =>
+    Effect.gen(function* () {
+      const agent = yield* Agent.make({ retry: false, timeouts: { idle: "1 hour" } })
+      const error = yield* failFlip(yield* withTime(agent.runResult("hi", { timeouts: { idle: "1 second" } }), 10_000))
+      assert.strictEqual((error as HarnessError.Timeout).phase, "idle")
+    }).pipe(Effect.provide(Mock.layer({ turns: [Mock.stall("x")] })))
+  )
+})
+
+describe("interruption", () => {
+  it.effect("interrupting a streaming ask keeps the user message and the partial text, and the next ask works", () =>
+    Effect.gen(function* () {
+      const agent = yield* Agent.make({})
+      const session = yield* agent.session()
+      const fiber = yield* Effect.forkChild(session.ask("first question"))
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.interrupt(fiber)
+      const history = yield* session.history
+      assert.deepStrictEqual(
+        history.map((m) => m.role),
+        ["user", "assistant"]
+      )
+      assert.strictEqual(Message.textOf(history[1]!.content), "partial answ")
+      assert.strictEqual(yield* session.ask("second question"), "fine")
+      const recorder = yield* Mock.Recorder
+      const last = (yield* recorder.requests).at(-1)!
+      assertValidHistory(last.messages)
+      assert.strictEqual(last.messages.length, 3)
+    }).pipe(Effect.provide(Mock.layer({ chunkSize: 4, turns: [Mock.stall("partial answ"), Mock.text("fine")] })))
+  )
+
+  it.effect("with partialTurn: discard, the partial turn is dropped and the next user message merges", () =>
+    Effect.gen(function* () {
+      const agent = yield* Agent.make({ partialTurn: "discard" })
+      const session = yield* agent.session()
+      const fiber = yield* Effect.forkChild(session.ask("first"))
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.interrupt(fiber)
+      assert.deepStrictEqual(
+        (yield* session.history).map((m) => m.role),
+        ["user"]
+      )
+      yield* session.ask("second")
+      const history = yield* session.history
+      assertValidHistory(history)
+      assert.deepStrictEqual(
+        history[0]!.content.map((b) => (b as Message.TextBlock).text),
+        ["first", "second"]
+      )
+    }).pipe(Effect.provide(Mock.layer({ turns: [Mock.stall("partial"), Mock.text("fine")] })))
+  )
+
+  it.effect("interrupting during a tool call answers its tool_use with a synthetic error result", () =>
+    Effect.gen(function* () {
+      const agent = yield* Agent.make({ tools: [slowTool] })
+      const session = yield* agent.session()
+      const fiber = yield* Effect.forkChild(session.ask("go"))
+      yield* TestClock.adjust("10 seconds")
+      yield* Fiber.interrupt(fiber)
+      const history = yield* session.history
+      assertValidHistory(history)
+      const results = history[2]!.content.filter((b) => b.type === "tool_result") as Array<Message.ToolResultBlock>
+      assert.strictEqual(results.length, 1)
+      assert.isTrue(results[0]!.is_error)
+      assert.strictEqual(yield* session.ask("again"), "fine")
+      assertValidHistory(yield* session.history)
+    }).pipe(
+      Effect.provide(Mock.layer({ turns: [Mock.toolCalls([{ name: "slow" }], "let me see"), Mock.text("fine")] }))
+    )
+  )
+
+  it.effect("a consumer that stops pulling (Stream.take) ends the ask and leaves a valid history", () =>
+    Effect.gen(function* () {
+      const agent = yield* Agent.make({ tools: [slowTool] })
+      const session = yield* agent.session()
+      const first = yield* collect(session.askStream("go").pipe(Stream.take(3)))
+      assert.strictEqual(first.length, 3)
+      assertValidHistory(yield* session.history)
+      const events = yield* yield* withTime(collect(session.askStream("again")), 120_000)
+      assert.strictEqual(types(events).at(-1), "message_stop")
+      assertValidHistory(yield* session.history)
+    }).pipe(
+      Effect.provide(
+        Mock.layer({
+          chunkSize: 2,
+          turns: [Mock.toolCalls([{ name: "slow" }, { name: "slow" }], "checking both"), Mock.text("fine")]
+        })
+      )
+    )
+  )
+})
