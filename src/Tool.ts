@@ -116,7 +116,8 @@ const describeError = (error: unknown): string => {
  * Declares a tool.
  *
  * - `parameters`: an Effect Schema of the input (a `Schema.Struct` for an object); the JSON Schema
- *   sent to the model is derived from it.
+ *   sent to the model is derived from it, and the model's input is decoded from its JSON form
+ *   (e.g. a `Schema.Date` field arrives as an ISO string and reaches the handler as a `Date`).
  * - `handler`: receives the decoded input and a {@link Context}; returns an Effect (or a plain
  *   value). Its success becomes the tool result; its failure an `is_error` result with the error's
  *   message.
@@ -138,7 +139,9 @@ export const make = <S extends Schema.Top & { readonly DecodingServices: never }
   const inputSchema: Record<string, unknown> = { ...document.schema }
   if (Object.keys(document.definitions).length > 0) inputSchema.$defs = document.definitions
   if (inputSchema.type === undefined && inputSchema.$ref === undefined) inputSchema.type = "object"
-  const decode = Schema.decodeUnknownEffect(options.parameters)
+  // The model writes JSON, and the JSON Schema it sees describes the JSON form of `parameters`
+  // (a Date is an ISO string), so its input is decoded from that same JSON form.
+  const decode = Schema.decodeUnknownEffect(Schema.toCodecJson(options.parameters))
   const timeout = options.timeout === undefined ? undefined : Duration.fromInputUnsafe(options.timeout)
 
   const call = (input: unknown, context: Context): Effect.Effect<Outcome, never, R> =>

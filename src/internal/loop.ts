@@ -382,7 +382,12 @@ export const ask = (
       const tools = Stream.fromIterable(uses).pipe(Stream.mapEffect(callTool, { concurrency: config.toolConcurrency }))
       return tools.pipe(Stream.concat(Stream.drain(Stream.fromEffect(commitResults))), Stream.concat(loop()))
     }
-    if (response.stopReason === "pause_turn" && run.turns < config.maxTurns) return loop()
+    if (response.stopReason === "pause_turn") {
+      // a paused server-tool turn is continued by sending it back; past the limit it is unfinished
+      if (run.turns < config.maxTurns) return loop()
+      yield* finish("max_turns", response)
+      return Stream.empty
+    }
     yield* finish("completed", response)
     return Stream.empty
   })
