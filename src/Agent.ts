@@ -29,6 +29,7 @@ import type { RunResult } from "./RunResult.js"
 import * as Session from "./Session.js"
 import type * as StreamEvent from "./StreamEvent.js"
 import type * as Tool from "./Tool.js"
+import * as DataTools from "./tools/Data.js"
 import * as Variables from "./tools/Variables.js"
 
 // options
@@ -67,9 +68,12 @@ export interface Options<R> {
   readonly maxTurns?: number | undefined
   /** Output limit per turn, overriding the provider's default. */
   readonly maxTokens?: number | undefined
-  /** Add the built-in data tools (`list_variables`, `answer`, and the data tools). Default true. */
+  /** Add the built-in tools (`list_variables`, `answer`, and the data tools). Default true. */
   readonly builtinTools?: boolean | undefined
-  /** Extra built-in tools to add (e.g. the SQL and JavaScript tools). */
+  /**
+   * The data tools (default `DataTools.all`: `sql` and `javascript`); pass
+   * `DataTools.make({ ... })` to change their limits, `[]` for none.
+   */
   readonly dataTools?: ReadonlyArray<Tool.Tool> | undefined
   /** Mark requests for prompt caching (default true). */
   readonly cache?: boolean | undefined
@@ -119,7 +123,7 @@ export const make = <R = never>(options: Options<R> = {}): Effect.Effect<Agent, 
     const provider = yield* Provider
     const context = yield* Effect.context<R>()
     const builtins =
-      options.builtinTools === false ? [] : [Variables.listVariables, Variables.answer, ...(options.dataTools ?? [])]
+      options.builtinTools === false ? [] : [Variables.listVariables, Variables.answer, ...(options.dataTools ?? DataTools.all)]
     const tools = [...builtins, ...(options.tools ?? [])] as ReadonlyArray<Tool.Any>
     const retry = options.retry === false ? undefined : options.retry
     const timeouts: Session.Timeouts = { idle: "5 minutes", ...options.timeouts }

@@ -70,11 +70,13 @@ export interface Session {
   /** Stores a value under a handle name; returns the name it got. */
   readonly put: (name: string, value: unknown, options?: Data.PutOptions) => Effect.Effect<string, DataError>
   /** Stores a file (CSV, Parquet, JSON) by path; the data stays in the file. Returns the handle name. */
-  readonly putFile: (name: string, path: string, options?: Data.PutOptions) => Effect.Effect<string, DataError>
+  readonly putFile: (name: string, path: string, options?: Data.PutFileOptions) => Effect.Effect<string, DataError>
   /** The session's data handles. */
   readonly handles: Effect.Effect<ReadonlyArray<Data.Handle>>
   /** The handle store itself, for tools and extensions. */
   readonly data: Data.Store
+  /** Releases the session's embedded database; the session stays usable (it reopens on demand). */
+  readonly close: Effect.Effect<void>
 }
 
 // constructors
@@ -156,7 +158,8 @@ export const make = Effect.fnUntraced(function* (
     put: (name, value, options) => state.data.put(name, value, options),
     putFile: (name, path, options) => state.data.putFile(name, path, options),
     handles: state.data.list,
-    data: state.data
+    data: state.data,
+    close: state.data.close
   }
   return session
 })
