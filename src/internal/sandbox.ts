@@ -12,8 +12,10 @@
  *
  * Limits and how they are enforced:
  * - **Time**: an interrupt handler stops the code once `timeoutMs` has passed. QuickJS polls it
- *   every few thousand bytecode operations, so a loop whose body is one long native call (sorting
- *   a huge array, `"x".repeat(1e8)`) can overrun the deadline until the next poll.
+ *   only every few thousand operations, so a loop whose body is one long native call (sorting a
+ *   large array without a comparator) could overrun the deadline by hours; as a backstop the code
+ *   runs under a `node:vm` timeout of `timeoutMs + 500 ms`, whose watchdog thread terminates it by
+ *   force (see `underWatchdog`; untrusted code never runs in node:vm itself).
  * - **Memory**: each engine instance runs in a fixed-size `WebAssembly.Memory`
  *   (`memoryBytes` plus a fixed allowance for the engine itself), so the heap cannot grow past the
  *   cap. `runtime.setMemoryLimit` is also set, but on its own it does not bound the total in this
@@ -23,12 +25,14 @@
  *   `InternalError`. A few native paths (the parser, `JSON.parse`/`stringify` of deeply nested data)
  *   can still exhaust the host's stack first; that surfaces as a `RuntimeError`.
  *
- * Whenever the engine ends in a state that cannot be trusted (out of memory, a host stack
- * overflow, a WebAssembly trap) its WebAssembly instance is discarded instead of disposed, and the
- * next call loads a fresh one; the host process is never affected.
+ * Whenever the engine ends in a state that cannot be trusted (out of memory, a forced stop, a host
+ * stack overflow, a WebAssembly trap) its WebAssembly instance is discarded instead of disposed,
+ * and the next call loads a fresh one; the host process is never affected.
  *
  * @internal
  */
+
+import { createContext, Script } from "node:vm"
 import * as releaseSyncModule from "@jitl/quickjs-wasmfile-release-sync"
 import { Effect, Option, Predicate, Schema } from "effect"
 import {
@@ -121,9 +125,9 @@ const DEFAULT_MAX_OUTPUT_BYTES = 64 * KiB
 const MIN_MEMORY_BYTES = 1 * MiB
 const MAX_MEMORY_BYTES = 1024 * MiB
 /**
- * QuickJS stack limit. Measured on Node 20/22 with the default host stack: plain JS recursion
+ * QuickJS stack limit. Measured on Node 20 with the default host stack: plain JS recursion
  * overflows the host stack at about 390 KiB of QuickJS stack, so 256 KiB (about 1,300 frames)
- * leaves a margin; 1 MiB would crash into the host's stack first.
+ * leaves a margin; 1 MiB would run into the host's stack limit first.
  */
 const MAX_STACK_BYTES = 256 * KiB
 /**
@@ -138,6 +142,11 @@ const WASM_PAGE_BYTES = 64 * KiB
 const RESERVE_BYTES = 256 * KiB
 /** If a block this big cannot be allocated after the code ran, the heap counts as exhausted. */
 const PROBE_BYTES = 64 * KiB
+/**
+ * How long past `timeoutMs` the hard stop waits before terminating the code by force; normally the
+ * interrupt handler has stopped it long before.
+ */
+const HARD_STOP_GRACE_MS = 500
 /** Budget for reading a thrown value (its `name`/`message`/`stack` may be getters). */
 const DESCRIBE_BUDGET_MS = 100
 /** Distinct memory sizes kept loaded at once; each is one WebAssembly instance. */
@@ -162,7 +171,10 @@ interface Engine {
   readonly promise: Promise<Engine>
 }
 
-/** One loaded engine per WebAssembly memory size, loaded on first use and kept for the process. */
+/**
+ * Loaded engines by WebAssembly memory size: loaded once on first use and reused by every call,
+ * until evicted (more than `MAX_ENGINES` sizes) or discarded after a failure that taints it.
+ */
 const engines = new Map<number, Promise<Engine>>()
 
 /**
@@ -170,8 +182,8 @@ const engines = new Map<number, Promise<Engine>>()
  * without the DOM lib (`@types/node` 22 does not declare `WebAssembly`).
  */
 interface WasmApi {
-  readonly Memory: new(descriptor: { readonly initial: number; readonly maximum: number }) => object
-  readonly RuntimeError: abstract new(...args: ReadonlyArray<never>) => Error
+  readonly Memory: new (descriptor: { readonly initial: number; readonly maximum: number }) => object
+  readonly RuntimeError: abstract new (...args: ReadonlyArray<never>) => Error
 }
 const wasmApi = (): WasmApi => (globalThis as unknown as { readonly WebAssembly: WasmApi }).WebAssembly
 
@@ -370,8 +382,12 @@ const truncateUtf8 = (text: string, budget: number): string => {
   let end = 0
   while (end < text.length) {
     const unit = text.charCodeAt(end)
-    const pair = unit >= 0xd800 && unit <= 0xdbff && end + 1 < text.length &&
-      text.charCodeAt(end + 1) >= 0xdc00 && text.charCodeAt(end + 1) <= 0xdfff
+    const pair =
+      unit >= 0xd800 &&
+      unit <= 0xdbff &&
+      end + 1 < text.length &&
+      text.charCodeAt(end + 1) >= 0xdc00 &&
+      text.charCodeAt(end + 1) <= 0xdfff
     const size = pair ? 4 : unit < 0x80 ? 1 : unit < 0x800 ? 2 : 3
     if (bytes + size > budget) break
     bytes += size
@@ -475,6 +491,41 @@ const resolveSettings = (options: SandboxOptions | undefined): Settings => {
 }
 
 // -----------------------------------------------------------------------------
+// hard stop
+// -----------------------------------------------------------------------------
+
+/** Holds the step the watchdog script calls; only ever set for the duration of one call. */
+const watchdogHolder: { step: (() => unknown) | undefined } = { step: undefined }
+let watchdog: { readonly script: Script; readonly context: object } | undefined
+
+/**
+ * Run `step` and stop it by force if it is still running after `timeoutMs`.
+ *
+ * QuickJS polls its interrupt handler only every few thousand operations, so a loop whose body is
+ * one long native call (say, sorting a large array without a comparator) can run far past the
+ * deadline. As a backstop, the steps that run untrusted code are called from a `node:vm` script
+ * with a `timeout`: Node's watchdog thread then terminates the JavaScript and WebAssembly running
+ * on this thread, and the call throws `ERR_SCRIPT_EXECUTION_TIMEOUT`. Only the fixed script
+ * `step()` runs in that vm context; the untrusted code never does. Termination skips `finally`
+ * blocks inside `step`, so the caller must discard the engine afterwards.
+ */
+const underWatchdog = <A>(timeoutMs: number, step: () => A): A => {
+  watchdog ??= {
+    script: new Script("step()", { filename: "sandbox-watchdog.js" }),
+    context: createContext(watchdogHolder)
+  }
+  watchdogHolder.step = step
+  try {
+    return watchdog.script.runInContext(watchdog.context, { timeout: Math.max(1, Math.ceil(timeoutMs)) }) as A
+  } finally {
+    watchdogHolder.step = undefined
+  }
+}
+
+const isWatchdogTimeout = (error: unknown): boolean =>
+  Predicate.hasProperty(error, "code") && error.code === "ERR_SCRIPT_EXECUTION_TIMEOUT"
+
+// -----------------------------------------------------------------------------
 // one call
 // -----------------------------------------------------------------------------
 
@@ -487,6 +538,7 @@ const execute = (
   const output = makeOutput(settings.maxOutputBytes)
   const saved = new Map<string, unknown>()
   let answer: { readonly value: unknown } | undefined
+
   const fail = (reason: SandboxError["reason"], message: string) =>
     new SandboxError({ reason, message, output: output.lines.slice() })
   const outOfMemory = (what: string) =>
@@ -495,14 +547,21 @@ const execute = (
       `${what} (the sandbox allows about ${formatMiB(settings.memoryBytes)}) and was stopped. ` +
         "Avoid building large intermediate arrays or strings: aggregate while iterating, and print, save or return only the summary you need."
     )
+  const timeout = () =>
+    fail(
+      "Timeout",
+      `The code ran longer than ${settings.timeoutMs} ms and was stopped. ` +
+        "Do less work per call: avoid unbounded or nested loops over large data, aggregate in a single pass, and print or return only summaries."
+    )
 
   // Size checks before anything touches the engine's heap: the glue cannot report a failed allocation.
-  if (utf8Length(code) * 2 > settings.memoryBytes) {
+  const codeBytes = utf8Length(code)
+  if (codeBytes * 2 > settings.memoryBytes) {
     return fail(
       "OutOfMemory",
-      `The code is ${formatMiB(utf8Length(code))} of source, too large for the sandbox (about ${
-        formatMiB(settings.memoryBytes)
-      }). Pass data as global variables instead of writing it into the code.`
+      `The code is ${formatMiB(codeBytes)} of source, too large for the sandbox (about ${formatMiB(
+        settings.memoryBytes
+      )}). Pass data as global variables instead of writing it into the code.`
     )
   }
   const globalsJson = serializeGlobals(globals)
@@ -510,9 +569,9 @@ const execute = (
   if (globalsBytes * 3 > settings.memoryBytes) {
     return fail(
       "OutOfMemory",
-      `The input data is ${formatMiB(globalsBytes)} as JSON; the sandbox needs about three times that and allows ${
-        formatMiB(settings.memoryBytes)
-      }. Pass less data, or raise memoryBytes.`
+      `The input data is ${formatMiB(globalsBytes)} as JSON; the sandbox needs about three times that and allows ${formatMiB(
+        settings.memoryBytes
+      )}. Pass less data, or raise memoryBytes.`
     )
   }
 
@@ -536,7 +595,9 @@ const execute = (
    * exhausted, the glue may have failed to allocate the handles it returned, so the step's result
    * is not returned at all (and the engine must be discarded).
    */
-  const guarded = <A>(step: () => A): { readonly exhausted: true } | { readonly exhausted: false; readonly value: A } => {
+  const guarded = <A>(
+    step: () => A
+  ): { readonly exhausted: true } | { readonly exhausted: false; readonly value: A } => {
     const reserve = heap?._malloc(RESERVE_BYTES)
     if (reserve === 0) return { exhausted: true }
     try {
@@ -547,7 +608,8 @@ const execute = (
     }
   }
 
-  try {
+  /** Everything that touches the engine; a host exception out of it taints the engine. */
+  const session = (): SandboxResult | SandboxError => {
     runtime = engine.module.newRuntime()
     runtime.setMemoryLimit(settings.memoryBytes)
     runtime.setMaxStackSize(MAX_STACK_BYTES)
@@ -567,19 +629,24 @@ const execute = (
       return scope.manage(result.value)
     }
 
-    // --- bootstrap: host functions, helpers, globals -------------------------------------------
-    const hostPrint = scope.manage(vm.newFunction("print", (line) =>
-      vm.typeof(line) === "string" && output.push(vm.getString(line)) ? vm.true : vm.false
-    ))
-    const hostSave = scope.manage(vm.newFunction("save", (name, json) => {
-      if (vm.typeof(name) !== "string" || vm.typeof(json) !== "string") return
-      const key = vm.getString(name)
-      const value: unknown = JSON.parse(vm.getString(json))
-      saved.set(key, value) // a repeated name keeps its first position and takes the new value
-    }))
-    const hostAnswer = scope.manage(vm.newFunction("answer", (json) => {
-      answer = { value: vm.typeof(json) === "string" ? JSON.parse(vm.getString(json)) as unknown : undefined }
-    }))
+    // --- bootstrap: host functions and helpers ---------------------------------------------------
+    const hostPrint = scope.manage(
+      vm.newFunction("print", (line) =>
+        vm.typeof(line) === "string" && output.push(vm.getString(line)) ? vm.true : vm.false
+      )
+    )
+    const hostSave = scope.manage(
+      vm.newFunction("save", (name, json) => {
+        if (vm.typeof(name) !== "string" || vm.typeof(json) !== "string") return
+        const value: unknown = JSON.parse(vm.getString(json))
+        saved.set(vm.getString(name), value) // a repeated name keeps its first position, takes the new value
+      })
+    )
+    const hostAnswer = scope.manage(
+      vm.newFunction("answer", (json) => {
+        answer = { value: vm.typeof(json) === "string" ? (JSON.parse(vm.getString(json)) as unknown) : undefined }
+      })
+    )
     const boot = unwrap(vm.evalCode(BOOTSTRAP, "sandbox-bootstrap.js", { type: "global", strict: true }), "bootstrap")
     const helpers = unwrap(
       vm.callFunction(
@@ -596,6 +663,7 @@ const execute = (
     const toJson = scope.manage(vm.getProp(helpers, 1))
     const describeFn = scope.manage(vm.getProp(helpers, 2))
 
+    /** Read a thrown value's name, message and stack, within a small time budget of its own. */
     const describe = (thrown: QuickJSHandle): Thrown => {
       deadline = performance.now() + DESCRIBE_BUDGET_MS
       const result = vm.callFunction(describeFn, vm.undefined, thrown)
@@ -604,40 +672,40 @@ const execute = (
         return UNREADABLE
       }
       const text = scope.manage(result.value)
-      return vm.typeof(text) === "string" ? Option.getOrElse(decodeThrown(vm.getString(text)), () => UNREADABLE) : UNREADABLE
+      return vm.typeof(text) === "string"
+        ? Option.getOrElse(decodeThrown(vm.getString(text)), () => UNREADABLE)
+        : UNREADABLE
     }
 
+    // --- globals (host data, so no deadline) -----------------------------------------------------
     const dataText = globalsJson === "{}" ? undefined : vm.newString(globalsJson)
     const loaded = guarded(() => vm.callFunction(setup, vm.undefined, dataText ?? vm.undefined))
     dataText?.dispose()
+    const dataTooLarge = () => outOfMemory(`The input data (${formatMiB(globalsBytes)} as JSON) did not fit in memory`)
     if (loaded.exhausted) {
       poisoned = true
-      return outOfMemory(`The input data (${formatMiB(globalsBytes)} as JSON) did not fit in memory`)
+      return dataTooLarge()
     }
     if (loaded.value.error !== undefined) {
       const thrown = describe(scope.manage(loaded.value.error))
       if (thrown.message === "out of memory") {
         poisoned = true
-        return outOfMemory(`The input data (${formatMiB(globalsBytes)} as JSON) did not fit in memory`)
+        return dataTooLarge()
       }
       throw new Error(`Sandbox setup failed: ${thrown.name}: ${thrown.message}`)
     }
     scope.manage(loaded.value.value)
 
     // --- the untrusted code ----------------------------------------------------------------------
-    const timeout = () =>
-      fail(
-        "Timeout",
-        `The code ran longer than ${settings.timeoutMs} ms and was stopped. ` +
-          "Do less work per call: avoid unbounded or nested loops over large data, aggregate in a single pass, and print or return only summaries."
-      )
     /** Turn a thrown value into the error for the model; `phase` says which step threw it. */
     const failure = (handle: QuickJSHandle, phase: "eval" | "result"): SandboxError => {
       if (interrupted) return timeout()
       const thrown = describe(handle)
       if (thrown.name === "InternalError" && thrown.message === "out of memory") {
         poisoned = true
-        return outOfMemory(phase === "result" ? "Converting the result to JSON ran out of memory" : "The code ran out of memory")
+        return outOfMemory(
+          phase === "result" ? "Converting the result to JSON ran out of memory" : "The code ran out of memory"
+        )
       }
       if (thrown.name === "InternalError" && thrown.message === "string too long") {
         return fail(
@@ -671,70 +739,77 @@ const execute = (
         )
       }
       if (!thrown.isError) {
+        // Out of memory while building the error itself makes QuickJS throw `null`.
         if (thrown.isNull && heapLow()) {
           poisoned = true
           return outOfMemory("The code ran out of memory")
         }
         return fail("RuntimeError", `The code threw a non-Error value: ${thrown.message}`)
       }
-      const hint = HOST_ONLY_NAME.test(thrown.message) || /^could not load module /.test(thrown.message)
-        ? `\n${SANDBOX_HINT}`
-        : ""
+      const hint =
+        HOST_ONLY_NAME.test(thrown.message) || /^could not load module /.test(thrown.message) ? `\n${SANDBOX_HINT}` : ""
       const stack = trimStack(thrown.stack)
       return fail(
         "RuntimeError",
         `The code threw ${thrown.name || "Error"}: ${thrown.message}${stack.length > 0 ? `\n${stack}` : ""}${hint}`
       )
     }
-    deadline = performance.now() + settings.timeoutMs
-    const evaluated = guarded(() => vm.evalCode(code, FILENAME, { type: "global" }))
-    if (evaluated.exhausted) {
+    /** When a step exhausted the heap, the engine is discarded; a timeout still reads as one. */
+    const exhausted = (what: string): SandboxError => {
       poisoned = true
-      return interrupted ? timeout() : outOfMemory("The code ran out of memory")
+      return interrupted ? timeout() : outOfMemory(what)
     }
-    if (evaluated.value.error !== undefined) return failure(scope.manage(evaluated.value.error), "eval")
-    const completion = scope.manage(evaluated.value.value)
 
-    // Run queued promise jobs, so an async IIFE (or any promise chain) can finish.
-    const jobs = guarded(() => vm.runtime.executePendingJobs())
-    if (jobs.exhausted) {
-      poisoned = true
-      return interrupted ? timeout() : outOfMemory("The code ran out of memory")
-    }
-    if (jobs.value.error !== undefined) return failure(scope.manage(jobs.value.error), "eval")
-    if (interrupted) return timeout()
+    const evaluate = (): SandboxResult | SandboxError => {
+      deadline = performance.now() + settings.timeoutMs
+      const evaluated = guarded(() => vm.evalCode(code, FILENAME, { type: "global" }))
+      if (evaluated.exhausted) return exhausted("The code ran out of memory")
+      if (evaluated.value.error !== undefined) return failure(scope.manage(evaluated.value.error), "eval")
+      const completion = scope.manage(evaluated.value.value)
 
-    let resultHandle = completion
-    const state = vm.getPromiseState(completion)
-    if (state.type === "pending") {
-      return fail(
-        "InvalidResult",
-        "The last expression is a Promise that never settled (the sandbox has no timers or I/O, so nothing can resolve it later). " +
-          "Compute the value synchronously, or make the last expression an async IIFE that only awaits promises that settle."
-      )
-    }
-    if (state.type === "rejected") return failure(scope.manage(state.error), "eval")
-    if (state.notAPromise !== true) resultHandle = scope.manage(state.value)
+      // Run queued promise jobs, so an async IIFE (or any promise chain) can finish.
+      const jobs = guarded(() => vm.runtime.executePendingJobs())
+      if (jobs.exhausted) return exhausted("The code ran out of memory")
+      if (jobs.value.error !== undefined) return failure(scope.manage(jobs.value.error), "eval")
+      if (interrupted) return timeout()
 
-    const dumped = guarded(() => vm.callFunction(toJson, vm.undefined, resultHandle))
-    if (dumped.exhausted) {
-      poisoned = true
-      return interrupted ? timeout() : outOfMemory("Converting the result to JSON ran out of memory")
-    }
-    if (dumped.value.error !== undefined) return failure(scope.manage(dumped.value.error), "result")
-    const json = scope.manage(dumped.value.value)
-    if (interrupted) return timeout()
-    const value: unknown = vm.typeof(json) === "string" ? JSON.parse(vm.getString(json)) : undefined
+      let resultHandle = completion
+      const state = vm.getPromiseState(completion)
+      if (state.type === "pending") {
+        return fail(
+          "InvalidResult",
+          "The last expression is a Promise that never settled (the sandbox has no timers or I/O, so nothing can resolve it later). " +
+            "Compute the value synchronously, or make the last expression an async IIFE that only awaits promises that settle."
+        )
+      }
+      if (state.type === "rejected") return failure(scope.manage(state.error), "eval")
+      if (state.notAPromise !== true) resultHandle = scope.manage(state.value)
 
-    return {
-      value,
-      output: output.lines,
-      saved: Array.from(saved, ([name, value]) => ({ name, value })),
-      answer
+      const dumped = guarded(() => vm.callFunction(toJson, vm.undefined, resultHandle))
+      if (dumped.exhausted) return exhausted("Converting the result to JSON ran out of memory")
+      if (dumped.value.error !== undefined) return failure(scope.manage(dumped.value.error), "result")
+      const json = scope.manage(dumped.value.value)
+      if (interrupted) return timeout()
+      const value: unknown = vm.typeof(json) === "string" ? JSON.parse(vm.getString(json)) : undefined
+
+      return {
+        value,
+        output: output.lines,
+        saved: Array.from(saved, ([name, value]) => ({ name, value })),
+        answer
+      }
     }
+
+    return underWatchdog(settings.timeoutMs + HARD_STOP_GRACE_MS, evaluate)
+  }
+
+  let outcome: SandboxResult | SandboxError
+  try {
+    outcome = session()
   } catch (cause) {
     // Any host exception thrown through the engine leaves its WebAssembly state unknown.
-    poisoned = true
+    discardEngine(engine)
+    if (isWatchdogTimeout(cause)) return timeout()
     if (cause instanceof RangeError && /call stack/i.test(cause.message)) {
       return fail(
         "RuntimeError",
@@ -750,21 +825,23 @@ const execute = (
       )
     }
     throw cause
-  } finally {
-    if (poisoned) discardEngine(engine)
-    else {
-      // This build asserts that every handle was released when the runtime is freed, so a leak
-      // surfaces here as an abort (a defect) instead of going unnoticed.
-      try {
-        scope.dispose()
-        context?.dispose()
-        runtime?.dispose()
-      } catch (error) {
-        discardEngine(engine)
-        throw error
-      }
-    }
   }
+  if (poisoned) {
+    // Not disposed: freeing a runtime in this state can itself fail; the instance is dropped whole.
+    discardEngine(engine)
+    return outcome
+  }
+  // This build asserts that every handle was released when the runtime is freed, so a leak
+  // surfaces here as an abort (a defect) instead of going unnoticed.
+  try {
+    scope.dispose()
+    context?.dispose()
+    runtime?.dispose()
+  } catch (error) {
+    discardEngine(engine)
+    throw error
+  }
+  return outcome
 }
 
 // -----------------------------------------------------------------------------
@@ -807,7 +884,7 @@ export const run: (
   code: string,
   globals: Readonly<Record<string, unknown>>,
   options?: SandboxOptions
-) => Effect.Effect<SandboxResult, SandboxError> = Effect.fnUntraced(function*(
+) => Effect.Effect<SandboxResult, SandboxError> = Effect.fnUntraced(function* (
   code: string,
   globals: Readonly<Record<string, unknown>>,
   options?: SandboxOptions
