@@ -91,7 +91,7 @@ best`
 ]
 
 const offline = !process.env.ANTHROPIC_API_KEY
-const provider: Layer.Layer<Provider.Provider> = offline
+const provider: Layer.Layer<Provider.Provider, unknown> = offline
   ? Layer.orDie(Mock.layer({ turns: scripted, chunkSize: 6, eventDelay: "4 millis", model: "scripted-analyst" }))
   : Anthropic.layerConfig()
 

@@ -18,8 +18,7 @@
  * @since 0.1.0
  */
 import { Context, type Duration, Effect, Stream } from "effect"
-import type { Timeout } from "./HarnessError.js"
-import { ProviderError } from "./HarnessError.js"
+import { ProviderError, Timeout } from "./HarnessError.js"
 import { TurnAccumulator } from "./internal/turn.js"
 import type * as Message from "./Message.js"
 import { NormalizedResponse } from "./NormalizedResponse.js"
@@ -99,7 +98,7 @@ export class Provider extends Context.Service<Provider, Service>()("data-harness
  * (an empty input is `{}`; input cut short by `max_tokens` is completed the way the official SDK
  * does), thinking with its signature, usage counters replaced as they arrive. A malformed
  * sequence, invalid tool JSON or a stream without `message_stop` fails with a `ProviderError`
- * of reason `InvalidResponse`.
+ * of reason `InvalidResponse`. Any `ProviderError` or `Timeout` carries the partial output.
  * @since 0.1.0
  */
 export const collect = <E, R>(
@@ -119,7 +118,13 @@ export const collect = <E, R>(
       Effect.flatMap(() => {
         const response = turn.response()
         return response instanceof ProviderError ? Effect.fail(response) : Effect.succeed(response)
-      })
+      }),
+      // a failure mid-stream carries what had arrived
+      Effect.mapError((error) =>
+        error instanceof ProviderError || error instanceof Timeout
+          ? (error.withPartial(turn.partial(Usage.empty)) as E | ProviderError)
+          : error
+      )
     )
   })
 

@@ -1,0 +1,939 @@
+/**
+ * The Anthropic provider, on the official `@anthropic-ai/sdk`.
+ *
+ * `chat` sends one non-streaming `messages.create`; `stream` sends `messages.create` with
+ * `stream: true` and turns every raw event into a {@link StreamEvent.ProviderEvent}, decoded with
+ * `StreamEvent.decodeWire` (`effect/Schema`) and kept exactly as it arrived. `ping` and event types
+ * from newer API versions are dropped, content blocks of unknown types are kept opaque, and an
+ * in-stream `error` event (e.g. `overloaded_error`), a dropped connection or a stream that ends
+ * without `message_stop` fails with a typed {@link ProviderError} after the events that did arrive.
+ * The stream does not fold the turn (that is the consumer's job, once): the agent, or
+ * `Provider.collect`, puts what arrived on the error as its `partial`.
+ *
+ * Events reach the consumer in batches (one `Effect` per batch of up to 128 events, not one per
+ * token), read ahead of the consumer by at most 4096 events.
+ *
+ * The SDK's own retries and timeouts are off: retries, timeouts and interruption belong to the
+ * harness. Interrupting the fiber (or a consumer that stops pulling) aborts the HTTP request at
+ * once through its `AbortSignal`; `Request.requestTimeout` bounds the wait for the response
+ * headers on Effect's `Clock`.
+ *
+ * | HTTP / event | `reason` | retryable |
+ * | --- | --- | --- |
+ * | 400, 422 | `InvalidRequest` | no |
+ * | 401 | `Authentication` | no |
+ * | 402, 403 | `Permission` | no |
+ * | 404 | `NotFound` | no |
+ * | 413 | `RequestTooLarge` | no |
+ * | 429, `rate_limit_error` | `RateLimited` (with `retryAfter` ms) | yes |
+ * | 529, `overloaded_error` | `Overloaded` | yes |
+ * | 500, 502, 503, 504, other 5xx, `api_error` | `ServerError` | yes |
+ * | connection refused, reset, dropped mid-stream, 408 | `Connection` | yes |
+ * | malformed event or response, no `message_stop` | `InvalidResponse` | no |
+ *
+ * The API key is held as a `Redacted` until it is handed to the SDK client: it never appears in
+ * an error message, a log line or an inspected value of this module.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Agent, Anthropic } from "data-harness"
+ * const program = Effect.gen(function*() {
+ *   const agent = yield* Agent.make({ system: "You are a data analyst." })
+ *   return yield* agent.run("What is 2 + 2?")
+ * }).pipe(Effect.provide(Anthropic.layerConfig()))
+ * ```
+ * @since 0.1.0
+ */
+import AnthropicSdk, { type ClientOptions } from "@anthropic-ai/sdk"
+import {
+  Cause,
+  Channel,
+  Clock,
+  Config,
+  Duration,
+  Effect,
+  Exit,
+  Layer,
+  Option,
+  Redacted,
+  Schema,
+  Scope,
+  Stream
+} from "effect"
+import type * as Arr from "effect/Array"
+import { emptyPartial, ProviderError, type ProviderErrorReason, Timeout } from "../HarnessError.js"
+import * as Message from "../Message.js"
+import { NormalizedResponse } from "../NormalizedResponse.js"
+import * as Provider from "../Provider.js"
+import * as StreamEvent from "../StreamEvent.js"
+import * as Usage from "../Usage.js"
+
+// options
+
+/**
+ * The model to use when none is configured.
+ * @since 0.1.0
+ */
+export const defaultModel = "claude-sonnet-4-6"
+
+/**
+ * The output limit of a turn when neither the options nor the request set one.
+ * @since 0.1.0
+ */
+export const defaultMaxTokens = 4096
+
+/**
+ * What every Anthropic layer accepts, whether it builds its own SDK client or is given one.
+ * @since 0.1.0
+ */
+export interface RequestOptions {
+  /** The model, e.g. `"claude-sonnet-4-6"`. */
+  readonly model: string
+  /** Output limit of a turn (default 4096); `Request.maxTokens` overrides it per turn. */
+  readonly maxTokens?: number | undefined
+  readonly temperature?: number | undefined
+  readonly stopSequences?: ReadonlyArray<string> | undefined
+  /** Extended thinking with this token budget (`thinking: { type: "enabled", budget_tokens }`). */
+  readonly thinking?: { readonly budgetTokens: number } | undefined
+  /** Extra HTTP headers sent with every request (e.g. `anthropic-beta`). */
+  readonly headers?: Readonly<Record<string, string>> | undefined
+}
+
+/**
+ * Options of {@link layer} and {@link make}.
+ * @since 0.1.0
+ */
+export interface Options extends RequestOptions {
+  /**
+   * The API key. A plain string is wrapped in `Redacted` at once. Without one the SDK reads
+   * `ANTHROPIC_API_KEY` (or its other credential sources) itself.
+   */
+  readonly apiKey?: Redacted.Redacted<string> | string | undefined
+  /** The API's base URL (a proxy, a gateway, a local test server). */
+  readonly baseURL?: string | undefined
+  /**
+   * Further options for the SDK client (`fetch`, `logger`, `logLevel`, `defaultHeaders`, ...).
+   * Credentials, `baseURL` and `maxRetries` are set by this module.
+   */
+  readonly clientOptions?: Omit<ClientOptions, "apiKey" | "authToken" | "baseURL" | "maxRetries"> | undefined
+}
+
+/**
+ * Options of {@link layerFromClient}: the request options and a name for `Provider.info`.
+ * @since 0.1.0
+ */
+export interface FromClientOptions extends RequestOptions {
+  /** The provider name in `Provider.info` (default `"anthropic"`), e.g. `"bedrock"`. */
+  readonly name?: string | undefined
+}
+
+/**
+ * The part of an SDK client this module uses: `messages.create`. `Anthropic`, `AnthropicBedrock`,
+ * `AnthropicVertex` and `AnthropicFoundry` clients of the same SDK all have it.
+ * @since 0.1.0
+ */
+export interface Client {
+  readonly messages: Pick<AnthropicSdk["messages"], "create">
+}
+
+// message conversion
+
+type MessageParam = AnthropicSdk.MessageParam
+type ApiContent = AnthropicSdk.ContentBlockParam
+
+const isDroppable = (block: Message.ContentBlock) =>
+  block.type === "text" && (block as Message.TextBlock).text === "" && !("cache_control" in block)
+
+/**
+ * Converts harness messages to the API's `messages` param. Blocks already have the API's shapes
+ * and go unchanged: text, `tool_use`, `tool_result` with `is_error`, `thinking` with its
+ * signature, `redacted_thinking`, and opaque blocks (server tools, images, newer types). Only empty
+ * text blocks, which the API rejects, are left out. The input is not mutated.
+ *
+ * @example
+ * ```ts
+ * import { Anthropic, Message } from "data-harness"
+ * const params = Anthropic.toMessageParams([Message.user("hi")])
+ * // [{ role: "user", content: [{ type: "text", text: "hi" }] }]
+ * ```
+ * @since 0.1.0
+ */
+export const toMessageParams = (messages: ReadonlyArray<Message.Message>): Array<MessageParam> => {
+  const out: Array<MessageParam> = new Array(messages.length)
+  for (let i = 0; i < messages.length; i++) {
+    const message = messages[i]!
+    const kept = message.content.some(isDroppable) ? message.content.filter((b) => !isDroppable(b)) : message.content
+    out[i] = {
+      role: message.role,
+      content: (kept.length > 0 ? kept : message.content) as unknown as Array<ApiContent>
+    }
+  }
+  return out
+}
+
+/**
+ * Converts the API's `messages` param back to harness messages: string content becomes one text
+ * block, blocks are kept as they are. Messages of other roles (e.g. `system`) are left out.
+ *
+ * @example
+ * ```ts
+ * import { Anthropic } from "data-harness"
+ * const history = Anthropic.fromMessageParams([{ role: "user", content: "hi" }])
+ * ```
+ * @since 0.1.0
+ */
+export const fromMessageParams = (
+  params: ReadonlyArray<{ readonly role: string; readonly content: string | ReadonlyArray<unknown> }>
+): Array<Message.Message> => {
+  const out: Array<Message.Message> = []
+  for (const param of params) {
+    if (param.role !== "user" && param.role !== "assistant") continue
+    out.push({
+      role: param.role,
+      content:
+        typeof param.content === "string"
+          ? [Message.text(param.content)]
+          : (param.content as ReadonlyArray<Message.ContentBlock>)
+    })
+  }
+  return out
+}
+
+/**
+ * The API's response message, as `chat` validates it: the fields the harness relies on are
+ * checked, content blocks are decoded as {@link Message.ContentBlock} (every field kept).
+ * @since 0.1.0
+ */
+export const ApiMessage = Schema.Struct({
+  id: Schema.String,
+  role: Schema.Literal("assistant"),
+  model: Schema.String,
+  content: Schema.Array(Message.ContentBlock),
+  stop_reason: Schema.NullOr(Schema.String),
+  stop_sequence: Schema.optionalKey(Schema.NullOr(Schema.String)),
+  usage: StreamEvent.WireUsage
+})
+/** @since 0.1.0 */
+export type ApiMessage = typeof ApiMessage.Type
+
+const decodeApiMessage = Schema.decodeUnknownExit(ApiMessage)
+
+/**
+ * Converts an API response message to a {@link NormalizedResponse}: content blocks as returned,
+ * usage counters (with cache reads and writes) taken over.
+ *
+ * @example
+ * ```ts
+ * import { Anthropic } from "data-harness"
+ * const response = Anthropic.toNormalizedResponse(message)
+ * ```
+ * @since 0.1.0
+ */
+export const toNormalizedResponse = (message: ApiMessage): NormalizedResponse =>
+  new NormalizedResponse({
+    id: message.id,
+    model: message.model,
+    stopReason: message.stop_reason ?? "end_turn",
+    ...(message.stop_sequence !== undefined ? { stopSequence: message.stop_sequence } : {}),
+    content: message.content,
+    usage: Usage.merge(Usage.empty, message.usage)
+  })
+
+// errors
+
+const PROVIDER = "anthropic"
+
+interface SdkErrorLike {
+  readonly name?: unknown
+  readonly message?: unknown
+  readonly status?: unknown
+  readonly headers?: unknown
+  readonly type?: unknown
+  readonly apiMessage?: unknown
+  readonly requestID?: unknown
+  readonly error?: unknown
+  readonly cause?: unknown
+}
+
+const headerOf = (headers: unknown, name: string): string | undefined => {
+  if (headers === null || typeof headers !== "object") return undefined
+  if (typeof (headers as Headers).get === "function") return (headers as Headers).get(name) ?? undefined
+  const value = (headers as Record<string, unknown>)[name]
+  return typeof value === "string" ? value : undefined
+}
+
+/**
+ * The server's `retry-after-ms` or `retry-after` (seconds or an HTTP date) in milliseconds.
+ * @since 0.1.0
+ */
+export const retryAfterMillis = (headers: unknown, nowMillis: number): number | undefined => {
+  const ms = headerOf(headers, "retry-after-ms")
+  if (ms !== undefined) {
+    const value = Number.parseFloat(ms)
+    if (Number.isFinite(value) && value >= 0) return value
+  }
+  const after = headerOf(headers, "retry-after")
+  if (after === undefined) return undefined
+  const seconds = Number(after.trim())
+  if (after.trim() !== "" && Number.isFinite(seconds) && seconds >= 0) return seconds * 1000
+  const date = Date.parse(after)
+  return Number.isNaN(date) ? undefined : Math.max(0, date - nowMillis)
+}
+
+const reasonOfStatus = (status: number): ProviderErrorReason => {
+  switch (status) {
+    case 400:
+    case 422:
+      return "InvalidRequest"
+    case 401:
+      return "Authentication"
+    case 402:
+    case 403:
+      return "Permission"
+    case 404:
+      return "NotFound"
+    case 408:
+      return "Connection"
+    case 413:
+      return "RequestTooLarge"
+    case 429:
+      return "RateLimited"
+    case 529:
+      return "Overloaded"
+    default:
+      return status >= 500 ? "ServerError" : "Unknown"
+  }
+}
+
+const reasonOfType = (type: string): ProviderErrorReason => {
+  switch (type) {
+    case "overloaded_error":
+      return "Overloaded"
+    case "rate_limit_error":
+      return "RateLimited"
+    case "api_error":
+    case "timeout_error":
+      return "ServerError"
+    case "invalid_request_error":
+      return "InvalidRequest"
+    case "authentication_error":
+      return "Authentication"
+    case "permission_error":
+    case "billing_error":
+      return "Permission"
+    case "not_found_error":
+      return "NotFound"
+    case "request_too_large":
+      return "RequestTooLarge"
+    default:
+      return "Unknown"
+  }
+}
+
+const advice: Record<ProviderErrorReason, string> = {
+  InvalidRequest: "Fix the request (messages, tools, max_tokens, model options); retrying it unchanged will not help.",
+  Authentication:
+    "Set ANTHROPIC_API_KEY to a valid key (https://console.anthropic.com/settings/keys) or pass `apiKey` to Anthropic.layer.",
+  Permission: "The API key may not use this model or feature: check the key's workspace, plan and billing.",
+  NotFound: "Check the model name and the baseURL (ANTHROPIC_BASE_URL, ANTHROPIC_MODEL).",
+  RequestTooLarge: "Shorten the conversation or the tool results, e.g. keep large data in session handles.",
+  RateLimited: "Retry after the server's delay, lower the request rate, or raise the rate limit.",
+  Overloaded: "Anthropic is overloaded; retry shortly.",
+  ServerError: "Anthropic had a server error; retry shortly.",
+  Connection: "Check the network and the baseURL (ANTHROPIC_BASE_URL); the request can be retried.",
+  InvalidResponse: "The response was malformed; this is a provider or proxy fault, report it if it repeats.",
+  Unknown: "See the message above; retrying may not help."
+}
+
+const what: Record<ProviderErrorReason, string> = {
+  InvalidRequest: "Anthropic rejected the request as invalid",
+  Authentication: "Anthropic rejected the API key",
+  Permission: "Anthropic denied permission",
+  NotFound: "Anthropic did not find the resource",
+  RequestTooLarge: "The request is too large for Anthropic",
+  RateLimited: "Anthropic rate-limited the request",
+  Overloaded: "Anthropic is overloaded",
+  ServerError: "Anthropic failed with a server error",
+  Connection: "The connection to Anthropic failed",
+  InvalidResponse: "Anthropic sent a malformed response",
+  Unknown: "The Anthropic request failed"
+}
+
+const causeText = (error: SdkErrorLike): string => {
+  let text = typeof error.apiMessage === "string" && error.apiMessage !== "" ? error.apiMessage : undefined
+  if (text === undefined && typeof error.message === "string") text = error.message
+  let cause = error.cause as SdkErrorLike | undefined
+  for (let depth = 0; depth < 3 && cause !== null && typeof cause === "object"; depth++) {
+    if (typeof cause.message === "string" && cause.message !== "" && !text?.includes(cause.message)) {
+      text = text === undefined ? cause.message : `${text}: ${cause.message}`
+    }
+    cause = cause.cause as SdkErrorLike | undefined
+  }
+  return text ?? String(error)
+}
+
+/**
+ * How this module turns what the SDK throws into a {@link ProviderError}; `scrub` removes secrets
+ * from any text that goes into the error.
+ */
+interface ErrorContext {
+  readonly scrub: (text: string) => string
+  readonly baseURL: string | undefined
+}
+
+const makeError = (
+  context: ErrorContext,
+  reason: ProviderErrorReason,
+  detail: string,
+  extra: {
+    readonly status?: number | undefined
+    readonly type?: string | undefined
+    readonly retryAfter?: number | undefined
+    readonly requestId?: string | undefined
+    readonly head?: string | undefined
+  } = {}
+): ProviderError => {
+  const head =
+    extra.head !== undefined
+      ? extra.head
+      : extra.status !== undefined
+        ? `${what[reason]} (HTTP ${extra.status}${extra.type ? ` ${extra.type}` : ""})`
+        : extra.type
+          ? `${what[reason]} (${extra.type})`
+          : what[reason]
+  const where = reason === "Connection" && context.baseURL ? ` at ${context.baseURL}` : ""
+  const wait = extra.retryAfter !== undefined ? ` The server asks to wait ${Math.ceil(extra.retryAfter)} ms.` : ""
+  const id = extra.requestId ? ` (request-id ${extra.requestId})` : ""
+  return new ProviderError({
+    reason,
+    provider: PROVIDER,
+    message: context.scrub(`${head}${where}: ${detail}.${wait} ${advice[reason]}${id}`),
+    ...(extra.status !== undefined ? { status: extra.status } : {}),
+    ...(extra.retryAfter !== undefined ? { retryAfter: extra.retryAfter } : {}),
+    ...(extra.requestId ? { requestId: extra.requestId } : {})
+  })
+}
+
+const trimDot = (text: string) => text.replace(/\.+$/, "")
+
+/**
+ * Maps anything the SDK throws (its `APIError` classes, connection errors, SSE `error` events,
+ * malformed JSON) to a {@link ProviderError}.
+ */
+const fromSdkError = (context: ErrorContext, thrown: unknown, nowMillis: number): ProviderError => {
+  if (thrown instanceof ProviderError) return thrown
+  const error = (typeof thrown === "object" && thrown !== null ? thrown : { message: String(thrown) }) as SdkErrorLike
+  const status = typeof error.status === "number" ? error.status : undefined
+  const requestId =
+    typeof error.requestID === "string" ? error.requestID : (headerOf(error.headers, "request-id") ?? undefined)
+  const body = error.error as { readonly error?: { readonly type?: unknown } } | undefined
+  const type =
+    typeof error.type === "string"
+      ? error.type
+      : typeof body?.error?.type === "string"
+        ? (body.error.type as string)
+        : undefined
+  const detail = trimDot(causeText(error))
+  if (status !== undefined) {
+    const reason = reasonOfStatus(status)
+    const retryAfter =
+      reason === "RateLimited" || reason === "Overloaded" ? retryAfterMillis(error.headers, nowMillis) : undefined
+    return makeError(context, reason, detail, { status, type, retryAfter, requestId })
+  }
+  if (type !== undefined) {
+    // An `error` event inside a 200 stream: the SDK throws it as an APIError without status.
+    return makeError(context, reasonOfType(type), detail, { type, requestId })
+  }
+  if (thrown instanceof SyntaxError) {
+    return makeError(context, "InvalidResponse", `an event is not valid JSON (${detail})`, { requestId })
+  }
+  if (isConnectionFailure(thrown)) return makeError(context, "Connection", detail, { requestId })
+  if (/api.?key|authenticat|credential|auth.?token/i.test(detail)) {
+    // The SDK found no credentials (no key given and none in the environment or its profiles).
+    return makeError(context, "Authentication", detail, { head: "No usable Anthropic credentials" })
+  }
+  return makeError(context, "Unknown", detail, { requestId })
+}
+
+const connectionCode = /^(E[A-Z_]+|UND_ERR_[A-Z_]+)$/
+
+/**
+ * Whether something thrown while sending or reading a request is the network's fault: the SDK's
+ * `APIConnectionError` (and its timeout), an abort, or fetch's `TypeError` ("fetch failed",
+ * "terminated") with a socket error (`ECONNRESET`, `UND_ERR_SOCKET`, ...) somewhere in its causes.
+ */
+const isConnectionFailure = (thrown: unknown): boolean => {
+  if (thrown instanceof AnthropicSdk.APIConnectionError || thrown instanceof AnthropicSdk.APIUserAbortError) return true
+  if (thrown instanceof TypeError) return true
+  let current = thrown as { readonly name?: unknown; readonly code?: unknown; readonly cause?: unknown } | undefined
+  for (let depth = 0; depth < 4 && current !== null && typeof current === "object"; depth++) {
+    if (current.name === "AbortError" || current.name === "APIConnectionError") return true
+    if (typeof current.code === "string" && connectionCode.test(current.code)) return true
+    current = current.cause as typeof current
+  }
+  return false
+}
+
+const errorEventToError = (context: ErrorContext, event: StreamEvent.ErrorEvent): ProviderError =>
+  makeError(context, reasonOfType(event.error.type), trimDot(event.error.message ?? event.error.type), {
+    type: event.error.type
+  })
+
+// streaming
+
+/** Events buffered before the reader stops pulling from the SDK until the consumer catches up. */
+const highWaterMark = 4096
+
+/**
+ * Events handed to a waiting consumer at once. Small batches keep the events short-lived (they die
+ * young, cheap for the garbage collector); a smaller batch still waiting is handed over at the next
+ * macrotask, so a slow trickle of events is not delayed.
+ */
+const batchSize = 128
+
+type Batch = Arr.NonEmptyReadonlyArray<StreamEvent.ProviderEvent>
+
+/**
+ * Decodes one raw SDK event: {@link StreamEvent.decodeWire} (validated, kept as it arrived).
+ * @since 0.1.0
+ */
+export const decodeRaw: (raw: unknown) => StreamEvent.Decoded = StreamEvent.decodeWire
+
+/**
+ * Pulls raw events from the SDK stream in plain JavaScript, decodes each one with
+ * `StreamEvent.decodeWire`, and hands them to the Effect consumer in batches: one `Effect` per
+ * batch, not per event. Reads ahead of the consumer by at most {@link highWaterMark} events.
+ * Tracks `message_stop`, so a stream that ends without it fails.
+ */
+class EventReader {
+  private buffer: Array<StreamEvent.ProviderEvent> = []
+  private failure: ProviderError | undefined = undefined
+  private ended = false
+  private stopped = false
+  private waiter: ((effect: Effect.Effect<Batch, ProviderError | Cause.Done>) => void) | undefined = undefined
+  private scheduled = false
+  private resumeReading: (() => void) | undefined = undefined
+
+  constructor(
+    private readonly iterator: AsyncIterator<unknown>,
+    private readonly controller: AbortController,
+    private readonly context: ErrorContext,
+    private readonly now: () => number
+  ) {
+    void this.read()
+  }
+
+  /** The consumer's pull: the buffered batch, the failure, the end, or a wait for one of them. */
+  readonly pull: Effect.Effect<Batch, ProviderError | Cause.Done> = Effect.suspend(() => this.step())
+
+  private step(): Effect.Effect<Batch, ProviderError | Cause.Done> {
+    if (this.buffer.length > 0) {
+      const batch = this.buffer as unknown as Batch
+      this.buffer = []
+      const resume = this.resumeReading
+      if (resume !== undefined) {
+        this.resumeReading = undefined
+        resume()
+      }
+      return Effect.succeed(batch)
+    }
+    if (this.failure !== undefined) return Effect.fail(this.failure)
+    if (this.ended) return Cause.done()
+    return Effect.callback((resume) => {
+      this.waiter = resume
+      return Effect.sync(() => {
+        this.waiter = undefined
+      })
+    })
+  }
+
+  /** Hands what is there to a waiting consumer now. */
+  private flush() {
+    const waiter = this.waiter
+    if (waiter === undefined) return
+    this.waiter = undefined
+    waiter(this.step())
+  }
+
+  private readonly flushLater = () => {
+    this.scheduled = false
+    this.flush()
+  }
+
+  private failWith(error: ProviderError) {
+    if (this.ended) return
+    this.failure = error
+    this.ended = true
+    this.controller.abort()
+    this.flush()
+  }
+
+  private async read(): Promise<void> {
+    const iterator = this.iterator
+    try {
+      while (true) {
+        const result = await iterator.next()
+        if (this.ended) return
+        if (result.done === true) break
+        if (!this.push(result.value)) return
+        if (this.waiter !== undefined) {
+          if (this.buffer.length >= batchSize) this.flush()
+          else if (!this.scheduled) {
+            this.scheduled = true
+            setImmediate(this.flushLater)
+          }
+        } else if (this.buffer.length >= highWaterMark) {
+          await new Promise<void>((resolve) => {
+            this.resumeReading = resolve
+          })
+          if (this.ended) return
+        }
+      }
+      if (!this.stopped) {
+        this.failWith(
+          makeError(
+            this.context,
+            "InvalidResponse",
+            "the stream ended without message_stop (the response was cut short)"
+          )
+        )
+        return
+      }
+      this.ended = true
+      this.flush()
+    } catch (thrown) {
+      if (!this.ended) this.failWith(fromSdkError(this.context, thrown, this.now()))
+    }
+  }
+
+  /** Decodes one raw event into the buffer; `false` when the stream has failed. */
+  private push(raw: unknown): boolean {
+    if (StreamEvent.isValidTokenDelta(raw)) {
+      this.buffer.push(raw)
+      return true
+    }
+    const decoded = StreamEvent.decodeWire(raw)
+    switch (decoded._tag) {
+      case "Event":
+        this.buffer.push(decoded.event)
+        if (decoded.event.type === "message_stop") this.stopped = true
+        return true
+      case "Skip":
+        return true
+      case "Error":
+        this.failWith(errorEventToError(this.context, decoded.event))
+        return false
+      case "Invalid":
+        this.failWith(makeError(this.context, "InvalidResponse", decoded.message))
+        return false
+    }
+  }
+
+  /** Stops reading and aborts the HTTP request unless it completed. */
+  close() {
+    const complete = this.ended && this.failure === undefined
+    this.ended = true
+    if (!complete) this.controller.abort()
+    const resume = this.resumeReading
+    if (resume !== undefined) {
+      this.resumeReading = undefined
+      resume()
+    }
+  }
+}
+
+// constructors
+
+const maxTimerMillis = 2_147_483_647
+
+const requestTimeoutError = (limit: Duration.Duration) => {
+  const limitMillis = Duration.toMillis(limit)
+  return new Timeout({
+    phase: "request",
+    limitMillis,
+    message: `Anthropic sent no response headers within ${limitMillis} ms; the request was aborted. It can be retried, or raise \`requestTimeout\`.`,
+    partial: emptyPartial
+  })
+}
+
+const withRequestTimeout = <A>(
+  effect: Effect.Effect<A, ProviderError>,
+  limit: Duration.Duration | undefined
+): Effect.Effect<A, ProviderError | Timeout> =>
+  limit === undefined
+    ? effect
+    : Effect.timeoutOrElse(effect, { duration: limit, orElse: () => Effect.fail(requestTimeoutError(limit)) })
+
+/** The service on a client; `key` (when known) is scrubbed from every error message. */
+const makeService = Effect.fnUntraced(function* (
+  client: Client,
+  options: FromClientOptions,
+  key: Redacted.Redacted<string> | undefined,
+  baseURL: string | undefined
+) {
+  const secret = key !== undefined ? Redacted.value(key) : undefined
+  const context: ErrorContext = {
+    scrub: secret !== undefined && secret.length > 0 ? (text) => text.split(secret).join("<redacted>") : (text) => text,
+    baseURL
+  }
+  const model = options.model
+  const maxTokens = options.maxTokens ?? defaultMaxTokens
+  const requestOptions = (signal: AbortSignal): AnthropicSdk.RequestOptions => ({
+    signal,
+    maxRetries: 0,
+    timeout: maxTimerMillis,
+    ...(options.headers !== undefined ? { headers: options.headers } : {})
+  })
+
+  const params = (request: Provider.Request) => {
+    const system = request.system
+    return {
+      model,
+      max_tokens: request.maxTokens ?? maxTokens,
+      messages: toMessageParams(request.messages),
+      ...(system !== undefined && system.length > 0
+        ? { system: system as string | Array<AnthropicSdk.TextBlockParam> }
+        : {}),
+      ...(request.tools.length > 0
+        ? {
+            tools: request.tools.map(
+              (tool): AnthropicSdk.Tool => ({
+                name: tool.name,
+                description: tool.description,
+                input_schema: tool.input_schema as AnthropicSdk.Tool.InputSchema
+              })
+            )
+          }
+        : {}),
+      ...(options.temperature !== undefined ? { temperature: options.temperature } : {}),
+      ...(options.stopSequences !== undefined ? { stop_sequences: [...options.stopSequences] } : {}),
+      ...(options.thinking !== undefined
+        ? { thinking: { type: "enabled" as const, budget_tokens: options.thinking.budgetTokens } }
+        : {})
+    }
+  }
+
+  const failWith = (thrown: unknown) =>
+    Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.fail(fromSdkError(context, thrown, now)))
+
+  const chat = (request: Provider.Request): Effect.Effect<NormalizedResponse, ProviderError | Timeout> =>
+    withRequestTimeout(
+      Effect.tryPromise({
+        try: (signal) => client.messages.create({ ...params(request), stream: false }, requestOptions(signal)),
+        catch: (thrown) => thrown
+      }).pipe(Effect.catch(failWith)),
+      request.requestTimeout
+    ).pipe(
+      Effect.flatMap((message) => {
+        const exit = decodeApiMessage(message)
+        return Exit.isSuccess(exit)
+          ? Effect.succeed(toNormalizedResponse(exit.value))
+          : Effect.fail(makeError(context, "InvalidResponse", `the response is not a valid message: ${exit.cause}`))
+      })
+    )
+
+  const open = (request: Provider.Request) =>
+    withRequestTimeout(
+      Effect.tryPromise({
+        try: (signal) => client.messages.create({ ...params(request), stream: true }, requestOptions(signal)),
+        catch: (thrown) => thrown
+      }).pipe(Effect.catch(failWith)),
+      request.requestTimeout
+    )
+
+  const stream = (request: Provider.Request): Stream.Stream<StreamEvent.ProviderEvent, ProviderError | Timeout> =>
+    Stream.fromChannel(
+      Channel.fromTransform((_, scope) =>
+        Effect.uninterruptibleMask((restore) =>
+          Effect.flatMap(restore(open(request)), (sdkStream) =>
+            Effect.clockWith((clock) => {
+              const reader = new EventReader(sdkStream[Symbol.asyncIterator](), sdkStream.controller, context, () =>
+                clock.currentTimeMillisUnsafe()
+              )
+              return Effect.as(
+                Scope.addFinalizer(
+                  scope,
+                  Effect.sync(() => reader.close())
+                ),
+                reader.pull
+              )
+            })
+          )
+        )
+      )
+    )
+
+  return Provider.make({ name: options.name ?? PROVIDER, model, chat, stream })
+})
+
+const keyOf = (client: unknown): Redacted.Redacted<string> | undefined => {
+  const apiKey = (client as { readonly apiKey?: unknown }).apiKey
+  return typeof apiKey === "string" && apiKey.length > 0 ? Redacted.make(apiKey) : undefined
+}
+
+const baseURLOf = (client: unknown): string | undefined => {
+  const baseURL = (client as { readonly baseURL?: unknown }).baseURL
+  return typeof baseURL === "string" ? baseURL : undefined
+}
+
+/**
+ * Builds the provider service on an existing SDK client (an `Anthropic`, or a Bedrock or Vertex
+ * client of the same SDK). Every request is sent with the SDK's retries and timeout off; the
+ * client's API key, if it has one, is kept out of every error message.
+ *
+ * @example
+ * ```ts
+ * import AnthropicSdk from "@anthropic-ai/sdk"
+ * import { Effect } from "effect"
+ * import { Anthropic } from "data-harness"
+ * const service = Effect.runSync(
+ *   Anthropic.makeWithClient(new AnthropicSdk(), { model: "claude-sonnet-4-6" })
+ * )
+ * ```
+ * @since 0.1.0
+ */
+export const makeWithClient = (client: Client, options: FromClientOptions): Effect.Effect<Provider.Service> =>
+  makeService(client, options, keyOf(client), baseURLOf(client))
+
+type SdkLogger = NonNullable<ClientOptions["logger"]>
+
+const scrubArg = (secret: string, arg: unknown): unknown => {
+  if (typeof arg === "string") return arg.includes(secret) ? arg.split(secret).join("<redacted>") : arg
+  if (arg === null || typeof arg !== "object") return arg
+  try {
+    const text = JSON.stringify(arg)
+    return text?.includes(secret) ? JSON.parse(text.split(secret).join("<redacted>")) : arg
+  } catch {
+    return arg
+  }
+}
+
+/**
+ * The SDK's logger with the key taken out of every line: the SDK already hides auth headers, this
+ * also covers a response body or message that echoes the key. Runs only for lines that are logged.
+ */
+const scrubbingLogger = (logger: SdkLogger, key: Redacted.Redacted<string>): SdkLogger => {
+  const secret = Redacted.value(key)
+  if (secret.length === 0) return logger
+  const wrap =
+    (level: keyof SdkLogger) =>
+    (message: string, ...rest: Array<unknown>) =>
+      logger[level](scrubArg(secret, message) as string, ...rest.map((arg) => scrubArg(secret, arg)))
+  return { error: wrap("error"), warn: wrap("warn"), info: wrap("info"), debug: wrap("debug") }
+}
+
+/**
+ * Builds the provider service with its own SDK client. The key stays `Redacted` until it is
+ * handed to the client.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Redacted } from "effect"
+ * import { Anthropic } from "data-harness"
+ * const service = Effect.runSync(
+ *   Anthropic.make({ model: "claude-sonnet-4-6", apiKey: Redacted.make(process.env.KEY!) })
+ * )
+ * ```
+ * @since 0.1.0
+ */
+export const make = Effect.fnUntraced(function* (options: Options) {
+  const given =
+    options.apiKey === undefined
+      ? undefined
+      : Redacted.isRedacted(options.apiKey)
+        ? options.apiKey
+        : Redacted.make(options.apiKey)
+  const client = yield* Effect.sync(
+    () =>
+      new AnthropicSdk({
+        ...options.clientOptions,
+        ...(given !== undefined ? { apiKey: Redacted.value(given) } : {}),
+        ...(options.baseURL !== undefined ? { baseURL: options.baseURL } : {}),
+        maxRetries: 0
+      })
+  )
+  // The key given here, or the one the SDK read from the environment.
+  const key = given ?? keyOf(client)
+  if (key !== undefined) client.logger = scrubbingLogger(client.logger, key)
+  return yield* makeService(
+    client,
+    {
+      model: options.model,
+      maxTokens: options.maxTokens,
+      temperature: options.temperature,
+      stopSequences: options.stopSequences,
+      thinking: options.thinking,
+      headers: options.headers
+    },
+    key,
+    client.baseURL
+  )
+})
+
+// layers
+
+/**
+ * The Anthropic provider as a Layer.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Agent, Anthropic } from "data-harness"
+ * const program = Agent.make({ system: "Be terse." }).pipe(
+ *   Effect.flatMap((agent) => agent.run("hi")),
+ *   Effect.provide(Anthropic.layer({ model: "claude-sonnet-4-6", maxTokens: 1024 }))
+ * )
+ * ```
+ * @since 0.1.0
+ */
+export const layer = (options: Options): Layer.Layer<Provider.Provider> =>
+  Layer.effect(Provider.Provider, make(options))
+
+/**
+ * The Anthropic provider on an SDK client you built: an `Anthropic` client with your own
+ * settings, or an `AnthropicBedrock` / `AnthropicVertex` client of the same SDK.
+ *
+ * @example
+ * ```ts
+ * import { AnthropicBedrock } from "@anthropic-ai/bedrock-sdk"
+ * import { Anthropic } from "data-harness"
+ * const bedrock = Anthropic.layerFromClient(new AnthropicBedrock(), {
+ *   model: "anthropic.claude-sonnet-4-6",
+ *   name: "bedrock"
+ * })
+ * ```
+ * @since 0.1.0
+ */
+export const layerFromClient = (client: Client, options: FromClientOptions): Layer.Layer<Provider.Provider> =>
+  Layer.effect(Provider.Provider, makeWithClient(client, options))
+
+/**
+ * The Anthropic provider configured from the environment: `ANTHROPIC_API_KEY` (required, read as
+ * `Redacted`), `ANTHROPIC_BASE_URL` (optional) and `ANTHROPIC_MODEL` (default
+ * `"claude-sonnet-4-6"`). Options given here win over the environment.
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Agent, Anthropic } from "data-harness"
+ * const program = Agent.make({}).pipe(
+ *   Effect.flatMap((agent) => agent.run("hi")),
+ *   Effect.provide(Anthropic.layerConfig({ maxTokens: 2048 }))
+ * )
+ * ```
+ * @since 0.1.0
+ */
+export const layerConfig = (
+  options?: Omit<Options, "model"> & { readonly model?: string | undefined }
+): Layer.Layer<Provider.Provider, Config.ConfigError> =>
+  Layer.effect(
+    Provider.Provider,
+    Effect.gen(function* () {
+      const apiKey = options?.apiKey ?? (yield* Config.Redacted("ANTHROPIC_API_KEY"))
+      const baseURL =
+        options?.baseURL ?? Option.getOrUndefined(yield* Config.option(Config.String("ANTHROPIC_BASE_URL")))
+      const model = options?.model ?? (yield* Config.String("ANTHROPIC_MODEL").pipe(Config.withDefault(defaultModel)))
+      return yield* make({ ...options, model, apiKey, baseURL })
+    })
+  )
