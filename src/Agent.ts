@@ -123,7 +123,9 @@ export const make = <R = never>(options: Options<R> = {}): Effect.Effect<Agent, 
     const provider = yield* Provider
     const context = yield* Effect.context<R>()
     const builtins =
-      options.builtinTools === false ? [] : [Variables.listVariables, Variables.answer, ...(options.dataTools ?? DataTools.all)]
+      options.builtinTools === false
+        ? []
+        : [Variables.listVariables, Variables.answer, ...(options.dataTools ?? DataTools.all)]
     const tools = [...builtins, ...(options.tools ?? [])] as ReadonlyArray<Tool.Any>
     const retry = options.retry === false ? undefined : options.retry
     const timeouts: Session.Timeouts = { idle: "5 minutes", ...options.timeouts }
