@@ -129,10 +129,6 @@ export const make = <R = never>(options: Options<R> = {}): Effect.Effect<Agent, 
     const tools = [...builtins, ...(options.tools ?? [])] as ReadonlyArray<Tool.Any>
     const retry = options.retry === false ? undefined : options.retry
     const timeouts: Session.Timeouts = { idle: "5 minutes", ...options.timeouts }
-    const resolved: Record<string, Duration.Duration> = {}
-    for (const [phase, value] of Object.entries(timeouts)) {
-      if (value !== undefined) resolved[phase] = Duration.fromInputUnsafe(value)
-    }
     const config: Loop.Config = {
       provider,
       system: options.system,
@@ -141,7 +137,7 @@ export const make = <R = never>(options: Options<R> = {}): Effect.Effect<Agent, 
       maxTurns: options.maxTurns ?? 25,
       maxTokens: options.maxTokens,
       cache: options.cache ?? true,
-      timeouts: resolved,
+      timeouts: Session.resolveTimeouts(timeouts),
       retry: options.retry === false ? undefined : (retry?.schedule ?? defaultRetrySchedule),
       maxRetryAfter: Duration.fromInputUnsafe(retry?.maxRetryAfter ?? "60 seconds"),
       partialTurn: options.partialTurn ?? "keep",

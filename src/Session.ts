@@ -81,7 +81,11 @@ export interface Session {
 
 // constructors
 
-const resolve = (timeouts: Timeouts | undefined): Loop.Timeouts => {
+/**
+ * Timeouts as Durations, unset phases left out.
+ * @internal
+ */
+export const resolveTimeouts = (timeouts: Timeouts | undefined): Loop.Timeouts => {
   const out: Record<string, Duration.Duration> = {}
   if (timeouts) {
     for (const [phase, value] of Object.entries(timeouts)) {
@@ -112,7 +116,7 @@ export const make = Effect.fnUntraced(function* (
       ? config
       : {
           ...config,
-          timeouts: { ...config.timeouts, ...resolve(options.timeouts) }
+          timeouts: { ...config.timeouts, ...resolveTimeouts(options.timeouts) }
         }
 
   const events = (prompt: string, options: AskOptions | undefined, onResult: (result: RunResult) => void) =>

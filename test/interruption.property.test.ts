@@ -3,26 +3,7 @@ import { Effect, Fiber, Layer, Schema } from "effect"
 import { TestClock } from "effect/testing"
 import * as fc from "fast-check"
 import { Agent, Message, Mock, Tool } from "../src/index.js"
-
-/** Checks the provider invariants of a history: alternation, and every tool_use answered next. */
-const assertValidHistory = (history: Message.History, where: string) => {
-  assert.isTrue(history.length === 0 || history[0]!.role === "user", `${where}: starts with user`)
-  history.forEach((message, i) => {
-    if (i > 0) assert.notStrictEqual(message.role, history[i - 1]!.role, `${where}: roles alternate at ${i}`)
-    assert.isAbove(message.content.length, 0, `${where}: message ${i} has content`)
-    const uses = Message.toolUses(message.content)
-    if (message.role === "assistant" && uses.length > 0) {
-      const answered = (history[i + 1]?.content ?? [])
-        .filter((b): b is Message.ToolResultBlock => b.type === "tool_result")
-        .map((b) => b.tool_use_id)
-      assert.deepStrictEqual(
-        [...answered].sort(),
-        uses.map((u) => u.id).sort(),
-        `${where}: tool_use at ${i} answered once`
-      )
-    }
-  })
-}
+import { assertValidHistory } from "./utils/events.js"
 
 interface Case {
   readonly turns: ReadonlyArray<{ readonly text: string; readonly tools: ReadonlyArray<number> }>

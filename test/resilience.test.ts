@@ -2,6 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Schedule, Schema, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import { Agent, HarnessError, Message, Mock, Tool } from "../src/index.js"
+import { assertValidHistory } from "./utils/events.js"
 
 const overloaded = () =>
   new HarnessError.ProviderError({ reason: "Overloaded", provider: "mock", status: 529, message: "Overloaded" })
@@ -27,23 +28,6 @@ const withTime = <A, E, R>(effect: Effect.Effect<A, E, R>, millis = 120_000) =>
   })
 
 const types = (events: ReadonlyArray<{ readonly type: string }>) => events.map((e) => e.type)
-
-/** Checks the provider invariants of a history: alternation, and every tool_use answered next. */
-const assertValidHistory = (history: Message.History) => {
-  history.forEach((message, i) => {
-    if (i > 0) assert.notStrictEqual(message.role, history[i - 1]!.role, `roles alternate at ${i}`)
-    const uses = Message.toolUses(message.content)
-    if (message.role === "assistant" && uses.length > 0) {
-      const next = history[i + 1]
-      assert.isDefined(next, "a tool_use is followed by a user message")
-      const answered = next!.content
-        .filter((b) => b.type === "tool_result")
-        .map((b) => (b as Message.ToolResultBlock).tool_use_id)
-      assert.deepStrictEqual([...answered].sort(), uses.map((u) => u.id).sort(), "every tool_use answered exactly once")
-    }
-  })
-  if (history.length > 0) assert.strictEqual(history[0]!.role, "user")
-}
 
 describe("retries", () => {
   it.effect("a retry before any output is invisible to the stream consumer", () =>

@@ -61,25 +61,31 @@ export const textBlocks = (message: Message.Message): Array<Message.TextBlock> =
  * and every `tool_use` of an assistant message is answered by exactly one `tool_result` in the
  * next (user) message, which answers nothing else.
  */
-export const assertValidHistory = (messages: ReadonlyArray<Message.Message>): void => {
-  assert.isAbove(messages.length, 0, "the history is empty")
-  assert.strictEqual(messages[0]!.role, "user", "the history must start with a user message")
+export const assertValidHistory = (messages: ReadonlyArray<Message.Message>, where = "history"): void => {
+  if (messages.length > 0) assert.strictEqual(messages[0]!.role, "user", `${where}: must start with a user message`)
   messages.forEach((message, i) => {
-    if (i > 0) assert.notStrictEqual(message.role, messages[i - 1]!.role, `messages ${i - 1} and ${i} have one role`)
+    assert.isAbove(message.content.length, 0, `${where}: message ${i} has no content`)
+    if (i > 0) {
+      assert.notStrictEqual(message.role, messages[i - 1]!.role, `${where}: messages ${i - 1} and ${i} have one role`)
+    }
     const uses = message.content.filter((block): block is Message.ToolUseBlock => block.type === "tool_use")
     if (message.role === "assistant" && uses.length > 0) {
       const next = messages[i + 1]
-      assert.isDefined(next, `the tool calls of message ${i} have no results`)
+      assert.isDefined(next, `${where}: the tool calls of message ${i} have no results`)
       const answered = toolResultBlocks(next!).map((block) => block.tool_use_id)
       assert.sameMembers(
         answered,
         uses.map((use) => use.id),
-        `message ${i + 1} must answer exactly the tool calls of message ${i}`
+        `${where}: message ${i + 1} must answer exactly the tool calls of message ${i}`
       )
     }
     if (message.role === "user" && toolResultBlocks(message).length > 0) {
       const before = messages[i - 1]
-      assert.strictEqual(before?.role, "assistant", `the tool results of message ${i} answer no assistant message`)
+      assert.strictEqual(
+        before?.role,
+        "assistant",
+        `${where}: the tool results of message ${i} answer no assistant message`
+      )
     }
   })
 }
