@@ -17,6 +17,9 @@ type MutableBlock = { type: string; [key: string]: unknown }
 
 const tracksInput = (block: MutableBlock) => block.type === "tool_use" || "input" in block
 
+/** Deltas of one block joined into one flat string at a time (see `TurnAccumulator.parts`). */
+const JOIN_EVERY = 256
+
 export class TurnAccumulator {
   id: string | undefined = undefined
   model: string | undefined = undefined
@@ -32,6 +35,14 @@ export class TurnAccumulator {
   readonly closed: Array<boolean> = []
   /** Blocks whose tool input was cut short and completed from a JSON prefix. */
   readonly truncated = new Set<number>()
+  /**
+   * Text and thinking deltas not yet joined into their block. `block.text += delta` would keep
+   * every delta alive as a node of a string rope (a 32-byte cons string each, more when the
+   * delta strings are not shared: 1,000,000 deltas held ~28 MB of live heap for 5 MB of text,
+   * and every scavenge copied them); joined `JOIN_EVERY` at a time they are one flat string per
+   * chunk. Blocks are joined whenever they are read.
+   */
+  private readonly parts: Array<Array<string> | undefined> = []
 
   constructor(readonly provider: string) {}
 
@@ -53,13 +64,13 @@ export class TurnAccumulator {
         const delta = event.delta as { type: string; [key: string]: unknown }
         switch (delta.type) {
           case "text_delta":
-            if (block.type === "text") block.text = (block.text as string) + (delta.text as string)
+            if (block.type === "text") this.append(event.index, delta.text as string)
             break
           case "input_json_delta":
             this.json[event.index] = (this.json[event.index] ?? "") + (delta.partial_json as string)
             break
           case "thinking_delta":
-            if (block.type === "thinking") block.thinking = (block.thinking as string) + (delta.thinking as string)
+            if (block.type === "thinking") this.append(event.index, delta.thinking as string)
             break
           case "signature_delta":
             if (block.type === "thinking") block.signature = delta.signature
@@ -93,6 +104,7 @@ export class TurnAccumulator {
         if (block === undefined)
           return this.invalid(`content_block_stop for block ${event.index}, which was never started`)
         this.closed[event.index] = true
+        this.join(event.index)
         const json = this.json[event.index]
         if (json !== undefined && json.length > 0) {
           try {
@@ -131,8 +143,28 @@ export class TurnAccumulator {
     }
   }
 
+  private append(index: number, part: string): void {
+    const parts = this.parts[index]
+    if (parts === undefined) this.parts[index] = [part]
+    else if (parts.push(part) >= JOIN_EVERY) this.join(index)
+  }
+
+  private join(index: number): void {
+    const parts = this.parts[index]
+    if (parts === undefined) return
+    this.parts[index] = undefined
+    const block = this.blocks[index]!
+    const key = block.type === "thinking" ? "thinking" : "text"
+    block[key] = (block[key] as string) + (parts.length === 1 ? parts[0]! : parts.join(""))
+  }
+
+  private joinAll(): void {
+    for (let index = 0; index < this.parts.length; index++) this.join(index)
+  }
+
   /** The content blocks of the turn (so far). */
   content(): Array<Message.ContentBlock> {
+    this.joinAll()
     const out: Array<Message.ContentBlock> = []
     for (const block of this.blocks) if (block !== undefined) out.push(block as Message.ContentBlock)
     return out
@@ -160,6 +192,7 @@ export class TurnAccumulator {
    * calls whose input is not complete are left out. `usage` is the run's usage before this turn.
    */
   partial(runUsage: Usage.Usage): Partial {
+    this.joinAll()
     const content: Array<Message.ContentBlock> = []
     this.blocks.forEach((block, index) => {
       if (block === undefined) return

@@ -10,8 +10,10 @@
  * The stream does not fold the turn (that is the consumer's job, once): the agent, or
  * `Provider.collect`, puts what arrived on the error as its `partial`.
  *
- * Events reach the consumer in batches (one `Effect` per batch of up to 128 events, not one per
- * token), read ahead of the consumer by at most 4096 events.
+ * The SDK sends the request, checks the status and maps errors; the SSE body is split into events
+ * here, in one pass per network read (the SDK's own event iterator costs more per event than the
+ * rest of the harness together). All events of one read reach the consumer as one batch, in the
+ * same tick; the next read happens when the consumer pulls.
  *
  * The SDK's own retries and timeouts are off: retries, timeouts and interruption belong to the
  * harness. Interrupting the fiber (or a consumer that stops pulling) aborts the HTTP request at
@@ -475,22 +477,17 @@ const isConnectionFailure = (thrown: unknown): boolean => {
   return false
 }
 
-const errorEventToError = (context: ErrorContext, event: StreamEvent.ErrorEvent): ProviderError =>
+const errorEventToError = (
+  context: ErrorContext,
+  event: StreamEvent.ErrorEvent,
+  requestId?: string | undefined
+): ProviderError =>
   makeError(context, reasonOfType(event.error.type), trimDot(event.error.message ?? event.error.type), {
-    type: event.error.type
+    type: event.error.type,
+    requestId
   })
 
 // streaming
-
-/** Events buffered before the reader stops pulling from the SDK until the consumer catches up. */
-const highWaterMark = 4096
-
-/**
- * Events handed to a waiting consumer at once. Small batches keep the events short-lived (they die
- * young, cheap for the garbage collector); a smaller batch still waiting is handed over at the next
- * macrotask, so a slow trickle of events is not delayed.
- */
-const batchSize = 128
 
 type Batch = Arr.NonEmptyReadonlyArray<StreamEvent.ProviderEvent>
 
@@ -501,144 +498,149 @@ type Batch = Arr.NonEmptyReadonlyArray<StreamEvent.ProviderEvent>
 export const decodeRaw: (raw: unknown) => StreamEvent.Decoded = StreamEvent.decodeWire
 
 /**
- * Pulls raw events from the SDK stream in plain JavaScript, decodes each one with
- * `StreamEvent.decodeWire`, and hands them to the Effect consumer in batches: one `Effect` per
- * batch, not per event. Reads ahead of the consumer by at most {@link highWaterMark} events.
- * Tracks `message_stop`, so a stream that ends without it fails.
+ * Reads the SSE body of a streaming response itself (the SDK sends the request, checks the status
+ * and maps errors; only the framing is parsed here): every network chunk is split into events,
+ * each `data:` payload parsed and decoded, and the whole chunk's events handed to the consumer as
+ * one batch, in the same tick. Pull-driven: the next chunk is read when the consumer asks for more.
+ * Mirrors the SDK's SSE rules: `\n`, `\r\n` or `\r` line ends, `data:` lines joined with `\n`,
+ * messages without an `event:` field and `ping` skipped.
  */
-class EventReader {
+class BodyReader {
+  private readonly decoder = new TextDecoder()
+  private rest = ""
+  private event: string | undefined = undefined
+  private data: string | undefined = undefined
   private buffer: Array<StreamEvent.ProviderEvent> = []
   private failure: ProviderError | undefined = undefined
   private ended = false
   private stopped = false
-  private waiter: ((effect: Effect.Effect<Batch, ProviderError | Cause.Done>) => void) | undefined = undefined
-  private scheduled = false
-  private resumeReading: (() => void) | undefined = undefined
 
   constructor(
-    private readonly iterator: AsyncIterator<unknown>,
+    private readonly body: ReadableStreamDefaultReader<Uint8Array>,
+    private readonly requestId: string | undefined,
     private readonly controller: AbortController,
     private readonly context: ErrorContext,
     private readonly now: () => number
-  ) {
-    void this.read()
-  }
+  ) {}
 
-  /** The consumer's pull: the buffered batch, the failure, the end, or a wait for one of them. */
   readonly pull: Effect.Effect<Batch, ProviderError | Cause.Done> = Effect.suspend(() => this.step())
 
   private step(): Effect.Effect<Batch, ProviderError | Cause.Done> {
     if (this.buffer.length > 0) {
       const batch = this.buffer as unknown as Batch
       this.buffer = []
-      const resume = this.resumeReading
-      if (resume !== undefined) {
-        this.resumeReading = undefined
-        resume()
-      }
       return Effect.succeed(batch)
     }
     if (this.failure !== undefined) return Effect.fail(this.failure)
     if (this.ended) return Cause.done()
     return Effect.callback((resume) => {
-      this.waiter = resume
-      return Effect.sync(() => {
-        this.waiter = undefined
-      })
+      this.readChunk(resume)
     })
   }
 
-  /** Hands what is there to a waiting consumer now. */
-  private flush() {
-    const waiter = this.waiter
-    if (waiter === undefined) return
-    this.waiter = undefined
-    waiter(this.step())
-  }
-
-  private readonly flushLater = () => {
-    this.scheduled = false
-    this.flush()
-  }
-
-  private failWith(error: ProviderError) {
-    if (this.ended) return
-    this.failure = error
-    this.ended = true
-    this.controller.abort()
-    this.flush()
-  }
-
-  private async read(): Promise<void> {
-    const iterator = this.iterator
-    try {
-      while (true) {
-        const result = await iterator.next()
-        if (this.ended) return
-        if (result.done === true) break
-        if (!this.push(result.value)) return
-        if (this.waiter !== undefined) {
-          if (this.buffer.length >= batchSize) this.flush()
-          else if (!this.scheduled) {
-            this.scheduled = true
-            setImmediate(this.flushLater)
+  private readChunk(resume: (effect: Effect.Effect<Batch, ProviderError | Cause.Done>) => void): void {
+    this.body.read().then(
+      (result) => {
+        if (this.ended && this.failure === undefined && this.buffer.length === 0) return resume(Cause.done())
+        if (result.done) {
+          this.parse(this.decoder.decode(), true)
+          if (this.failure === undefined && !this.stopped) {
+            this.fail(
+              makeError(
+                this.context,
+                "InvalidResponse",
+                "the stream ended without message_stop (the response was cut short)"
+              )
+            )
           }
-        } else if (this.buffer.length >= highWaterMark) {
-          await new Promise<void>((resolve) => {
-            this.resumeReading = resolve
-          })
-          if (this.ended) return
+          this.ended = true
+          return resume(this.step())
         }
+        this.parse(this.decoder.decode(result.value, { stream: true }), false)
+        if (this.buffer.length > 0 || this.failure !== undefined) return resume(this.step())
+        this.readChunk(resume)
+      },
+      (thrown: unknown) => {
+        if (this.ended) return resume(this.step())
+        this.fail(fromSdkError(this.context, thrown, this.now()))
+        resume(this.step())
       }
-      if (!this.stopped) {
-        this.failWith(
-          makeError(
-            this.context,
-            "InvalidResponse",
-            "the stream ended without message_stop (the response was cut short)"
-          )
-        )
-        return
-      }
-      this.ended = true
-      this.flush()
-    } catch (thrown) {
-      if (!this.ended) this.failWith(fromSdkError(this.context, thrown, this.now()))
+    )
+  }
+
+  private parse(chunk: string, last: boolean): void {
+    let text = this.rest.length > 0 ? this.rest + chunk : chunk
+    if (text.includes("\r")) {
+      // keep a trailing \r: it may be the first half of a \r\n
+      const keep = !last && text.endsWith("\r")
+      text = (keep ? text.slice(0, -1) : text).replace(/\r\n?/g, "\n") + (keep ? "\r" : "")
+    }
+    let start = 0
+    while (this.failure === undefined) {
+      const end = text.indexOf("\n", start)
+      if (end === -1) break
+      const line = text.slice(start, end)
+      start = end + 1
+      if (line.length === 0) this.dispatch()
+      else if (line.startsWith("data:")) {
+        const value = line.charCodeAt(5) === 32 ? line.slice(6) : line.slice(5)
+        this.data = this.data === undefined ? value : `${this.data}\n${value}`
+      } else if (line.startsWith("event:")) this.event = line.charCodeAt(6) === 32 ? line.slice(7) : line.slice(6)
+    }
+    this.rest = text.slice(start)
+    if (last && this.rest.length > 0) {
+      this.rest = ""
+      this.dispatch()
     }
   }
 
-  /** Decodes one raw event into the buffer; `false` when the stream has failed. */
-  private push(raw: unknown): boolean {
+  private dispatch(): void {
+    const event = this.event
+    const data = this.data
+    this.event = undefined
+    this.data = undefined
+    if (event === undefined || event === "ping" || data === undefined || data.length === 0) return
+    let raw: unknown
+    try {
+      raw = JSON.parse(data)
+    } catch (thrown) {
+      this.fail(fromSdkError(this.context, thrown, this.now()))
+      return
+    }
     if (StreamEvent.isValidTokenDelta(raw)) {
       this.buffer.push(raw)
-      return true
+      return
     }
     const decoded = StreamEvent.decodeWire(raw)
     switch (decoded._tag) {
       case "Event":
         this.buffer.push(decoded.event)
         if (decoded.event.type === "message_stop") this.stopped = true
-        return true
+        return
       case "Skip":
-        return true
+        return
       case "Error":
-        this.failWith(errorEventToError(this.context, decoded.event))
-        return false
+        this.fail(errorEventToError(this.context, decoded.event, this.requestId))
+        return
       case "Invalid":
-        this.failWith(makeError(this.context, "InvalidResponse", decoded.message))
-        return false
+        this.fail(makeError(this.context, "InvalidResponse", decoded.message))
+        return
     }
   }
 
-  /** Stops reading and aborts the HTTP request unless it completed. */
-  close() {
+  private fail(error: ProviderError): void {
+    if (this.failure !== undefined) return
+    this.failure = error
+    this.ended = true
+    this.controller.abort()
+  }
+
+  close(): void {
     const complete = this.ended && this.failure === undefined
     this.ended = true
-    if (!complete) this.controller.abort()
-    const resume = this.resumeReading
-    if (resume !== undefined) {
-      this.resumeReading = undefined
-      resume()
+    if (!complete) {
+      this.controller.abort()
+      this.body.cancel().catch(() => {})
     }
   }
 }
@@ -733,10 +735,16 @@ const makeService = Effect.fnUntraced(function* (
       })
     )
 
-  const open = (request: Provider.Request) =>
+  /** Sends the request through the SDK (status checks, errors, headers) and returns the raw response. */
+  const open = (request: Provider.Request, controller: AbortController) =>
     withRequestTimeout(
       Effect.tryPromise({
-        try: (signal) => client.messages.create({ ...params(request), stream: true }, requestOptions(signal)),
+        try: (signal) => {
+          signal.addEventListener("abort", () => controller.abort(), { once: true })
+          return client.messages
+            .create({ ...params(request), stream: true }, requestOptions(controller.signal))
+            .asResponse()
+        },
         catch: (thrown) => thrown
       }).pipe(Effect.catch(failWith)),
       request.requestTimeout
@@ -745,11 +753,16 @@ const makeService = Effect.fnUntraced(function* (
   const stream = (request: Provider.Request): Stream.Stream<StreamEvent.ProviderEvent, ProviderError | Timeout> =>
     Stream.fromChannel(
       Channel.fromTransform((_, scope) =>
-        Effect.uninterruptibleMask((restore) =>
-          Effect.flatMap(restore(open(request)), (sdkStream) =>
+        Effect.uninterruptibleMask((restore) => {
+          const controller = new AbortController()
+          return Effect.flatMap(restore(open(request, controller)), (response) =>
             Effect.clockWith((clock) => {
-              const reader = new EventReader(sdkStream[Symbol.asyncIterator](), sdkStream.controller, context, () =>
-                clock.currentTimeMillisUnsafe()
+              const reader = new BodyReader(
+                response.body!.getReader(),
+                response.headers.get("request-id") ?? undefined,
+                controller,
+                context,
+                () => clock.currentTimeMillisUnsafe()
               )
               return Effect.as(
                 Scope.addFinalizer(
@@ -760,7 +773,7 @@ const makeService = Effect.fnUntraced(function* (
               )
             })
           )
-        )
+        })
       )
     )
 
