@@ -122,7 +122,8 @@ export const make = Effect.fnUntraced(function* (
   const events = (prompt: string, options: AskOptions | undefined, onResult: (result: RunResult) => void) =>
     Stream.unwrap(
       Effect.as(
-        Effect.acquireRelease(semaphore.take(1), () => semaphore.release(1)),
+        // interruptible: an ask waiting its turn can be interrupted or timed out while it waits
+        Effect.acquireRelease(semaphore.take(1), () => semaphore.release(1), { interruptible: true }),
         Loop.ask(configFor(options), state, prompt, onResult)
       )
     )

@@ -170,8 +170,11 @@ export const make = <S extends Schema.Top & { readonly DecodingServices: never }
                       }
                 )
               }
-              // an interrupted tool call interrupts the run: the session repairs the history
-              if (Cause.hasInterruptsOnly(exit.cause)) return Effect.interrupt
+              // reached only when the handler interrupted itself (an interruption from outside
+              // stops the run before this point): the model is told, and the run goes on
+              if (Cause.hasInterruptsOnly(exit.cause)) {
+                return Effect.succeed({ content: `Tool "${name}" was interrupted before it finished.`, isError: true })
+              }
               const failure = Cause.findErrorOption(exit.cause)
               if (Option.isSome(failure)) {
                 return Effect.succeed({

@@ -278,3 +278,91 @@ describe("interruption", () => {
     )
   )
 })
+
+describe("review regressions", () => {
+  it.effect("an ask queued behind a running one can be timed out while it waits", () =>
+    Effect.gen(function* () {
+      const agent = yield* Agent.make({})
+      const session = yield* agent.session()
+      yield* Effect.forkChild(session.ask("first"))
+      yield* TestClock.adjust("1 second")
+      const second = yield* Effect.forkChild(Effect.timeoutOption(session.ask("second"), "5 seconds"))
+      yield* TestClock.adjust("10 seconds")
+      const result = yield* Fiber.join(second)
+      assert.isTrue(result._tag === "None", "the queued ask gave up at its timeout")
+    }).pipe(Effect.provide(Mock.layer({ turns: [Mock.stall("x"), Mock.text("never")] })))
+  )
+
+  it.effect("a tool that interrupts itself is an error result, and the run goes on", () =>
+    Effect.gen(function* () {
+      const selfInterrupting = Tool.make("flaky", {
+        description: "interrupts itself",
+        parameters: Schema.Struct({}),
+        handler: () => Effect.interrupt
+      })
+      const agent = yield* Agent.make({ tools: [selfInterrupting] })
+      const events = yield* collect(agent.runStream("go"))
+      const result = events.find((e) => e.type === "tool_result") as { content: string; is_error: boolean }
+      assert.isTrue(result.is_error)
+      assert.include(result.content, "interrupted")
+      assert.strictEqual(types(events).at(-1), "message_stop")
+    }).pipe(Effect.provide(Mock.layer({ turns: [Mock.toolCall("flaky"), Mock.text("ok")] })))
+  )
+
+  it.effect("an ask that fails after partial output keeps the partial text by policy", () =>
+    Effect.gen(function* () {
+      const keep = yield* (yield* Agent.make({})).session()
+      yield* Effect.flip(keep.ask("first"))
+      const kept = yield* keep.history
+      assert.deepStrictEqual(
+        kept.map((m) => m.role),
+        ["user", "assistant"]
+      )
+      assert.strictEqual(Message.textOf(kept[1]!.content), "partial text")
+      const discard = yield* (yield* Agent.make({ partialTurn: "discard" })).session()
+      yield* Effect.flip(discard.ask("first"))
+      assert.deepStrictEqual(
+        (yield* discard.history).map((m) => m.role),
+        ["user"]
+      )
+    }).pipe(
+      Effect.provide(
+        Mock.layer({
+          turns: [
+            Mock.fail(
+              new HarnessError.ProviderError({
+                reason: "InvalidRequest",
+                provider: "mock",
+                status: 400,
+                message: "bad"
+              }),
+              "partial text"
+            )
+          ]
+        })
+      )
+    )
+  )
+
+  it.effect("an empty text block of a response is not kept in the history", () =>
+    Effect.gen(function* () {
+      const session = yield* (yield* Agent.make({ tools: [slowTool] })).session()
+      const done = yield* Effect.forkChild(session.ask("go"))
+      yield* TestClock.adjust("2 minutes")
+      yield* Fiber.join(done)
+      const history = yield* session.history
+      assertValidHistory(history)
+      for (const message of history) {
+        for (const block of message.content) {
+          if (block.type === "text") assert.isAbove((block as Message.TextBlock).text.length, 0)
+        }
+      }
+    }).pipe(
+      Effect.provide(
+        Mock.layer({
+          turns: [{ content: [Message.text("")], toolCalls: [{ name: "slow" }] }, Mock.text("done")]
+        })
+      )
+    )
+  )
+})

@@ -213,16 +213,17 @@ export const ask = (
           const failure = Cause.findErrorOption(cause)
           if (Cause.hasInterrupts(cause) || Option.isNone(failure)) return Stream.failCause(cause)
           const error = failure.value
-          const partial = run.partial()
-          run.usage = Usage.add(run.usage, turn.usage)
-          run.current = undefined
-          const giveUp = Stream.fail(withPartial(error, partial) as HarnessError)
+          // Giving up leaves the attempt in progress for `repair`, which keeps its partial text by
+          // policy and counts its usage; a retry counts the usage here and starts a fresh attempt.
+          const giveUp = Stream.fail(withPartial(error, run.partial()) as HarnessError)
           if (config.retry === undefined || !isRetryable(error)) return giveUp
           return Stream.unwrap(
             Effect.gen(function* () {
               const now = yield* Clock.currentTimeMillis
               const next = yield* Effect.exit(step(now, error))
               if (Exit.isFailure(next)) return giveUp
+              run.usage = Usage.add(run.usage, turn.usage)
+              run.current = undefined
               let delay = next.value[1]
               const retryAfter = error instanceof ProviderError ? error.retryAfter : undefined
               if (retryAfter !== undefined) {
@@ -358,12 +359,17 @@ export const ask = (
     run.current = undefined
     run.usage = Usage.add(run.usage, response.usage)
     const uses = Message.toolUses(response.content)
-    yield* Ref.update(state.history, (history) => appendAssistant(history, response.content))
+    // an empty text block is rejected by the API when sent back, so it is not kept
+    const kept = response.content.filter(
+      (block) => block.type !== "text" || (block as Message.TextBlock).text.length > 0
+    )
+    yield* Ref.update(state.history, (history) => appendAssistant(history, kept))
     if (uses.length > 0) run.pending = uses
     if (uses.length > 0 && response.stopReason === "max_tokens") {
       const events = yield* answerAll(
         uses,
-        "Not run: your output hit max_tokens, so this call's input was cut short. Call it again with shorter input."
+        "Not run: your output hit max_tokens before this turn finished, so its tool calls may be cut short. " +
+          "Call the tool again (with shorter input if it was long)."
       )
       yield* commitResults
       if (run.turns >= config.maxTurns) {
