@@ -14,17 +14,7 @@ const KEY = "sk-ant-api03-TEST-agent-do-not-leak-5d1e"
 const MODEL = "claude-sonnet-4-6"
 const PROMPT = "What is the mean of [1, 2, 3, 4, 5]?"
 
-const providerEventTypes = new Set([
-  "message_start",
-  "content_block_start",
-  "content_block_delta",
-  "content_block_stop",
-  "message_delta",
-  "message_stop"
-])
-
-const expectedEvents = (name: string) =>
-  AnthropicServer.parseSse(AnthropicServer.fixture(name)).filter((event) => providerEventTypes.has(event.type))
+const expectedEvents = AnthropicServer.expectedEvents
 
 const json = <A>(value: A): A => JSON.parse(JSON.stringify(value))
 

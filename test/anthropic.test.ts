@@ -31,18 +31,7 @@ const MODEL = "claude-sonnet-4-6"
 
 const request: Provider.Request = { messages: [Message.user("What is the mean of [1, 2, 3, 4, 5]?")], tools: [] }
 
-const providerEventTypes = new Set([
-  "message_start",
-  "content_block_start",
-  "content_block_delta",
-  "content_block_stop",
-  "message_delta",
-  "message_stop"
-])
-
-/** The events a fixture should stream: its data objects without `ping`, `error` and unknown types. */
-const expectedEvents = (name: string) =>
-  AnthropicServer.parseSse(AnthropicServer.fixture(name)).filter((event) => providerEventTypes.has(event.type))
+const expectedEvents = AnthropicServer.expectedEvents
 
 const successFixtures = [
   "text.sse",

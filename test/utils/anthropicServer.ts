@@ -390,3 +390,16 @@ export const make = (options?: {
  */
 export const awaitOutcome = (server: AnthropicServer, index: number): Effect.Effect<Outcome> =>
   Effect.promise(() => server.outcome(index))
+
+const providerEventTypes = new Set([
+  "message_start",
+  "content_block_start",
+  "content_block_delta",
+  "content_block_stop",
+  "message_delta",
+  "message_stop"
+])
+
+/** The events a fixture should stream: its data objects without `ping`, `error` and unknown types. */
+export const expectedEvents = (name: string) =>
+  parseSse(fixture(name)).filter((event) => providerEventTypes.has(event.type))

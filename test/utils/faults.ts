@@ -13,24 +13,27 @@ let nextId = 0
 /** A wire event: its `type` and whatever else it carries. */
 export type WireEvent = { readonly type: string; readonly [key: string]: unknown }
 
+/** A `message_start` event of a fault script. */
+const messageStart = (id?: string | undefined): WireEvent => ({
+  type: "message_start",
+  message: {
+    id: id ?? `msg_fault_${++nextId}`,
+    type: "message",
+    role: "assistant",
+    model: "claude-test",
+    content: [],
+    stop_reason: null,
+    stop_sequence: null,
+    usage: { input_tokens: 10, output_tokens: 1 }
+  }
+})
+
 /** The wire events of one text turn that streams `pieces` as its text deltas. */
 export const textEvents = (
   pieces: ReadonlyArray<string>,
   options: { readonly id?: string | undefined } = {}
 ): Array<WireEvent> => [
-  {
-    type: "message_start",
-    message: {
-      id: options.id ?? `msg_fault_${++nextId}`,
-      type: "message",
-      role: "assistant",
-      model: "claude-test",
-      content: [],
-      stop_reason: null,
-      stop_sequence: null,
-      usage: { input_tokens: 10, output_tokens: 1 }
-    }
-  },
+  messageStart(options.id),
   { type: "content_block_start", index: 0, content_block: { type: "text", text: "" } },
   ...pieces.map((text) => ({ type: "content_block_delta", index: 0, delta: { type: "text_delta", text } })),
   { type: "content_block_stop", index: 0 },
@@ -49,19 +52,7 @@ export const textSse = (pieces: ReadonlyArray<string>, options: { readonly id?: 
 /** One turn that calls tool `name` with `input` (streamed as one `input_json_delta`), as SSE. */
 export const toolUseSse = (id: string, name: string, input: unknown): string => {
   const events: Array<WireEvent> = [
-    {
-      type: "message_start",
-      message: {
-        id: `msg_fault_${++nextId}`,
-        type: "message",
-        role: "assistant",
-        model: "claude-test",
-        content: [],
-        stop_reason: null,
-        stop_sequence: null,
-        usage: { input_tokens: 10, output_tokens: 1 }
-      }
-    },
+    messageStart(),
     { type: "content_block_start", index: 0, content_block: { type: "tool_use", id, name, input: {} } },
     { type: "content_block_delta", index: 0, delta: { type: "input_json_delta", partial_json: JSON.stringify(input) } },
     { type: "content_block_stop", index: 0 },
