@@ -105,7 +105,10 @@ export interface Agent {
     prompt: string,
     options?: Session.AskOptions
   ) => Stream.Stream<StreamEvent.StreamEvent, HarnessError>
-  /** A new session, optionally continuing a saved history. */
+  /**
+   * A new session, optionally continuing a saved history (e.g. from `Message.decodeHistory`); a
+   * trailing `tool_use` without results is answered with a synthetic error result.
+   */
   readonly session: (options?: {
     readonly history?: Message.History | undefined
     readonly data?: Data.Store | undefined

@@ -105,7 +105,7 @@ export const make = Effect.fnUntraced(function* (
 ) {
   const semaphore = yield* Semaphore.make(1)
   const state: Loop.State = {
-    history: yield* Ref.make<Message.History>(options?.history ?? []),
+    history: yield* Ref.make<Message.History>(Loop.repairHistory(options?.history ?? [])),
     usage: yield* Ref.make(UsageModule.empty),
     visible: yield* Ref.make<ReadonlySet<string>>(new Set(config.tools.filter((t) => t.visible).map((t) => t.name))),
     data: options?.data ?? (yield* Data.makeStore)

@@ -301,3 +301,25 @@ describe("list_variables", () => {
     }).pipe(Effect.provide(Mock.layer({ turns: [Mock.toolCall("list_variables"), Mock.text("None.")] })))
   )
 })
+
+describe("continuing a saved history", () => {
+  it.effect("a saved history ending in an unanswered tool_use is repaired before the next request", () =>
+    Effect.gen(function* () {
+      const agent = yield* Agent.make({ builtinTools: false })
+      const saved: Message.History = [
+        Message.user("first"),
+        Message.assistant([{ type: "tool_use", id: "toolu_saved", name: "gone", input: {} }])
+      ]
+      const session = yield* agent.session({ history: saved })
+      assert.strictEqual(yield* session.ask("next"), "ok")
+      const recorder = yield* Mock.Recorder
+      const sent = (yield* recorder.requests)[0]!.messages
+      assertValidHistory(sent)
+      const results = sent[2]!.content.filter((b) => b.type === "tool_result") as Array<Message.ToolResultBlock>
+      assert.deepStrictEqual(
+        results.map((r) => [r.tool_use_id, r.is_error]),
+        [["toolu_saved", true]]
+      )
+    }).pipe(Effect.provide(Mock.layer({ turns: [Mock.text("ok")] })))
+  )
+})

@@ -81,6 +81,23 @@ export const appendAssistant = (
     : [...history, { role: "assistant", content: blocks }]
 }
 
+/**
+ * Makes a saved history valid to send: the `tool_use`s of a trailing assistant message that has
+ * no results get synthetic error results, as after an interrupted ask.
+ */
+export const repairHistory = (history: Message.History): Message.History => {
+  const last = history[history.length - 1]
+  if (last?.role !== "assistant") return history
+  const uses = Message.toolUses(last.content)
+  if (uses.length === 0) return history
+  return appendUser(
+    history,
+    uses.map((use) =>
+      Message.toolResult(use.id, "Tool call did not run: the conversation was saved before it finished.", true)
+    )
+  )
+}
+
 // one ask
 
 class Run {
