@@ -21,7 +21,7 @@ import { Context, type Duration, Effect, Stream } from "effect"
 import { ProviderError, Timeout } from "./HarnessError.js"
 import { TurnAccumulator } from "./internal/turn.js"
 import type * as Message from "./Message.js"
-import { NormalizedResponse } from "./NormalizedResponse.js"
+import type { NormalizedResponse } from "./NormalizedResponse.js"
 import * as StreamEvent from "./StreamEvent.js"
 import * as Usage from "./Usage.js"
 
@@ -275,5 +275,3 @@ export const make = (options: {
         Stream.unwrap(Effect.map(options.chat(request), (response) => Stream.fromArray(synthesize(response))))),
     formatCacheControl: options.formatCacheControl ?? formatCacheControl
   })
-
-export { NormalizedResponse }

@@ -21,10 +21,9 @@ import type { DataError, HarnessError } from "./HarnessError.js"
 import { MaxTurnsExceeded, Partial } from "./HarnessError.js"
 import * as Loop from "./internal/loop.js"
 import type * as Message from "./Message.js"
-import { RunResult } from "./RunResult.js"
+import type { RunResult } from "./RunResult.js"
 import type * as StreamEvent from "./StreamEvent.js"
-import type * as Usage from "./Usage.js"
-import * as UsageModule from "./Usage.js"
+import * as Usage from "./Usage.js"
 
 // models
 
@@ -106,7 +105,7 @@ export const make = Effect.fnUntraced(function* (
   const semaphore = yield* Semaphore.make(1)
   const state: Loop.State = {
     history: yield* Ref.make<Message.History>(Loop.repairHistory(options?.history ?? [])),
-    usage: yield* Ref.make(UsageModule.empty),
+    usage: yield* Ref.make(Usage.empty),
     visible: yield* Ref.make<ReadonlySet<string>>(new Set(config.tools.filter((t) => t.visible).map((t) => t.name))),
     data: options?.data ?? (yield* Data.makeStore)
   }
@@ -168,5 +167,3 @@ export const make = Effect.fnUntraced(function* (
   }
   return session
 })
-
-export { RunResult }

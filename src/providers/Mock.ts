@@ -208,7 +208,8 @@ const isFailure = (value: Script | Failure): value is Failure => "_tag" in value
  * @since 0.1.0
  */
 export const make = Effect.fnUntraced(function* (options: Options) {
-  const requests = yield* Ref.make<ReadonlyArray<Provider.Request>>([])
+  // appended in place: copying the list per request made long-lived mocks quadratic
+  const requests: Array<Provider.Request> = []
   const counter = yield* Ref.make(0)
   const model = options.model ?? "mock-model"
   const eventDelay = options.eventDelay === undefined ? undefined : Duration.fromInputUnsafe(options.eventDelay)
@@ -216,7 +217,7 @@ export const make = Effect.fnUntraced(function* (options: Options) {
 
   const next = (request: Provider.Request) =>
     Effect.gen(function* () {
-      yield* Ref.update(requests, (all) => [...all, request])
+      requests.push(request)
       const turn = yield* Ref.getAndUpdate(counter, (n) => n + 1)
       if (headersDelay !== undefined) {
         const wait = Effect.sleep(headersDelay)
@@ -298,7 +299,10 @@ export const make = Effect.fnUntraced(function* (options: Options) {
     chat,
     stream: options.streaming === false ? undefined : stream
   })
-  const recorder = Recorder.of({ requests: Ref.get(requests), turns: Ref.get(counter) })
+  const recorder = Recorder.of({
+    requests: Effect.sync((): ReadonlyArray<Provider.Request> => [...requests]),
+    turns: Ref.get(counter)
+  })
   return { service, recorder }
 })
 
