@@ -187,6 +187,56 @@ describe("timeouts", () => {
     }).pipe(Effect.provide(Mock.layer({ turns: [Mock.toolCall("slow"), Mock.text("ok")] })))
   )
 
+  it.effect("the idle timeout fires exactly when the gap reaches the limit, not a millisecond before", () =>
+    Effect.gen(function* () {
+      const agent = yield* Agent.make({ retry: false, timeouts: { idle: "2 seconds" } })
+      const fiber = yield* Effect.forkChild(agent.runResult("hi"))
+      yield* TestClock.adjust("1999 millis")
+      assert.isUndefined(fiber.pollUnsafe(), "still waiting at 1,999 ms")
+      yield* TestClock.adjust("1 millis")
+      const error = yield* Effect.flip(Fiber.join(fiber))
+      assert.strictEqual((error as HarnessError.Timeout).phase, "idle")
+      assert.strictEqual((error as HarnessError.Timeout).partial.text, "abc")
+    }).pipe(Effect.provide(Mock.layer({ turns: [Mock.stall("abc")] })))
+  )
+
+  it.effect("a short idle limit after a long firstEvent limit is still met on time", () =>
+    Effect.gen(function* () {
+      const agent = yield* Agent.make({ retry: false, timeouts: { firstEvent: "1 minute", idle: "1 second" } })
+      const fiber = yield* Effect.forkChild(agent.runResult("hi"))
+      yield* TestClock.adjust("999 millis")
+      assert.isUndefined(fiber.pollUnsafe())
+      yield* TestClock.adjust("1 millis")
+      const error = yield* Effect.flip(Fiber.join(fiber))
+      assert.strictEqual((error as HarnessError.Timeout).phase, "idle")
+      assert.strictEqual((error as HarnessError.Timeout).limitMillis, 1_000)
+    }).pipe(Effect.provide(Mock.layer({ turns: [Mock.stall("abc")] })))
+  )
+
+  it.effect("events that keep coming within the idle limit never time out, however long the turn", () =>
+    Effect.gen(function* () {
+      const agent = yield* Agent.make({ retry: false, timeouts: { idle: "1 second" } })
+      const fiber = yield* Effect.forkChild(agent.runResult("hi"))
+      for (let i = 0; i < 40; i++) yield* TestClock.adjust("900 millis")
+      const result = yield* Fiber.join(fiber)
+      assert.strictEqual(result.text, "abcdefghij")
+    }).pipe(Effect.provide(Mock.layer({ chunkSize: 1, eventDelay: "900 millis", turns: [Mock.text("abcdefghij")] })))
+  )
+
+  it.effect("time the consumer spends between pulls does not count against the idle limit", () =>
+    Effect.gen(function* () {
+      const agent = yield* Agent.make({ retry: false, timeouts: { idle: "1 second" } })
+      const slowConsumer = agent.runStream("hi").pipe(
+        Stream.tap(() => Effect.sleep("5 seconds")),
+        Stream.runCollect
+      )
+      const fiber = yield* Effect.forkChild(slowConsumer)
+      for (let i = 0; i < 40; i++) yield* TestClock.adjust("5 seconds")
+      const events = Array.from(yield* Fiber.join(fiber))
+      assert.strictEqual(types(events).at(-1), "message_stop")
+    }).pipe(Effect.provide(Mock.layer({ chunkSize: 1, turns: [Mock.text("abcde")] })))
+  )
+
   it.effect("per-call timeouts override the agent's", () =>
     Effect.gen(function* () {
       const agent = yield* Agent.make({ retry: false, timeouts: { idle: "1 hour" } })

@@ -19,6 +19,7 @@ import { RunResult } from "../RunResult.js"
 import type * as StreamEvent from "../StreamEvent.js"
 import * as Tool from "../Tool.js"
 import * as Usage from "../Usage.js"
+import { withPullDeadlines } from "./pullDeadline.js"
 import { TurnAccumulator } from "./turn.js"
 
 // configuration
@@ -165,39 +166,18 @@ export const ask = (
 
   // one model turn: attempts with event timeouts, folded as they stream, retried by policy
 
-  const withEventTimeouts = <E>(events: Stream.Stream<StreamEvent.ProviderEvent, E>) => {
-    if (timeouts.firstEvent === undefined && timeouts.idle === undefined) return events
-    return Stream.transformPull(events, (pull) =>
-      Effect.sync(() => {
-        let first = true
-        return Effect.suspend(() => {
-          const phase = first ? "firstEvent" : "idle"
-          const limit = first ? timeouts.firstEvent : timeouts.idle
-          const next =
-            limit === undefined
-              ? pull
-              : pull.pipe(
-                  Effect.timeoutOrElse({
-                    duration: limit,
-                    orElse: () =>
-                      Effect.fail(
-                        timeoutError(
-                          phase,
-                          limit,
-                          run.partial(),
-                          first ? "The first event of the turn" : "The gap between two events"
-                        )
-                      )
-                  })
-                )
-          return Effect.map(next, (chunk) => {
-            first = false
-            return chunk
-          })
-        })
-      })
+  const withEventTimeouts = <E>(events: Stream.Stream<StreamEvent.ProviderEvent, E>) =>
+    withPullDeadlines(
+      events,
+      (first) => (first ? timeouts.firstEvent : timeouts.idle),
+      (first, limit) =>
+        timeoutError(
+          first ? "firstEvent" : "idle",
+          limit,
+          run.partial(),
+          first ? "The first event of the turn" : "The gap between two events"
+        )
     )
-  }
 
   const attempt = (
     number: number,
