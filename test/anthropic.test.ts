@@ -53,7 +53,7 @@ const successFixtures = [
 const serverWith = (...replies: ReadonlyArray<AnthropicServer.Script>) =>
   Effect.tap(AnthropicServer.make(), (server) => Effect.sync(() => server.enqueue(...replies)))
 
-const providerFor = (server: AnthropicServer.AnthropicServer, options?: Partial<Anthropic.Options>) =>
+const baseProviderFor = (server: AnthropicServer.AnthropicServer, options?: Partial<Anthropic.Options>) =>
   Anthropic.make({ model: MODEL, apiKey: Redacted.make(KEY), baseURL: server.url, ...options })
 
 const sdkClient = (server: AnthropicServer.AnthropicServer) =>
@@ -82,677 +82,688 @@ const failureOf = <A, E>(exit: Exit.Exit<A, E>): E => {
 const runStream = (stream: Stream.Stream<StreamEvent.ProviderEvent, ProviderError | Timeout>) =>
   Stream.runCollect(stream).pipe(Effect.map((events) => json([...events])))
 
-describe("Anthropic provider: streaming", () => {
-  for (const name of successFixtures) {
-    it.live(`streams ${name} event by event, as it arrived, without ping and unknown events`, () =>
-      Effect.gen(function* () {
-        const server = yield* serverWith({ sse: AnthropicServer.fixture(name) })
-        const provider = yield* providerFor(server)
-        const events = yield* runStream(provider.stream(request))
-        assert.deepStrictEqual(events, expectedEvents(name))
-      })
-    )
-  }
+/**
+ * The provider suites run on both transports: `node:http` (the default) and the global `fetch`
+ * (undici), which share everything but how the bytes travel.
+ */
+for (const transport of ["node", "fetch"] as const) {
+  const providerFor = (server: AnthropicServer.AnthropicServer, options?: Partial<Anthropic.Options>) =>
+    baseProviderFor(server, { transport, ...options })
 
-  for (const name of successFixtures) {
-    it.live(`collecting ${name} equals the SDK's finalMessage() for the same bytes`, () =>
-      Effect.gen(function* () {
-        const sse = AnthropicServer.fixture(name)
-        const server = yield* serverWith({ sse, chunkSize: 7 }, { sse, chunkSize: 7 })
-        const provider = yield* providerFor(server)
-        const ours = yield* Provider.collect(provider.stream(request))
-        const theirs = yield* sdkFinalMessage(server)
-        assert.strictEqual(ours.id, theirs.id)
-        assert.strictEqual(ours.model, theirs.model)
-        assert.strictEqual(ours.stopReason, theirs.stop_reason)
-        assert.strictEqual(ours.stopSequence ?? null, theirs.stop_sequence)
-        assert.deepStrictEqual(json<unknown>(ours.content), json<unknown>(theirs.content))
-        assert.deepStrictEqual(json(ours.usage), {
-          inputTokens: theirs.usage.input_tokens,
-          outputTokens: theirs.usage.output_tokens,
-          cacheReadTokens: theirs.usage.cache_read_input_tokens ?? 0,
-          cacheWriteTokens: theirs.usage.cache_creation_input_tokens ?? 0
+  describe(`Anthropic provider (${transport} transport): streaming`, () => {
+    for (const name of successFixtures) {
+      it.live(`streams ${name} event by event, as it arrived, without ping and unknown events`, () =>
+        Effect.gen(function* () {
+          const server = yield* serverWith({ sse: AnthropicServer.fixture(name) })
+          const provider = yield* providerFor(server)
+          const events = yield* runStream(provider.stream(request))
+          assert.deepStrictEqual(events, expectedEvents(name))
         })
-      })
-    )
-  }
+      )
+    }
 
-  for (const name of ["text.sse", "tool-use.sse", "thinking.sse", "unknown.sse"]) {
-    it.live(`${name} written one byte at a time (multibyte UTF-8 split across writes) streams the same`, () =>
+    for (const name of successFixtures) {
+      it.live(`collecting ${name} equals the SDK's finalMessage() for the same bytes`, () =>
+        Effect.gen(function* () {
+          const sse = AnthropicServer.fixture(name)
+          const server = yield* serverWith({ sse, chunkSize: 7 }, { sse, chunkSize: 7 })
+          const provider = yield* providerFor(server)
+          const ours = yield* Provider.collect(provider.stream(request))
+          const theirs = yield* sdkFinalMessage(server)
+          assert.strictEqual(ours.id, theirs.id)
+          assert.strictEqual(ours.model, theirs.model)
+          assert.strictEqual(ours.stopReason, theirs.stop_reason)
+          assert.strictEqual(ours.stopSequence ?? null, theirs.stop_sequence)
+          assert.deepStrictEqual(json<unknown>(ours.content), json<unknown>(theirs.content))
+          assert.deepStrictEqual(json(ours.usage), {
+            inputTokens: theirs.usage.input_tokens,
+            outputTokens: theirs.usage.output_tokens,
+            cacheReadTokens: theirs.usage.cache_read_input_tokens ?? 0,
+            cacheWriteTokens: theirs.usage.cache_creation_input_tokens ?? 0
+          })
+        })
+      )
+    }
+
+    for (const name of ["text.sse", "tool-use.sse", "thinking.sse", "unknown.sse"]) {
+      it.live(`${name} written one byte at a time (multibyte UTF-8 split across writes) streams the same`, () =>
+        Effect.gen(function* () {
+          const server = yield* serverWith({ sse: AnthropicServer.fixture(name), chunkSize: 1 })
+          const provider = yield* providerFor(server)
+          const events = yield* runStream(provider.stream(request))
+          assert.deepStrictEqual(events, expectedEvents(name))
+        })
+      )
+    }
+
+    it.live("a multibyte character split between two writes arrives whole", () =>
       Effect.gen(function* () {
-        const server = yield* serverWith({ sse: AnthropicServer.fixture(name), chunkSize: 1 })
+        const bytes = Buffer.from(AnthropicServer.fixture("text.sse"), "utf8")
+        // Split in the middle of the 4-byte 🌸 and of the 3-byte 東.
+        const flower = bytes.indexOf(Buffer.from("🌸", "utf8"))
+        const server = yield* serverWith(
+          { sse: bytes.subarray(0, flower + 2) },
+          {
+            sse: bytes,
+            chunkSize: flower + 2
+          }
+        )
+        void server
         const provider = yield* providerFor(server)
-        const events = yield* runStream(provider.stream(request))
-        assert.deepStrictEqual(events, expectedEvents(name))
+        // The first reply is cut inside 🌸 and ends: a truncated stream, not garbage text.
+        const cut = failureOf(yield* Effect.exit(Provider.collect(provider.stream(request))))
+        assert.instanceOf(cut, ProviderError)
+        const whole = yield* Provider.collect(provider.stream(request))
+        assert.strictEqual(whole.text, "Grüße aus 東京 🌸 — the mean of [1, 2, 3, 4, 5] is 3.")
       })
     )
-  }
 
-  it.live("a multibyte character split between two writes arrives whole", () =>
-    Effect.gen(function* () {
-      const bytes = Buffer.from(AnthropicServer.fixture("text.sse"), "utf8")
-      // Split in the middle of the 4-byte 🌸 and of the 3-byte 東.
-      const flower = bytes.indexOf(Buffer.from("🌸", "utf8"))
-      const server = yield* serverWith(
-        { sse: bytes.subarray(0, flower + 2) },
-        {
-          sse: bytes,
-          chunkSize: flower + 2
-        }
-      )
-      void server
-      const provider = yield* providerFor(server)
-      // The first reply is cut inside 🌸 and ends: a truncated stream, not garbage text.
-      const cut = failureOf(yield* Effect.exit(Provider.collect(provider.stream(request))))
-      assert.instanceOf(cut, ProviderError)
-      const whole = yield* Provider.collect(provider.stream(request))
-      assert.strictEqual(whole.text, "Grüße aus 東京 🌸 — the mean of [1, 2, 3, 4, 5] is 3.")
-    })
-  )
-
-  it.live("tool JSON split inside strings, escapes and numbers is joined and parsed at block stop", () =>
-    Effect.gen(function* () {
-      const server = yield* serverWith({ sse: AnthropicServer.fixture("tool-use.sse"), chunkSize: 3 })
-      const provider = yield* providerFor(server)
-      const response = yield* Provider.collect(provider.stream(request))
-      const [call] = Message.toolUses(response.content)
-      assert.deepStrictEqual(call?.input, {
-        location: "San Francisco, CA",
-        unit: "fahrenheit",
-        days: 14,
-        threshold: -25,
-        note: 'café "quoted" \\ ☕',
-        tags: ["a", true, null]
-      })
-      assert.strictEqual(response.stopReason, "tool_use")
-    })
-  )
-
-  it.live("an empty tool input is {} and two parallel tool uses keep their order", () =>
-    Effect.gen(function* () {
-      const server = yield* serverWith(
-        { sse: AnthropicServer.fixture("empty-tool-input.sse") },
-        { sse: AnthropicServer.fixture("parallel-tools.sse") }
-      )
-      const provider = yield* providerFor(server)
-      const empty = yield* Provider.collect(provider.stream(request))
-      assert.deepStrictEqual(
-        Message.toolUses(empty.content).map((call) => call.input),
-        [{}, {}]
-      )
-      const parallel = yield* Provider.collect(provider.stream(request))
-      assert.deepStrictEqual(
-        Message.toolUses(parallel.content).map((call) => [call.name, call.input]),
-        [
-          ["run_sql", { sql: "SELECT region, SUM(revenue) FROM sales GROUP BY 1", limit: 100 }],
-          ["run_js", { code: "sales.filter(r => r.price > 9.99).length" }]
-        ]
-      )
-    })
-  )
-
-  it.live("thinking keeps its signature, redacted thinking its data, then the text follows", () =>
-    Effect.gen(function* () {
-      const server = yield* serverWith({ sse: AnthropicServer.fixture("thinking.sse") })
-      const provider = yield* providerFor(server)
-      const response = yield* Provider.collect(provider.stream(request))
-      assert.deepStrictEqual(
-        response.content.map((block) => block.type),
-        ["thinking", "redacted_thinking", "text"]
-      )
-      const thinking = response.content[0] as Message.ThinkingBlock
-      assert.strictEqual(
-        thinking.thinking,
-        "The user wants the mean. Sum is 1+2+3+4+5 = 15, divided by 5 gives 3 — straightforward."
-      )
-      assert.match(thinking.signature, /^EqQBCgIYAhIM/)
-      assert.match((response.content[1] as Message.RedactedThinkingBlock).data, /^EmwKAhgBEgy3/)
-      assert.strictEqual(response.text, "The mean is 3.")
-    })
-  )
-
-  it.live("usage: later counters replace earlier ones, null keeps them, cache reads and writes are kept", () =>
-    Effect.gen(function* () {
-      const server = yield* serverWith(
-        { sse: AnthropicServer.fixture("cache-usage.sse") },
-        { sse: AnthropicServer.fixture("text.sse") }
-      )
-      const provider = yield* providerFor(server)
-      const write = yield* Provider.collect(provider.stream(request))
-      assert.deepStrictEqual(json(write.usage), {
-        inputTokens: 14,
-        outputTokens: 9,
-        cacheReadTokens: 0,
-        cacheWriteTokens: 2048
-      })
-      const read = yield* Provider.collect(provider.stream(request))
-      assert.deepStrictEqual(json(read.usage), {
-        inputTokens: 2095,
-        outputTokens: 23,
-        cacheReadTokens: 1800,
-        cacheWriteTokens: 0
-      })
-    })
-  )
-
-  it.live("an unknown block is kept opaque with every field; an unknown event type is skipped", () =>
-    Effect.gen(function* () {
-      const server = yield* serverWith({ sse: AnthropicServer.fixture("unknown.sse") })
-      const provider = yield* providerFor(server)
-      const response = yield* Provider.collect(provider.stream(request))
-      assert.deepStrictEqual(json(response.content[0]), {
-        type: "future_widget",
-        id: "fw_01Hq2",
-        payload: { rows: [1, 2, 3], label: "ünïcödé" }
-      })
-      assert.strictEqual(response.text, "Done.")
-    })
-  )
-
-  for (const [name, reason] of [
-    ["text.sse", "end_turn"],
-    ["tool-use.sse", "tool_use"],
-    ["max-tokens.sse", "max_tokens"],
-    ["stop-sequence.sse", "stop_sequence"],
-    ["pause-turn.sse", "pause_turn"],
-    ["refusal.sse", "refusal"],
-    ["context-window.sse", "model_context_window_exceeded"]
-  ] as const) {
-    it.live(`stop reason ${reason} comes through`, () =>
+    it.live("tool JSON split inside strings, escapes and numbers is joined and parsed at block stop", () =>
       Effect.gen(function* () {
-        const server = yield* serverWith({ sse: AnthropicServer.fixture(name) })
+        const server = yield* serverWith({ sse: AnthropicServer.fixture("tool-use.sse"), chunkSize: 3 })
         const provider = yield* providerFor(server)
         const response = yield* Provider.collect(provider.stream(request))
-        assert.strictEqual(response.stopReason, reason)
-        if (reason === "stop_sequence") assert.strictEqual(response.stopSequence, "\n\nQ:")
+        const [call] = Message.toolUses(response.content)
+        assert.deepStrictEqual(call?.input, {
+          location: "San Francisco, CA",
+          unit: "fahrenheit",
+          days: 14,
+          threshold: -25,
+          note: 'café "quoted" \\ ☕',
+          tags: ["a", true, null]
+        })
+        assert.strictEqual(response.stopReason, "tool_use")
       })
     )
-  }
 
-  it.live("a stream of 20,000 deltas read by a slow consumer arrives whole and in order", () =>
-    Effect.gen(function* () {
-      const events: Array<{ type: string }> = [
-        ...AnthropicServer.parseSse(AnthropicServer.fixture("text.sse")).slice(0, 2)
-      ]
-      for (let i = 0; i < 20_000; i++) {
-        events.push({
-          type: "content_block_delta",
-          index: 0,
-          delta: { type: "text_delta", text: `${i % 10}` }
-        } as never)
-      }
-      events.push(...AnthropicServer.parseSse(AnthropicServer.fixture("text.sse")).slice(-4))
-      const server = yield* serverWith({ sse: AnthropicServer.sse(events) })
-      const provider = yield* providerFor(server)
-      let text = ""
-      let batches = 0
-      yield* provider.stream(request).pipe(
-        Stream.runForEachArray((batch) => {
-          batches++
-          for (const event of batch) {
-            if (event.type === "content_block_delta" && event.delta.type === "text_delta") {
-              text += (event.delta as { text: string }).text
-            }
-          }
-          return Effect.sleep(Duration.millis(1))
+    it.live("an empty tool input is {} and two parallel tool uses keep their order", () =>
+      Effect.gen(function* () {
+        const server = yield* serverWith(
+          { sse: AnthropicServer.fixture("empty-tool-input.sse") },
+          { sse: AnthropicServer.fixture("parallel-tools.sse") }
+        )
+        const provider = yield* providerFor(server)
+        const empty = yield* Provider.collect(provider.stream(request))
+        assert.deepStrictEqual(
+          Message.toolUses(empty.content).map((call) => call.input),
+          [{}, {}]
+        )
+        const parallel = yield* Provider.collect(provider.stream(request))
+        assert.deepStrictEqual(
+          Message.toolUses(parallel.content).map((call) => [call.name, call.input]),
+          [
+            ["run_sql", { sql: "SELECT region, SUM(revenue) FROM sales GROUP BY 1", limit: 100 }],
+            ["run_js", { code: "sales.filter(r => r.price > 9.99).length" }]
+          ]
+        )
+      })
+    )
+
+    it.live("thinking keeps its signature, redacted thinking its data, then the text follows", () =>
+      Effect.gen(function* () {
+        const server = yield* serverWith({ sse: AnthropicServer.fixture("thinking.sse") })
+        const provider = yield* providerFor(server)
+        const response = yield* Provider.collect(provider.stream(request))
+        assert.deepStrictEqual(
+          response.content.map((block) => block.type),
+          ["thinking", "redacted_thinking", "text"]
+        )
+        const thinking = response.content[0] as Message.ThinkingBlock
+        assert.strictEqual(
+          thinking.thinking,
+          "The user wants the mean. Sum is 1+2+3+4+5 = 15, divided by 5 gives 3 — straightforward."
+        )
+        assert.match(thinking.signature, /^EqQBCgIYAhIM/)
+        assert.match((response.content[1] as Message.RedactedThinkingBlock).data, /^EmwKAhgBEgy3/)
+        assert.strictEqual(response.text, "The mean is 3.")
+      })
+    )
+
+    it.live("usage: later counters replace earlier ones, null keeps them, cache reads and writes are kept", () =>
+      Effect.gen(function* () {
+        const server = yield* serverWith(
+          { sse: AnthropicServer.fixture("cache-usage.sse") },
+          { sse: AnthropicServer.fixture("text.sse") }
+        )
+        const provider = yield* providerFor(server)
+        const write = yield* Provider.collect(provider.stream(request))
+        assert.deepStrictEqual(json(write.usage), {
+          inputTokens: 14,
+          outputTokens: 9,
+          cacheReadTokens: 0,
+          cacheWriteTokens: 2048
+        })
+        const read = yield* Provider.collect(provider.stream(request))
+        assert.deepStrictEqual(json(read.usage), {
+          inputTokens: 2095,
+          outputTokens: 23,
+          cacheReadTokens: 1800,
+          cacheWriteTokens: 0
+        })
+      })
+    )
+
+    it.live("an unknown block is kept opaque with every field; an unknown event type is skipped", () =>
+      Effect.gen(function* () {
+        const server = yield* serverWith({ sse: AnthropicServer.fixture("unknown.sse") })
+        const provider = yield* providerFor(server)
+        const response = yield* Provider.collect(provider.stream(request))
+        assert.deepStrictEqual(json(response.content[0]), {
+          type: "future_widget",
+          id: "fw_01Hq2",
+          payload: { rows: [1, 2, 3], label: "ünïcödé" }
+        })
+        assert.strictEqual(response.text, "Done.")
+      })
+    )
+
+    for (const [name, reason] of [
+      ["text.sse", "end_turn"],
+      ["tool-use.sse", "tool_use"],
+      ["max-tokens.sse", "max_tokens"],
+      ["stop-sequence.sse", "stop_sequence"],
+      ["pause-turn.sse", "pause_turn"],
+      ["refusal.sse", "refusal"],
+      ["context-window.sse", "model_context_window_exceeded"]
+    ] as const) {
+      it.live(`stop reason ${reason} comes through`, () =>
+        Effect.gen(function* () {
+          const server = yield* serverWith({ sse: AnthropicServer.fixture(name) })
+          const provider = yield* providerFor(server)
+          const response = yield* Provider.collect(provider.stream(request))
+          assert.strictEqual(response.stopReason, reason)
+          if (reason === "stop_sequence") assert.strictEqual(response.stopSequence, "\n\nQ:")
         })
       )
-      assert.strictEqual(text.length, 20_000 + "the mean of [1, 2, 3, 4, 5] is 3.".length)
-      assert.isBelow(batches, 20_000 / 10, "events arrive in batches, not one Effect per event")
-    })
-  )
-})
+    }
 
-describe("Anthropic provider: failures in the stream", () => {
-  it.live("an overloaded_error event inside a 200 stream is a retryable Overloaded error after the text so far", () =>
-    Effect.gen(function* () {
-      const server = yield* serverWith({ sse: AnthropicServer.fixture("overloaded-midstream.sse") })
-      const provider = yield* providerFor(server)
-      const seen: Array<string> = []
-      const exit = yield* provider.stream(request).pipe(
-        Stream.runForEach((event) => Effect.sync(() => seen.push(event.type))),
-        Effect.exit
-      )
-      const error = failureOf(exit)
-      assert.instanceOf(error, ProviderError)
-      const failure = error as ProviderError
-      assert.strictEqual(failure.reason, "Overloaded")
-      assert.isTrue(failure.isRetryable)
-      assert.strictEqual(failure.requestId, "req_test_0")
-      assert.include(failure.message, "overloaded_error")
-      assert.deepStrictEqual(seen, [
-        "message_start",
-        "content_block_start",
-        "content_block_delta",
-        "content_block_delta"
-      ])
-    })
-  )
-
-  for (const [type, reason, retryable] of [
-    ["rate_limit_error", "RateLimited", true],
-    ["api_error", "ServerError", true],
-    ["invalid_request_error", "InvalidRequest", false]
-  ] as const) {
-    it.live(`an in-stream ${type} event is ${reason}`, () =>
+    it.live("a stream of 20,000 deltas read by a slow consumer arrives whole and in order", () =>
       Effect.gen(function* () {
-        const events = AnthropicServer.parseSse(AnthropicServer.fixture("text.sse")).slice(0, 3)
-        events.push({ type: "error", error: { type, message: "boom" } })
+        const events: Array<{ type: string }> = [
+          ...AnthropicServer.parseSse(AnthropicServer.fixture("text.sse")).slice(0, 2)
+        ]
+        for (let i = 0; i < 20_000; i++) {
+          events.push({
+            type: "content_block_delta",
+            index: 0,
+            delta: { type: "text_delta", text: `${i % 10}` }
+          } as never)
+        }
+        events.push(...AnthropicServer.parseSse(AnthropicServer.fixture("text.sse")).slice(-4))
+        const server = yield* serverWith({ sse: AnthropicServer.sse(events) })
+        const provider = yield* providerFor(server)
+        let text = ""
+        let batches = 0
+        yield* provider.stream(request).pipe(
+          Stream.runForEachArray((batch) => {
+            batches++
+            for (const event of batch) {
+              if (event.type === "content_block_delta" && event.delta.type === "text_delta") {
+                text += (event.delta as { text: string }).text
+              }
+            }
+            return Effect.sleep(Duration.millis(1))
+          })
+        )
+        assert.strictEqual(text.length, 20_000 + "the mean of [1, 2, 3, 4, 5] is 3.".length)
+        assert.isBelow(batches, 20_000 / 10, "events arrive in batches, not one Effect per event")
+      })
+    )
+  })
+
+  describe(`Anthropic provider (${transport} transport): failures in the stream`, () => {
+    it.live("an overloaded_error event inside a 200 stream is a retryable Overloaded error after the text so far", () =>
+      Effect.gen(function* () {
+        const server = yield* serverWith({ sse: AnthropicServer.fixture("overloaded-midstream.sse") })
+        const provider = yield* providerFor(server)
+        const seen: Array<string> = []
+        const exit = yield* provider.stream(request).pipe(
+          Stream.runForEach((event) => Effect.sync(() => seen.push(event.type))),
+          Effect.exit
+        )
+        const error = failureOf(exit)
+        assert.instanceOf(error, ProviderError)
+        const failure = error as ProviderError
+        assert.strictEqual(failure.reason, "Overloaded")
+        assert.isTrue(failure.isRetryable)
+        assert.strictEqual(failure.requestId, "req_test_0")
+        assert.include(failure.message, "overloaded_error")
+        assert.deepStrictEqual(seen, [
+          "message_start",
+          "content_block_start",
+          "content_block_delta",
+          "content_block_delta"
+        ])
+      })
+    )
+
+    for (const [type, reason, retryable] of [
+      ["rate_limit_error", "RateLimited", true],
+      ["api_error", "ServerError", true],
+      ["invalid_request_error", "InvalidRequest", false]
+    ] as const) {
+      it.live(`an in-stream ${type} event is ${reason}`, () =>
+        Effect.gen(function* () {
+          const events = AnthropicServer.parseSse(AnthropicServer.fixture("text.sse")).slice(0, 3)
+          events.push({ type: "error", error: { type, message: "boom" } })
+          const server = yield* serverWith({ sse: AnthropicServer.sse(events) })
+          const provider = yield* providerFor(server)
+          const error = failureOf(yield* Effect.exit(Provider.collect(provider.stream(request)))) as ProviderError
+          assert.strictEqual(error.reason, reason)
+          assert.strictEqual(error.isRetryable, retryable)
+        })
+      )
+    }
+
+    it.live("a stream that ends without message_stop is InvalidResponse after the events that arrived", () =>
+      Effect.gen(function* () {
+        const server = yield* serverWith({ sse: AnthropicServer.fixture("no-message-stop.sse") })
+        const provider = yield* providerFor(server)
+        const events: Array<string> = []
+        const exit = yield* provider.stream(request).pipe(
+          Stream.runForEach((event) => Effect.sync(() => events.push(event.type))),
+          Effect.exit
+        )
+        const error = failureOf(exit) as ProviderError
+        assert.instanceOf(error, ProviderError)
+        assert.strictEqual(error.reason, "InvalidResponse")
+        assert.isFalse(error.isRetryable)
+        assert.include(error.message, "message_stop")
+        assert.deepStrictEqual(events, [
+          "message_start",
+          "content_block_start",
+          "content_block_delta",
+          "content_block_stop",
+          "message_delta"
+        ])
+      })
+    )
+
+    it.live("a connection dropped mid-stream is a retryable Connection error after the events that arrived", () =>
+      Effect.gen(function* () {
+        const sse = AnthropicServer.fixture("text.sse")
+        const cut = Buffer.byteLength(sse.slice(0, sse.indexOf("event: content_block_stop")), "utf8")
+        const server = yield* serverWith({ sse, dropAfterBytes: cut })
+        const provider = yield* providerFor(server)
+        let text = ""
+        const exit = yield* provider.stream(request).pipe(
+          Stream.runForEach((event) =>
+            Effect.sync(() => {
+              if (event.type === "content_block_delta" && event.delta.type === "text_delta") {
+                text += (event.delta as { text: string }).text
+              }
+            })
+          ),
+          Effect.exit
+        )
+        const error = failureOf(exit) as ProviderError
+        assert.instanceOf(error, ProviderError)
+        assert.strictEqual(error.reason, "Connection")
+        assert.isTrue(error.isRetryable)
+        assert.strictEqual(text, "Grüße aus 東京 🌸 — the mean of [1, 2, 3, 4, 5] is 3.")
+        assert.strictEqual(yield* AnthropicServer.awaitOutcome(server, 0), "dropped")
+      })
+    )
+
+    it.live("a malformed event (valid JSON, wrong shape) is InvalidResponse", () =>
+      Effect.gen(function* () {
+        const events = AnthropicServer.parseSse(AnthropicServer.fixture("text.sse")).slice(0, 2)
+        events.push({ type: "content_block_delta", index: "zero", delta: { type: "text_delta", text: 1 } })
         const server = yield* serverWith({ sse: AnthropicServer.sse(events) })
         const provider = yield* providerFor(server)
         const error = failureOf(yield* Effect.exit(Provider.collect(provider.stream(request)))) as ProviderError
-        assert.strictEqual(error.reason, reason)
-        assert.strictEqual(error.isRetryable, retryable)
+        assert.strictEqual(error.reason, "InvalidResponse")
+        assert.isFalse(error.isRetryable)
       })
     )
-  }
 
-  it.live("a stream that ends without message_stop is InvalidResponse after the events that arrived", () =>
-    Effect.gen(function* () {
-      const server = yield* serverWith({ sse: AnthropicServer.fixture("no-message-stop.sse") })
-      const provider = yield* providerFor(server)
-      const events: Array<string> = []
-      const exit = yield* provider.stream(request).pipe(
-        Stream.runForEach((event) => Effect.sync(() => events.push(event.type))),
-        Effect.exit
-      )
-      const error = failureOf(exit) as ProviderError
-      assert.instanceOf(error, ProviderError)
-      assert.strictEqual(error.reason, "InvalidResponse")
-      assert.isFalse(error.isRetryable)
-      assert.include(error.message, "message_stop")
-      assert.deepStrictEqual(events, [
-        "message_start",
-        "content_block_start",
-        "content_block_delta",
-        "content_block_stop",
-        "message_delta"
-      ])
-    })
-  )
-
-  it.live("a connection dropped mid-stream is a retryable Connection error after the events that arrived", () =>
-    Effect.gen(function* () {
-      const sse = AnthropicServer.fixture("text.sse")
-      const cut = Buffer.byteLength(sse.slice(0, sse.indexOf("event: content_block_stop")), "utf8")
-      const server = yield* serverWith({ sse, dropAfterBytes: cut })
-      const provider = yield* providerFor(server)
-      let text = ""
-      const exit = yield* provider.stream(request).pipe(
-        Stream.runForEach((event) =>
-          Effect.sync(() => {
-            if (event.type === "content_block_delta" && event.delta.type === "text_delta") {
-              text += (event.delta as { text: string }).text
-            }
-          })
-        ),
-        Effect.exit
-      )
-      const error = failureOf(exit) as ProviderError
-      assert.instanceOf(error, ProviderError)
-      assert.strictEqual(error.reason, "Connection")
-      assert.isTrue(error.isRetryable)
-      assert.strictEqual(text, "Grüße aus 東京 🌸 — the mean of [1, 2, 3, 4, 5] is 3.")
-      assert.strictEqual(yield* AnthropicServer.awaitOutcome(server, 0), "dropped")
-    })
-  )
-
-  it.live("a malformed event (valid JSON, wrong shape) is InvalidResponse", () =>
-    Effect.gen(function* () {
-      const events = AnthropicServer.parseSse(AnthropicServer.fixture("text.sse")).slice(0, 2)
-      events.push({ type: "content_block_delta", index: "zero", delta: { type: "text_delta", text: 1 } })
-      const server = yield* serverWith({ sse: AnthropicServer.sse(events) })
-      const provider = yield* providerFor(server)
-      const error = failureOf(yield* Effect.exit(Provider.collect(provider.stream(request)))) as ProviderError
-      assert.strictEqual(error.reason, "InvalidResponse")
-      assert.isFalse(error.isRetryable)
-    })
-  )
-
-  it.live("an event that is not JSON is InvalidResponse", () =>
-    Effect.gen(function* () {
-      const head = AnthropicServer.sse(AnthropicServer.parseSse(AnthropicServer.fixture("text.sse")).slice(0, 2))
-      const server = yield* serverWith({ sse: `${head}event: content_block_delta\ndata: {"type": "content_blo\n\n` })
-      const provider = yield* providerFor(server)
-      const error = failureOf(yield* Effect.exit(Provider.collect(provider.stream(request)))) as ProviderError
-      assert.strictEqual(error.reason, "InvalidResponse")
-    })
-  )
-})
-
-describe("Anthropic provider: HTTP errors", () => {
-  const catalogue: ReadonlyArray<{
-    status: number
-    type: string
-    message: string
-    reason: string
-    retryable: boolean
-    headers?: Record<string, string>
-    retryAfter?: number
-  }> = AnthropicServer.fixtureJson("errors.json")
-
-  for (const entry of catalogue) {
-    const label = `HTTP ${entry.status}${entry.headers ? ` with ${Object.keys(entry.headers).join(", ")}` : ""}`
-    it.live(`${label} is ${entry.reason} (retryable: ${entry.retryable}) from stream and chat`, () =>
+    it.live("an event that is not JSON is InvalidResponse", () =>
       Effect.gen(function* () {
-        const reply = AnthropicServer.errorReply(entry.status, entry.type, entry.message, entry.headers)
-        const server = yield* serverWith(reply, reply)
+        const head = AnthropicServer.sse(AnthropicServer.parseSse(AnthropicServer.fixture("text.sse")).slice(0, 2))
+        const server = yield* serverWith({ sse: `${head}event: content_block_delta\ndata: {"type": "content_blo\n\n` })
         const provider = yield* providerFor(server)
-        const fromStream = failureOf(yield* Effect.exit(Stream.runDrain(provider.stream(request)))) as ProviderError
-        const fromChat = failureOf(yield* Effect.exit(provider.chat(request))) as ProviderError
-        for (const error of [fromStream, fromChat]) {
-          assert.instanceOf(error, ProviderError)
-          assert.strictEqual(error.reason, entry.reason)
-          assert.strictEqual(error.isRetryable, entry.retryable)
-          assert.strictEqual(error.status, entry.status)
-          assert.strictEqual(error.provider, "anthropic")
-          assert.strictEqual(error.requestId, `req_test_${entry.status}`)
-          assert.include(error.message, entry.message)
-          assert.include(error.message, `req_test_${entry.status}`)
-          assert.strictEqual(error.retryAfter, entry.retryAfter)
-        }
-        // The SDK's own retries are off: one request per call.
-        assert.strictEqual(server.requests.length, 2)
+        const error = failureOf(yield* Effect.exit(Provider.collect(provider.stream(request)))) as ProviderError
+        assert.strictEqual(error.reason, "InvalidResponse")
       })
     )
-  }
-
-  it.live("401 says to set ANTHROPIC_API_KEY", () =>
-    Effect.gen(function* () {
-      const server = yield* serverWith(AnthropicServer.errorReply(401, "authentication_error", "invalid x-api-key"))
-      const provider = yield* providerFor(server)
-      const error = failureOf(yield* Effect.exit(provider.chat(request))) as ProviderError
-      assert.include(error.message, "ANTHROPIC_API_KEY")
-    })
-  )
-
-  it.live("a refused connection is a retryable Connection error naming the baseURL", () =>
-    Effect.gen(function* () {
-      const server = yield* Effect.promise(() => AnthropicServer.start())
-      yield* Effect.promise(() => server.close())
-      const provider = yield* providerFor(server)
-      const error = failureOf(yield* Effect.exit(Stream.runDrain(provider.stream(request)))) as ProviderError
-      assert.strictEqual(error.reason, "Connection")
-      assert.isTrue(error.isRetryable)
-      assert.include(error.message, server.url)
-    })
-  )
-
-  it.live("a 200 non-streaming response that is not a message is InvalidResponse", () =>
-    Effect.gen(function* () {
-      const server = yield* serverWith({ json: { type: "message", content: "nope" } })
-      const provider = yield* providerFor(server)
-      const error = failureOf(yield* Effect.exit(provider.chat(request))) as ProviderError
-      assert.strictEqual(error.reason, "InvalidResponse")
-    })
-  )
-
-  it("retry-after is read as seconds, as an HTTP date, and retry-after-ms wins", () => {
-    const now = Date.UTC(2026, 4, 1, 12, 0, 0)
-    assert.strictEqual(Anthropic.retryAfterMillis(new Headers({ "retry-after": "3" }), now), 3000)
-    assert.strictEqual(Anthropic.retryAfterMillis(new Headers({ "retry-after": "0.5" }), now), 500)
-    assert.strictEqual(
-      Anthropic.retryAfterMillis(new Headers({ "retry-after": new Date(now + 30_000).toUTCString() }), now),
-      30_000
-    )
-    assert.strictEqual(
-      Anthropic.retryAfterMillis(new Headers({ "retry-after": "9", "retry-after-ms": "250" }), now),
-      250
-    )
-    assert.strictEqual(Anthropic.retryAfterMillis(new Headers({ "retry-after": "soon" }), now), undefined)
-    assert.strictEqual(Anthropic.retryAfterMillis(new Headers({}), now), undefined)
   })
-})
 
-describe("Anthropic provider: chat", () => {
-  it.live("chat sends one non-streaming request and normalises the message", () =>
-    Effect.gen(function* () {
-      const message = AnthropicServer.fixtureJson("message.json")
-      const server = yield* serverWith({ json: message })
-      const provider = yield* providerFor(server)
-      const response = yield* provider.chat(request)
-      assert.strictEqual(server.requests[0]!.body.stream, false)
-      assert.strictEqual(response.id, message.id)
-      assert.strictEqual(response.model, MODEL)
-      assert.strictEqual(response.stopReason, "tool_use")
-      assert.strictEqual(response.stopSequence, null)
-      assert.deepStrictEqual(json(response.content), message.content)
-      assert.deepStrictEqual(json(response.usage), {
-        inputTokens: 1520,
-        outputTokens: 77,
-        cacheReadTokens: 4096,
-        cacheWriteTokens: 0
+  describe(`Anthropic provider (${transport} transport): HTTP errors`, () => {
+    const catalogue: ReadonlyArray<{
+      status: number
+      type: string
+      message: string
+      reason: string
+      retryable: boolean
+      headers?: Record<string, string>
+      retryAfter?: number
+    }> = AnthropicServer.fixtureJson("errors.json")
+
+    for (const entry of catalogue) {
+      const label = `HTTP ${entry.status}${entry.headers ? ` with ${Object.keys(entry.headers).join(", ")}` : ""}`
+      it.live(`${label} is ${entry.reason} (retryable: ${entry.retryable}) from stream and chat`, () =>
+        Effect.gen(function* () {
+          const reply = AnthropicServer.errorReply(entry.status, entry.type, entry.message, entry.headers)
+          const server = yield* serverWith(reply, reply)
+          const provider = yield* providerFor(server)
+          const fromStream = failureOf(yield* Effect.exit(Stream.runDrain(provider.stream(request)))) as ProviderError
+          const fromChat = failureOf(yield* Effect.exit(provider.chat(request))) as ProviderError
+          for (const error of [fromStream, fromChat]) {
+            assert.instanceOf(error, ProviderError)
+            assert.strictEqual(error.reason, entry.reason)
+            assert.strictEqual(error.isRetryable, entry.retryable)
+            assert.strictEqual(error.status, entry.status)
+            assert.strictEqual(error.provider, "anthropic")
+            assert.strictEqual(error.requestId, `req_test_${entry.status}`)
+            assert.include(error.message, entry.message)
+            assert.include(error.message, `req_test_${entry.status}`)
+            assert.strictEqual(error.retryAfter, entry.retryAfter)
+          }
+          // The SDK's own retries are off: one request per call.
+          assert.strictEqual(server.requests.length, 2)
+        })
+      )
+    }
+
+    it.live("401 says to set ANTHROPIC_API_KEY", () =>
+      Effect.gen(function* () {
+        const server = yield* serverWith(AnthropicServer.errorReply(401, "authentication_error", "invalid x-api-key"))
+        const provider = yield* providerFor(server)
+        const error = failureOf(yield* Effect.exit(provider.chat(request))) as ProviderError
+        assert.include(error.message, "ANTHROPIC_API_KEY")
       })
-      assert.strictEqual(response.text, "Let me run a query.")
-      assert.deepStrictEqual(provider.info, { name: "anthropic", model: MODEL, supportsStreaming: true })
+    )
+
+    it.live("a refused connection is a retryable Connection error naming the baseURL", () =>
+      Effect.gen(function* () {
+        const server = yield* Effect.promise(() => AnthropicServer.start())
+        yield* Effect.promise(() => server.close())
+        const provider = yield* providerFor(server)
+        const error = failureOf(yield* Effect.exit(Stream.runDrain(provider.stream(request)))) as ProviderError
+        assert.strictEqual(error.reason, "Connection")
+        assert.isTrue(error.isRetryable)
+        assert.include(error.message, server.url)
+      })
+    )
+
+    it.live("a 200 non-streaming response that is not a message is InvalidResponse", () =>
+      Effect.gen(function* () {
+        const server = yield* serverWith({ json: { type: "message", content: "nope" } })
+        const provider = yield* providerFor(server)
+        const error = failureOf(yield* Effect.exit(provider.chat(request))) as ProviderError
+        assert.strictEqual(error.reason, "InvalidResponse")
+      })
+    )
+
+    it("retry-after is read as seconds, as an HTTP date, and retry-after-ms wins", () => {
+      const now = Date.UTC(2026, 4, 1, 12, 0, 0)
+      assert.strictEqual(Anthropic.retryAfterMillis(new Headers({ "retry-after": "3" }), now), 3000)
+      assert.strictEqual(Anthropic.retryAfterMillis(new Headers({ "retry-after": "0.5" }), now), 500)
+      assert.strictEqual(
+        Anthropic.retryAfterMillis(new Headers({ "retry-after": new Date(now + 30_000).toUTCString() }), now),
+        30_000
+      )
+      assert.strictEqual(
+        Anthropic.retryAfterMillis(new Headers({ "retry-after": "9", "retry-after-ms": "250" }), now),
+        250
+      )
+      assert.strictEqual(Anthropic.retryAfterMillis(new Headers({ "retry-after": "soon" }), now), undefined)
+      assert.strictEqual(Anthropic.retryAfterMillis(new Headers({}), now), undefined)
     })
-  )
-})
+  })
 
-describe("Anthropic provider: requests", () => {
-  const history: ReadonlyArray<Message.Message> = [
-    Message.user("Load the sales data."),
-    Message.assistant([
-      { type: "thinking", thinking: "I will call load_csv.", signature: "EqQBsig==" },
-      { type: "redacted_thinking", data: "EmwKAhgBredacted==" },
-      { type: "text", text: "" },
-      { type: "text", text: "Loading." },
-      { type: "tool_use", id: "toolu_1", name: "load_csv", input: { path: "/data/sales.csv" } },
-      { type: "tool_use", id: "toolu_2", name: "broken", input: {} },
-      {
-        type: "server_tool_use",
-        id: "srvtoolu_1",
-        name: "web_search",
-        input: { query: "x" }
-      } as Message.ContentBlock,
-      { type: "future_widget", id: "fw_1", payload: { rows: [1] } } as Message.ContentBlock
-    ]),
-    Message.user([
-      Message.toolResult("toolu_1", "loaded 10 rows"),
-      Message.toolResult("toolu_2", "Unknown tool: broken", true),
-      { type: "text", text: "Now sum the revenue." }
-    ])
-  ]
-
-  it.live("the request body carries the history unchanged, with the options", () =>
-    Effect.gen(function* () {
-      const server = yield* serverWith({ sse: AnthropicServer.fixture("text.sse") })
-      const provider = yield* providerFor(server, {
-        maxTokens: 2000,
-        temperature: 0.2,
-        stopSequences: ["\n\nQ:"],
-        thinking: { budgetTokens: 1024 },
-        headers: { "anthropic-beta": "test-beta-2026-01-01", "x-trace": "abc" }
+  describe(`Anthropic provider (${transport} transport): chat`, () => {
+    it.live("chat sends one non-streaming request and normalises the message", () =>
+      Effect.gen(function* () {
+        const message = AnthropicServer.fixtureJson("message.json")
+        const server = yield* serverWith({ json: message })
+        const provider = yield* providerFor(server)
+        const response = yield* provider.chat(request)
+        assert.strictEqual(server.requests[0]!.body.stream, false)
+        assert.strictEqual(response.id, message.id)
+        assert.strictEqual(response.model, MODEL)
+        assert.strictEqual(response.stopReason, "tool_use")
+        assert.strictEqual(response.stopSequence, null)
+        assert.deepStrictEqual(json(response.content), message.content)
+        assert.deepStrictEqual(json(response.usage), {
+          inputTokens: 1520,
+          outputTokens: 77,
+          cacheReadTokens: 4096,
+          cacheWriteTokens: 0
+        })
+        assert.strictEqual(response.text, "Let me run a query.")
+        assert.deepStrictEqual(provider.info, { name: "anthropic", model: MODEL, supportsStreaming: true })
       })
-      const tools: ReadonlyArray<Provider.ToolDefinition> = [
+    )
+  })
+
+  describe(`Anthropic provider (${transport} transport): requests`, () => {
+    const history: ReadonlyArray<Message.Message> = [
+      Message.user("Load the sales data."),
+      Message.assistant([
+        { type: "thinking", thinking: "I will call load_csv.", signature: "EqQBsig==" },
+        { type: "redacted_thinking", data: "EmwKAhgBredacted==" },
+        { type: "text", text: "" },
+        { type: "text", text: "Loading." },
+        { type: "tool_use", id: "toolu_1", name: "load_csv", input: { path: "/data/sales.csv" } },
+        { type: "tool_use", id: "toolu_2", name: "broken", input: {} },
         {
-          name: "load_csv",
-          description: "Loads a CSV file.",
-          input_schema: { type: "object", properties: { path: { type: "string" } }, required: ["path"] }
-        }
-      ]
-      yield* Stream.runDrain(provider.stream({ system: "You are a data analyst.", messages: history, tools }))
-      const sent = yield* Effect.promise(() => server.request(0))
-      assert.strictEqual(sent.method, "POST")
-      assert.strictEqual(sent.url, "/v1/messages")
-      assert.strictEqual(sent.headers["anthropic-beta"], "test-beta-2026-01-01")
-      assert.strictEqual(sent.headers["x-trace"], "abc")
-      assert.isString(sent.headers["anthropic-version"])
-      assert.isUndefined(sent.headers["x-stainless-retry-count"] === "1" ? "retried" : undefined)
-      const expectedMessages = json(history).map((message: Message.Message) => ({
-        role: message.role,
-        // the empty text block is left out: the API rejects it
-        content: message.content.filter((block) => !(block.type === "text" && (block as Message.TextBlock).text === ""))
-      }))
-      assert.deepStrictEqual(sent.body, {
-        model: MODEL,
-        max_tokens: 2000,
-        messages: expectedMessages,
-        system: "You are a data analyst.",
-        tools: json(tools),
-        temperature: 0.2,
-        stop_sequences: ["\n\nQ:"],
-        thinking: { type: "enabled", budget_tokens: 1024 },
-        stream: true
-      })
-      assert.deepStrictEqual(sent.body.messages[2].content[1], {
-        type: "tool_result",
-        tool_use_id: "toolu_2",
-        content: "Unknown tool: broken",
-        is_error: true
-      })
-    })
-  )
-
-  it.live("Request.maxTokens overrides the default of 4096", () =>
-    Effect.gen(function* () {
-      // A reply picked from the request: only the expected limits get a stream.
-      const byLimit = (expected: number) => (sent: AnthropicServer.RecordedRequest) =>
-        sent.body.max_tokens === expected
-          ? { sse: AnthropicServer.fixture("text.sse") }
-          : AnthropicServer.errorReply(400, "invalid_request_error", `max_tokens is not ${expected}`)
-      const server = yield* serverWith(byLimit(4096), byLimit(99))
-      const provider = yield* providerFor(server)
-      yield* Stream.runDrain(provider.stream(request))
-      yield* Stream.runDrain(provider.stream({ ...request, maxTokens: 99 }))
-      assert.strictEqual(server.requests[0]!.body.max_tokens, 4096)
-      assert.strictEqual(server.requests[1]!.body.max_tokens, 99)
-      assert.notProperty(server.requests[0]!.body, "system")
-      assert.notProperty(server.requests[0]!.body, "tools")
-    })
-  )
-
-  it.live("formatCacheControl marks the system prompt and the last block of the final user message", () =>
-    Effect.gen(function* () {
-      const server = yield* serverWith({ sse: AnthropicServer.fixture("text.sse") })
-      const provider = yield* providerFor(server)
-      const original: Provider.Request = { system: "You are a data analyst.", messages: history, tools: [] }
-      const before = JSON.stringify(original)
-      const marked = provider.formatCacheControl(original)
-      assert.strictEqual(JSON.stringify(original), before, "the input is not mutated")
-      yield* Stream.runDrain(provider.stream(marked))
-      const body = server.requests[0]!.body
-      assert.deepStrictEqual(body.system, [
-        { type: "text", text: "You are a data analyst.", cache_control: { type: "ephemeral" } }
+          type: "server_tool_use",
+          id: "srvtoolu_1",
+          name: "web_search",
+          input: { query: "x" }
+        } as Message.ContentBlock,
+        { type: "future_widget", id: "fw_1", payload: { rows: [1] } } as Message.ContentBlock
+      ]),
+      Message.user([
+        Message.toolResult("toolu_1", "loaded 10 rows"),
+        Message.toolResult("toolu_2", "Unknown tool: broken", true),
+        { type: "text", text: "Now sum the revenue." }
       ])
-      const last = body.messages[body.messages.length - 1].content
-      assert.deepStrictEqual(last[last.length - 1], {
-        type: "text",
-        text: "Now sum the revenue.",
-        cache_control: { type: "ephemeral" }
+    ]
+
+    it.live("the request body carries the history unchanged, with the options", () =>
+      Effect.gen(function* () {
+        const server = yield* serverWith({ sse: AnthropicServer.fixture("text.sse") })
+        const provider = yield* providerFor(server, {
+          maxTokens: 2000,
+          temperature: 0.2,
+          stopSequences: ["\n\nQ:"],
+          thinking: { budgetTokens: 1024 },
+          headers: { "anthropic-beta": "test-beta-2026-01-01", "x-trace": "abc" }
+        })
+        const tools: ReadonlyArray<Provider.ToolDefinition> = [
+          {
+            name: "load_csv",
+            description: "Loads a CSV file.",
+            input_schema: { type: "object", properties: { path: { type: "string" } }, required: ["path"] }
+          }
+        ]
+        yield* Stream.runDrain(provider.stream({ system: "You are a data analyst.", messages: history, tools }))
+        const sent = yield* Effect.promise(() => server.request(0))
+        assert.strictEqual(sent.method, "POST")
+        assert.strictEqual(sent.url, "/v1/messages")
+        assert.strictEqual(sent.headers["anthropic-beta"], "test-beta-2026-01-01")
+        assert.strictEqual(sent.headers["x-trace"], "abc")
+        assert.isString(sent.headers["anthropic-version"])
+        assert.isUndefined(sent.headers["x-stainless-retry-count"] === "1" ? "retried" : undefined)
+        const expectedMessages = json(history).map((message: Message.Message) => ({
+          role: message.role,
+          // the empty text block is left out: the API rejects it
+          content: message.content.filter(
+            (block) => !(block.type === "text" && (block as Message.TextBlock).text === "")
+          )
+        }))
+        assert.deepStrictEqual(sent.body, {
+          model: MODEL,
+          max_tokens: 2000,
+          messages: expectedMessages,
+          system: "You are a data analyst.",
+          tools: json(tools),
+          temperature: 0.2,
+          stop_sequences: ["\n\nQ:"],
+          thinking: { type: "enabled", budget_tokens: 1024 },
+          stream: true
+        })
+        assert.deepStrictEqual(sent.body.messages[2].content[1], {
+          type: "tool_result",
+          tool_use_id: "toolu_2",
+          content: "Unknown tool: broken",
+          is_error: true
+        })
       })
-      const markers = JSON.stringify(body).split('"cache_control"').length - 1
-      assert.strictEqual(markers, 2)
-    })
-  )
+    )
 
-  it("messages convert to API params and back", () => {
-    const params = Anthropic.toMessageParams(history)
-    assert.deepStrictEqual(Anthropic.fromMessageParams(params), [
-      history[0]!,
-      { role: "assistant", content: history[1]!.content.filter((_, i) => i !== 2) },
-      history[2]!
-    ])
-    assert.deepStrictEqual(Anthropic.fromMessageParams([{ role: "user", content: "hi" }]), [Message.user("hi")])
+    it.live("Request.maxTokens overrides the default of 4096", () =>
+      Effect.gen(function* () {
+        // A reply picked from the request: only the expected limits get a stream.
+        const byLimit = (expected: number) => (sent: AnthropicServer.RecordedRequest) =>
+          sent.body.max_tokens === expected
+            ? { sse: AnthropicServer.fixture("text.sse") }
+            : AnthropicServer.errorReply(400, "invalid_request_error", `max_tokens is not ${expected}`)
+        const server = yield* serverWith(byLimit(4096), byLimit(99))
+        const provider = yield* providerFor(server)
+        yield* Stream.runDrain(provider.stream(request))
+        yield* Stream.runDrain(provider.stream({ ...request, maxTokens: 99 }))
+        assert.strictEqual(server.requests[0]!.body.max_tokens, 4096)
+        assert.strictEqual(server.requests[1]!.body.max_tokens, 99)
+        assert.notProperty(server.requests[0]!.body, "system")
+        assert.notProperty(server.requests[0]!.body, "tools")
+      })
+    )
+
+    it.live("formatCacheControl marks the system prompt and the last block of the final user message", () =>
+      Effect.gen(function* () {
+        const server = yield* serverWith({ sse: AnthropicServer.fixture("text.sse") })
+        const provider = yield* providerFor(server)
+        const original: Provider.Request = { system: "You are a data analyst.", messages: history, tools: [] }
+        const before = JSON.stringify(original)
+        const marked = provider.formatCacheControl(original)
+        assert.strictEqual(JSON.stringify(original), before, "the input is not mutated")
+        yield* Stream.runDrain(provider.stream(marked))
+        const body = server.requests[0]!.body
+        assert.deepStrictEqual(body.system, [
+          { type: "text", text: "You are a data analyst.", cache_control: { type: "ephemeral" } }
+        ])
+        const last = body.messages[body.messages.length - 1].content
+        assert.deepStrictEqual(last[last.length - 1], {
+          type: "text",
+          text: "Now sum the revenue.",
+          cache_control: { type: "ephemeral" }
+        })
+        const markers = JSON.stringify(body).split('"cache_control"').length - 1
+        assert.strictEqual(markers, 2)
+      })
+    )
+
+    it("messages convert to API params and back", () => {
+      const params = Anthropic.toMessageParams(history)
+      assert.deepStrictEqual(Anthropic.fromMessageParams(params), [
+        history[0]!,
+        { role: "assistant", content: history[1]!.content.filter((_, i) => i !== 2) },
+        history[2]!
+      ])
+      assert.deepStrictEqual(Anthropic.fromMessageParams([{ role: "user", content: "hi" }]), [Message.user("hi")])
+    })
   })
-})
 
-describe("Anthropic provider: interruption and timeouts", () => {
-  it.live("a consumer that stops pulling (Stream.take) aborts the HTTP request", () =>
-    Effect.gen(function* () {
-      const sse = AnthropicServer.fixture("text.sse")
-      const server = yield* serverWith({ sse, stallAfterBytes: sse.indexOf("event: content_block_stop") })
-      const provider = yield* providerFor(server)
-      const first = yield* provider.stream(request).pipe(Stream.take(2), Stream.runCollect)
-      assert.deepStrictEqual(
-        [...first].map((event) => event.type),
-        ["message_start", "content_block_start"]
-      )
-      assert.strictEqual(yield* AnthropicServer.awaitOutcome(server, 0), "clientClosed")
-    })
-  )
+  describe(`Anthropic provider (${transport} transport): interruption and timeouts`, () => {
+    it.live("a consumer that stops pulling (Stream.take) aborts the HTTP request", () =>
+      Effect.gen(function* () {
+        const sse = AnthropicServer.fixture("text.sse")
+        const server = yield* serverWith({ sse, stallAfterBytes: sse.indexOf("event: content_block_stop") })
+        const provider = yield* providerFor(server)
+        const first = yield* provider.stream(request).pipe(Stream.take(2), Stream.runCollect)
+        assert.deepStrictEqual(
+          [...first].map((event) => event.type),
+          ["message_start", "content_block_start"]
+        )
+        assert.strictEqual(yield* AnthropicServer.awaitOutcome(server, 0), "clientClosed")
+      })
+    )
 
-  it.live("interrupting the fiber mid-stream aborts the HTTP request", () =>
-    Effect.gen(function* () {
-      const sse = AnthropicServer.fixture("text.sse")
-      const server = yield* serverWith({ sse, stallAfterBytes: sse.indexOf("event: content_block_stop") })
-      const provider = yield* providerFor(server)
-      let seen = 0
-      const fiber = yield* provider.stream(request).pipe(
-        Stream.runForEach(() => Effect.sync(() => seen++)),
-        Effect.forkChild
-      )
-      while (seen < 3) yield* Effect.sleep(Duration.millis(5))
-      yield* Fiber.interrupt(fiber)
-      assert.strictEqual(yield* AnthropicServer.awaitOutcome(server, 0), "clientClosed")
-      assert.strictEqual(server.clientClosedCount(), 1)
-    })
-  )
+    it.live("interrupting the fiber mid-stream aborts the HTTP request", () =>
+      Effect.gen(function* () {
+        const sse = AnthropicServer.fixture("text.sse")
+        const server = yield* serverWith({ sse, stallAfterBytes: sse.indexOf("event: content_block_stop") })
+        const provider = yield* providerFor(server)
+        let seen = 0
+        const fiber = yield* provider.stream(request).pipe(
+          Stream.runForEach(() => Effect.sync(() => seen++)),
+          Effect.forkChild
+        )
+        while (seen < 3) yield* Effect.sleep(Duration.millis(5))
+        yield* Fiber.interrupt(fiber)
+        assert.strictEqual(yield* AnthropicServer.awaitOutcome(server, 0), "clientClosed")
+        assert.strictEqual(server.clientClosedCount(), 1)
+      })
+    )
 
-  it.live("interrupting before the response headers aborts the HTTP request", () =>
-    Effect.gen(function* () {
-      const server = yield* serverWith({ hang: true }, { hang: true })
-      const provider = yield* providerFor(server)
-      const streaming = yield* Stream.runDrain(provider.stream(request)).pipe(Effect.forkChild)
-      yield* Effect.promise(() => server.request(0))
-      yield* Fiber.interrupt(streaming)
-      assert.strictEqual(yield* AnthropicServer.awaitOutcome(server, 0), "clientClosed")
-      const chatting = yield* provider.chat(request).pipe(Effect.forkChild)
-      yield* Effect.promise(() => server.request(1))
-      yield* Fiber.interrupt(chatting)
-      assert.strictEqual(yield* AnthropicServer.awaitOutcome(server, 1), "clientClosed")
-    })
-  )
+    it.live("interrupting before the response headers aborts the HTTP request", () =>
+      Effect.gen(function* () {
+        const server = yield* serverWith({ hang: true }, { hang: true })
+        const provider = yield* providerFor(server)
+        const streaming = yield* Stream.runDrain(provider.stream(request)).pipe(Effect.forkChild)
+        yield* Effect.promise(() => server.request(0))
+        yield* Fiber.interrupt(streaming)
+        assert.strictEqual(yield* AnthropicServer.awaitOutcome(server, 0), "clientClosed")
+        const chatting = yield* provider.chat(request).pipe(Effect.forkChild)
+        yield* Effect.promise(() => server.request(1))
+        yield* Fiber.interrupt(chatting)
+        assert.strictEqual(yield* AnthropicServer.awaitOutcome(server, 1), "clientClosed")
+      })
+    )
 
-  it.effect("requestTimeout fails with Timeout(request) on the TestClock and aborts the request", () =>
-    Effect.gen(function* () {
-      const server = yield* serverWith({ hang: true })
-      const provider = yield* providerFor(server)
-      const fiber = yield* Stream.runDrain(provider.stream({ ...request, requestTimeout: Duration.seconds(30) })).pipe(
-        Effect.forkChild
-      )
-      yield* Effect.promise(() => server.request(0))
-      yield* TestClock.adjust(Duration.seconds(29))
-      assert.isUndefined(fiber.pollUnsafe())
-      yield* TestClock.adjust(Duration.seconds(1))
-      const error = failureOf(yield* Fiber.await(fiber))
-      assert.instanceOf(error, Timeout)
-      const timeout = error as Timeout
-      assert.strictEqual(timeout.phase, "request")
-      assert.strictEqual(timeout.limitMillis, 30_000)
-      assert.isTrue(timeout.isRetryable)
-      assert.strictEqual(yield* AnthropicServer.awaitOutcome(server, 0), "clientClosed")
-    })
-  )
+    it.effect("requestTimeout fails with Timeout(request) on the TestClock and aborts the request", () =>
+      Effect.gen(function* () {
+        const server = yield* serverWith({ hang: true })
+        const provider = yield* providerFor(server)
+        const fiber = yield* Stream.runDrain(
+          provider.stream({ ...request, requestTimeout: Duration.seconds(30) })
+        ).pipe(Effect.forkChild)
+        yield* Effect.promise(() => server.request(0))
+        yield* TestClock.adjust(Duration.seconds(29))
+        assert.isUndefined(fiber.pollUnsafe())
+        yield* TestClock.adjust(Duration.seconds(1))
+        const error = failureOf(yield* Fiber.await(fiber))
+        assert.instanceOf(error, Timeout)
+        const timeout = error as Timeout
+        assert.strictEqual(timeout.phase, "request")
+        assert.strictEqual(timeout.limitMillis, 30_000)
+        assert.isTrue(timeout.isRetryable)
+        assert.strictEqual(yield* AnthropicServer.awaitOutcome(server, 0), "clientClosed")
+      })
+    )
 
-  it.effect("requestTimeout bounds chat too", () =>
-    Effect.gen(function* () {
-      const server = yield* serverWith({ hang: true })
-      const provider = yield* providerFor(server)
-      const fiber = yield* provider.chat({ ...request, requestTimeout: Duration.seconds(5) }).pipe(Effect.forkChild)
-      yield* Effect.promise(() => server.request(0))
-      yield* TestClock.adjust(Duration.seconds(5))
-      const error = failureOf(yield* Fiber.await(fiber)) as Timeout
-      assert.strictEqual(error.phase, "request")
-      assert.strictEqual(yield* AnthropicServer.awaitOutcome(server, 0), "clientClosed")
-    })
-  )
+    it.effect("requestTimeout bounds chat too", () =>
+      Effect.gen(function* () {
+        const server = yield* serverWith({ hang: true })
+        const provider = yield* providerFor(server)
+        const fiber = yield* provider.chat({ ...request, requestTimeout: Duration.seconds(5) }).pipe(Effect.forkChild)
+        yield* Effect.promise(() => server.request(0))
+        yield* TestClock.adjust(Duration.seconds(5))
+        const error = failureOf(yield* Fiber.await(fiber)) as Timeout
+        assert.strictEqual(error.phase, "request")
+        assert.strictEqual(yield* AnthropicServer.awaitOutcome(server, 0), "clientClosed")
+      })
+    )
 
-  it.live("a finished stream leaves the keep-alive connection for the next request", () =>
-    Effect.gen(function* () {
-      const server = yield* serverWith(
-        { sse: AnthropicServer.fixture("text.sse") },
-        { sse: AnthropicServer.fixture("text.sse") }
-      )
-      const provider = yield* providerFor(server)
-      yield* Stream.runDrain(provider.stream(request))
-      yield* Stream.runDrain(provider.stream(request))
-      assert.strictEqual(yield* AnthropicServer.awaitOutcome(server, 0), "completed")
-      assert.strictEqual(yield* AnthropicServer.awaitOutcome(server, 1), "completed")
-      assert.strictEqual(server.clientClosedCount(), 0)
-    })
-  )
-})
+    it.live("a finished stream leaves the keep-alive connection for the next request", () =>
+      Effect.gen(function* () {
+        const server = yield* serverWith(
+          { sse: AnthropicServer.fixture("text.sse") },
+          { sse: AnthropicServer.fixture("text.sse") }
+        )
+        const provider = yield* providerFor(server)
+        yield* Stream.runDrain(provider.stream(request))
+        yield* Stream.runDrain(provider.stream(request))
+        assert.strictEqual(yield* AnthropicServer.awaitOutcome(server, 0), "completed")
+        assert.strictEqual(yield* AnthropicServer.awaitOutcome(server, 1), "completed")
+        assert.strictEqual(server.clientClosedCount(), 0)
+      })
+    )
+  })
+}
 
 describe("Anthropic provider: the API key", () => {
   it.live("the key is sent to the API but never appears in errors, inspected values or logs", () =>
