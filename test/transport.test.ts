@@ -171,6 +171,30 @@ describe("node transport: bodies", () => {
   )
 })
 
+describe("node transport: connections", () => {
+  it.live("every connection of 300 concurrent streams is kept and reused by the next 300", () =>
+    Effect.gen(function* () {
+      let connections = 0
+      const server = yield* serve((_, res) => {
+        // answer late enough that all 300 requests are open at once
+        setTimeout(() => {
+          res.writeHead(200, { "content-type": "text/event-stream" })
+          res.end(sse)
+        }, 100)
+      })
+      server.server.on("connection", () => connections++)
+      const provider = yield* providerAt(server.url)
+      const round = Effect.forEach(Array.from({ length: 300 }), () => streamText(provider), {
+        concurrency: "unbounded"
+      })
+      yield* round
+      assert.strictEqual(connections, 300)
+      yield* round
+      assert.strictEqual(connections, 300, "the second round opened no connection")
+    })
+  )
+})
+
 describe("node transport: redirects", () => {
   it.live("307 and 308 are followed with the same method and body", () =>
     Effect.gen(function* () {

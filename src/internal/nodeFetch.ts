@@ -13,7 +13,7 @@
  * an `AbortError` before the headers, errors the body after them, and destroys the socket either
  * way); redirects are followed (at most 20; 303, and 301/302 after a POST, become a GET without
  * body; credentials are dropped when the origin changes); `gzip`, `deflate` and `br` bodies are
- * decompressed. Connections are kept alive in the agent's pool. Anything it does not handle (a
+ * decompressed. Connections are kept alive in the agent's pool (see `poolOptions`). Anything it does not handle (a
  * `Request` object, a streamed or form body, `http:`/`https:` aside) goes to the global `fetch`.
  *
  * A network failure rejects with Node's own error (`ECONNREFUSED`, `ECONNRESET`, ...): the SDK wraps
@@ -180,6 +180,15 @@ const responseHeaders = (message: Http.IncomingMessage): Headers => {
 }
 
 /**
+ * The connection pool, as undici's: every connection that finished a response is kept for reuse
+ * (Node's default keeps 256 and closes the rest, so 1,000 streams ending together closed 744
+ * sockets and the next 1,000 opened them again), and an idle one is closed after 4 s, or earlier
+ * when the server's `Keep-Alive: timeout` hint says so. The timeout does not apply to a request
+ * in progress.
+ */
+const poolOptions: Http.AgentOptions = { keepAlive: true, maxFreeSockets: Number.POSITIVE_INFINITY, timeout: 4_000 }
+
+/**
  * The agents a {@link make} fetch sends through.
  * @internal
  */
@@ -193,8 +202,8 @@ export interface Agents {
  * @internal
  */
 export const make = (agents?: Partial<Agents>): typeof globalThis.fetch => {
-  const http = agents?.http ?? new Http.Agent({ keepAlive: true })
-  const https = agents?.https ?? new Https.Agent({ keepAlive: true })
+  const http = agents?.http ?? new Http.Agent(poolOptions)
+  const https = agents?.https ?? new Https.Agent(poolOptions)
 
   const send = (
     url: URL,
