@@ -25,7 +25,6 @@ import { type Cause, Duration, Effect, Exit, type Pull, Stream } from "effect"
 import type * as Arr from "effect/Array"
 
 type Chunk<A> = Arr.NonEmptyReadonlyArray<A>
-type Resume<A, E> = (effect: Effect.Effect<Chunk<A>, E | Cause.Done>) => void
 
 /**
  * `self` where the consumer's pull fails with `onTimeout(first, limit)` once it has waited
@@ -42,86 +41,113 @@ export const withPullDeadlines = <A, E, E2>(
   const maxSleep = Math.min(...limits)
   return Stream.transformPull(self, (upstream, scope) =>
     Effect.clockWith((clock) => {
+      type Result = Exit.Exit<Chunk<A>, E | E2 | Cause.Done>
       let first = true
-      /** The consumer's pull in progress: its resume, when it started, and its limit. */
-      let consumer: Resume<A, E | E2> | undefined
+      /** A pull is in progress: it started at `startedAt` and may wait `limitMillis`. */
+      let pending = false
       let startedAt = 0
       let limitMillis: number | undefined
-      /** The upstream's last exit when it ended or failed: every later pull gets it. */
-      let ended: Exit.Exit<Chunk<A>, E | E2 | Cause.Done> | undefined
-      let wakePuller: (() => void) | undefined
+      /** The waiting consumer of the pull in progress, or its result when it came at once. */
+      let consumer: ((result: Result) => void) | undefined
+      let ready: Result | undefined
+      /** The upstream's last exit when it ended or failed (or the timeout): every later pull gets it. */
+      let ended: Result | undefined
       let requested = false
+      let wakePuller: (() => void) | undefined
       let wakeWatchdog: (() => void) | undefined
+      let watchdogStarted = false
 
-      const waitFor = (set: (wake: () => void) => void) =>
-        Effect.callback<void>((resume) => set(() => resume(Effect.void)))
+      const deliver = (result: Result) => {
+        pending = false
+        const resume = consumer
+        consumer = undefined
+        if (resume !== undefined) resume(result)
+        else ready = result
+      }
 
-      const puller = Effect.gen(function* () {
-        while (true) {
-          if (!requested) {
-            yield* waitFor((wake) => {
-              wakePuller = wake
-            })
-          }
-          requested = false
-          const exit = yield* Effect.exit(upstream)
-          if (Exit.isSuccess(exit)) first = false
-          else ended = exit
-          const resume = consumer
-          consumer = undefined
-          resume?.(exit)
-          if (ended !== undefined) return
-        }
+      const waitForRequest = Effect.callback<void>((resume) => {
+        if (requested) return resume(Effect.void)
+        wakePuller = () => resume(Effect.void)
       })
 
-      const watchdog = Effect.gen(function* () {
-        while (true) {
-          if (consumer === undefined || limitMillis === undefined) {
-            yield* waitFor((wake) => {
-              wakeWatchdog = wake
-            })
-            continue
-          }
+      const puller = Effect.whileLoop({
+        while: () => ended === undefined,
+        body: () =>
+          Effect.andThen(
+            waitForRequest,
+            Effect.flatMap(Effect.exit(upstream), (exit) =>
+              Effect.sync(() => {
+                requested = false
+                if (Exit.isSuccess(exit)) first = false
+                else ended = exit
+                deliver(exit)
+              })
+            )
+          ),
+        step: () => {}
+      })
+
+      const waitForPull = Effect.callback<void>((resume) => {
+        wakeWatchdog = () => resume(Effect.void)
+      })
+
+      const watchdog = Effect.whileLoop({
+        while: () => ended === undefined,
+        body: () => {
+          if (!pending || limitMillis === undefined) return waitForPull
           const remaining = startedAt + limitMillis - clock.currentTimeMillisUnsafe()
-          if (remaining <= 0) {
-            const resume = consumer
-            consumer = undefined
-            ended = Exit.fail(onTimeout(first, Duration.millis(limitMillis)))
-            resume(ended)
-            return
-          }
-          yield* Effect.sleep(Duration.millis(Math.min(remaining, maxSleep)))
-        }
+          if (remaining > 0) return Effect.sleep(Duration.millis(Math.min(remaining, maxSleep)))
+          ended = Exit.fail(onTimeout(first, Duration.millis(limitMillis)))
+          deliver(ended)
+          return Effect.void
+        },
+        step: () => {}
       })
 
-      const pull: Pull.Pull<Chunk<A>, E | E2> = Effect.callback((resume) => {
-        if (ended !== undefined) return resume(ended)
-        consumer = resume
-        startedAt = clock.currentTimeMillisUnsafe()
-        const millis = limit(first)
-        limitMillis = millis === undefined ? undefined : Duration.toMillis(millis)
-        if (limitMillis !== undefined && wakeWatchdog !== undefined) {
-          const wake = wakeWatchdog
-          wakeWatchdog = undefined
-          wake()
+      const awaitResult = Effect.callback<Chunk<A>, E | E2 | Cause.Done>((resume) => {
+        if (ready !== undefined) {
+          const result = ready
+          ready = undefined
+          return resume(result)
         }
-        if (wakePuller !== undefined) {
-          const wake = wakePuller
-          wakePuller = undefined
-          wake()
-        } else requested = true
+        consumer = resume
         return Effect.sync(() => {
           consumer = undefined
         })
       })
 
-      return Effect.as(
-        Effect.andThen(
-          Effect.forkIn(puller, scope, { startImmediately: true }),
-          Effect.forkIn(watchdog, scope, { startImmediately: true })
-        ),
-        pull
-      )
+      const pull: Pull.Pull<Chunk<A>, E | E2> = Effect.suspend(() => {
+        if (ended !== undefined) return ended
+        pending = true
+        startedAt = clock.currentTimeMillisUnsafe()
+        const millis = limit(first)
+        limitMillis = millis === undefined ? undefined : Duration.toMillis(millis)
+        requested = true
+        if (wakePuller !== undefined) {
+          const wake = wakePuller
+          wakePuller = undefined
+          wake()
+        }
+        // answered at once (events already buffered): no waiting, no watchdog
+        if (ready !== undefined) {
+          const result = ready
+          ready = undefined
+          return result
+        }
+        if (limitMillis === undefined) return awaitResult
+        if (!watchdogStarted) {
+          watchdogStarted = true
+          return Effect.andThen(Effect.forkIn(watchdog, scope, { startImmediately: true }), awaitResult)
+        }
+        if (wakeWatchdog !== undefined) {
+          const wake = wakeWatchdog
+          wakeWatchdog = undefined
+          wake()
+        }
+        return awaitResult
+      })
+
+      return Effect.as(Effect.forkIn(puller, scope, { startImmediately: true }), pull)
     })
   )
 }
