@@ -13,6 +13,13 @@
  *   connection, at a random phase, stamping its send time into the text; 1,000
  *   `agent.runStream` calls over one `Anthropic.layer` read them.
  * - `sdk (SSE)`: the same server and load through 1,000 raw SDK streams, for reference.
+ * - `... (SSE, staggered ends)`: the same, but stream i has 50 + (i mod 101) deltas (still 100
+ *   on average), so the streams end over 2 s instead of within one 20 ms interval. Every run
+ *   has a fixed cost at its end (the turn is folded and committed, the session closed: about
+ *   80 us in the harness, next to nothing for a raw SDK loop); when 1,000 runs end within 20 ms
+ *   that cost lands at once on a client already near saturation. The staggered rows separate
+ *   the per-delta latency from that burst. The target is judged on the issue's scenario (all
+ *   streams the same length).
  *
  * Both processes stamp and read the machine-wide monotonic clock (`process.hrtime`).
  * `@anthropic-ai/sdk` uses the global `fetch` (undici), whose default pool has no connection
@@ -21,7 +28,7 @@
  * Every stream's first delta is due 1 s after its request (a model's time to first token), so the
  * burst of 1,000 connections and requests is over before the deltas flow; without it, setting up
  * 1,000 connections at once delays the first deltas of every contender by hundreds of ms.
- * The three scenarios run `repetitions` times in rotating order; figures are medians over runs.
+ * The scenarios run `repetitions` times in rotating order; figures are medians over runs.
  *
  * Run alone: `npx tsx bench/concurrency.ts [sessions=1000] [deltas=100] [repetitions=3]`.
  * @since 0.1.0
@@ -36,6 +43,8 @@ import { type BenchServer, startServer } from "./util/server.js"
 import { collectGarbage, formatTable, median, percentile, type Row, rotations } from "./util/stats.js"
 
 const INTERVAL_MS = 20
+/** With staggered ends, stream i has `deltas - SPREAD + (i % (2 * SPREAD + 1))` deltas (the same mean). */
+const SPREAD = 50
 /** Time to first token: the first delta of every stream is due this long (plus a random phase) after its request. */
 const FIRST_MS = 1000
 const TARGET_P99_MS = 50
@@ -46,6 +55,8 @@ const PROMPT = "Stream to me."
  * @since 0.1.0
  */
 export interface RunResult {
+  /** How many deltas the run's streams carry in all. */
+  readonly expected: number
   readonly gaps: Float64Array
   readonly arrivals: Float64Array
   readonly wallMs: number
@@ -71,7 +82,13 @@ class Gaps {
     }
   }
   result(wallMs: number, cpuMs: number): RunResult {
-    return { gaps: this.values.subarray(0, this.count), arrivals: this.arrivals.subarray(0, this.count), wallMs, cpuMs }
+    return {
+      expected: this.values.length,
+      gaps: this.values.subarray(0, this.count),
+      arrivals: this.arrivals.subarray(0, this.count),
+      wallMs,
+      cpuMs
+    }
   }
 }
 
@@ -90,19 +107,21 @@ const deltaText = (event: StreamEvent.StreamEvent): string | undefined =>
     ? (event.delta as { readonly text: string }).text
     : undefined
 
-const consume = (agent: Agent.Agent, sessions: number, gaps: Gaps) =>
+const consume = (agentOf: (i: number) => Agent.Agent, sessions: number, gaps: Gaps) =>
   Effect.runPromise(
     Effect.forEach(
       Array.from({ length: sessions }, (_, i) => i),
-      () =>
-        agent.runStream(PROMPT).pipe(
-          Stream.runForEach((event) =>
-            Effect.sync(() => {
-              const text = deltaText(event)
-              if (text !== undefined) gaps.record(text, nowMs())
-            })
-          )
-        ),
+      (i) =>
+        agentOf(i)
+          .runStream(PROMPT)
+          .pipe(
+            Stream.runForEach((event) =>
+              Effect.sync(() => {
+                const text = deltaText(event)
+                if (text !== undefined) gaps.record(text, nowMs())
+              })
+            )
+          ),
       { concurrency: "unbounded", discard: true }
     )
   )
@@ -141,33 +160,69 @@ export const scriptedLayer = (deltas: number): Layer.Layer<Provider.Provider> =>
 export const runScripted = (sessions: number, deltas: number): Promise<RunResult> => {
   const agent = Effect.runSync(Agent.make().pipe(Effect.provide(scriptedLayer(deltas))))
   const gaps = new Gaps(sessions * deltas)
-  return measured(gaps, () => consume(agent, sessions, gaps))
+  return measured(gaps, () => consume(() => agent, sessions, gaps))
 }
 
 /**
- * 1,000 sessions over `Anthropic.layer` at the bench server.
+ * The number of deltas of stream `i`: `deltas` for all, or staggered around it so that the
+ * streams end at different times.
+ */
+const lengthOf = (deltas: number, staggered: boolean) => (i: number) =>
+  staggered ? deltas - SPREAD + (i % (2 * SPREAD + 1)) : deltas
+
+const total = (sessions: number, length: (i: number) => number) => {
+  let sum = 0
+  for (let i = 0; i < sessions; i++) sum += length(i)
+  return sum
+}
+
+const pacedModel = (deltas: number) => `paced:${deltas}:${INTERVAL_MS}:${FIRST_MS}`
+
+/**
+ * 1,000 sessions over `Anthropic.layer` at the bench server (one agent per stream length, as the
+ * bench server reads the length from the model name).
  * @since 0.1.0
  */
-export const runHarnessSse = (server: BenchServer, sessions: number, deltas: number): Promise<RunResult> => {
-  const model = `paced:${deltas}:${INTERVAL_MS}:${FIRST_MS}`
-  const agent = Effect.runSync(
-    Agent.make().pipe(Effect.provide(Anthropic.layer({ model, apiKey: "sk-ant-bench", baseURL: server.url })))
-  )
-  const gaps = new Gaps(sessions * deltas)
-  return measured(gaps, () => consume(agent, sessions, gaps))
+export const runHarnessSse = (
+  server: BenchServer,
+  sessions: number,
+  deltas: number,
+  staggered = false
+): Promise<RunResult> => {
+  const length = lengthOf(deltas, staggered)
+  const agents = new Map<number, Agent.Agent>()
+  const agentFor = (n: number) => {
+    let agent = agents.get(n)
+    if (agent === undefined) {
+      agent = Effect.runSync(
+        Agent.make().pipe(
+          Effect.provide(Anthropic.layer({ model: pacedModel(n), apiKey: "sk-ant-bench", baseURL: server.url }))
+        )
+      )
+      agents.set(n, agent)
+    }
+    return agent
+  }
+  const gaps = new Gaps(total(sessions, length))
+  return measured(gaps, () => consume((i) => agentFor(length(i)), sessions, gaps))
 }
 
 /**
  * 1,000 raw SDK streams at the bench server.
  * @since 0.1.0
  */
-export const runSdkSse = (server: BenchServer, sessions: number, deltas: number): Promise<RunResult> => {
+export const runSdkSse = (
+  server: BenchServer,
+  sessions: number,
+  deltas: number,
+  staggered = false
+): Promise<RunResult> => {
   const client = new AnthropicSdk({ apiKey: "sk-ant-bench", baseURL: server.url, maxRetries: 0 })
-  const model = `paced:${deltas}:${INTERVAL_MS}:${FIRST_MS}`
-  const gaps = new Gaps(sessions * deltas)
-  const one = async () => {
+  const length = lengthOf(deltas, staggered)
+  const gaps = new Gaps(total(sessions, length))
+  const one = async (i: number) => {
     const stream = await client.messages.create({
-      model,
+      model: pacedModel(length(i)),
       max_tokens: 4096,
       messages: [{ role: "user", content: PROMPT }],
       stream: true
@@ -178,11 +233,11 @@ export const runSdkSse = (server: BenchServer, sessions: number, deltas: number)
       }
     }
   }
-  return measured(gaps, () => Promise.all(Array.from({ length: sessions }, one)).then(() => undefined))
+  return measured(gaps, () => Promise.all(Array.from({ length: sessions }, (_, i) => one(i))).then(() => undefined))
 }
 
 /**
- * Runs the three scenarios `repetitions` times in rotating order and returns the table rows:
+ * Runs the scenarios `repetitions` times in rotating order and returns the table rows:
  * medians over the repetitions of each run's p50, p99 and client CPU.
  * @since 0.1.0
  */
@@ -191,21 +246,29 @@ export const benchConcurrency = async (
   options: { readonly sessions: number; readonly deltas: number; readonly repetitions: number }
 ): Promise<ReadonlyArray<Row>> => {
   const { sessions, deltas } = options
-  type Contender = "harness (scripted)" | "sdk (SSE)" | "harness (SSE)"
-  const runs: Record<Contender, (sessions: number, deltas: number) => Promise<RunResult>> = {
+  type Contender =
+    | "harness (scripted)"
+    | "sdk (SSE)"
+    | "harness (SSE)"
+    | "sdk (SSE, staggered ends)"
+    | "harness (SSE, staggered ends)"
+  const runs: Record<Contender, (sessions: number, deltas: number, warmUp: boolean) => Promise<RunResult>> = {
     "harness (scripted)": runScripted,
     "sdk (SSE)": (sessions, deltas) => runSdkSse(server, sessions, deltas),
-    "harness (SSE)": (sessions, deltas) => runHarnessSse(server, sessions, deltas)
+    "harness (SSE)": (sessions, deltas) => runHarnessSse(server, sessions, deltas),
+    "sdk (SSE, staggered ends)": (sessions, deltas, warmUp) => runSdkSse(server, sessions, deltas, !warmUp),
+    "harness (SSE, staggered ends)": (sessions, deltas, warmUp) => runHarnessSse(server, sessions, deltas, !warmUp)
   }
   const contenders = Object.keys(runs) as ReadonlyArray<Contender>
   // warm-up: JIT and connection pool
-  for (const contender of contenders) await runs[contender](100, 5)
+  for (const contender of contenders) await runs[contender](100, 5, true)
   const results = new Map<Contender, Array<RunResult>>(contenders.map((c) => [c, []]))
   for (const order of rotations(contenders, options.repetitions)) {
     for (const contender of order) {
-      const result = await runs[contender](sessions, deltas)
-      const expected = sessions * deltas
-      if (result.gaps.length !== expected) throw new Error(`${contender}: ${result.gaps.length} of ${expected} deltas`)
+      const result = await runs[contender](sessions, deltas, false)
+      if (result.gaps.length !== result.expected) {
+        throw new Error(`${contender}: ${result.gaps.length} of ${result.expected} deltas`)
+      }
       results.get(contender)!.push(result)
     }
   }
@@ -213,7 +276,8 @@ export const benchConcurrency = async (
   const rows: Array<Row> = []
   for (const contender of contenders) {
     const all = results.get(contender)!
-    const isHarness = contender.startsWith("harness")
+    // the target is the issue's scenario: every stream 100 deltas long, so all end together
+    const isHarness = contender.startsWith("harness") && !contender.includes("staggered")
     const p99s = all.map((r) => percentile(r.gaps, 99))
     const p99 = median(p99s)
     rows.push({
