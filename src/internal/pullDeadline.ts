@@ -36,7 +36,11 @@ export const withPullDeadlines = <A, E, E2>(
   limit: (first: boolean) => Duration.Duration | undefined,
   onTimeout: (first: boolean, limit: Duration.Duration) => E2
 ): Stream.Stream<A, E | E2> => {
-  const limits = [limit(true), limit(false)].filter((l) => l !== undefined).map(Duration.toMillis)
+  const firstLimit = limit(true)
+  const idleLimit = limit(false)
+  const firstMillis = firstLimit === undefined ? undefined : Duration.toMillis(firstLimit)
+  const idleMillis = idleLimit === undefined ? undefined : Duration.toMillis(idleLimit)
+  const limits = [firstMillis, idleMillis].filter((l) => l !== undefined)
   if (limits.length === 0) return self
   const maxSleep = Math.min(...limits)
   return Stream.transformPull(self, (upstream, scope) =>
@@ -70,22 +74,18 @@ export const withPullDeadlines = <A, E, E2>(
         wakePuller = () => resume(Effect.void)
       })
 
-      const puller = Effect.whileLoop({
-        while: () => ended === undefined,
-        body: () =>
-          Effect.andThen(
-            waitForRequest,
-            Effect.flatMap(Effect.exit(upstream), (exit) =>
-              Effect.sync(() => {
-                requested = false
-                if (Exit.isSuccess(exit)) first = false
-                else ended = exit
-                deliver(exit)
-              })
-            )
-          ),
-        step: () => {}
-      })
+      // built once: every pull of the stream runs the same effect
+      const pullOnce = Effect.andThen(
+        waitForRequest,
+        Effect.flatMap(Effect.exit(upstream), (exit) => {
+          requested = false
+          if (Exit.isSuccess(exit)) first = false
+          else ended = exit
+          deliver(exit)
+          return Effect.void
+        })
+      )
+      const puller = Effect.whileLoop({ while: () => ended === undefined, body: () => pullOnce, step: () => {} })
 
       const waitForPull = Effect.callback<void>((resume) => {
         wakeWatchdog = () => resume(Effect.void)
@@ -120,8 +120,7 @@ export const withPullDeadlines = <A, E, E2>(
         if (ended !== undefined) return ended
         pending = true
         startedAt = clock.currentTimeMillisUnsafe()
-        const millis = limit(first)
-        limitMillis = millis === undefined ? undefined : Duration.toMillis(millis)
+        limitMillis = first ? firstMillis : idleMillis
         requested = true
         if (wakePuller !== undefined) {
           const wake = wakePuller
