@@ -167,6 +167,12 @@ describe("node transport: bodies", () => {
       const read = yield* Effect.promise(() => fetch(server.url))
       assert.strictEqual(yield* Effect.promise(() => read.text()), "hello")
       assert.isUndefined(NodeFetch.takeNodeBody(read), "a body read as a web stream is not handed out")
+
+      const cloned = yield* Effect.promise(() => fetch(server.url))
+      const copy = cloned.clone()
+      assert.isUndefined(NodeFetch.takeNodeBody(cloned), "a cloned body is not handed out")
+      assert.strictEqual(yield* Effect.promise(() => copy.text()), "hello")
+      assert.strictEqual(yield* Effect.promise(() => cloned.text()), "hello")
     })
   )
 })
@@ -191,6 +197,114 @@ describe("node transport: connections", () => {
       assert.strictEqual(connections, 300)
       yield* round
       assert.strictEqual(connections, 300, "the second round opened no connection")
+    })
+  )
+})
+
+describe("node transport: connections, resets and silence", () => {
+  it.live("a pooled connection reset as it is reused is retried once on a fresh one", () =>
+    Effect.gen(function* () {
+      const perSocket = new Map<unknown, number>()
+      let connections = 0
+      const server = yield* serve((req, res) => {
+        const n = (perSocket.get(req.socket) ?? 0) + 1
+        perSocket.set(req.socket, n)
+        // the server drops a kept-alive connection just as the client reuses it
+        if (n === 2) return req.socket.destroy()
+        res.writeHead(200, { "content-type": "text/plain" })
+        res.end("ok")
+      })
+      server.server.on("connection", () => connections++)
+      const fetch = NodeFetch.make()
+      const first = yield* Effect.promise(() => fetch(server.url).then((r) => r.text()))
+      const second = yield* Effect.promise(() => fetch(server.url).then((r) => r.text()))
+      assert.deepStrictEqual([first, second], ["ok", "ok"])
+      assert.strictEqual(server.seen.length, 3, "the reset request was sent again")
+      assert.strictEqual(connections, 2)
+    })
+  )
+
+  it.live("a server that sends nothing for the silence limit fails the request, before or after the headers", () =>
+    Effect.gen(function* () {
+      const server = yield* serve((req, res) => {
+        if (req.url === "/headers-then-nothing") {
+          res.writeHead(200, { "content-type": "text/event-stream" })
+          res.write("event: ping\n")
+        }
+        // "/nothing": no answer at all
+      })
+      const fetch = NodeFetch.make({ silenceMillis: 150 })
+      const before = yield* Effect.promise(() =>
+        fetch(`${server.url}/nothing`).then(
+          () => undefined,
+          (e: NodeJS.ErrnoException) => e
+        )
+      )
+      assert.strictEqual(before?.code, "ETIMEDOUT")
+      const response = yield* Effect.promise(() => fetch(`${server.url}/headers-then-nothing`))
+      const after = yield* Effect.promise(() =>
+        response.text().then(
+          () => undefined,
+          (e: Error) => e
+        )
+      )
+      assert.instanceOf(after, TypeError)
+      assert.strictEqual(after?.message, "terminated")
+    })
+  )
+
+  it.live("a completed request's silence limit does not touch its pooled connection", () =>
+    Effect.gen(function* () {
+      let connections = 0
+      const server = yield* serve((_, res) => {
+        res.writeHead(200, { "content-type": "text/plain" })
+        res.end("ok")
+      })
+      server.server.on("connection", () => connections++)
+      const fetch = NodeFetch.make({ silenceMillis: 100 })
+      yield* Effect.promise(() => fetch(server.url).then((r) => r.text()))
+      yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 300)))
+      assert.strictEqual(yield* Effect.promise(() => fetch(server.url).then((r) => r.text())), "ok")
+      assert.strictEqual(connections, 1)
+    })
+  )
+
+  it.live("a body that cannot be decompressed is a retryable Connection error, as with fetch", () =>
+    Effect.gen(function* () {
+      const server = yield* serve((_, res) => {
+        res.writeHead(200, { "content-type": "text/event-stream", "content-encoding": "gzip" })
+        res.end("this is not gzip")
+      })
+      const provider = yield* providerAt(server.url)
+      const error = yield* Effect.flip(Stream.runDrain(provider.stream(request)))
+      assert.strictEqual(error._tag, "ProviderError")
+      if (error._tag === "ProviderError") {
+        assert.strictEqual(error.reason, "Connection")
+        assert.isTrue(error.isRetryable)
+      }
+    })
+  )
+
+  it.live("a response the server gets wrong (bad Location, status 999) fails the request instead of the process", () =>
+    Effect.gen(function* () {
+      const server = yield* serve((req, res) => {
+        if (req.url === "/bad-location") {
+          res.writeHead(307, { location: "http://exa mple:99999/" })
+          return res.end()
+        }
+        res.writeHead(999)
+        res.end()
+      })
+      const fetch = NodeFetch.make()
+      for (const path of ["/bad-location", "/bad-status"]) {
+        const error = yield* Effect.promise(() =>
+          fetch(`${server.url}${path}`).then(
+            () => undefined,
+            (e: Error) => e
+          )
+        )
+        assert.isDefined(error, path)
+      }
     })
   )
 })
@@ -252,6 +366,37 @@ describe("node transport: redirects", () => {
       assert.isUndefined(landed.headers["x-api-key"])
       assert.isUndefined(landed.headers.authorization)
       assert.isUndefined(landed.headers["content-type"])
+    })
+  )
+
+  it.live("redirect: manual returns the redirect, error refuses it; a followed one reports its final URL", () =>
+    Effect.gen(function* () {
+      const server = yield* serve((req, res) => {
+        if (req.url === "/from") {
+          res.writeHead(302, { location: "/to" })
+          return res.end()
+        }
+        res.writeHead(200, { "content-type": "text/plain" })
+        res.end("arrived")
+      })
+      const fetch = NodeFetch.make()
+      const manual = yield* Effect.promise(() => fetch(`${server.url}/from`, { redirect: "manual" }))
+      assert.strictEqual(manual.status, 302)
+      assert.strictEqual(manual.headers.get("location"), "/to")
+      const refused = yield* Effect.promise(() =>
+        fetch(`${server.url}/from`, { redirect: "error" }).then(
+          () => undefined,
+          (e: Error) => e
+        )
+      )
+      assert.instanceOf(refused, TypeError)
+      const followed = yield* Effect.promise(() => fetch(`${server.url}/from`))
+      assert.strictEqual(yield* Effect.promise(() => followed.text()), "arrived")
+      assert.strictEqual(followed.url, `${server.url}/to`)
+      assert.isTrue(followed.redirected)
+      const direct = yield* Effect.promise(() => fetch(`${server.url}/to`))
+      assert.strictEqual(direct.url, `${server.url}/to`)
+      assert.isFalse(direct.redirected)
     })
   )
 

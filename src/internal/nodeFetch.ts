@@ -44,7 +44,11 @@ export class NodeBody {
       this.wake()
     })
     source.on("error", (error) => {
-      if (this.error === undefined) this.error = error
+      // as undici: a body that fails to arrive (reset, bad chunking, bad compression) is a
+      // TypeError "terminated" with the reason as its cause; an abort stays an AbortError
+      if (this.error === undefined) {
+        this.error = error.name === "AbortError" ? error : new TypeError("terminated", { cause: error })
+      }
       this.wake()
     })
     source.on("close", () => {
@@ -90,55 +94,75 @@ const abortError = (signal: AbortSignal): unknown =>
 
 interface Claim {
   readonly body: NodeBody
+  /** The web body this response was made with (a `clone()` tees it and locks it). */
+  readonly web: ReadableStream<Uint8Array>
+  /** Handed to the provider. */
   taken: boolean
+  /** Read through the web body. */
+  read: boolean
 }
 
 const claims = new WeakMap<Response, Claim>()
 
 /**
- * The Node body behind a response of a {@link make} fetch, if nobody has read it through
- * `response.body` yet; once taken, `response.body` can no longer be read.
+ * The Node body behind a response of a {@link make} fetch, if nobody has read it, cloned it or
+ * locked it through `response.body`; once taken, the web body can no longer be read.
  * @internal
  */
 export const takeNodeBody = (response: Response): NodeBody | undefined => {
   const claim = claims.get(response)
-  if (claim === undefined || claim.taken || response.bodyUsed || response.body?.locked) return undefined
+  if (claim === undefined || claim.taken || claim.read || claim.web.locked || response.bodyUsed) return undefined
   claim.taken = true
   claims.delete(response)
   return claim.body
 }
 
-/** A web stream over the claim's Node body, pulling only when read (high-water mark 0). */
-const webBody = (claim: Claim): ReadableStream<Uint8Array> =>
-  new ReadableStream<Uint8Array>(
-    {
-      pull: (controller) =>
-        new Promise<void>((resolve) => {
-          if (claim.taken) {
-            controller.error(new TypeError("the response body was already taken"))
-            return resolve()
-          }
-          claim.body.next(
-            (chunk) => {
-              if (chunk === undefined) controller.close()
-              else controller.enqueue(chunk)
-              resolve()
-            },
-            (error) => {
-              controller.error(error)
-              resolve()
-            }
-          )
-        }),
-      cancel: () => claim.body.cancel()
-    },
-    { highWaterMark: 0 }
-  )
+/** One pull of the web body over the claim's Node body (high-water mark 0: only when read). */
+const pullInto = (claim: Claim, controller: ReadableStreamDefaultController<Uint8Array>) =>
+  new Promise<void>((resolve) => {
+    if (claim.taken) {
+      controller.error(new TypeError("the response body was already taken"))
+      return resolve()
+    }
+    claim.read = true
+    claim.body.next(
+      (chunk) => {
+        if (chunk === undefined) controller.close()
+        else controller.enqueue(chunk)
+        resolve()
+      },
+      (error) => {
+        controller.error(error)
+        resolve()
+      }
+    )
+  })
+
+/** Sets what `fetch` sets on a response and a constructed one cannot: its final URL, and whether it was redirected. */
+const located = (response: Response, url: string, redirected: boolean): Response => {
+  Object.defineProperty(response, "url", { value: url, configurable: true })
+  Object.defineProperty(response, "redirected", { value: redirected, configurable: true })
+  return response
+}
 
 const nullBodyStatus = new Set([101, 103, 204, 205, 304])
 const redirectStatus = new Set([301, 302, 303, 307, 308])
 const credentialHeaders = ["authorization", "cookie", "proxy-authorization", "x-api-key"]
+const bodyHeaders = ["content-length", "content-type", "content-encoding"]
 const maxRedirects = 20
+
+/** undici's default `headersTimeout` and `bodyTimeout`: no byte from the server for this long ends the request. */
+const defaultSilenceMillis = 300_000
+const silenceError = (millis: number) =>
+  Object.assign(new Error(`the server sent nothing for ${millis} ms (timed out)`), { code: "ETIMEDOUT" })
+
+interface SendOptions {
+  readonly signal: AbortSignal | undefined
+  readonly redirect: RequestInit["redirect"]
+  readonly redirects: number
+  /** Already sent again after its pooled connection was reset. */
+  readonly retried: boolean
+}
 
 type Body = string | Uint8Array | undefined
 
@@ -189,38 +213,31 @@ const responseHeaders = (message: Http.IncomingMessage): Headers => {
 const poolOptions: Http.AgentOptions = { keepAlive: true, maxFreeSockets: Number.POSITIVE_INFINITY, timeout: 4_000 }
 
 /**
- * The agents a {@link make} fetch sends through.
+ * Options of {@link make}: the agents it sends through (keep-alive pools of its own by default)
+ * and how long the server may send nothing before the request fails (default 300 s).
  * @internal
  */
-export interface Agents {
-  readonly http: Http.Agent
-  readonly https: Https.Agent
+export interface Options {
+  readonly http?: Http.Agent | undefined
+  readonly https?: Https.Agent | undefined
+  readonly silenceMillis?: number | undefined
 }
 
 /**
- * A `fetch` on `node:http` / `node:https` (keep-alive agents of its own unless given some).
+ * A `fetch` on `node:http` / `node:https`.
  * @internal
  */
-export const make = (agents?: Partial<Agents>): typeof globalThis.fetch => {
-  const http = agents?.http ?? new Http.Agent(poolOptions)
-  const https = agents?.https ?? new Https.Agent(poolOptions)
+export const make = (options: Options = {}): typeof globalThis.fetch => {
+  const http = options.http ?? new Http.Agent(poolOptions)
+  const https = options.https ?? new Https.Agent(poolOptions)
+  const silenceMillis = options.silenceMillis ?? defaultSilenceMillis
 
-  const send = (
-    url: URL,
-    method: string,
-    headers: Record<string, string>,
-    body: Body,
-    signal: AbortSignal | undefined,
-    redirects: number
-  ): Promise<Response> =>
+  const send = (url: URL, method: string, headers: Record<string, string>, body: Body, options: SendOptions) =>
     new Promise<Response>((resolve, reject) => {
+      const signal = options.signal
       if (signal?.aborted) return reject(abortError(signal))
       const secure = url.protocol === "https:"
-      const request = (secure ? Https : Http).request(url, {
-        method,
-        headers,
-        agent: secure ? https : http
-      })
+      const request = (secure ? Https : Http).request(url, { method, headers, agent: secure ? https : http })
       let message: Http.IncomingMessage | undefined
       const onAbort = () => {
         const reason = abortError(signal!)
@@ -230,43 +247,75 @@ export const make = (agents?: Partial<Agents>): typeof globalThis.fetch => {
       }
       signal?.addEventListener("abort", onAbort, { once: true })
       const done = () => signal?.removeEventListener("abort", onAbort)
-      request.on("error", (error) => {
+      // as undici's headersTimeout and bodyTimeout: a server silent this long is given up on
+      request.setTimeout(silenceMillis, () => request.destroy(silenceError(silenceMillis)))
+      request.on("error", (error: NodeJS.ErrnoException) => {
         done()
+        // a pooled connection the server closed just as it was reused: once more on a fresh one
+        if (message === undefined && request.reusedSocket && error.code === "ECONNRESET" && !options.retried) {
+          return resolve(send(url, method, headers, body, { ...options, retried: true }))
+        }
         reject(error)
       })
       request.on("response", (response) => {
         message = response
         response.on("close", done)
-        const status = response.statusCode ?? 0
-        const location = response.headers.location
-        if (redirectStatus.has(status) && location !== undefined) {
-          response.resume()
+        try {
+          resolve(respond(url, method, headers, body, options, response))
+        } catch (error) {
+          response.destroy()
           done()
-          if (redirects >= maxRedirects) return reject(new TypeError(`more than ${maxRedirects} redirects`))
-          const next = new URL(location, url)
-          const toGet = status === 303 || ((status === 301 || status === 302) && method === "POST")
-          const nextHeaders = { ...headers }
-          if (toGet) {
-            for (const name of ["content-length", "content-type", "content-encoding"]) delete nextHeaders[name]
-          }
-          if (next.origin !== url.origin) for (const name of credentialHeaders) delete nextHeaders[name]
-          return resolve(
-            send(next, toGet ? "GET" : method, nextHeaders, toGet ? undefined : body, signal, redirects + 1)
-          )
+          reject(error)
         }
-        const init = { status, statusText: response.statusMessage ?? "", headers: responseHeaders(response) }
-        if (nullBodyStatus.has(status) || method === "HEAD") {
-          response.resume()
-          return resolve(new Response(null, init))
-        }
-        const claim: Claim = { body: new NodeBody(decompressed(response)), taken: false }
-        const result = new Response(webBody(claim), init)
-        claims.set(result, claim)
-        resolve(result)
       })
       if (body !== undefined) request.end(body)
       else request.end()
     })
+
+  const respond = (
+    url: URL,
+    method: string,
+    headers: Record<string, string>,
+    body: Body,
+    options: SendOptions,
+    response: Http.IncomingMessage
+  ): Response | Promise<Response> => {
+    const status = response.statusCode ?? 0
+    const location = response.headers.location
+    if (redirectStatus.has(status) && location !== undefined && options.redirect !== "manual") {
+      response.resume()
+      if (options.redirect === "error") throw new TypeError(`redirect to ${location} refused (redirect: "error")`)
+      if (options.redirects >= maxRedirects) throw new TypeError(`more than ${maxRedirects} redirects`)
+      const next = new URL(location, url)
+      const toGet =
+        (status === 303 && method !== "GET" && method !== "HEAD") ||
+        ((status === 301 || status === 302) && method === "POST")
+      const nextHeaders = { ...headers }
+      if (toGet) for (const name of bodyHeaders) delete nextHeaders[name]
+      if (next.origin !== url.origin) for (const name of credentialHeaders) delete nextHeaders[name]
+      return send(next, toGet ? "GET" : method, nextHeaders, toGet ? undefined : body, {
+        ...options,
+        redirects: options.redirects + 1,
+        retried: false
+      }).then((final) => (final.redirected ? final : located(final, final.url, true)))
+    }
+    const init = { status, statusText: response.statusMessage ?? "", headers: responseHeaders(response) }
+    if (nullBodyStatus.has(status) || method === "HEAD") {
+      response.resume()
+      return located(new Response(null, init), url.href, false)
+    }
+    const web = new ReadableStream<Uint8Array>(
+      {
+        pull: (controller) => pullInto(claim, controller),
+        cancel: () => claim.body.cancel()
+      },
+      { highWaterMark: 0 }
+    )
+    const claim: Claim = { body: new NodeBody(decompressed(response)), web, taken: false, read: false }
+    const result = located(new Response(web, init), url.href, false)
+    claims.set(result, claim)
+    return result
+  }
 
   return (input, init) => {
     const body = bodyOf(init?.body)
@@ -278,6 +327,11 @@ export const make = (agents?: Partial<Agents>): typeof globalThis.fetch => {
     if (body !== undefined && headers["content-length"] === undefined) {
       headers["content-length"] = String(typeof body === "string" ? Buffer.byteLength(body) : body.byteLength)
     }
-    return send(url, (init?.method ?? "GET").toUpperCase(), headers, body, init?.signal ?? undefined, 0)
+    return send(url, (init?.method ?? "GET").toUpperCase(), headers, body, {
+      signal: init?.signal ?? undefined,
+      redirect: init?.redirect,
+      redirects: 0,
+      retried: false
+    })
   }
 }

@@ -42,9 +42,12 @@ export const withPullDeadlines = <A, E, E2>(
   const idleMillis = idleLimit === undefined ? undefined : Duration.toMillis(idleLimit)
   const limits = [firstMillis, idleMillis].filter((l) => l !== undefined)
   if (limits.length === 0) return self
-  const maxSleep = Math.min(...limits)
+  // at least 1 ms: a zero limit must not make the watchdog spin
+  const maxSleep = Math.max(1, Math.min(...limits))
   return Stream.transformPull(self, (upstream, scope) =>
     Effect.clockWith((clock) => {
+      // monotonic: a wall-clock jump must not fire or delay a deadline (TestClock drives it too)
+      const now = () => Number(clock.monotonicTimeNanosUnsafe()) / 1_000_000
       type Result = Exit.Exit<Chunk<A>, E | E2 | Cause.Done>
       let first = true
       /** A pull is in progress: it started at `startedAt` and may wait `limitMillis`. */
@@ -78,6 +81,8 @@ export const withPullDeadlines = <A, E, E2>(
       const pullOnce = Effect.andThen(
         waitForRequest,
         Effect.flatMap(Effect.exit(upstream), (exit) => {
+          // timed out meanwhile: the late result is dropped, every pull gets the timeout
+          if (ended !== undefined) return Effect.void
           requested = false
           if (Exit.isSuccess(exit)) first = false
           else ended = exit
@@ -95,9 +100,13 @@ export const withPullDeadlines = <A, E, E2>(
         while: () => ended === undefined,
         body: () => {
           if (!pending || limitMillis === undefined) return waitForPull
-          const remaining = startedAt + limitMillis - clock.currentTimeMillisUnsafe()
+          const remaining = startedAt + limitMillis - now()
           if (remaining > 0) return Effect.sleep(Duration.millis(Math.min(remaining, maxSleep)))
-          ended = Exit.fail(onTimeout(first, Duration.millis(limitMillis)))
+          try {
+            ended = Exit.fail(onTimeout(first, Duration.millis(limitMillis)))
+          } catch (defect) {
+            ended = Exit.die(defect)
+          }
           deliver(ended)
           return Effect.void
         },
@@ -112,14 +121,22 @@ export const withPullDeadlines = <A, E, E2>(
         }
         consumer = resume
         return Effect.sync(() => {
+          // the consumer gave up this pull: its result, when it comes, is kept for the next one
           consumer = undefined
+          pending = false
         })
       })
 
       const pull: Pull.Pull<Chunk<A>, E | E2> = Effect.suspend(() => {
+        // the result of a pull its consumer gave up on comes first
+        if (ready !== undefined) {
+          const result = ready
+          ready = undefined
+          return result
+        }
         if (ended !== undefined) return ended
         pending = true
-        startedAt = clock.currentTimeMillisUnsafe()
+        startedAt = now()
         limitMillis = first ? firstMillis : idleMillis
         requested = true
         if (wakePuller !== undefined) {

@@ -1,0 +1,93 @@
+/**
+ * The per-pull deadlines behind the agent's `firstEvent` and `idle` timeouts
+ * (`src/internal/pullDeadline.ts`), on the edge cases the agent-level tests in
+ * `resilience.test.ts` cannot reach: a consumer that gives up a pull and pulls again, a zero
+ * limit, a failing timeout constructor.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Cause, Clock, Duration, Effect, Exit, Fiber, Option, Stream } from "effect"
+import { TestClock } from "effect/testing"
+import { withPullDeadlines } from "../src/internal/pullDeadline.js"
+
+/** Chunks [1], [2], [3], each after `gapMillis` on the Clock. */
+const slow = (gapMillis: number) =>
+  Stream.fromIterable([1, 2, 3]).pipe(Stream.mapEffect((n) => Effect.as(Effect.sleep(gapMillis), n)))
+
+const timedOut = (first: boolean, limit: Duration.Duration) =>
+  `timeout ${first ? "first" : "idle"} ${Duration.toMillis(limit)}`
+
+describe("pull deadlines", () => {
+  it.effect("a pull its consumer gave up keeps its result for the next pull: nothing lost, nothing read ahead", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        // [1] at once, [2] after 100 ms, [3] at once after it
+        const source = Stream.fromIterable([1, 2, 3]).pipe(
+          Stream.mapEffect((n) => (n === 2 ? Effect.as(Effect.sleep(100), n) : Effect.succeed(n)))
+        )
+        const pull = yield* Stream.toPull(withPullDeadlines(source, () => Duration.seconds(10), timedOut))
+        const take = Effect.map(pull, (chunk) => [...chunk])
+        const fiber = yield* Effect.forkChild(
+          Effect.gen(function* () {
+            const got: Array<unknown> = []
+            got.push(yield* take)
+            // gives up after 50 ms, while the second chunk is still 50 ms away
+            got.push(yield* Effect.timeoutOption(take, "50 millis"))
+            // the given-up pull's chunk arrives while nobody is pulling
+            yield* Effect.sleep("100 millis")
+            got.push(yield* take)
+            got.push(yield* take)
+            return got
+          })
+        )
+        for (let i = 0; i < 10; i++) yield* TestClock.adjust("50 millis")
+        const got = yield* Fiber.join(fiber)
+        assert.deepStrictEqual(got, [[1], Option.none(), [2], [3]])
+      })
+    )
+  )
+
+  it.effect("a zero idle limit times out the first pull that has to wait, without spinning", () =>
+    Effect.gen(function* () {
+      // counts the watchdog's sleeps: a zero limit must not turn it into a busy loop of zero sleeps
+      const clock = yield* Clock.Clock
+      let sleeps = 0
+      const counting = new Proxy(clock, {
+        get: (target, key) => {
+          if (key === "sleep") {
+            return (duration: Duration.Duration) => {
+              sleeps++
+              return target.sleep(duration)
+            }
+          }
+          const value = Reflect.get(target, key)
+          return typeof value === "function" ? value.bind(target) : value
+        }
+      })
+      const stream = withPullDeadlines(slow(10), (first) => (first ? Duration.seconds(1) : Duration.zero), timedOut)
+      const fiber = yield* Effect.forkChild(
+        Stream.runCollect(stream).pipe(Effect.provideService(Clock.Clock, counting))
+      )
+      yield* TestClock.adjust("10 millis")
+      yield* TestClock.adjust("1 millis")
+      const exit = yield* Fiber.await(fiber)
+      assert.deepStrictEqual(exit, Exit.fail("timeout idle 0"))
+      assert.isAtMost(sleeps, 30, `the watchdog slept ${sleeps} times in 11 ms`)
+    })
+  )
+
+  it.effect("an error thrown while building the timeout error fails the stream as a defect, not a hang", () =>
+    Effect.gen(function* () {
+      const stream = withPullDeadlines(
+        slow(5_000),
+        () => Duration.seconds(1),
+        () => {
+          throw new Error("cannot build the error")
+        }
+      )
+      const fiber = yield* Effect.forkChild(Stream.runDrain(stream))
+      yield* TestClock.adjust("1 second")
+      const exit = yield* Fiber.await(fiber)
+      assert.isTrue(Exit.isFailure(exit) && Cause.hasDies(exit.cause))
+    })
+  )
+})
