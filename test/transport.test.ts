@@ -482,6 +482,65 @@ describe("node transport: aborts and failures", () => {
   )
 })
 
+describe("which transport", () => {
+  /** Runs `effect` with the global fetch counted, and `env` set; both restored afterwards. */
+  const withCountedFetch = <A, E>(env: Record<string, string>, effect: Effect.Effect<A, E>) =>
+    Effect.acquireUseRelease(
+      Effect.sync(() => {
+        const original = globalThis.fetch
+        const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]))
+        const counter = { calls: 0 }
+        globalThis.fetch = ((...args: Parameters<typeof fetch>) => {
+          counter.calls++
+          return original(...args)
+        }) as typeof fetch
+        Object.assign(process.env, env)
+        return { original, saved, counter }
+      }),
+      ({ counter }) => Effect.map(effect, () => counter.calls),
+      ({ original, saved }) =>
+        Effect.sync(() => {
+          globalThis.fetch = original
+          for (const [k, v] of Object.entries(saved)) {
+            if (v === undefined) delete process.env[k]
+            else process.env[k] = v
+          }
+        })
+    )
+
+  const oneStream = (options: Partial<Anthropic.Options>) =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const server = yield* serve((_, res) => {
+          res.writeHead(200, { "content-type": "text/event-stream" })
+          res.end(sse)
+        })
+        const provider = yield* Anthropic.make({ model: MODEL, apiKey: KEY, baseURL: server.url, ...options })
+        return yield* streamText(provider)
+      })
+    )
+
+  it.live("node:http by default, the global fetch when asked for or when a fetch option is given", () =>
+    Effect.gen(function* () {
+      assert.strictEqual(yield* withCountedFetch({}, oneStream({})), 0)
+      assert.strictEqual(yield* withCountedFetch({}, oneStream({ transport: "fetch" })), 1)
+      assert.strictEqual(
+        yield* withCountedFetch({}, oneStream({ clientOptions: { fetchOptions: { keepalive: true } } })),
+        1
+      )
+    })
+  )
+
+  it.live("NODE_USE_ENV_PROXY with a proxy set keeps the global fetch unless node is asked for", () =>
+    Effect.gen(function* () {
+      // the proxy is never reached: the test server is on 127.0.0.1, which NO_PROXY exempts
+      const env = { NODE_USE_ENV_PROXY: "1", HTTPS_PROXY: "http://127.0.0.1:9", NO_PROXY: "127.0.0.1" }
+      assert.strictEqual(yield* withCountedFetch(env, oneStream({})), 1)
+      assert.strictEqual(yield* withCountedFetch(env, oneStream({ transport: "node" })), 0)
+    })
+  )
+})
+
 describe("node transport: HTTPS", () => {
   it.live("streams over TLS through the SDK with the node fetch", () =>
     Effect.gen(function* () {

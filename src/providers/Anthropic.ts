@@ -136,6 +136,8 @@ export interface Options extends RequestOptions {
    *   undici's global dispatcher (a proxy agent, custom TLS), or on a runtime without `node:http`.
    *
    * A `fetch` or `fetchOptions` given in `clientOptions` means `"fetch"` (with your `fetch`).
+   * Without a `transport`, a process that asks Node to use the proxy in `HTTPS_PROXY`
+   * (`NODE_USE_ENV_PROXY=1`, Node 24+) also gets `"fetch"`, which honours it.
    */
   readonly transport?: "node" | "fetch" | undefined
 }
@@ -878,12 +880,25 @@ const scrubbingLogger = (logger: SdkLogger, key: Redacted.Redacted<string>): Sdk
   return { error: wrap("error"), warn: wrap("warn"), info: wrap("info"), debug: wrap("debug") }
 }
 
+/**
+ * Whether Node is told to send through the proxy in `HTTP_PROXY`/`HTTPS_PROXY`
+ * (`NODE_USE_ENV_PROXY=1`, Node 24+): its `fetch` honours that and an agent of our own would not,
+ * so without an explicit `transport` such a process keeps the global `fetch`.
+ */
+const envProxyRequested = (): boolean => {
+  const env = process.env
+  return (
+    env.NODE_USE_ENV_PROXY === "1" &&
+    [env.HTTPS_PROXY, env.https_proxy, env.HTTP_PROXY, env.http_proxy].some((v) => v !== undefined && v !== "")
+  )
+}
+
 const usesNodeTransport = (options: Options): boolean =>
-  options.transport !== "fetch" &&
   options.clientOptions?.fetch === undefined &&
   options.clientOptions?.fetchOptions === undefined &&
   typeof process !== "undefined" &&
-  typeof process.versions?.node === "string"
+  typeof process.versions?.node === "string" &&
+  (options.transport === "node" || (options.transport === undefined && !envProxyRequested()))
 
 /**
  * Builds the provider service with its own SDK client. The key stays `Redacted` until it is
