@@ -118,14 +118,15 @@ export const make = Effect.fnUntraced(function* (
           timeouts: { ...config.timeouts, ...resolveTimeouts(options.timeouts) }
         }
 
-  const events = (prompt: string, options: AskOptions | undefined, onResult: (result: RunResult) => void) =>
-    Stream.unwrap(
-      Effect.as(
-        // interruptible: an ask waiting its turn can be interrupted or timed out while it waits
-        Effect.acquireRelease(semaphore.take(1), () => semaphore.release(1), { interruptible: true }),
-        Loop.ask(configFor(options), state, prompt, onResult)
-      )
-    )
+  // interruptible: an ask waiting its turn can be interrupted or timed out while it waits
+  const turn = Effect.acquireRelease(semaphore.take(1), () => semaphore.release(1), { interruptible: true })
+
+  const events = (
+    prompt: string,
+    options: AskOptions | undefined,
+    onResult: (result: RunResult) => void,
+    onMaxTurns?: (result: RunResult) => MaxTurnsExceeded
+  ) => Loop.ask(configFor(options), state, prompt, onResult, { acquire: Effect.asVoid(turn), onMaxTurns })
 
   const askResult = (prompt: string, options?: AskOptions) =>
     Effect.suspend(() => {
@@ -148,15 +149,7 @@ export const make = Effect.fnUntraced(function* (
       Effect.flatMap(askResult(prompt, options), (result) =>
         result.status === "max_turns" ? Effect.fail(maxTurnsError(result)) : Effect.succeed(result.text)
       ),
-    askStream: (prompt, options) =>
-      Stream.suspend(() => {
-        let result: RunResult | undefined
-        return events(prompt, options, (r) => (result = r)).pipe(
-          Stream.concat(
-            Stream.suspend(() => (result?.status === "max_turns" ? Stream.fail(maxTurnsError(result)) : Stream.empty))
-          )
-        )
-      }),
+    askStream: (prompt, options) => events(prompt, options, () => {}, maxTurnsError),
     history: Ref.get(state.history),
     usage: Ref.get(state.usage),
     put: (name, value, options) => state.data.put(name, value, options),

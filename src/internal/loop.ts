@@ -8,7 +8,7 @@
  * pulling) `repair` answers every `tool_use` that has no result with a synthetic error result and
  * keeps or drops the partial assistant turn by policy.
  */
-import { Cause, Clock, type Context, Duration, Effect, Exit, Option, Ref, Schedule, Stream } from "effect"
+import { Cause, Clock, type Context, Duration, Effect, Exit, Option, Ref, Schedule, type Scope, Stream } from "effect"
 import type * as Data from "../Data.js"
 import type { HarnessError } from "../HarnessError.js"
 import { isRetryable, type Partial, ProviderError, Timeout, type TimeoutPhase } from "../HarnessError.js"
@@ -47,6 +47,13 @@ export interface Config {
   readonly maxRetryAfter: Duration.Duration
   readonly partialTurn: "keep" | "discard"
   readonly toolConcurrency: number
+}
+
+export interface AskOptions {
+  /** Run before the ask starts, in its scope (a session's semaphore permit, released at the end). */
+  readonly acquire?: Effect.Effect<void, never, Scope.Scope> | undefined
+  /** Fail the stream with this after the last event when the run hits maxTurns. */
+  readonly onMaxTurns?: ((result: RunResult) => HarnessError) | undefined
 }
 
 export interface State {
@@ -140,7 +147,8 @@ export const ask = (
   config: Config,
   state: State,
   prompt: string | ReadonlyArray<Message.ContentBlock>,
-  onResult: (result: RunResult) => void
+  onResult: (result: RunResult) => void,
+  options?: AskOptions
 ): Stream.Stream<StreamEvent.StreamEvent, HarnessError> => {
   const run = new Run()
   const timeouts = config.timeouts
@@ -351,6 +359,20 @@ export const ask = (
       })
     })
 
+  /** The last events of a run that hit maxTurns, then the failure the caller asked for, if any. */
+  const maxTurnsEnd = (
+    events: ReadonlyArray<StreamEvent.StreamEvent>
+  ): Stream.Stream<StreamEvent.StreamEvent, HarnessError> => {
+    const last = events.length > 0 ? Stream.fromArray(events) : Stream.empty
+    const onMaxTurns = options?.onMaxTurns
+    return onMaxTurns === undefined
+      ? last
+      : Stream.concat(
+          last,
+          Stream.suspend(() => Stream.fail(onMaxTurns(run.result!)))
+        )
+  }
+
   const afterTurn = Effect.gen(function* () {
     const response = run.response!
     run.current = undefined
@@ -371,7 +393,7 @@ export const ask = (
       yield* commitResults
       if (run.turns >= config.maxTurns) {
         yield* finish("max_turns", response)
-        return Stream.fromArray(events)
+        return maxTurnsEnd(events)
       }
       return Stream.concat(Stream.fromArray(events), loop())
     }
@@ -380,7 +402,7 @@ export const ask = (
         const events = yield* answerAll(uses, `Not run: the turn limit (${config.maxTurns}) was reached.`)
         yield* commitResults
         yield* finish("max_turns", response)
-        return Stream.fromArray(events)
+        return maxTurnsEnd(events)
       }
       const tools = Stream.fromIterable(uses).pipe(Stream.mapEffect(callTool, { concurrency: config.toolConcurrency }))
       return tools.pipe(Stream.concat(Stream.drain(Stream.fromEffect(commitResults))), Stream.concat(loop()))
@@ -389,7 +411,7 @@ export const ask = (
       // a paused server-tool turn is continued by sending it back; past the limit it is unfinished
       if (run.turns < config.maxTurns) return loop()
       yield* finish("max_turns", response)
-      return Stream.empty
+      return maxTurnsEnd([])
     }
     yield* finish("completed", response)
     return Stream.empty
@@ -424,7 +446,7 @@ export const ask = (
     appendUser(history, typeof prompt === "string" ? [Message.text(prompt)] : prompt)
   )
 
-  const body = Stream.concat(Stream.drain(Stream.fromEffect(start)), loop())
+  const body = loop()
   const limited =
     timeouts.run === undefined
       ? body
@@ -437,9 +459,17 @@ export const ask = (
             )
           )
         )
+  // one stage for the whole ask: the caller's acquisition (a session's turn), the repair
+  // finalizer, the user message; every stage between the provider and the consumer costs each pull
   return Stream.unwrap(
     Effect.as(
-      Effect.addFinalizer(() => repair),
+      Effect.andThen(
+        options?.acquire ?? Effect.void,
+        Effect.andThen(
+          Effect.addFinalizer(() => repair),
+          start
+        )
+      ),
       limited
     )
   )
