@@ -8,7 +8,20 @@
  * pulling) `repair` answers every `tool_use` that has no result with a synthetic error result and
  * keeps or drops the partial assistant turn by policy.
  */
-import { Cause, Clock, type Context, Duration, Effect, Exit, Option, Ref, Schedule, type Scope, Stream } from "effect"
+import {
+  Cause,
+  Clock,
+  type Context,
+  Duration,
+  Effect,
+  Exit,
+  Option,
+  Pull,
+  Ref,
+  Schedule,
+  type Scope,
+  Stream
+} from "effect"
 import type * as Data from "../Data.js"
 import type { HarnessError } from "../HarnessError.js"
 import { isRetryable, type Partial, ProviderError, Timeout, type TimeoutPhase } from "../HarnessError.js"
@@ -195,25 +208,32 @@ export const ask = (
       const turn = new TurnAccumulator(providerName)
       run.current = turn
       run.attempts++
+      // one stage folds every chunk into the turn as it passes and, at the end, commits the response
       const events = Stream.unwrap(Effect.map(buildRequest, (request) => config.provider.stream(request))).pipe(
         withEventTimeouts,
-        Stream.mapArrayEffect((chunk) => {
-          for (const event of chunk) {
-            const error = turn.apply(event)
-            if (error) return Effect.fail(error)
-          }
-          turn.emitted = true
-          return Effect.succeed(chunk)
-        })
+        (stream) =>
+          Stream.transformPull(stream, (pull) =>
+            Effect.succeed(
+              pull.pipe(
+                Effect.flatMap((chunk) => {
+                  for (const event of chunk) {
+                    const error = turn.apply(event)
+                    if (error) return Effect.fail(error)
+                  }
+                  turn.emitted = true
+                  return Effect.succeed(chunk)
+                }),
+                Pull.catchDone((): Effect.Effect<never, ProviderError | Cause.Done> => {
+                  const response = turn.response()
+                  if (response instanceof ProviderError) return Effect.fail(response)
+                  run.response = response
+                  return Cause.done()
+                })
+              )
+            )
+          )
       )
-      const finish = Effect.suspend(() => {
-        const response = turn.response()
-        if (response instanceof ProviderError) return Effect.fail(response)
-        run.response = response
-        return Effect.void
-      })
       return (events as Stream.Stream<StreamEvent.StreamEvent, HarnessError>).pipe(
-        Stream.concat(Stream.drain(Stream.fromEffect(finish))),
         Stream.catchCause((cause): Stream.Stream<StreamEvent.StreamEvent, HarnessError> => {
           const failure = Cause.findErrorOption(cause)
           if (Cause.hasInterrupts(cause) || Option.isNone(failure)) return Stream.failCause(cause)
@@ -248,10 +268,22 @@ export const ask = (
     })
 
   const modelTurn = (): Stream.Stream<StreamEvent.StreamEvent, HarnessError> => {
-    const attempts =
-      config.retry === undefined
-        ? attempt(1, () => Effect.fail(undefined))
-        : Stream.unwrap(Effect.map(Schedule.toStep(config.retry), (step) => attempt(1, step)))
+    // the retry schedule's state is made at the turn's first failure (its clock starts then anyway):
+    // a turn that does not fail pays no extra stream stage for it
+    const retry = config.retry
+    let step: ((now: number, input: unknown) => Effect.Effect<[unknown, Duration.Duration], unknown>) | undefined
+    const attempts = attempt(
+      1,
+      retry === undefined
+        ? () => Effect.fail(undefined)
+        : (now, input) =>
+            step !== undefined
+              ? step(now, input)
+              : Effect.flatMap(Schedule.toStep(retry), (made) => {
+                  step = made
+                  return made(now, input)
+                })
+    )
     const limit = timeouts.turn
     if (limit === undefined) return attempts
     return attempts.pipe(
