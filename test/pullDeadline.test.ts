@@ -24,7 +24,9 @@ describe("pull deadlines", () => {
         const source = Stream.fromIterable([1, 2, 3]).pipe(
           Stream.mapEffect((n) => (n === 2 ? Effect.as(Effect.sleep(100), n) : Effect.succeed(n)))
         )
-        const pull = yield* Stream.toPull(withPullDeadlines(source, () => Duration.seconds(10), timedOut))
+        const pull = yield* Stream.toPull(
+          withPullDeadlines(source, { first: Duration.seconds(10), idle: Duration.seconds(10) }, timedOut)
+        )
         const take = Effect.map(pull, (chunk) => [...chunk])
         const fiber = yield* Effect.forkChild(
           Effect.gen(function* () {
@@ -63,7 +65,7 @@ describe("pull deadlines", () => {
           return typeof value === "function" ? value.bind(target) : value
         }
       })
-      const stream = withPullDeadlines(slow(10), (first) => (first ? Duration.seconds(1) : Duration.zero), timedOut)
+      const stream = withPullDeadlines(slow(10), { first: Duration.seconds(1), idle: Duration.zero }, timedOut)
       const fiber = yield* Effect.forkChild(
         Stream.runCollect(stream).pipe(Effect.provideService(Clock.Clock, counting))
       )
@@ -77,13 +79,9 @@ describe("pull deadlines", () => {
 
   it.effect("an error thrown while building the timeout error fails the stream as a defect, not a hang", () =>
     Effect.gen(function* () {
-      const stream = withPullDeadlines(
-        slow(5_000),
-        () => Duration.seconds(1),
-        () => {
-          throw new Error("cannot build the error")
-        }
-      )
+      const stream = withPullDeadlines(slow(5_000), { first: Duration.seconds(1), idle: Duration.seconds(1) }, () => {
+        throw new Error("cannot build the error")
+      })
       const fiber = yield* Effect.forkChild(Stream.runDrain(stream))
       yield* TestClock.adjust("1 second")
       const exit = yield* Fiber.await(fiber)

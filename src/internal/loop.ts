@@ -188,16 +188,13 @@ export const ask = (
   // one model turn: attempts with event timeouts, folded as they stream, retried by policy
 
   const withEventTimeouts = <E>(events: Stream.Stream<StreamEvent.ProviderEvent, E>) =>
-    withPullDeadlines(
-      events,
-      (first) => (first ? timeouts.firstEvent : timeouts.idle),
-      (first, limit) =>
-        timeoutError(
-          first ? "firstEvent" : "idle",
-          limit,
-          run.partial(),
-          first ? "The first event of the turn" : "The gap between two events"
-        )
+    withPullDeadlines(events, { first: timeouts.firstEvent, idle: timeouts.idle }, (first, limit) =>
+      timeoutError(
+        first ? "firstEvent" : "idle",
+        limit,
+        run.partial(),
+        first ? "The first event of the turn" : "The gap between two events"
+      )
     )
 
   const attempt = (
@@ -397,12 +394,8 @@ export const ask = (
   ): Stream.Stream<StreamEvent.StreamEvent, HarnessError> => {
     const last = events.length > 0 ? Stream.fromArray(events) : Stream.empty
     const onMaxTurns = options?.onMaxTurns
-    return onMaxTurns === undefined
-      ? last
-      : Stream.concat(
-          last,
-          Stream.suspend(() => Stream.fail(onMaxTurns(run.result!)))
-        )
+    // called after `finish`, so the run's result is set
+    return onMaxTurns === undefined ? last : Stream.concat(last, Stream.fail(onMaxTurns(run.result!)))
   }
 
   const afterTurn = Effect.gen(function* () {

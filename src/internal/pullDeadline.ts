@@ -27,23 +27,22 @@ import type * as Arr from "effect/Array"
 type Chunk<A> = Arr.NonEmptyReadonlyArray<A>
 
 /**
- * `self` where the consumer's pull fails with `onTimeout(first, limit)` once it has waited
- * `limit(first)` (none when `undefined`); `first` is whether no chunk has arrived yet.
+ * `self` where the consumer's pull fails with `onTimeout(first, limit)` once it has waited its
+ * limit: `limits.first` until the first chunk has arrived, `limits.idle` after it (none when
+ * unset). `first` says which of the two ran out.
  * @internal
  */
 export const withPullDeadlines = <A, E, E2>(
   self: Stream.Stream<A, E>,
-  limit: (first: boolean) => Duration.Duration | undefined,
+  limits: { readonly first?: Duration.Duration | undefined; readonly idle?: Duration.Duration | undefined },
   onTimeout: (first: boolean, limit: Duration.Duration) => E2
 ): Stream.Stream<A, E | E2> => {
-  const firstLimit = limit(true)
-  const idleLimit = limit(false)
-  const firstMillis = firstLimit === undefined ? undefined : Duration.toMillis(firstLimit)
-  const idleMillis = idleLimit === undefined ? undefined : Duration.toMillis(idleLimit)
-  const limits = [firstMillis, idleMillis].filter((l) => l !== undefined)
-  if (limits.length === 0) return self
+  const firstMillis = limits.first === undefined ? undefined : Duration.toMillis(limits.first)
+  const idleMillis = limits.idle === undefined ? undefined : Duration.toMillis(limits.idle)
+  const set = [firstMillis, idleMillis].filter((l) => l !== undefined)
+  if (set.length === 0) return self
   // at least 1 ms: a zero limit must not make the watchdog spin
-  const maxSleep = Math.max(1, Math.min(...limits))
+  const maxSleep = Math.max(1, Math.min(...set))
   return Stream.transformPull(self, (upstream, scope) =>
     Effect.clockWith((clock) => {
       // monotonic: a wall-clock jump must not fire or delay a deadline (TestClock drives it too)
@@ -63,6 +62,13 @@ export const withPullDeadlines = <A, E, E2>(
       let wakePuller: (() => void) | undefined
       let wakeWatchdog: (() => void) | undefined
       let watchdogStarted = false
+
+      /** The result waiting for a pull (one that came at once, or one its consumer gave up on), taken. */
+      const takeReady = (): Result | undefined => {
+        const result = ready
+        ready = undefined
+        return result
+      }
 
       const deliver = (result: Result) => {
         pending = false
@@ -114,11 +120,9 @@ export const withPullDeadlines = <A, E, E2>(
       })
 
       const awaitResult = Effect.callback<Chunk<A>, E | E2 | Cause.Done>((resume) => {
-        if (ready !== undefined) {
-          const result = ready
-          ready = undefined
-          return resume(result)
-        }
+        // the watchdog, started or woken just before, may already have delivered a zero-limit timeout
+        const result = takeReady()
+        if (result !== undefined) return resume(result)
         consumer = resume
         return Effect.sync(() => {
           // the consumer gave up this pull: its result, when it comes, is kept for the next one
@@ -129,11 +133,8 @@ export const withPullDeadlines = <A, E, E2>(
 
       const pull: Pull.Pull<Chunk<A>, E | E2> = Effect.suspend(() => {
         // the result of a pull its consumer gave up on comes first
-        if (ready !== undefined) {
-          const result = ready
-          ready = undefined
-          return result
-        }
+        const leftover = takeReady()
+        if (leftover !== undefined) return leftover
         if (ended !== undefined) return ended
         pending = true
         startedAt = now()
@@ -145,11 +146,8 @@ export const withPullDeadlines = <A, E, E2>(
           wake()
         }
         // answered at once (events already buffered): no waiting, no watchdog
-        if (ready !== undefined) {
-          const result = ready
-          ready = undefined
-          return result
-        }
+        const immediate = takeReady()
+        if (immediate !== undefined) return immediate
         if (limitMillis === undefined) return awaitResult
         if (!watchdogStarted) {
           watchdogStarted = true
