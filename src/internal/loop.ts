@@ -29,6 +29,7 @@ import * as Message from "../Message.js"
 import type { NormalizedResponse } from "../NormalizedResponse.js"
 import type * as Provider from "../Provider.js"
 import { RunResult } from "../RunResult.js"
+import type * as Session from "../Session.js"
 import type * as StreamEvent from "../StreamEvent.js"
 import * as Tool from "../Tool.js"
 import * as Usage from "../Usage.js"
@@ -37,13 +38,9 @@ import { TurnAccumulator } from "./turn.js"
 
 // configuration
 
-export interface Timeouts {
-  readonly request?: Duration.Duration | undefined
-  readonly firstEvent?: Duration.Duration | undefined
-  readonly idle?: Duration.Duration | undefined
-  readonly tool?: Duration.Duration | undefined
-  readonly turn?: Duration.Duration | undefined
-  readonly run?: Duration.Duration | undefined
+/** The public per-phase limits (`Session.Timeouts`), resolved to Durations: one list of phases. */
+export type Timeouts = {
+  readonly [Phase in keyof Session.Timeouts]?: Duration.Duration | undefined
 }
 
 export interface Config {
