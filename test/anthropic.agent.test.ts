@@ -187,28 +187,37 @@ describe("Anthropic fixtures through the agent", () => {
     })
   )
 
-  it.live("thinking and redacted thinking go back to the API unchanged on the next turn", () =>
+  /**
+   * Keeps the first `keep` events of a fixture, ends the turn with a tool call at block `index`
+   * so there is a next turn, runs an ask, and returns the assistant message of the next request.
+   */
+  const assistantSentBack = (events: ReadonlyArray<{ readonly type: string }>, keep: number, index: number) =>
     Effect.gen(function* () {
-      const events = AnthropicServer.parseSse(AnthropicServer.fixture("thinking.sse"))
-      // Turn the text block into a tool call, so there is a next turn.
-      const withTool = events.slice(0, 8).concat([
+      const toolCall = [
         {
           type: "content_block_start",
-          index: 2,
-          content_block: { type: "tool_use", id: "toolu_01Think", name: "list_handles", input: {} }
+          index,
+          content_block: { type: "tool_use", id: "toolu_01Next", name: "list_handles", input: {} }
         },
-        { type: "content_block_stop", index: 2 },
+        { type: "content_block_stop", index },
         { type: "message_delta", delta: { stop_reason: "tool_use", stop_sequence: null }, usage: { output_tokens: 9 } },
         { type: "message_stop" }
-      ])
+      ]
       const server = yield* serverWith(
-        { sse: AnthropicServer.sse(withTool) },
+        { sse: AnthropicServer.sse([...events.slice(0, keep), ...toolCall]) },
         { sse: AnthropicServer.fixture("text.sse") }
       )
       const agent = yield* agentOn(server)
       yield* agent.runResult(PROMPT)
       const second = (yield* Effect.promise(() => server.request(1))).body
-      const assistant = second.messages.find((message: { role: string }) => message.role === "assistant")
+      return second.messages.find((message: { role: string }) => message.role === "assistant")
+    })
+
+  it.live("thinking and redacted thinking go back to the API unchanged on the next turn", () =>
+    Effect.gen(function* () {
+      const events = AnthropicServer.parseSse(AnthropicServer.fixture("thinking.sse"))
+      // the thinking blocks and the text block; the tool call goes at block 2
+      const assistant = yield* assistantSentBack(events, 8, 2)
       assert.deepStrictEqual(assistant.content.slice(0, 2), [
         {
           type: "thinking",
@@ -229,24 +238,8 @@ describe("Anthropic fixtures through the agent", () => {
       const events = AnthropicServer.parseSse(AnthropicServer.fixture("unknown.sse")).filter(
         (event) => event.type !== "message_annotation"
       )
-      const withTool = events.slice(0, 4).concat([
-        {
-          type: "content_block_start",
-          index: 1,
-          content_block: { type: "tool_use", id: "toolu_01Opaque", name: "list_handles", input: {} }
-        },
-        { type: "content_block_stop", index: 1 },
-        { type: "message_delta", delta: { stop_reason: "tool_use", stop_sequence: null }, usage: { output_tokens: 9 } },
-        { type: "message_stop" }
-      ])
-      const server = yield* serverWith(
-        { sse: AnthropicServer.sse(withTool) },
-        { sse: AnthropicServer.fixture("text.sse") }
-      )
-      const agent = yield* agentOn(server)
-      yield* agent.runResult(PROMPT)
-      const second = (yield* Effect.promise(() => server.request(1))).body
-      const assistant = second.messages.find((message: { role: string }) => message.role === "assistant")
+      // the opaque block; the tool call goes at block 1
+      const assistant = yield* assistantSentBack(events, 4, 1)
       assert.deepStrictEqual(assistant.content[0], {
         type: "future_widget",
         id: "fw_01Hq2",
