@@ -71,6 +71,18 @@ const textOf = (events: ReadonlyArray<StreamEvent.StreamEvent>): string =>
 const outcomeOf = (server: AnthropicServer.AnthropicServer, index: number) =>
   Faults.within(3_000, `the end of request ${index}`, () => server.outcome(index))
 
+/** The messages of request `index`, checked to be a valid history to send. */
+const sentHistory = (server: AnthropicServer.AnthropicServer, index: number) =>
+  Effect.map(
+    Effect.promise(() => server.request(index)),
+    ({ body }) => {
+      assertValidHistory(body.messages)
+      return body.messages
+    }
+  )
+
+const roles = (messages: ReadonlyArray<{ readonly role: string }>) => messages.map((message) => message.role)
+
 const FIRST = ["Hello ", "wor", "ld"]
 const SECOND = ["Second ", "attempt ", "only."]
 
@@ -305,18 +317,14 @@ describe("faults with the Anthropic provider: interruption", () => {
       assert.strictEqual(yield* outcomeOf(server, 0), "clientClosed")
 
       assert.strictEqual(yield* session.ask("next"), "Done.")
-      const body = (yield* Effect.promise(() => server.request(1))).body
-      assertValidHistory(body.messages)
-      assert.deepStrictEqual(
-        body.messages.map((message: { role: string }) => message.role),
-        ["user", "assistant", "user"]
-      )
-      assert.strictEqual(body.messages[0].content[0].text, "Count slowly.")
-      const kept: string = body.messages[1].content.map((block: { text: string }) => block.text).join("")
+      const messages = yield* sentHistory(server, 1)
+      assert.deepStrictEqual(roles(messages), ["user", "assistant", "user"])
+      assert.strictEqual(messages[0].content[0].text, "Count slowly.")
+      const kept: string = messages[1].content.map((block: { text: string }) => block.text).join("")
       assert.isTrue(kept.startsWith("one "), `the partial text is kept: ${JSON.stringify(kept)}`)
       assert.isTrue(PIECES.join("").startsWith(kept), `the partial text is a prefix: ${JSON.stringify(kept)}`)
       assert.isBelow(kept.length, PIECES.join("").length)
-      assert.strictEqual(body.messages[2].content[0].text, "next")
+      assert.strictEqual(messages[2].content[0].text, "next")
       assertValidHistory(yield* session.history)
     })
   )
@@ -329,14 +337,10 @@ describe("faults with the Anthropic provider: interruption", () => {
       yield* Fiber.interrupt(yield* askUntilFirstDelta(session.askStream("Count slowly.")))
       assert.strictEqual(yield* outcomeOf(server, 0), "clientClosed")
       assert.strictEqual(yield* session.ask("next"), "Done.")
-      const body = (yield* Effect.promise(() => server.request(1))).body
-      assertValidHistory(body.messages)
+      const messages = yield* sentHistory(server, 1)
+      assert.deepStrictEqual(roles(messages), ["user"])
       assert.deepStrictEqual(
-        body.messages.map((message: { role: string }) => message.role),
-        ["user"]
-      )
-      assert.deepStrictEqual(
-        body.messages[0].content.map((block: { text: string }) => block.text),
+        messages[0].content.map((block: { text: string }) => block.text),
         ["Count slowly.", "next"]
       )
     })
@@ -366,13 +370,9 @@ describe("faults with the Anthropic provider: interruption", () => {
         assert.strictEqual(yield* outcomeOf(server, 0), "completed")
 
         assert.strictEqual(yield* session.ask("next"), "Done.")
-        const body = (yield* Effect.promise(() => server.request(1))).body
-        assertValidHistory(body.messages)
-        assert.deepStrictEqual(
-          body.messages.map((message: { role: string }) => message.role),
-          ["user", "assistant", "user"]
-        )
-        const [, assistant, user] = body.messages
+        const messages = yield* sentHistory(server, 1)
+        assert.deepStrictEqual(roles(messages), ["user", "assistant", "user"])
+        const [, assistant, user] = messages
         assert.deepInclude(assistant.content[0], { type: "tool_use", id: "toolu_slow_1", name: "slow_lookup" })
         assert.strictEqual(user.content[0].type, "tool_result")
         assert.strictEqual(user.content[0].tool_use_id, "toolu_slow_1")
@@ -395,10 +395,9 @@ describe("faults with the Anthropic provider: interruption", () => {
       ])
       assert.strictEqual(yield* outcomeOf(server, 0), "clientClosed")
       assert.strictEqual(yield* session.ask("next"), "Done.")
-      const body = (yield* Effect.promise(() => server.request(1))).body
-      assertValidHistory(body.messages)
-      assert.strictEqual(body.messages[1].role, "assistant")
-      assert.isTrue(body.messages[1].content[0].text.startsWith("one "))
+      const messages = yield* sentHistory(server, 1)
+      assert.strictEqual(messages[1].role, "assistant")
+      assert.isTrue(messages[1].content[0].text.startsWith("one "))
     })
   )
 
@@ -412,10 +411,9 @@ describe("faults with the Anthropic provider: interruption", () => {
       yield* Fiber.interrupt(fiber)
       assert.strictEqual(yield* outcomeOf(server, 0), "clientClosed")
       assert.strictEqual(yield* session.ask("next"), "Done.")
-      const body = (yield* Effect.promise(() => server.request(1))).body
-      assertValidHistory(body.messages)
+      const messages = yield* sentHistory(server, 1)
       assert.deepStrictEqual(
-        body.messages[0].content.map((block: { text: string }) => block.text),
+        messages[0].content.map((block: { text: string }) => block.text),
         ["Anyone there?", "next"]
       )
     })
