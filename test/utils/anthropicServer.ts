@@ -168,6 +168,18 @@ const fixturesDir = new URL("../fixtures/anthropic/", import.meta.url)
 export const fixture = (name: string): string => readFileSync(new URL(name, fixturesDir), "utf8")
 
 /**
+ * The tool input that `tool-use.sse` streams in pieces split inside strings, escapes and numbers.
+ */
+export const toolUseInput = {
+  location: "San Francisco, CA",
+  unit: "fahrenheit",
+  days: 14,
+  threshold: -25,
+  note: 'café "quoted" \\ ☕',
+  tags: ["a", true, null]
+}
+
+/**
  * Reads a JSON fixture from `test/fixtures/anthropic/`.
  */
 // biome-ignore lint/suspicious/noExplicitAny: wire JSON that tests index into freely
