@@ -323,7 +323,9 @@ export const make = (options: Options = {}): typeof globalThis.fetch => {
     const url = new URL(input)
     if (body === false || (url.protocol !== "http:" && url.protocol !== "https:")) return globalThis.fetch(input, init)
     const headers: Record<string, string> = {}
-    for (const [name, value] of new Headers(init?.headers)) headers[name] = value
+    // the SDK passes a Headers already: read it as it is instead of copying it first
+    const given = init?.headers
+    for (const [name, value] of given instanceof Headers ? given : new Headers(given)) headers[name] = value
     if (body !== undefined && headers["content-length"] === undefined) {
       headers["content-length"] = String(typeof body === "string" ? Buffer.byteLength(body) : body.byteLength)
     }
