@@ -1,7 +1,17 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Schedule, Schema, Stream } from "effect"
 import { TestClock } from "effect/testing"
-import { Agent, HarnessError, Message, Mock, Tool } from "../src/index.js"
+import {
+  Agent,
+  HarnessError,
+  Message,
+  Mock,
+  NormalizedResponse,
+  Provider,
+  type StreamEvent,
+  Tool,
+  Usage
+} from "../src/index.js"
 import { assertValidHistory } from "./utils/events.js"
 
 const overloaded = () =>
@@ -145,6 +155,59 @@ describe("timeouts", () => {
       const error = yield* failFlip(yield* withTime(agent.runResult("hi"), 10_000))
       assert.strictEqual((error as HarnessError.Timeout).phase, "firstEvent")
     }).pipe(Effect.provide(Mock.layer({ eventDelay: "5 seconds", turns: [Mock.text("late")] })))
+  )
+
+  it.effect("the firstEvent limit runs from the start of the turn: waiting for headers counts", () =>
+    Effect.gen(function* () {
+      const agent = yield* Agent.make({ retry: false, timeouts: { firstEvent: "1 second" } })
+      const fiber = yield* Effect.forkChild(agent.runResult("hi"))
+      yield* TestClock.adjust("999 millis")
+      assert.isUndefined(fiber.pollUnsafe())
+      yield* TestClock.adjust("1 millis")
+      for (let i = 0; i < 10 && fiber.pollUnsafe() === undefined; i++) yield* Effect.yieldNow
+      const exit = fiber.pollUnsafe()
+      assert.isDefined(exit, "the ask still runs after its first-event limit")
+      const error = yield* failFlip(exit!)
+      assert.strictEqual((error as HarnessError.Timeout).phase, "firstEvent")
+    }).pipe(Effect.provide(Mock.layer({ headersDelay: "5 seconds", turns: [Mock.text("late")] })))
+  )
+
+  it.effect("the firstEvent limit also covers a provider stream that does its work when it starts", () =>
+    Effect.gen(function* () {
+      // a hand-written provider whose stream sends its "request" when it starts (in its setup)
+      const provider = Provider.make({
+        name: "slow-start",
+        model: "m",
+        chat: () => Effect.die("not used"),
+        stream: () =>
+          Stream.fromPull(
+            Effect.as(
+              Effect.sleep("5 seconds"),
+              Effect.succeed(
+                Provider.synthesize(
+                  new NormalizedResponse.NormalizedResponse({
+                    stopReason: "end_turn",
+                    content: [Message.text("late")],
+                    usage: Usage.empty
+                  })
+                ) as unknown as readonly [StreamEvent.ProviderEvent, ...Array<StreamEvent.ProviderEvent>]
+              )
+            )
+          ).pipe(Stream.take(6))
+      })
+      const agent = yield* Agent.make({ retry: false, timeouts: { firstEvent: "1 second" } }).pipe(
+        Effect.provideService(Provider.Provider, provider)
+      )
+      const fiber = yield* Effect.forkChild(agent.runResult("hi"))
+      yield* TestClock.adjust("999 millis")
+      assert.isUndefined(fiber.pollUnsafe())
+      yield* TestClock.adjust("1 millis")
+      for (let i = 0; i < 10 && fiber.pollUnsafe() === undefined; i++) yield* Effect.yieldNow
+      const exit = fiber.pollUnsafe()
+      assert.isDefined(exit, "the ask still runs after its first-event limit")
+      const error = yield* failFlip(exit!)
+      assert.strictEqual((error as HarnessError.Timeout).phase, "firstEvent")
+    })
   )
 
   it.effect("no response headers within the request timeout", () =>

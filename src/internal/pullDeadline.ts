@@ -3,165 +3,298 @@
  * per pull.
  *
  * `Effect.timeoutOrElse` around every pull forks two fibers and arms a timer for each network
- * read; with 1,000 concurrent streams that was the harness's largest cost per delta. Here each
- * stream gets two fibers for its whole life:
+ * read; with 1,000 concurrent streams that was the harness's largest cost per delta. Instead each
+ * stream has one {@link Watchdog}: a fiber that sleeps on Effect's `Clock` until the deadline of
+ * the pull in progress, then checks it again. If that pull is still waiting past its deadline it
+ * ends the pull with the timeout error; otherwise it sleeps until the next deadline, and a
+ * watchdog that wakes with no pull in progress waits for the next one. So a timer is armed about
+ * once per limit, not once per pull. The watchdog never sleeps longer than the smallest limit, so
+ * a deadline that moves earlier (a shorter `idle` after a long `firstEvent`) is still met: every
+ * pull starts after the watchdog went to sleep, so its deadline is at least that far away.
  *
- * - a **puller** runs the upstream pull, one pull per downstream pull (still pull-driven: nothing
- *   is read ahead), and hands the result to the waiting consumer;
- * - a **watchdog** sleeps on Effect's `Clock` until the deadline of the pull in progress, then
- *   checks it again: if that pull is still waiting past its deadline the consumer fails with the
- *   timeout error, otherwise it sleeps until the next deadline. A watchdog that wakes with no pull
- *   in progress waits for the next one.
+ * Ending a pull from outside needs a hold on it. A source that reads through a callback of its
+ * own (the Anthropic provider's SSE reader) has one: it arms the watchdog when a pull has to wait
+ * and resumes its consumer with the timeout itself, so each event costs nothing extra. It says so
+ * by implementing {@link EnforcesDeadlines}. Any other stream gets a **puller** fiber that runs
+ * the upstream pull, one pull per downstream pull (still pull-driven: nothing is read ahead), and
+ * hands the result to the waiting consumer, which the watchdog can then answer instead. That
+ * hand-off between two fibers costs a few microseconds per pull.
  *
- * So a timer is armed about once per limit, not once per pull. The watchdog never sleeps longer
- * than the smallest limit, so a deadline that moves earlier (a shorter `idle` after a long
- * `firstEvent`) is still met: every pull starts after the watchdog went to sleep, so its deadline
- * is at least that far away. Interrupting the consumer, or the end of the stream, closes the
- * stream's scope, which interrupts both fibers and with them the upstream pull in progress.
+ * Interrupting the consumer, or the end of the stream, closes the stream's scope, which
+ * interrupts the watchdog (and the puller, with the upstream pull in progress).
  *
  * @internal
  */
-import { type Cause, Duration, Effect, Exit, type Pull, Stream } from "effect"
+import { Channel, Duration, Effect, Exit, type Pull, type Scope, Stream } from "effect"
 import type * as Arr from "effect/Array"
+import type * as Cause from "effect/Cause"
 
 type Chunk<A> = Arr.NonEmptyReadonlyArray<A>
+
+/** The limits of a stream's pulls: `first` until the first chunk has arrived, `idle` after it. */
+export interface Limits {
+  readonly first?: Duration.Duration | undefined
+  readonly idle?: Duration.Duration | undefined
+}
+
+/** Builds the error of a pull that outwaited its limit; `first` says which of the two ran out. */
+export type OnTimeout<E> = (first: boolean, limit: Duration.Duration) => E
+
+/**
+ * One stream's deadlines. The source calls {@link Watchdog.arm} when a pull has to wait and
+ * {@link Watchdog.disarm} when that pull has its result; if the wait outlasts its limit the
+ * watchdog calls the `expire` given to `arm` with the timeout, once, and {@link Watchdog.expired}
+ * keeps it for every later pull.
+ * @internal
+ */
+export class Watchdog<E> {
+  /** No chunk has arrived yet: the `first` limit applies. */
+  first = true
+  /** The timeout (or the defect of building it), once a pull outwaited its limit. */
+  expired: Exit.Exit<never, E> | undefined = undefined
+  private readonly firstMillis: number | undefined
+  private readonly idleMillis: number | undefined
+  private readonly maxSleep: number
+  private pending = false
+  private startedAt = 0
+  private limitMillis: number | undefined = undefined
+  private expire: ((timeout: Exit.Exit<never, E>) => void) | undefined = undefined
+  private wake: (() => void) | undefined = undefined
+  private started = false
+
+  constructor(
+    limits: Limits,
+    private readonly onTimeout: OnTimeout<E>,
+    private readonly now: () => number,
+    private readonly scope: Scope.Scope
+  ) {
+    this.firstMillis = limits.first === undefined ? undefined : Duration.toMillis(limits.first)
+    this.idleMillis = limits.idle === undefined ? undefined : Duration.toMillis(limits.idle)
+    const set = [this.firstMillis, this.idleMillis].filter((limit) => limit !== undefined)
+    // at least 1 ms: a zero limit must not make the watchdog spin
+    this.maxSleep = Math.max(1, Math.min(...set))
+  }
+
+  /**
+   * A watchdog on the current `Clock` (monotonic: a wall-clock jump must not fire or delay a
+   * deadline; `TestClock` drives it too), or `undefined` when no limit is set.
+   */
+  static make<E>(limits: Limits, onTimeout: OnTimeout<E>, scope: Scope.Scope): Effect.Effect<Watchdog<E> | undefined> {
+    if (limits.first === undefined && limits.idle === undefined) return Effect.undefined
+    return Effect.clockWith((clock) =>
+      Effect.succeed(new Watchdog(limits, onTimeout, () => Number(clock.monotonicTimeNanosUnsafe()) / 1_000_000, scope))
+    )
+  }
+
+  /** A pull has to wait: from now it may wait its limit, then `expire` is called with the timeout. */
+  arm(expire: (timeout: Exit.Exit<never, E>) => void): void {
+    this.pending = true
+    this.startedAt = this.now()
+    this.limitMillis = this.first ? this.firstMillis : this.idleMillis
+    this.expire = expire
+  }
+
+  /** The wait in progress goes on (its deadline stays), but `expire` now ends it. */
+  handOver(expire: (timeout: Exit.Exit<never, E>) => void): void {
+    if (this.pending) this.expire = expire
+    else this.arm(expire)
+  }
+
+  /**
+   * The armed pull is really waiting: wakes the watching fiber, or returns the effect that starts
+   * it (run it before waiting) when it is not running yet and a limit applies.
+   */
+  watching(): Effect.Effect<void> | undefined {
+    if (this.limitMillis === undefined) return undefined
+    if (!this.started) return this.start
+    const wake = this.wake
+    if (wake !== undefined) {
+      this.wake = undefined
+      wake()
+    }
+    return undefined
+  }
+
+  /** Starts the watching fiber in the stream's scope, if it is not running yet. */
+  readonly start: Effect.Effect<void> = Effect.suspend(() => {
+    if (this.started) return Effect.void
+    this.started = true
+    return Effect.asVoid(Effect.forkIn(this.watch, this.scope, { startImmediately: true }))
+  })
+
+  /** The pull in progress has its result: `chunk` when it is a chunk (not the end or a failure). */
+  disarm(chunk: boolean): void {
+    this.pending = false
+    this.expire = undefined
+    if (chunk) this.first = false
+  }
+
+  private readonly waitForPull = Effect.callback<void>((resume) => {
+    this.wake = () => resume(Effect.void)
+  })
+
+  private readonly watch = Effect.whileLoop({
+    while: () => this.expired === undefined,
+    body: () => {
+      if (!this.pending || this.limitMillis === undefined) return this.waitForPull
+      const remaining = this.startedAt + this.limitMillis - this.now()
+      if (remaining > 0) return Effect.sleep(Duration.millis(Math.min(remaining, this.maxSleep)))
+      try {
+        this.expired = Exit.fail(this.onTimeout(this.first, Duration.millis(this.limitMillis)))
+      } catch (defect) {
+        this.expired = Exit.die(defect)
+      }
+      const expire = this.expire
+      this.disarm(false)
+      if (expire !== undefined) expire(this.expired)
+      return Effect.void
+    },
+    step: () => {}
+  })
+}
+
+/**
+ * A stream that enforces per-pull deadlines itself, without a puller fiber: `withDeadlines`
+ * returns the same stream with them.
+ * @internal
+ */
+export interface EnforcesDeadlines<A, E> {
+  readonly [EnforcesDeadlines]: <E2>(limits: Limits, onTimeout: OnTimeout<E2>) => Stream.Stream<A, E | E2>
+}
+
+/** @internal */
+export const EnforcesDeadlines: unique symbol = Symbol.for("data-harness/internal/EnforcesDeadlines")
+
+/**
+ * Marks `stream` as able to enforce its own deadlines: `withDeadlines` builds it with them.
+ * @internal
+ */
+export const enforcingDeadlines = <A, E>(
+  stream: Stream.Stream<A, E>,
+  withDeadlines: <E2>(limits: Limits, onTimeout: OnTimeout<E2>) => Stream.Stream<A, E | E2>
+): Stream.Stream<A, E> => Object.assign(stream, { [EnforcesDeadlines]: withDeadlines })
+
+const enforcesDeadlines = <A, E>(
+  stream: Stream.Stream<A, E>
+): stream is Stream.Stream<A, E> & EnforcesDeadlines<A, E> => EnforcesDeadlines in stream
 
 /**
  * `self` where the consumer's pull fails with `onTimeout(first, limit)` once it has waited its
  * limit: `limits.first` until the first chunk has arrived, `limits.idle` after it (none when
- * unset). `first` says which of the two ran out.
+ * unset).
  * @internal
  */
 export const withPullDeadlines = <A, E, E2>(
   self: Stream.Stream<A, E>,
-  limits: { readonly first?: Duration.Duration | undefined; readonly idle?: Duration.Duration | undefined },
-  onTimeout: (first: boolean, limit: Duration.Duration) => E2
+  limits: Limits,
+  onTimeout: OnTimeout<E2>
 ): Stream.Stream<A, E | E2> => {
-  const firstMillis = limits.first === undefined ? undefined : Duration.toMillis(limits.first)
-  const idleMillis = limits.idle === undefined ? undefined : Duration.toMillis(limits.idle)
-  const set = [firstMillis, idleMillis].filter((l) => l !== undefined)
-  if (set.length === 0) return self
-  // at least 1 ms: a zero limit must not make the watchdog spin
-  const maxSleep = Math.max(1, Math.min(...set))
-  return Stream.transformPull(self, (upstream, scope) =>
-    Effect.clockWith((clock) => {
-      // monotonic: a wall-clock jump must not fire or delay a deadline (TestClock drives it too)
-      const now = () => Number(clock.monotonicTimeNanosUnsafe()) / 1_000_000
-      type Result = Exit.Exit<Chunk<A>, E | E2 | Cause.Done>
-      let first = true
-      /** A pull is in progress: it started at `startedAt` and may wait `limitMillis`. */
-      let pending = false
-      let startedAt = 0
-      let limitMillis: number | undefined
-      /** The waiting consumer of the pull in progress, or its result when it came at once. */
-      let consumer: ((result: Result) => void) | undefined
-      let ready: Result | undefined
-      /** The upstream's last exit when it ended or failed (or the timeout): every later pull gets it. */
-      let ended: Result | undefined
-      let requested = false
-      let wakePuller: (() => void) | undefined
-      let wakeWatchdog: (() => void) | undefined
-      let watchdogStarted = false
-
-      /** The result waiting for a pull (one that came at once, or one its consumer gave up on), taken. */
-      const takeReady = (): Result | undefined => {
-        const result = ready
-        ready = undefined
-        return result
-      }
-
-      const deliver = (result: Result) => {
-        pending = false
-        const resume = consumer
-        consumer = undefined
-        if (resume !== undefined) resume(result)
-        else ready = result
-      }
-
-      const waitForRequest = Effect.callback<void>((resume) => {
-        if (requested) return resume(Effect.void)
-        wakePuller = () => resume(Effect.void)
-      })
-
-      // built once: every pull of the stream runs the same effect
-      const pullOnce = Effect.andThen(
-        waitForRequest,
-        Effect.flatMap(Effect.exit(upstream), (exit) => {
-          // timed out meanwhile: the late result is dropped, every pull gets the timeout
-          if (ended !== undefined) return Effect.void
-          requested = false
-          if (Exit.isSuccess(exit)) first = false
-          else ended = exit
-          deliver(exit)
-          return Effect.void
-        })
+  if (limits.first === undefined && limits.idle === undefined) return self
+  if (enforcesDeadlines(self)) return self[EnforcesDeadlines](limits, onTimeout)
+  return Stream.fromChannel(
+    Channel.fromTransform((_, scope) =>
+      Effect.flatMap(Watchdog.make(limits, onTimeout, scope), (watchdog) =>
+        // the upstream is opened by the puller, under the first pull's deadline: a stream that
+        // does its work when it starts (sends a request) is timed from its first pull
+        puller(Channel.toPullScoped(Stream.toChannel(self), scope), watchdog!, scope)
       )
-      const puller = Effect.whileLoop({ while: () => ended === undefined, body: () => pullOnce, step: () => {} })
+    )
+  )
+}
 
-      const waitForPull = Effect.callback<void>((resume) => {
-        wakeWatchdog = () => resume(Effect.void)
+/** The generic deadline: a puller fiber runs the upstream pull, so the watchdog can answer the consumer. */
+const puller = <A, E, E2>(
+  open: Effect.Effect<Pull.Pull<Chunk<A>, E>>,
+  watchdog: Watchdog<E2>,
+  scope: Scope.Scope
+): Effect.Effect<Pull.Pull<Chunk<A>, E | E2>> => {
+  type Result = Exit.Exit<Chunk<A>, E | E2 | Cause.Done>
+  let opened: Pull.Pull<Chunk<A>, E> | undefined
+  const upstream = Effect.suspend(
+    () =>
+      opened ??
+      Effect.flatMap(open, (pull) => {
+        opened = pull
+        return pull
       })
+  )
+  /** The waiting consumer of the pull in progress, or its result when it came at once. */
+  let consumer: ((result: Result) => void) | undefined
+  let ready: Result | undefined
+  /** The upstream's last exit when it ended or failed (or the timeout): every later pull gets it. */
+  let ended: Result | undefined
+  let requested = false
+  let wakePuller: (() => void) | undefined
 
-      const watchdog = Effect.whileLoop({
-        while: () => ended === undefined,
-        body: () => {
-          if (!pending || limitMillis === undefined) return waitForPull
-          const remaining = startedAt + limitMillis - now()
-          if (remaining > 0) return Effect.sleep(Duration.millis(Math.min(remaining, maxSleep)))
-          try {
-            ended = Exit.fail(onTimeout(first, Duration.millis(limitMillis)))
-          } catch (defect) {
-            ended = Exit.die(defect)
-          }
-          deliver(ended)
-          return Effect.void
-        },
-        step: () => {}
-      })
+  /** The result waiting for a pull (one that came at once, or one its consumer gave up on), taken. */
+  const takeReady = (): Result | undefined => {
+    const result = ready
+    ready = undefined
+    return result
+  }
 
-      const awaitResult = Effect.callback<Chunk<A>, E | E2 | Cause.Done>((resume) => {
-        // the watchdog, started or woken just before, may already have delivered a zero-limit timeout
-        const result = takeReady()
-        if (result !== undefined) return resume(result)
-        consumer = resume
-        return Effect.sync(() => {
-          // the consumer gave up this pull: its result, when it comes, is kept for the next one
-          consumer = undefined
-          pending = false
-        })
-      })
+  const deliver = (result: Result) => {
+    const resume = consumer
+    consumer = undefined
+    if (resume !== undefined) resume(result)
+    else ready = result
+  }
 
-      const pull: Pull.Pull<Chunk<A>, E | E2> = Effect.suspend(() => {
-        // the result of a pull its consumer gave up on comes first
-        const leftover = takeReady()
-        if (leftover !== undefined) return leftover
-        if (ended !== undefined) return ended
-        pending = true
-        startedAt = now()
-        limitMillis = first ? firstMillis : idleMillis
-        requested = true
-        if (wakePuller !== undefined) {
-          const wake = wakePuller
-          wakePuller = undefined
-          wake()
-        }
-        // answered at once (events already buffered): no waiting, no watchdog
-        const immediate = takeReady()
-        if (immediate !== undefined) return immediate
-        if (limitMillis === undefined) return awaitResult
-        if (!watchdogStarted) {
-          watchdogStarted = true
-          return Effect.andThen(Effect.forkIn(watchdog, scope, { startImmediately: true }), awaitResult)
-        }
-        if (wakeWatchdog !== undefined) {
-          const wake = wakeWatchdog
-          wakeWatchdog = undefined
-          wake()
-        }
-        return awaitResult
-      })
+  const expire = (timeout: Exit.Exit<never, E2>) => {
+    ended = timeout
+    deliver(timeout)
+  }
 
-      return Effect.as(Effect.forkIn(puller, scope, { startImmediately: true }), pull)
+  const waitForRequest = Effect.callback<void>((resume) => {
+    if (requested) return resume(Effect.void)
+    wakePuller = () => resume(Effect.void)
+  })
+
+  // built once: every pull of the stream runs the same effect
+  const pullOnce = Effect.andThen(
+    waitForRequest,
+    Effect.flatMap(Effect.exit(upstream), (exit) => {
+      // timed out meanwhile: the late result is dropped, every pull gets the timeout
+      if (ended !== undefined) return Effect.void
+      requested = false
+      watchdog.disarm(Exit.isSuccess(exit))
+      if (Exit.isFailure(exit)) ended = exit
+      deliver(exit)
+      return Effect.void
     })
   )
+  const loop = Effect.whileLoop({ while: () => ended === undefined, body: () => pullOnce, step: () => {} })
+
+  const awaitResult = Effect.callback<Chunk<A>, E | E2 | Cause.Done>((resume) => {
+    // the watchdog, started just before, may already have delivered a zero-limit timeout
+    const result = takeReady()
+    if (result !== undefined) return resume(result)
+    consumer = resume
+    return Effect.sync(() => {
+      // the consumer gave up this pull: its result, when it comes, is kept for the next one
+      consumer = undefined
+      watchdog.disarm(false)
+    })
+  })
+
+  const pull: Pull.Pull<Chunk<A>, E | E2> = Effect.suspend(() => {
+    // the result of a pull its consumer gave up on comes first
+    const leftover = takeReady()
+    if (leftover !== undefined) return leftover
+    if (ended !== undefined) return ended
+    watchdog.arm(expire)
+    requested = true
+    if (wakePuller !== undefined) {
+      const wake = wakePuller
+      wakePuller = undefined
+      wake()
+    }
+    // answered at once (events already buffered): no waiting, no watchdog
+    const immediate = takeReady()
+    if (immediate !== undefined) return immediate
+    const start = watchdog.watching()
+    return start === undefined ? awaitResult : Effect.andThen(start, awaitResult)
+  })
+
+  return Effect.as(Effect.forkIn(loop, scope, { startImmediately: true }), pull)
 }
