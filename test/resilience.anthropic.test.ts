@@ -8,8 +8,9 @@
  * schedule so the file stays quick.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Deferred, Effect, Exit, Fiber, Schedule, Schema, Stream } from "effect"
-import { Agent, HarnessError, type StreamEvent, Tool } from "../src/index.js"
+import { Cause, Deferred, Duration, Effect, Exit, Fiber, Pull, Schedule, Schema, Stream } from "effect"
+import { Agent, HarnessError, Message, Provider, type StreamEvent, Tool } from "../src/index.js"
+import * as PullDeadline from "../src/internal/pullDeadline.js"
 import * as Anthropic from "../src/providers/Anthropic.js"
 import * as AnthropicServer from "./utils/anthropicServer.js"
 import { assertValidHistory, label, runEvents } from "./utils/events.js"
@@ -440,4 +441,108 @@ describe("faults with the Anthropic provider: interruption", () => {
       assert.strictEqual(server.clientClosedCount(), 1)
     })
   )
+})
+
+describe("faults with the Anthropic provider: its own first-event and idle deadlines", () => {
+  /** The provider service itself over `server`, and a one-message request. */
+  const providerOn = (server: AnthropicServer.AnthropicServer, transport: "node" | "fetch" = "node") =>
+    Effect.map(
+      Effect.service(Provider.Provider).pipe(
+        Effect.provide(Anthropic.layer({ model: MODEL, apiKey: KEY, baseURL: server.url, transport }))
+      ),
+      (service) => ({
+        service,
+        request: { messages: [{ role: "user" as const, content: [Message.text(PROMPT)] }], tools: [] }
+      })
+    )
+
+  it.live("the provider's stream enforces the deadlines itself: the loop needs no puller fiber for it", () =>
+    Effect.gen(function* () {
+      const server = yield* serverWith({ sse: Faults.textSse(FIRST) })
+      const { service, request } = yield* providerOn(server)
+      assert.isTrue(PullDeadline.EnforcesDeadlines in service.stream(request))
+    })
+  )
+
+  it.live("headers later than the first-event limit: Timeout firstEvent, the request closed", () =>
+    Effect.gen(function* () {
+      const server = yield* serverWith({ sse: Faults.textSse(FIRST), headersDelayMs: 5_000 })
+      const agent = yield* agentOn(server, { timeouts: { firstEvent: "300 millis" } })
+      const started = performance.now()
+      const error = failureOf(yield* Effect.exit(agent.runResult(PROMPT)))
+      const elapsed = performance.now() - started
+      assert.instanceOf(error, HarnessError.Timeout)
+      assert.strictEqual((error as HarnessError.Timeout).phase, "firstEvent")
+      assert.isAtLeast(elapsed, 280)
+      assert.isBelow(elapsed, 3_000)
+      assert.strictEqual(yield* outcomeOf(server, 0), "clientClosed")
+    })
+  )
+
+  it.live("the first-event limit runs from the request, not from the headers", () =>
+    Effect.gen(function* () {
+      // headers after 400 ms, then nothing: the 600 ms limit ends at 600 ms, not at 1,000
+      const server = yield* serverWith({ sse: Faults.textSse(FIRST), headersDelayMs: 400, stallAfterBytes: 0 })
+      const agent = yield* agentOn(server, { timeouts: { firstEvent: "600 millis" } })
+      const started = performance.now()
+      const error = failureOf(yield* Effect.exit(agent.runResult(PROMPT)))
+      const elapsed = performance.now() - started
+      assert.strictEqual((error as HarnessError.Timeout).phase, "firstEvent")
+      assert.isAtLeast(elapsed, 580)
+      assert.isBelow(elapsed, 950)
+      assert.strictEqual(yield* outcomeOf(server, 0), "clientClosed")
+    })
+  )
+
+  it.live("after the first-event timeout a retry sends the request again and streams the new attempt", () =>
+    Effect.gen(function* () {
+      const server = yield* serverWith(
+        { sse: Faults.textSse(FIRST), stallAfterBytes: 0 },
+        { sse: Faults.textSse(SECOND, { id: "msg_second" }) }
+      )
+      const agent = yield* agentOn(server, { retry: fastRetry, timeouts: { firstEvent: "200 millis" } })
+      const events = json([...(yield* Stream.runCollect(agent.runStream(PROMPT)))])
+      // nothing was streamed before the timeout, so there is nothing to discard
+      assert.deepStrictEqual(events, providerEvents(SECOND, "msg_second"))
+      assert.strictEqual(yield* outcomeOf(server, 0), "clientClosed")
+    })
+  )
+
+  for (const [name, limits, transport] of [
+    ["without deadlines", {}, "node"],
+    ["without deadlines", {}, "fetch"],
+    ["with deadlines", { first: Duration.seconds(5), idle: Duration.seconds(5) }, "node"],
+    ["with deadlines", { first: Duration.seconds(5), idle: Duration.seconds(5) }, "fetch"]
+  ] as const) {
+    it.live(
+      `${name} (${transport} transport), a pull its consumer gave up keeps its events for the next pull: nothing lost`,
+      () =>
+        Effect.scoped(
+          Effect.gen(function* () {
+            // one frame every 60 ms; the consumer gives up every pull after 20 ms and pulls again
+            const server = yield* serverWith({
+              sse: Faults.textSse(FIRST, { id: "msg_kept" }),
+              chunkSize: 40,
+              delayMs: 60
+            })
+            const { service, request } = yield* providerOn(server, transport)
+            const stream = PullDeadline.withPullDeadlines(service.stream(request), limits, () => "timeout")
+            const pull = yield* Stream.toPull(stream)
+            const got: Array<unknown> = []
+            let gaveUp = 0
+            while (true) {
+              const exit = yield* Effect.exit(Effect.timeoutOption(pull, "20 millis"))
+              if (Exit.isFailure(exit)) {
+                assert.isTrue(Pull.isDoneCause(exit.cause), String(exit.cause))
+                break
+              }
+              if (exit.value._tag === "None") gaveUp++
+              else got.push(...exit.value.value)
+            }
+            assert.isAbove(gaveUp, 3)
+            assert.deepStrictEqual(json(got), providerEvents(FIRST, "msg_kept"))
+          })
+        )
+    )
+  }
 })

@@ -72,6 +72,7 @@ import {
 import type * as Arr from "effect/Array"
 import { emptyPartial, ProviderError, type ProviderErrorReason, Timeout } from "../HarnessError.js"
 import * as NodeFetch from "../internal/nodeFetch.js"
+import * as PullDeadline from "../internal/pullDeadline.js"
 import * as Message from "../Message.js"
 import { NormalizedResponse } from "../NormalizedResponse.js"
 import * as Provider from "../Provider.js"
@@ -549,43 +550,83 @@ const chunksOf = (response: Response): Chunks => {
  * Mirrors the SDK's SSE rules: `\n`, `\r\n` or `\r` line ends, `data:` lines joined with `\n`,
  * messages without an `event:` field and `ping` skipped.
  */
-class BodyReader {
+class BodyReader<E = never> {
   private readonly decoder = new TextDecoder()
   private rest = ""
   private event: string | undefined = undefined
   private data: string | undefined = undefined
   private buffer: Array<StreamEvent.ProviderEvent> = []
-  private failure: ProviderError | undefined = undefined
+  private failure: ProviderError | E | undefined = undefined
   private ended = false
   private stopped = false
+  private reading = false
+  /** The consumer of the pull in progress; a pull its consumer gave up keeps its events for the next. */
+  private waiter: ((effect: Effect.Effect<Batch, ProviderError | E | Cause.Done>) => void) | undefined = undefined
 
   constructor(
     private readonly body: Chunks,
     private readonly requestId: string | undefined,
     private readonly controller: AbortController,
     private readonly context: ErrorContext,
-    private readonly now: () => number
+    private readonly now: () => number,
+    /** The first-event and idle deadlines, when this stream enforces them (see `pullDeadline.ts`). */
+    private readonly watchdog?: PullDeadline.Watchdog<E> | undefined
   ) {}
 
-  readonly pull: Effect.Effect<Batch, ProviderError | Cause.Done> = Effect.suspend(() => this.step())
+  readonly pull: Effect.Effect<Batch, ProviderError | E | Cause.Done> = Effect.suspend(() => this.step())
 
-  private step(): Effect.Effect<Batch, ProviderError | Cause.Done> {
+  private step(): Effect.Effect<Batch, ProviderError | E | Cause.Done> {
     if (this.buffer.length > 0) {
       const batch = this.buffer as unknown as Batch
       this.buffer = []
       return Effect.succeed(batch)
     }
+    if (this.watchdog?.expired !== undefined) return this.watchdog.expired
     if (this.failure !== undefined) return Effect.fail(this.failure)
     if (this.ended) return Cause.done()
-    return Effect.callback((resume) => {
-      this.readChunk(resume)
-    })
+    return this.wait
   }
 
-  private readChunk(resume: (effect: Effect.Effect<Batch, ProviderError | Cause.Done>) => void): void {
+  private readonly wait = Effect.callback<Batch, ProviderError | E | Cause.Done>((resume) => {
+    this.waiter = resume
+    if (!this.reading) this.readChunk()
+    if (this.waiter === undefined) return
+    // no bytes at hand: the pull waits for the network, under its deadline
+    this.watchdog?.handOver(this.expire)
+    this.watchdog?.watching()
+    return this.giveUp
+  })
+
+  private readonly giveUp = Effect.sync(() => {
+    this.waiter = undefined
+    this.watchdog?.disarm(false)
+  })
+
+  /** The pull outwaited its deadline: the response is closed, and this pull and every later one get the timeout. */
+  private readonly expire = (timeout: Exit.Exit<never, E>) => {
+    this.ended = true
+    this.controller.abort()
+    this.body.cancel()
+    const waiter = this.waiter
+    this.waiter = undefined
+    if (waiter !== undefined) waiter(timeout)
+  }
+
+  /** Hands what the last read produced to the waiting consumer, if any. */
+  private wake(): void {
+    const waiter = this.waiter
+    if (waiter === undefined) return
+    this.waiter = undefined
+    this.watchdog?.disarm(this.buffer.length > 0)
+    waiter(this.step())
+  }
+
+  private readChunk(): void {
+    this.reading = true
     this.body.next(
       (chunk) => {
-        if (this.ended && this.failure === undefined && this.buffer.length === 0) return resume(Cause.done())
+        this.reading = false
+        if (this.ended) return this.wake()
         if (chunk === undefined) {
           this.parse(this.decoder.decode(), true)
           if (this.failure === undefined && !this.stopped) {
@@ -598,16 +639,17 @@ class BodyReader {
             )
           }
           this.ended = true
-          return resume(this.step())
+          return this.wake()
         }
         this.parse(this.decoder.decode(chunk, { stream: true }), false)
-        if (this.buffer.length > 0 || this.failure !== undefined) return resume(this.step())
-        this.readChunk(resume)
+        if (this.buffer.length > 0 || this.failure !== undefined) return this.wake()
+        // only an incomplete event: read on (for a consumer that gave up, the next pull does)
+        if (this.waiter !== undefined) this.readChunk()
       },
       (thrown: unknown) => {
-        if (this.ended) return resume(this.step())
-        this.fail(fromSdkError(this.context, thrown, this.now()))
-        resume(this.step())
+        this.reading = false
+        if (!this.ended) this.fail(fromSdkError(this.context, thrown, this.now()))
+        this.wake()
       }
     )
   }
@@ -794,31 +836,61 @@ const makeService = Effect.fnUntraced(function* (
       request.requestTimeout
     )
 
-  const stream = (request: Provider.Request): Stream.Stream<StreamEvent.ProviderEvent, ProviderError | Timeout> =>
+  /**
+   * One turn's events. With `deadlines`, the reader enforces the first-event and idle limits
+   * itself (see `internal/pullDeadline.ts`): the first-event limit runs from the first pull, over
+   * the request and the response headers, to the first event.
+   */
+  const streamWith = <E>(
+    request: Provider.Request,
+    deadlines: { readonly limits: PullDeadline.Limits; readonly onTimeout: PullDeadline.OnTimeout<E> } | undefined
+  ): Stream.Stream<StreamEvent.ProviderEvent, ProviderError | Timeout | E> =>
     Stream.fromChannel(
       Channel.fromTransform((_, scope) =>
         Effect.uninterruptibleMask((restore) => {
           const controller = new AbortController()
-          return Effect.flatMap(restore(open(request, controller)), (response) =>
-            Effect.clockWith((clock) => {
-              const reader = new BodyReader(
-                chunksOf(response),
-                response.headers.get("request-id") ?? undefined,
-                controller,
-                context,
-                () => clock.currentTimeMillisUnsafe()
-              )
-              return Effect.as(
-                Scope.addFinalizer(
-                  scope,
-                  Effect.sync(() => reader.close())
-                ),
-                reader.pull
-              )
+          const read = (watchdog: PullDeadline.Watchdog<E> | undefined) => {
+            /** The first-event limit passed before the response headers: the request is aborted. */
+            let early: Exit.Exit<never, E> | undefined
+            watchdog?.arm((timeout) => {
+              early = timeout
+              controller.abort()
             })
-          )
+            const opened = restore(open(request, controller))
+            return Effect.flatMap(
+              watchdog === undefined ? opened : Effect.andThen(watchdog.start, opened),
+              (response) =>
+                Effect.clockWith((clock) => {
+                  const reader = new BodyReader(
+                    chunksOf(response),
+                    response.headers.get("request-id") ?? undefined,
+                    controller,
+                    context,
+                    () => clock.currentTimeMillisUnsafe(),
+                    watchdog
+                  )
+                  const added = Scope.addFinalizer(
+                    scope,
+                    Effect.sync(() => reader.close())
+                  )
+                  return early === undefined ? Effect.as(added, reader.pull) : Effect.andThen(added, early)
+                })
+            ).pipe(
+              Effect.catchCause((cause) =>
+                early !== undefined && !Cause.hasInterrupts(cause) ? early : Effect.failCause(cause)
+              )
+            )
+          }
+          return deadlines === undefined
+            ? read(undefined)
+            : Effect.flatMap(PullDeadline.Watchdog.make(deadlines.limits, deadlines.onTimeout, scope), read)
         })
       )
+    )
+
+  const stream = (request: Provider.Request): Stream.Stream<StreamEvent.ProviderEvent, ProviderError | Timeout> =>
+    PullDeadline.enforcingDeadlines(streamWith(request, undefined), (limits, onTimeout) =>
+      streamWith(request, { limits, onTimeout })
     )
 
   return Provider.make({ name: options.name ?? PROVIDER, model, chat, stream })
