@@ -231,6 +231,55 @@ describe("timeouts", () => {
     }).pipe(Effect.provide(Mock.layer({ chunkSize: 1, eventDelay: "1 second", turns: [Mock.text("abcdefghij")] })))
   )
 
+  /** Polls `fiber` at `limit - 1` ms (still running) and at `limit` (done); its failure. */
+  const failsAt = <A, E>(fiber: Fiber.Fiber<A, E>, limit: number) =>
+    Effect.gen(function* () {
+      yield* TestClock.adjust(limit - 1)
+      for (let i = 0; i < 10; i++) yield* Effect.yieldNow
+      assert.isUndefined(fiber.pollUnsafe(), `done before ${limit} ms`)
+      yield* TestClock.adjust(1)
+      for (let i = 0; i < 10 && fiber.pollUnsafe() === undefined; i++) yield* Effect.yieldNow
+      const exit = fiber.pollUnsafe()
+      assert.isDefined(exit, `still running at ${limit} ms`)
+      return yield* failFlip(exit!)
+    })
+
+  it.effect("the turn limit spans its retries: it ends during a retry's backoff, not after it", () =>
+    Effect.gen(function* () {
+      const agent = yield* Agent.make({
+        retry: { schedule: Schedule.spaced("10 seconds") },
+        timeouts: { turn: "2 seconds" }
+      })
+      const fiber = yield* Effect.forkChild(agent.runResult("hi"))
+      const error = yield* failsAt(fiber, 2_000)
+      assert.strictEqual((error as HarnessError.Timeout).phase, "turn")
+    }).pipe(Effect.provide(Mock.layer({ turns: [Mock.fail(overloaded()), Mock.text("too late")] })))
+  )
+
+  it.effect("the turn limit spans its attempts: a retried attempt has what is left of it", () =>
+    Effect.gen(function* () {
+      // attempt 1 fails at once, the backoff is 1 s, attempt 2 streams a delta a second: the 3.5 s
+      // limit of the turn ends 2.5 s into attempt 2, not 3.5 s into it
+      const agent = yield* Agent.make({
+        retry: { schedule: Schedule.spaced("1 second") },
+        timeouts: { turn: "3500 millis" }
+      })
+      const fiber = yield* Effect.forkChild(agent.runResult("hi"))
+      const error = yield* failsAt(fiber, 3_500)
+      const timeout = error as HarnessError.Timeout
+      assert.strictEqual(timeout.phase, "turn")
+      assert.isTrue("abcdefghij".startsWith(timeout.partial.text))
+    }).pipe(
+      Effect.provide(
+        Mock.layer({
+          chunkSize: 1,
+          eventDelay: "1 second",
+          turns: [Mock.fail(overloaded()), Mock.text("abcdefghij")]
+        })
+      )
+    )
+  )
+
   it.effect("a run longer than the run timeout fails, spanning turns", () =>
     Effect.gen(function* () {
       const agent = yield* Agent.make({ tools: [slowTool], timeouts: { run: "30 seconds" } })

@@ -1,7 +1,10 @@
 /**
- * The agent loop of one ask, as a pull-based stream: model turn (with timeouts and retries),
- * tools for every `tool_use` (a `tool_result` event after each), next turn, until the model ends
- * its turn.
+ * The agent loop of one ask: model turn (with timeouts and retries), tools for every `tool_use`
+ * (a `tool_result` event after each), next turn, until the model ends its turn.
+ *
+ * It is one hand-written pull, not a pipeline of stream stages: `next` is what the consumer's
+ * next pull runs (the provider's pull with the turn's fold around it, the tool calls' pull, a
+ * retry's sleep, the end), and each phase sets the one after it.
  *
  * History stays valid whatever happens: the user message and every completed turn are committed
  * as they complete; when the ask ends early (failure, timeout, interruption, a consumer that stops
@@ -10,18 +13,20 @@
  */
 import {
   Cause,
-  Clock,
+  Channel,
   type Context,
   Duration,
   Effect,
   Exit,
+  MutableRef,
   Option,
   Pull,
-  Ref,
+  type Ref,
   Schedule,
-  type Scope,
+  Scope,
   Stream
 } from "effect"
+import type * as Arr from "effect/Array"
 import type * as Data from "../Data.js"
 import type { HarnessError } from "../HarnessError.js"
 import { isRetryable, type Partial, ProviderError, Timeout, type TimeoutPhase } from "../HarnessError.js"
@@ -149,9 +154,23 @@ const timeoutError = (phase: TimeoutPhase, limit: Duration.Duration, partial: Pa
       `The partial output is on this error; raise timeouts.${phase} if this is expected.`
   })
 
+type Events = Arr.NonEmptyReadonlyArray<StreamEvent.StreamEvent>
+
+/** What the ask does on its next pull: emit events, or fail, or end (`Cause.Done`). */
+type Step = Pull.Pull<Events, HarnessError>
+
+const update = <A>(ref: Ref.Ref<A>, f: (a: A) => A): void => {
+  MutableRef.update(ref.ref, f)
+}
+
 /**
  * Runs one ask. `onResult` receives the run's result when it completes; the stream fails with a
  * `HarnessError` otherwise. `MaxTurnsExceeded` is not raised here: the result's status says it.
+ *
+ * The ask is one hand-written pull (`next` is what the next pull runs), not a pipeline of stream
+ * stages: every event of a model turn passes through one fold on its way from the provider to
+ * the consumer, and the end of a run is a few synchronous updates. With 1,000 concurrent streams
+ * each stage and each fiber hand-off costs microseconds per event and per run end.
  */
 export const ask = (
   config: Config,
@@ -167,9 +186,9 @@ export const ask = (
 
   // requests
 
-  const buildRequest = Effect.gen(function* () {
-    const history = yield* Ref.get(state.history)
-    const visible = yield* Ref.get(state.visible)
+  const buildRequest = (): Provider.Request => {
+    const history = MutableRef.get(state.history.ref)
+    const visible = MutableRef.get(state.visible.ref)
     const last = run.turns === config.maxTurns && history[history.length - 1]?.role === "user"
     const messages = last ? appendUser(history, [Message.text(LAST_TURN_REMINDER)]) : history
     const request: Provider.Request = {
@@ -180,115 +199,6 @@ export const ask = (
       requestTimeout: timeouts.request
     }
     return config.cache ? config.provider.formatCacheControl(request) : request
-  })
-
-  // one model turn: attempts with event timeouts, folded as they stream, retried by policy
-
-  const withEventTimeouts = <E>(events: Stream.Stream<StreamEvent.ProviderEvent, E>) =>
-    withPullDeadlines(events, { first: timeouts.firstEvent, idle: timeouts.idle }, (first, limit) =>
-      timeoutError(
-        first ? "firstEvent" : "idle",
-        limit,
-        run.partial(),
-        first ? "The first event of the turn" : "The gap between two events"
-      )
-    )
-
-  const attempt = (
-    number: number,
-    step: (now: number, input: unknown) => Effect.Effect<[unknown, Duration.Duration], unknown>
-  ): Stream.Stream<StreamEvent.StreamEvent, HarnessError> =>
-    Stream.suspend(() => {
-      const turn = new TurnAccumulator(providerName)
-      run.current = turn
-      run.attempts++
-      // one stage folds every chunk into the turn as it passes and, at the end, commits the response
-      const events = Stream.unwrap(Effect.map(buildRequest, (request) => config.provider.stream(request))).pipe(
-        withEventTimeouts,
-        (stream) =>
-          Stream.transformPull(stream, (pull) =>
-            Effect.succeed(
-              pull.pipe(
-                Effect.flatMap((chunk) => {
-                  for (const event of chunk) {
-                    const error = turn.apply(event)
-                    if (error) return Effect.fail(error)
-                  }
-                  turn.emitted = true
-                  return Effect.succeed(chunk)
-                }),
-                Pull.catchDone((): Effect.Effect<never, ProviderError | Cause.Done> => {
-                  const response = turn.response()
-                  if (response instanceof ProviderError) return Effect.fail(response)
-                  run.response = response
-                  return Cause.done()
-                })
-              )
-            )
-          )
-      )
-      return (events as Stream.Stream<StreamEvent.StreamEvent, HarnessError>).pipe(
-        Stream.catchCause((cause): Stream.Stream<StreamEvent.StreamEvent, HarnessError> => {
-          const failure = Cause.findErrorOption(cause)
-          if (Cause.hasInterrupts(cause) || Option.isNone(failure)) return Stream.failCause(cause)
-          const error = failure.value
-          // Giving up leaves the attempt in progress for `repair`, which keeps its partial text by
-          // policy and counts its usage; a retry counts the usage here and starts a fresh attempt.
-          const giveUp = Stream.fail(withPartial(error, run.partial()) as HarnessError)
-          if (config.retry === undefined || !isRetryable(error)) return giveUp
-          return Stream.unwrap(
-            Effect.gen(function* () {
-              const now = yield* Clock.currentTimeMillis
-              const next = yield* Effect.exit(step(now, error))
-              if (Exit.isFailure(next)) return giveUp
-              run.usage = Usage.add(run.usage, turn.usage)
-              run.current = undefined
-              let delay = next.value[1]
-              const retryAfter = error instanceof ProviderError ? error.retryAfter : undefined
-              if (retryAfter !== undefined) {
-                delay = Duration.max(delay, Duration.min(Duration.millis(retryAfter), config.maxRetryAfter))
-              }
-              const discard: Stream.Stream<StreamEvent.StreamEvent> = turn.emitted
-                ? Stream.succeed({ type: "discard", attempt: number, reason: error.message })
-                : Stream.empty
-              return discard.pipe(
-                Stream.concat(Stream.drain(Stream.fromEffect(Effect.sleep(delay)))),
-                Stream.concat(attempt(number + 1, step))
-              )
-            })
-          )
-        })
-      )
-    })
-
-  const modelTurn = (): Stream.Stream<StreamEvent.StreamEvent, HarnessError> => {
-    // the retry schedule's state is made at the turn's first failure (its clock starts then anyway):
-    // a turn that does not fail pays no extra stream stage for it
-    const retry = config.retry
-    let step: ((now: number, input: unknown) => Effect.Effect<[unknown, Duration.Duration], unknown>) | undefined
-    const attempts = attempt(
-      1,
-      retry === undefined
-        ? () => Effect.fail(undefined)
-        : (now, input) =>
-            step !== undefined
-              ? step(now, input)
-              : Effect.flatMap(Schedule.toStep(retry), (made) => {
-                  step = made
-                  return made(now, input)
-                })
-    )
-    const limit = timeouts.turn
-    if (limit === undefined) return attempts
-    return attempts.pipe(
-      Stream.interruptWhen(
-        Effect.sleep(limit).pipe(
-          Effect.andThen(
-            Effect.suspend(() => Effect.fail(timeoutError("turn", limit, run.partial(), "The model turn")))
-          )
-        )
-      )
-    )
   }
 
   // tools
@@ -297,11 +207,13 @@ export const ask = (
     toolUseId,
     data: state.data,
     reveal: (...names) =>
-      Ref.update(state.visible, (visible) => {
-        const next = new Set(visible)
-        for (const name of names) if (toolsByName.has(name)) next.add(name)
-        return next
-      }),
+      Effect.sync(() =>
+        update(state.visible, (visible) => {
+          const next = new Set(visible)
+          for (const name of names) if (toolsByName.has(name)) next.add(name)
+          return next
+        })
+      ),
     setAnswer: (value) =>
       Effect.sync(() => {
         run.value = { value }
@@ -310,7 +222,7 @@ export const ask = (
 
   const callTool = (use: Message.ToolUseBlock) =>
     Effect.gen(function* () {
-      const visible = yield* Ref.get(state.visible)
+      const visible = MutableRef.get(state.visible.ref)
       const tool = toolsByName.get(use.name)
       let outcome: Tool.Outcome
       if (tool === undefined || !visible.has(use.name)) {
@@ -348,17 +260,16 @@ export const ask = (
       return event
     })
 
-  const answerAll = (uses: ReadonlyArray<Message.ToolUseBlock>, content: string) =>
-    Effect.sync(() => {
-      const events: Array<StreamEvent.StreamEvent> = []
-      for (const use of uses) {
-        run.results.set(use.id, Message.toolResult(use.id, content, true))
-        events.push({ type: "tool_result", tool_use_id: use.id, tool_name: use.name, content, is_error: true })
-      }
-      return events
-    })
+  const answerAll = (uses: ReadonlyArray<Message.ToolUseBlock>, content: string): Array<StreamEvent.StreamEvent> => {
+    const events: Array<StreamEvent.StreamEvent> = []
+    for (const use of uses) {
+      run.results.set(use.id, Message.toolResult(use.id, content, true))
+      events.push({ type: "tool_result", tool_use_id: use.id, tool_name: use.name, content, is_error: true })
+    }
+    return events
+  }
 
-  const commitResults = Effect.suspend(() => {
+  const commitResults = (): void => {
     const pending = run.pending ?? []
     const blocks = pending.map(
       (use) =>
@@ -367,88 +278,25 @@ export const ask = (
     )
     run.pending = undefined
     run.results.clear()
-    return Ref.update(state.history, (history) => appendUser(history, blocks))
-  })
-
-  // the loop
-
-  const finish = (status: RunResult["status"], response: NormalizedResponse) =>
-    Effect.sync(() => {
-      run.result = new RunResult({
-        text: response.text,
-        status,
-        turns: run.turns,
-        attempts: run.attempts,
-        stopReason: response.stopReason,
-        usage: run.usage,
-        ...(run.value !== undefined ? { value: run.value.value } : {})
-      })
-    })
-
-  /** The last events of a run that hit maxTurns, then the failure the caller asked for, if any. */
-  const maxTurnsEnd = (
-    events: ReadonlyArray<StreamEvent.StreamEvent>
-  ): Stream.Stream<StreamEvent.StreamEvent, HarnessError> => {
-    const last = events.length > 0 ? Stream.fromArray(events) : Stream.empty
-    const onMaxTurns = options?.onMaxTurns
-    // called after `finish`, so the run's result is set
-    return onMaxTurns === undefined ? last : Stream.concat(last, Stream.fail(onMaxTurns(run.result!)))
+    update(state.history, (history) => appendUser(history, blocks))
   }
 
-  const afterTurn = Effect.gen(function* () {
-    const response = run.response!
-    run.current = undefined
-    run.usage = Usage.add(run.usage, response.usage)
-    const uses = Message.toolUses(response.content)
-    // an empty text block is rejected by the API when sent back, so it is not kept
-    const kept = response.content.filter(
-      (block) => block.type !== "text" || (block as Message.TextBlock).text.length > 0
-    )
-    yield* Ref.update(state.history, (history) => appendAssistant(history, kept))
-    if (uses.length > 0) run.pending = uses
-    if (uses.length > 0 && response.stopReason === "max_tokens") {
-      const events = yield* answerAll(
-        uses,
-        "Not run: your output hit max_tokens before this turn finished, so its tool calls may be cut short. " +
-          "Call the tool again (with shorter input if it was long)."
-      )
-      yield* commitResults
-      if (run.turns >= config.maxTurns) {
-        yield* finish("max_turns", response)
-        return maxTurnsEnd(events)
-      }
-      return Stream.concat(Stream.fromArray(events), loop())
-    }
-    if (uses.length > 0) {
-      if (run.turns >= config.maxTurns) {
-        const events = yield* answerAll(uses, `Not run: the turn limit (${config.maxTurns}) was reached.`)
-        yield* commitResults
-        yield* finish("max_turns", response)
-        return maxTurnsEnd(events)
-      }
-      const tools = Stream.fromIterable(uses).pipe(Stream.mapEffect(callTool, { concurrency: config.toolConcurrency }))
-      return tools.pipe(Stream.concat(Stream.drain(Stream.fromEffect(commitResults))), Stream.concat(loop()))
-    }
-    if (response.stopReason === "pause_turn") {
-      // a paused server-tool turn is continued by sending it back; past the limit it is unfinished
-      if (run.turns < config.maxTurns) return loop()
-      yield* finish("max_turns", response)
-      return maxTurnsEnd([])
-    }
-    yield* finish("completed", response)
-    return Stream.empty
-  })
-
-  const loop = (): Stream.Stream<StreamEvent.StreamEvent, HarnessError> =>
-    Stream.suspend(() => {
-      run.turns++
-      return modelTurn().pipe(Stream.concat(Stream.unwrap(afterTurn)))
+  const finish = (status: RunResult["status"], response: NormalizedResponse): void => {
+    run.result = new RunResult({
+      text: response.text,
+      status,
+      turns: run.turns,
+      attempts: run.attempts,
+      stopReason: response.stopReason,
+      usage: run.usage,
+      ...(run.value !== undefined ? { value: run.value.value } : {})
     })
+  }
 
   // ending: repair the history whatever happened, then report
 
-  const repair = Effect.gen(function* () {
-    if (run.pending !== undefined) yield* commitResults
+  const repair = Effect.sync(() => {
+    if (run.pending !== undefined) commitResults()
     const turn = run.current
     if (turn !== undefined) {
       run.usage = Usage.add(run.usage, turn.usage)
@@ -457,42 +305,251 @@ export const ask = (
         const text = turn
           .partial(Usage.empty)
           .content.filter((block) => block.type === "text" && (block as Message.TextBlock).text.length > 0)
-        yield* Ref.update(state.history, (history) => appendAssistant(history, text))
+        update(state.history, (history) => appendAssistant(history, text))
       }
     }
-    yield* Ref.update(state.usage, (usage) => Usage.add(usage, run.usage))
+    update(state.usage, (usage) => Usage.add(usage, run.usage))
     if (run.result !== undefined) onResult(run.result)
   })
 
-  const start = Ref.update(state.history, (history) =>
-    appendUser(history, typeof prompt === "string" ? [Message.text(prompt)] : prompt)
-  )
+  const body = (scope: Scope.Scope, now: () => number): Step => {
+    let next: Step
+    /** When the turn in progress must end (its `turn` timeout), on `now()`'s clock. */
+    let turnDeadline: number | undefined
+    let retryStep: ((now: number, input: unknown) => Effect.Effect<[unknown, Duration.Duration], unknown>) | undefined
 
-  const body = loop()
-  const limited =
-    timeouts.run === undefined
-      ? body
-      : body.pipe(
-          Stream.interruptWhen(
-            Effect.sleep(timeouts.run).pipe(
+    const go = (step: Step): Step => {
+      next = step
+      return step
+    }
+    /** Emits `events` now, then goes on with `then()` at the next pull. */
+    const emit = (events: ReadonlyArray<StreamEvent.StreamEvent>, then: () => Step): Step => {
+      if (events.length === 0) return then()
+      next = Effect.suspend(then)
+      return Effect.succeed(events as Events)
+    }
+    const end = (): Step => go(Cause.done())
+
+    const turnTimeout = () => {
+      const limit = timeouts.turn!
+      return timeoutError("turn", limit, run.partial(), "The model turn")
+    }
+
+    // one model turn: attempts with event timeouts, folded as they stream, retried by policy
+
+    const startTurn = (): Step => {
+      run.turns++
+      turnDeadline = timeouts.turn === undefined ? undefined : now() + Duration.toMillis(timeouts.turn)
+      return startAttempt(1)
+    }
+
+    const startAttempt = (number: number): Step => {
+      const turn = new TurnAccumulator(providerName)
+      run.current = turn
+      run.attempts++
+      const attemptScope = Scope.forkUnsafe(scope)
+      // the deadlines go on the provider's own stream: one that enforces them itself needs no puller fiber
+      let events = withPullDeadlines(
+        config.provider.stream(buildRequest()),
+        { first: timeouts.firstEvent, idle: timeouts.idle },
+        (first, limit) =>
+          timeoutError(
+            first ? "firstEvent" : "idle",
+            limit,
+            run.partial(),
+            first ? "The first event of the turn" : "The gap between two events"
+          )
+      )
+      if (turnDeadline !== undefined) {
+        const remaining = Math.max(0, turnDeadline - now())
+        events = Stream.interruptWhen(
+          events,
+          Effect.andThen(
+            Effect.sleep(remaining),
+            Effect.suspend(() => Effect.fail(turnTimeout()))
+          )
+        )
+      }
+
+      const failed = (cause: Cause.Cause<unknown>): Step =>
+        Effect.andThen(
+          Scope.close(attemptScope, Exit.failCause(cause)),
+          Effect.suspend(() => retryOrFail(cause))
+        )
+
+      const retryOrFail = (cause: Cause.Cause<unknown>): Step => {
+        const failure = Cause.findErrorOption(cause)
+        if (Cause.hasInterrupts(cause) || Option.isNone(failure))
+          return go(Effect.failCause(cause as Cause.Cause<never>))
+        const error = failure.value
+        // Giving up leaves the attempt in progress for `repair`, which keeps its partial text by
+        // policy and counts its usage; a retry counts the usage here and starts a fresh attempt.
+        const giveUp = go(Effect.fail(withPartial(error, run.partial()) as HarnessError))
+        const retry = config.retry
+        if (retry === undefined || !isRetryable(error)) return giveUp
+        // the retry schedule's state is made at the turn's first failure (its clock starts then anyway)
+        const step =
+          retryStep !== undefined
+            ? retryStep(now(), error)
+            : Effect.flatMap(Schedule.toStep(retry), (made) => {
+                retryStep = made
+                return made(now(), error)
+              })
+        return Effect.flatMap(Effect.exit(step), (decision): Step => {
+          if (Exit.isFailure(decision)) return giveUp
+          run.usage = Usage.add(run.usage, turn.usage)
+          run.current = undefined
+          let delay = decision.value[1]
+          const retryAfter = error instanceof ProviderError ? error.retryAfter : undefined
+          if (retryAfter !== undefined) {
+            delay = Duration.max(delay, Duration.min(Duration.millis(retryAfter), config.maxRetryAfter))
+          }
+          const wait = Duration.toMillis(delay)
+          const remaining = turnDeadline === undefined ? undefined : turnDeadline - now()
+          const after: () => Step =
+            remaining !== undefined && remaining <= wait
+              ? () =>
+                  go(
+                    Effect.andThen(
+                      Effect.sleep(Math.max(0, remaining)),
+                      Effect.suspend(() => Effect.fail(turnTimeout()))
+                    )
+                  )
+              : () =>
+                  go(
+                    Effect.andThen(
+                      Effect.sleep(delay),
+                      Effect.suspend(() => startAttempt(number + 1))
+                    )
+                  )
+          return turn.emitted
+            ? emit([{ type: "discard", attempt: number, reason: (error as { message: string }).message }], after)
+            : after()
+        })
+      }
+
+      const fold = (chunk: Arr.NonEmptyReadonlyArray<StreamEvent.ProviderEvent>): Step => {
+        for (const event of chunk) {
+          const error = turn.apply(event)
+          if (error) return failed(Cause.fail(error))
+        }
+        turn.emitted = true
+        return Effect.succeed(chunk)
+      }
+
+      const ended = (cause: Cause.Cause<unknown>): Step => {
+        if (!Pull.isDoneCause(cause)) return failed(cause)
+        const response = turn.response()
+        if (response instanceof ProviderError) return failed(Cause.fail(response))
+        run.response = response
+        return Effect.andThen(Scope.close(attemptScope, Exit.void), Effect.suspend(afterTurn))
+      }
+
+      return go(
+        Effect.flatMap(Channel.toPullScoped(Stream.toChannel(events), attemptScope), (pull) =>
+          go(Effect.matchCauseEffect(pull, { onSuccess: fold, onFailure: ended }))
+        )
+      )
+    }
+
+    // after a turn: its tool calls, the next turn, or the end
+
+    const maxTurnsEnd = (): Step => {
+      const onMaxTurns = options?.onMaxTurns
+      // called after `finish`, so the run's result is set
+      return onMaxTurns === undefined ? end() : go(Effect.fail(onMaxTurns(run.result!)))
+    }
+
+    const afterTurn = (): Step => {
+      const response = run.response!
+      run.current = undefined
+      run.usage = Usage.add(run.usage, response.usage)
+      const uses = Message.toolUses(response.content)
+      // an empty text block is rejected by the API when sent back, so it is not kept
+      const kept = response.content.filter(
+        (block) => block.type !== "text" || (block as Message.TextBlock).text.length > 0
+      )
+      update(state.history, (history) => appendAssistant(history, kept))
+      if (uses.length > 0) run.pending = uses
+      if (uses.length > 0 && response.stopReason === "max_tokens") {
+        const events = answerAll(
+          uses,
+          "Not run: your output hit max_tokens before this turn finished, so its tool calls may be cut short. " +
+            "Call the tool again (with shorter input if it was long)."
+        )
+        commitResults()
+        if (run.turns >= config.maxTurns) {
+          finish("max_turns", response)
+          return emit(events, maxTurnsEnd)
+        }
+        return emit(events, startTurn)
+      }
+      if (uses.length > 0) {
+        if (run.turns >= config.maxTurns) {
+          const events = answerAll(uses, `Not run: the turn limit (${config.maxTurns}) was reached.`)
+          commitResults()
+          finish("max_turns", response)
+          return emit(events, maxTurnsEnd)
+        }
+        return startTools(uses)
+      }
+      if (response.stopReason === "pause_turn") {
+        // a paused server-tool turn is continued by sending it back; past the limit it is unfinished
+        if (run.turns < config.maxTurns) return startTurn()
+        finish("max_turns", response)
+        return maxTurnsEnd()
+      }
+      finish("completed", response)
+      return end()
+    }
+
+    const startTools = (uses: ReadonlyArray<Message.ToolUseBlock>): Step => {
+      const toolsScope = Scope.forkUnsafe(scope)
+      const results = Stream.fromIterable(uses).pipe(
+        Stream.mapEffect(callTool, { concurrency: config.toolConcurrency })
+      )
+      const ended = (cause: Cause.Cause<HarnessError | Cause.Done>): Step => {
+        if (!Pull.isDoneCause(cause)) return Effect.failCause(cause)
+        commitResults()
+        return Effect.andThen(Scope.close(toolsScope, Exit.void), Effect.suspend(startTurn))
+      }
+      return go(
+        Effect.flatMap(Channel.toPullScoped(Stream.toChannel(results), toolsScope), (pull) =>
+          go(Effect.matchCauseEffect(pull, { onSuccess: (events) => Effect.succeed(events), onFailure: ended }))
+        )
+      )
+    }
+
+    next = Effect.suspend(startTurn)
+    return Effect.suspend(() => next)
+  }
+
+  // one stage for the whole ask: the caller's acquisition (a session's turn), the repair
+  // finalizer, the user message, then the loop's pull
+  return Stream.fromChannel(
+    Channel.fromTransform((_, scope) =>
+      Effect.clockWith((clock) => {
+        const start = Effect.andThen(Scope.addFinalizer(scope, repair), (): Effect.Effect<Step> => {
+          update(state.history, (history) =>
+            appendUser(history, typeof prompt === "string" ? [Message.text(prompt)] : prompt)
+          )
+          const pull = body(scope, () => clock.currentTimeMillisUnsafe())
+          const limit = timeouts.run
+          if (limit === undefined) return Effect.succeed(pull)
+          // the run's limit starts here, after the acquisition: waiting for the session's turn is not running
+          const limited = Stream.fromPull(Effect.succeed(pull)).pipe(
+            Stream.interruptWhen(
               Effect.andThen(
-                Effect.suspend(() => Effect.fail(timeoutError("run", timeouts.run!, run.partial(), "The run")))
+                Effect.sleep(limit),
+                Effect.suspend(() => Effect.fail(timeoutError("run", limit, run.partial(), "The run")))
               )
             )
           )
-        )
-  // one stage for the whole ask: the caller's acquisition (a session's turn), the repair
-  // finalizer, the user message; every stage between the provider and the consumer costs each pull
-  return Stream.unwrap(
-    Effect.as(
-      Effect.andThen(
-        options?.acquire ?? Effect.void,
-        Effect.andThen(
-          Effect.addFinalizer(() => repair),
-          start
-        )
-      ),
-      limited
+          return Channel.toPullScoped(Stream.toChannel(limited), scope)
+        })
+        const acquire = options?.acquire
+        return acquire === undefined ? start : Effect.andThen(Effect.provideService(acquire, Scope.Scope, scope), start)
+      })
     )
   )
 }
