@@ -94,6 +94,53 @@ export const resolveTimeouts = (timeouts: Timeouts | undefined): Loop.Timeouts =
   return out
 }
 
+/** The state of a new session, optionally continuing a saved history. */
+const makeState = (
+  config: Loop.Config,
+  options?: { readonly history?: Message.History | undefined; readonly data?: Data.Store | undefined }
+): Effect.Effect<Loop.State> =>
+  Effect.gen(function* () {
+    return {
+      history: yield* Ref.make<Message.History>(Loop.repairHistory(options?.history ?? [])),
+      usage: yield* Ref.make(Usage.empty),
+      visible: yield* Ref.make<ReadonlySet<string>>(new Set(config.tools.filter((t) => t.visible).map((t) => t.name))),
+      data: options?.data ?? (yield* Data.makeStore)
+    }
+  })
+
+/** The configuration of one ask: the agent's, with the ask's own timeouts over it. */
+const configFor = (config: Loop.Config, options: AskOptions | undefined): Loop.Config =>
+  options?.timeouts === undefined
+    ? config
+    : {
+        ...config,
+        timeouts: { ...config.timeouts, ...resolveTimeouts(options.timeouts) }
+      }
+
+const maxTurnsError = (config: Loop.Config, result: RunResult) =>
+  new MaxTurnsExceeded({
+    maxTurns: config.maxTurns,
+    message:
+      `The model still wanted tools after ${config.maxTurns} turns (the maxTurns limit). ` +
+      `Raise maxTurns, or narrow the question; the history holds every turn so far.`,
+    partial: new Partial({ text: result.text, content: [], usage: result.usage })
+  })
+
+/**
+ * One ask in a new session, streamed (`agent.runStream`): the same as `askStream` on a fresh
+ * session, without the session object or its lock (nobody else can ask in it), and without a
+ * stream stage to make them.
+ * @internal
+ */
+export const streamOnce = (
+  config: Loop.Config,
+  prompt: string,
+  options?: AskOptions
+): Stream.Stream<StreamEvent.StreamEvent, HarnessError> =>
+  Loop.ask(configFor(config, options), makeState(config), prompt, undefined, {
+    onMaxTurns: (result) => maxTurnsError(config, result)
+  })
+
 /**
  * Builds a session over a loop configuration (used by `Agent.session`).
  * @internal
@@ -103,20 +150,7 @@ export const make = Effect.fnUntraced(function* (
   options?: { readonly history?: Message.History | undefined; readonly data?: Data.Store | undefined }
 ) {
   const semaphore = yield* Semaphore.make(1)
-  const state: Loop.State = {
-    history: yield* Ref.make<Message.History>(Loop.repairHistory(options?.history ?? [])),
-    usage: yield* Ref.make(Usage.empty),
-    visible: yield* Ref.make<ReadonlySet<string>>(new Set(config.tools.filter((t) => t.visible).map((t) => t.name))),
-    data: options?.data ?? (yield* Data.makeStore)
-  }
-
-  const configFor = (options: AskOptions | undefined): Loop.Config =>
-    options?.timeouts === undefined
-      ? config
-      : {
-          ...config,
-          timeouts: { ...config.timeouts, ...resolveTimeouts(options.timeouts) }
-        }
+  const state = yield* makeState(config, options)
 
   // interruptible: an ask waiting its turn can be interrupted or timed out while it waits
   const turn = Effect.acquireRelease(semaphore.take(1), () => semaphore.release(1), { interruptible: true })
@@ -124,9 +158,9 @@ export const make = Effect.fnUntraced(function* (
   const events = (
     prompt: string,
     options: AskOptions | undefined,
-    onResult: (result: RunResult) => void,
+    onResult: ((result: RunResult) => void) | undefined,
     onMaxTurns?: (result: RunResult) => MaxTurnsExceeded
-  ) => Loop.ask(configFor(options), state, prompt, onResult, { acquire: Effect.asVoid(turn), onMaxTurns })
+  ) => Loop.ask(configFor(config, options), state, prompt, onResult, { acquire: Effect.asVoid(turn), onMaxTurns })
 
   const askResult = (prompt: string, options?: AskOptions) =>
     Effect.suspend(() => {
@@ -134,22 +168,13 @@ export const make = Effect.fnUntraced(function* (
       return Stream.runDrain(events(prompt, options, (r) => (result = r))).pipe(Effect.map(() => result!))
     })
 
-  const maxTurnsError = (result: RunResult) =>
-    new MaxTurnsExceeded({
-      maxTurns: config.maxTurns,
-      message:
-        `The model still wanted tools after ${config.maxTurns} turns (the maxTurns limit). ` +
-        `Raise maxTurns, or narrow the question; the history holds every turn so far.`,
-      partial: new Partial({ text: result.text, content: [], usage: result.usage })
-    })
-
   const session: Session = {
     askResult,
     ask: (prompt, options) =>
       Effect.flatMap(askResult(prompt, options), (result) =>
-        result.status === "max_turns" ? Effect.fail(maxTurnsError(result)) : Effect.succeed(result.text)
+        result.status === "max_turns" ? Effect.fail(maxTurnsError(config, result)) : Effect.succeed(result.text)
       ),
-    askStream: (prompt, options) => events(prompt, options, () => {}, maxTurnsError),
+    askStream: (prompt, options) => events(prompt, options, undefined, (result) => maxTurnsError(config, result)),
     history: Ref.get(state.history),
     usage: Ref.get(state.usage),
     put: (name, value, options) => state.data.put(name, value, options),

@@ -31,7 +31,6 @@ import type * as Data from "../Data.js"
 import type { HarnessError } from "../HarnessError.js"
 import { isRetryable, type Partial, ProviderError, Timeout, type TimeoutPhase } from "../HarnessError.js"
 import * as Message from "../Message.js"
-import type { NormalizedResponse } from "../NormalizedResponse.js"
 import type * as Provider from "../Provider.js"
 import { RunResult } from "../RunResult.js"
 import type * as Session from "../Session.js"
@@ -39,7 +38,7 @@ import type * as StreamEvent from "../StreamEvent.js"
 import * as Tool from "../Tool.js"
 import * as Usage from "../Usage.js"
 import { withPullDeadlines } from "./pullDeadline.js"
-import { TurnAccumulator } from "./turn.js"
+import { TurnAccumulator, type TurnResult } from "./turn.js"
 
 // configuration
 
@@ -133,8 +132,22 @@ class Run {
   /** Tool calls committed in an assistant message whose results are not yet committed. */
   pending: ReadonlyArray<Message.ToolUseBlock> | undefined = undefined
   readonly results = new Map<string, Message.ToolResultBlock>()
-  response: NormalizedResponse | undefined = undefined
-  result: RunResult | undefined = undefined
+  response: TurnResult | undefined = undefined
+  /** How the run ended, once it has: its `RunResult` is built only when somebody reads it. */
+  ended: { readonly status: RunResult["status"]; readonly response: TurnResult } | undefined = undefined
+
+  result(): RunResult {
+    const { status, response } = this.ended!
+    return new RunResult({
+      text: Message.textOf(response.content),
+      status,
+      turns: this.turns,
+      attempts: this.attempts,
+      stopReason: response.stopReason,
+      usage: this.usage,
+      ...(this.value !== undefined ? { value: this.value.value } : {})
+    })
+  }
 
   partial(): Partial {
     return (this.current ?? new TurnAccumulator("provider")).partial(this.usage)
@@ -164,7 +177,7 @@ const update = <A>(ref: Ref.Ref<A>, f: (a: A) => A): void => {
 }
 
 /**
- * Runs one ask. `onResult` receives the run's result when it completes; the stream fails with a
+ * Runs one ask. `onResult` (when given) receives the run's result when it completes; the stream fails with a
  * `HarnessError` otherwise. `MaxTurnsExceeded` is not raised here: the result's status says it.
  *
  * The ask is one hand-written pull (`next` is what the next pull runs), not a pipeline of stream
@@ -174,12 +187,15 @@ const update = <A>(ref: Ref.Ref<A>, f: (a: A) => A): void => {
  */
 export const ask = (
   config: Config,
-  state: State,
+  /** The session's state, or how to make a new one (when the ask starts). */
+  given: State | Effect.Effect<State>,
   prompt: string | ReadonlyArray<Message.ContentBlock>,
-  onResult: (result: RunResult) => void,
+  onResult: ((result: RunResult) => void) | undefined,
   options?: AskOptions
 ): Stream.Stream<StreamEvent.StreamEvent, HarnessError> => {
   const run = new Run()
+  // set before anything below runs: `given`, or made when the ask starts
+  let state: State = Effect.isEffect(given) ? (undefined as unknown as State) : given
   const timeouts = config.timeouts
   const providerName = config.provider.info.name
   const toolsByName = new Map(config.tools.map((tool) => [tool.name, tool]))
@@ -281,16 +297,8 @@ export const ask = (
     update(state.history, (history) => appendUser(history, blocks))
   }
 
-  const finish = (status: RunResult["status"], response: NormalizedResponse): void => {
-    run.result = new RunResult({
-      text: response.text,
-      status,
-      turns: run.turns,
-      attempts: run.attempts,
-      stopReason: response.stopReason,
-      usage: run.usage,
-      ...(run.value !== undefined ? { value: run.value.value } : {})
-    })
+  const finish = (status: RunResult["status"], response: TurnResult): void => {
+    run.ended = { status, response }
   }
 
   // ending: repair the history whatever happened, then report
@@ -309,7 +317,7 @@ export const ask = (
       }
     }
     update(state.usage, (usage) => Usage.add(usage, run.usage))
-    if (run.result !== undefined) onResult(run.result)
+    if (run.ended !== undefined && onResult !== undefined) onResult(run.result())
   })
 
   const body = (scope: Scope.Scope, now: () => number): Step => {
@@ -439,7 +447,7 @@ export const ask = (
 
       const ended = (cause: Cause.Cause<unknown>): Step => {
         if (!Pull.isDoneCause(cause)) return failed(cause)
-        const response = turn.response()
+        const response = turn.result()
         if (response instanceof ProviderError) return failed(Cause.fail(response))
         run.response = response
         return Effect.andThen(Scope.close(attemptScope, Exit.void), Effect.suspend(afterTurn))
@@ -457,7 +465,7 @@ export const ask = (
     const maxTurnsEnd = (): Step => {
       const onMaxTurns = options?.onMaxTurns
       // called after `finish`, so the run's result is set
-      return onMaxTurns === undefined ? end() : go(Effect.fail(onMaxTurns(run.result!)))
+      return onMaxTurns === undefined ? end() : go(Effect.fail(onMaxTurns(run.result())))
     }
 
     const afterTurn = (): Step => {
@@ -547,8 +555,14 @@ export const ask = (
           )
           return Channel.toPullScoped(Stream.toChannel(limited), scope)
         })
+        const ready = Effect.isEffect(given)
+          ? Effect.flatMap(given, (made) => {
+              state = made
+              return start
+            })
+          : start
         const acquire = options?.acquire
-        return acquire === undefined ? start : Effect.andThen(Effect.provideService(acquire, Scope.Scope, scope), start)
+        return acquire === undefined ? ready : Effect.andThen(Effect.provideService(acquire, Scope.Scope, scope), ready)
       })
     )
   )

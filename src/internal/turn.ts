@@ -15,6 +15,16 @@ import { parsePartial } from "./partialJson.js"
 
 type MutableBlock = { type: string; [key: string]: unknown }
 
+/** The fields of a `NormalizedResponse`, as the accumulator built them. */
+export interface TurnResult {
+  readonly id?: string
+  readonly model?: string
+  readonly stopReason: NormalizedResponse["stopReason"]
+  readonly stopSequence?: string | null
+  readonly content: Array<Message.ContentBlock>
+  readonly usage: Usage.Usage
+}
+
 const tracksInput = (block: MutableBlock) => block.type === "tool_use" || "input" in block
 
 /** Deltas of one block joined into one flat string at a time (see `TurnAccumulator.parts`). */
@@ -170,21 +180,31 @@ export class TurnAccumulator {
     return out
   }
 
-  /** The whole response; fails when the stream ended without `message_stop`. */
-  response(): NormalizedResponse | ProviderError {
+  /**
+   * The whole turn as plain fields (what the agent loop needs, without building and checking a
+   * `NormalizedResponse`: at the end of every run, under load, that schema pass was one of the
+   * largest costs); fails when the stream ended without `message_stop`.
+   */
+  result(): TurnResult | ProviderError {
     if (!this.stopped) {
       return this.invalid(
         this.started ? "the stream ended without message_stop" : "the stream ended before message_start"
       )
     }
-    return new NormalizedResponse({
+    return {
       ...(this.id !== undefined ? { id: this.id } : {}),
       ...(this.model !== undefined ? { model: this.model } : {}),
       stopReason: this.stopReason ?? "end_turn",
       ...(this.stopSequence !== undefined ? { stopSequence: this.stopSequence } : {}),
       content: this.content(),
       usage: this.usage
-    })
+    }
+  }
+
+  /** The whole response; fails when the stream ended without `message_stop`. */
+  response(): NormalizedResponse | ProviderError {
+    const result = this.result()
+    return result instanceof ProviderError ? result : new NormalizedResponse(result)
   }
 
   /**
