@@ -19,7 +19,7 @@
  * ```
  * @since 0.1.0
  */
-import { Duration, Effect, Schedule, Stream } from "effect"
+import { Duration, Effect, Schedule, type Stream } from "effect"
 import type * as Data from "./Data.js"
 import type { HarnessError } from "./HarnessError.js"
 import type * as Loop from "./internal/loop.js"
@@ -151,6 +151,6 @@ export const make = <R = never>(options: Options<R> = {}): Effect.Effect<Agent, 
       session,
       run: (prompt, askOptions) => Effect.flatMap(session(), (s) => s.ask(prompt, askOptions)),
       runResult: (prompt, askOptions) => Effect.flatMap(session(), (s) => s.askResult(prompt, askOptions)),
-      runStream: (prompt, askOptions) => Stream.unwrap(Effect.map(session(), (s) => s.askStream(prompt, askOptions)))
+      runStream: (prompt, askOptions) => Session.streamOnce(config, prompt, askOptions)
     }
   })

@@ -356,6 +356,16 @@ describe("timeouts", () => {
       assert.strictEqual((error as HarnessError.Timeout).phase, "idle")
     }).pipe(Effect.provide(Mock.layer({ turns: [Mock.stall("x")] })))
   )
+
+  it.effect("per-call timeouts override the agent's in runStream too", () =>
+    Effect.gen(function* () {
+      const agent = yield* Agent.make({ retry: false, timeouts: { idle: "1 hour" } })
+      const exit = yield* withTime(collect(agent.runStream("hi", { timeouts: { idle: "1 second" } })), 10_000)
+      const error = yield* failFlip(exit)
+      assert.strictEqual((error as HarnessError.Timeout).phase, "idle")
+      assert.strictEqual((error as HarnessError.Timeout).partial.text, "x")
+    }).pipe(Effect.provide(Mock.layer({ turns: [Mock.stall("x")] })))
+  )
 })
 
 describe("interruption", () => {
