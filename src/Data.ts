@@ -686,3 +686,53 @@ export const describe = (handle: Handle) => ({
   ...(handle.query !== undefined ? { query: handle.query } : {}),
   ...handle.snapshot
 })
+
+/**
+ * A store that is made when it is first used: an ask that never touches its session's data (most
+ * streaming asks) does not pay for the store, its lock and its closures. Behaves as the store
+ * {@link makeStore} would make.
+ * @internal
+ */
+export class LazyStore implements Store {
+  private made: Store | undefined = undefined
+  private readonly store: Effect.Effect<Store> = Effect.suspend(() =>
+    this.made !== undefined
+      ? Effect.succeed(this.made)
+      : Effect.map(makeStore, (store) => {
+          // a store made meanwhile (makeStore never waits today, so none is) stays the store
+          this.made ??= store
+          return this.made
+        })
+  )
+
+  put(name: string, value: unknown, options?: PutOptions): Effect.Effect<string, DataError> {
+    return Effect.flatMap(this.store, (store) => store.put(name, value, options))
+  }
+  putHandle(handle: Handle, options?: PutOptions): Effect.Effect<string, DataError> {
+    return Effect.flatMap(this.store, (store) => store.putHandle(handle, options))
+  }
+  putFile(name: string, path: string, options?: PutFileOptions): Effect.Effect<string, DataError> {
+    return Effect.flatMap(this.store, (store) => store.putFile(name, path, options))
+  }
+  get(name: string): Effect.Effect<Handle | undefined> {
+    return Effect.flatMap(this.store, (store) => store.get(name))
+  }
+  get list(): Effect.Effect<ReadonlyArray<Handle>> {
+    return Effect.flatMap(this.store, (store) => store.list)
+  }
+  remove(name: string): Effect.Effect<void> {
+    return Effect.flatMap(this.store, (store) => store.remove(name))
+  }
+  query(sql: string, options?: { readonly maxRows?: number | undefined }): Effect.Effect<QueryResult, DuckDB.SqlError> {
+    return Effect.flatMap(this.store, (store) => store.query(sql, options))
+  }
+  saveQuery(name: string, sql: string, options?: PutOptions): Effect.Effect<string, DuckDB.SqlError | DataError> {
+    return Effect.flatMap(this.store, (store) => store.saveQuery(name, sql, options))
+  }
+  read(handle: Handle): Effect.Effect<unknown, DuckDB.SqlError> {
+    return Effect.flatMap(this.store, (store) => store.read(handle))
+  }
+  get close(): Effect.Effect<void> {
+    return Effect.suspend(() => (this.made === undefined ? Effect.void : this.made.close))
+  }
+}

@@ -104,7 +104,7 @@ const makeState = (
       history: yield* Ref.make<Message.History>(Loop.repairHistory(options?.history ?? [])),
       usage: yield* Ref.make(Usage.empty),
       visible: yield* Ref.make<ReadonlySet<string>>(new Set(config.tools.filter((t) => t.visible).map((t) => t.name))),
-      data: options?.data ?? (yield* Data.makeStore)
+      data: options?.data ?? new Data.LazyStore()
     }
   })
 

@@ -107,6 +107,23 @@ describe("session.put naming", () => {
     }).pipe(Effect.provide(Mock.layer({ turns: [Mock.text("ok")] })))
   )
 
+  it.effect("a session's data store, made on first use, keeps what concurrent first uses put", () =>
+    Effect.gen(function* () {
+      const session = yield* (yield* Agent.make()).session()
+      // the store is made on first use (Data.LazyStore); these are the first three
+      const names = yield* Effect.all([session.put("a", rows), session.put("b", rows), session.data.get("a")], {
+        concurrency: "unbounded"
+      })
+      assert.deepStrictEqual(names.slice(0, 2), ["a", "b"])
+      assert.sameMembers(
+        (yield* session.handles).map((handle) => handle.name),
+        ["a", "b"]
+      )
+      const result = yield* session.data.query("SELECT count(*) AS n FROM a")
+      assert.strictEqual(Number(result.rows[0]!.n), 1)
+    }).pipe(Effect.provide(Mock.layer({ turns: [Mock.text("ok")] })))
+  )
+
   it.effect("names become identifiers", () =>
     Effect.gen(function* () {
       const session = yield* (yield* Agent.make()).session()
