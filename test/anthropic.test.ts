@@ -25,6 +25,7 @@ import * as Provider from "../src/Provider.js"
 import * as Anthropic from "../src/providers/Anthropic.js"
 import * as StreamEvent from "../src/StreamEvent.js"
 import * as AnthropicServer from "./utils/anthropicServer.js"
+import * as Faults from "./utils/faults.js"
 
 const KEY = "sk-ant-api03-TEST-do-not-leak-7f3a9c2e1b"
 const MODEL = "claude-sonnet-4-6"
@@ -1015,4 +1016,91 @@ describe("Anthropic provider: decoding", () => {
     assert.isAbove(accepted, 50, "the generator reaches valid deltas")
     assert.isAbove(rejected, 50, "and invalid ones")
   })
+})
+
+describe("Anthropic provider: SSE framing", () => {
+  /** One message as SSE, written the ways the spec allows. */
+  interface Framing {
+    readonly eol: "\n" | "\r\n" | "\r"
+    readonly eventSpace: boolean
+    readonly dataSpace: boolean
+    /** Split the JSON over two `data:` lines (joined with a newline, still the same JSON). */
+    readonly splitData: boolean
+    /** A comment, an `id:` and a `retry:` line before the message. */
+    readonly extras: boolean
+    /** A `ping` message before this one (`event:ping` or `event: ping`). */
+    readonly ping: boolean
+  }
+  const framing: fc.Arbitrary<Framing> = fc.record({
+    eol: fc.constantFrom("\n", "\r\n", "\r"),
+    eventSpace: fc.boolean(),
+    dataSpace: fc.boolean(),
+    splitData: fc.boolean(),
+    extras: fc.boolean(),
+    ping: fc.boolean()
+  })
+
+  const render = (events: ReadonlyArray<Faults.WireEvent>, framings: ReadonlyArray<Framing>): string =>
+    events
+      .map((event, i) => {
+        const f = framings[i % framings.length]!
+        const field = (name: string, value: string, space: boolean) => `${name}:${space ? " " : ""}${value}${f.eol}`
+        const json = JSON.stringify(event)
+        const cut = json.indexOf(",")
+        let out = ""
+        if (f.ping) out += field("event", "ping", f.eventSpace) + field("data", '{"type": "ping"}', f.dataSpace) + f.eol
+        if (f.extras) out += `: keep-alive${f.eol}id: ${i}${f.eol}retry: 1000${f.eol}`
+        out += field("event", event.type, f.eventSpace)
+        out +=
+          f.splitData && cut > 0
+            ? field("data", json.slice(0, cut + 1), f.dataSpace) + field("data", json.slice(cut + 1), f.dataSpace)
+            : field("data", json, f.dataSpace)
+        return out + f.eol
+      })
+      .join("")
+
+  it.live(
+    "reads the same events as the official SDK from any framing the spec allows, cut at any byte",
+    () =>
+      Effect.gen(function* () {
+        const server = yield* AnthropicServer.make()
+        const provider = yield* providerService.pipe(
+          Effect.provide(Anthropic.layer({ model: MODEL, apiKey: KEY, baseURL: server.url }))
+        )
+        const sdk = sdkClient(server)
+        yield* Effect.promise(() =>
+          fc.assert(
+            fc.asyncProperty(
+              fc.array(fc.string({ maxLength: 6 }), { minLength: 1, maxLength: 6 }),
+              fc.array(framing, { minLength: 1, maxLength: 4 }),
+              fc.integer({ min: 1, max: 40 }),
+              async (pieces, framings, chunkSize) => {
+                const sse = render(Faults.textEvents(pieces, { id: "msg_framing" }), framings)
+                server.enqueue({ sse, chunkSize }, { sse, chunkSize })
+                const ours = await Effect.runPromise(runStream(provider.stream(request)))
+                const theirs: Array<unknown> = []
+                const stream = await sdk.messages.create({
+                  model: MODEL,
+                  max_tokens: 1024,
+                  messages: [{ role: "user", content: "hi" }],
+                  stream: true
+                })
+                for await (const event of stream) theirs.push(event)
+                assert.deepStrictEqual(ours, json(theirs))
+                assert.strictEqual(
+                  ours
+                    .map((event) =>
+                      event.type === "content_block_delta" ? ((event.delta as { text?: string }).text ?? "") : ""
+                    )
+                    .join(""),
+                  pieces.join("")
+                )
+              }
+            ),
+            { numRuns: 40 }
+          )
+        )
+      }),
+    30_000
+  )
 })

@@ -550,10 +550,13 @@ const chunksOf = (response: Response): Chunks => {
  * Mirrors the SDK's SSE rules: `\n`, `\r\n` or `\r` line ends, `data:` lines joined with `\n`,
  * messages without an `event:` field and `ping` skipped.
  */
+const streaming = { stream: true } as const
+
 class BodyReader<E = never> {
   private readonly decoder = new TextDecoder()
   private rest = ""
-  private event: string | undefined = undefined
+  /** The `event:` field of the message being read: only whether there is one, and whether it is `ping`, matter. */
+  private event: "ping" | "other" | undefined = undefined
   private data: string | undefined = undefined
   private buffer: Array<StreamEvent.ProviderEvent> = []
   private failure: ProviderError | E | undefined = undefined
@@ -641,7 +644,7 @@ class BodyReader<E = never> {
           this.ended = true
           return this.wake()
         }
-        this.parse(this.decoder.decode(chunk, { stream: true }), false)
+        this.parse(this.decoder.decode(chunk, streaming), false)
         if (this.buffer.length > 0 || this.failure !== undefined) return this.wake()
         // only an incomplete event: read on (for a consumer that gave up, the next pull does)
         if (this.waiter !== undefined) this.readChunk()
@@ -665,13 +668,16 @@ class BodyReader<E = never> {
     while (this.failure === undefined) {
       const end = text.indexOf("\n", start)
       if (end === -1) break
-      const line = text.slice(start, end)
-      start = end + 1
-      if (line.length === 0) this.dispatch()
-      else if (line.startsWith("data:")) {
-        const value = line.charCodeAt(5) === 32 ? line.slice(6) : line.slice(5)
+      // read in place: only a data payload becomes a string of its own
+      if (end === start) this.dispatch()
+      else if (text.startsWith("data:", start)) {
+        const value = text.slice(text.charCodeAt(start + 5) === 32 ? start + 6 : start + 5, end)
         this.data = this.data === undefined ? value : `${this.data}\n${value}`
-      } else if (line.startsWith("event:")) this.event = line.charCodeAt(6) === 32 ? line.slice(7) : line.slice(6)
+      } else if (text.startsWith("event:", start)) {
+        const from = text.charCodeAt(start + 6) === 32 ? start + 7 : start + 6
+        this.event = end - from === 4 && text.startsWith("ping", from) ? "ping" : "other"
+      }
+      start = end + 1
     }
     this.rest = text.slice(start)
     if (last && this.rest.length > 0) {
