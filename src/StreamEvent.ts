@@ -288,14 +288,24 @@ export const isValidTokenDelta = (raw: unknown): raw is ContentBlockDelta => {
  * is `Error` for the adapter to turn into a typed error; anything malformed is `Invalid` with the
  * schema's explanation.
  *
- * The per-token deltas (most of a stream) take a hand-written check that accepts exactly what
- * their Schema accepts — a property test holds it to {@link decodeWireStrict} — because a Schema
+ * The per-token deltas (most of a stream) and the two stop events take a hand-written check
+ * that accepts exactly what their Schema accepts — a property test holds it to {@link decodeWireStrict} — because a Schema
  * decode per token costs about as much as the SDK's whole per-event work. Every other event goes
  * through its Schema.
  * @since 0.1.0
  */
 export const decodeWire = (raw: unknown): Decoded =>
-  isValidTokenDelta(raw) ? { _tag: "Event", event: raw } : decodeWireStrict(raw)
+  isValidTokenDelta(raw) || isValidStop(raw) ? { _tag: "Event", event: raw } : decodeWireStrict(raw)
+
+/**
+ * Whether a raw event is a valid `content_block_stop` or `message_stop`, checked as their Schemas
+ * check them: two of the five other events of every turn, at its busiest moment (its end).
+ */
+const isValidStop = (raw: unknown): raw is ContentBlockStop | MessageStop => {
+  if (typeof raw !== "object" || raw === null) return false
+  const event = raw as { readonly type?: unknown; readonly index?: unknown }
+  return event.type === "message_stop" || (event.type === "content_block_stop" && typeof event.index === "number")
+}
 
 // filters
 

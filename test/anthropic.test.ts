@@ -989,7 +989,15 @@ describe("Anthropic provider: decoding", () => {
     nearlyValid,
     fc.record(
       {
-        type: fc.constantFrom("content_block_delta", "content_block_start", "ping", "error", "whatever"),
+        type: fc.constantFrom(
+          "content_block_delta",
+          "content_block_start",
+          "content_block_stop",
+          "message_stop",
+          "ping",
+          "error",
+          "whatever"
+        ),
         index: fc.oneof(fc.nat(), fc.double(), anyValue),
         delta
       },
@@ -998,23 +1006,30 @@ describe("Anthropic provider: decoding", () => {
     anyValue
   )
 
-  it("the per-token fast path of StreamEvent.decodeWire accepts exactly what the Schemas accept", () => {
+  it("the fast paths of StreamEvent.decodeWire (token deltas, stops) accept exactly what the Schemas accept", () => {
     let accepted = 0
     let rejected = 0
+    let stopsAccepted = 0
+    let stopsRejected = 0
     fc.assert(
       fc.property(rawEvent, (raw) => {
         const fast = Anthropic.decodeRaw(raw)
         const schema = StreamEvent.decodeWireStrict(raw)
         assert.strictEqual(fast._tag, schema._tag)
+        const type = (raw as { type?: unknown } | null)?.type
         if (fast._tag === "Event") {
           assert.strictEqual(fast.event, raw as never)
           accepted++
-        } else if ((raw as { type?: unknown } | null)?.type === "content_block_delta") rejected++
+          if (type === "content_block_stop") stopsAccepted++
+        } else if (type === "content_block_delta") rejected++
+        else if (type === "content_block_stop") stopsRejected++
       }),
       { numRuns: 5000 }
     )
     assert.isAbove(accepted, 50, "the generator reaches valid deltas")
     assert.isAbove(rejected, 50, "and invalid ones")
+    assert.isAbove(stopsAccepted, 20, "valid content_block_stop events")
+    assert.isAbove(stopsRejected, 20, "and invalid ones")
   })
 })
 
