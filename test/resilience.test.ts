@@ -368,6 +368,81 @@ describe("timeouts", () => {
   )
 })
 
+describe("retries and re-runs across turns", () => {
+  const noop = Tool.make("noop", {
+    description: "Does nothing.",
+    parameters: Schema.Struct({}),
+    handler: () => Effect.succeed("done")
+  })
+
+  it.effect("every turn gets the whole retry policy, not what earlier turns left of it", () =>
+    Effect.gen(function* () {
+      // one retry allowed: turn 1 fails once then calls a tool, turn 2 fails once then answers
+      const agent = yield* Agent.make({ tools: [noop], retry: { schedule: Schedule.recurs(1) } })
+      const result = yield* yield* withTime(agent.runResult("hi"))
+      assert.strictEqual(result.text, "answer")
+      assert.strictEqual(result.turns, 2)
+      assert.strictEqual(result.attempts, 4)
+    }).pipe(
+      Effect.provide(
+        Mock.layer({
+          turns: [Mock.fail(overloaded()), Mock.toolCall("noop"), Mock.fail(overloaded()), Mock.text("answer")]
+        })
+      )
+    )
+  )
+
+  it.effect("running the same runStream stream twice runs two asks, each from its own start", () =>
+    Effect.gen(function* () {
+      const agent = yield* Agent.make({ tools: [noop], maxTurns: 2 })
+      const stream = agent.runStream("hi")
+      for (let run = 0; run < 2; run++) {
+        const events = yield* collect(stream)
+        assert.deepStrictEqual(
+          events.filter((event) => event.type === "tool_result").map((event) => event.type),
+          ["tool_result"],
+          `run ${run}`
+        )
+        assert.strictEqual(types(events).at(-1), "message_stop")
+      }
+    }).pipe(
+      Effect.provide(
+        Mock.layer({ turns: [Mock.toolCall("noop"), Mock.text("one"), Mock.toolCall("noop"), Mock.text("two")] })
+      )
+    )
+  )
+
+  it.effect("two concurrent runs of the same runStream stream each have a fresh conversation", () =>
+    Effect.gen(function* () {
+      const agent = yield* Agent.make({ tools: [noop] })
+      const stream = agent.runStream("hi")
+      const runs = yield* yield* withTime(Effect.all([collect(stream), collect(stream)], { concurrency: 2 }), 10_000)
+      const texts = runs.map((events) =>
+        events
+          .map((event) =>
+            event.type === "content_block_delta" && event.delta.type === "text_delta"
+              ? (event.delta as { text: string }).text
+              : ""
+          )
+          .join("")
+      )
+      // each run's second model call sees its own conversation: prompt, tool call, tool result
+      assert.deepStrictEqual(texts, ["messages: 3", "messages: 3"])
+    }).pipe(
+      Effect.provide(
+        Mock.layer({
+          eventDelay: "10 millis",
+          turns: [
+            Mock.reply(({ messages, lastToolResults }) =>
+              lastToolResults.length === 0 ? Mock.toolCall("noop") : Mock.text(`messages: ${messages.length}`)
+            )
+          ]
+        })
+      )
+    )
+  )
+})
+
 describe("interruption", () => {
   it.effect("interrupting a streaming ask keeps the user message and the partial text, and the next ask works", () =>
     Effect.gen(function* () {

@@ -187,14 +187,32 @@ const update = <A>(ref: Ref.Ref<A>, f: (a: A) => A): void => {
  */
 export const ask = (
   config: Config,
-  /** The session's state, or how to make a new one (when the ask starts). */
+  /** The session's state, or how to make a new one (each time the stream runs). */
   given: State | Effect.Effect<State>,
   prompt: string | ReadonlyArray<Message.ContentBlock>,
   onResult: ((result: RunResult) => void) | undefined,
   options?: AskOptions
-): Stream.Stream<StreamEvent.StreamEvent, HarnessError> => {
+): Stream.Stream<StreamEvent.StreamEvent, HarnessError> =>
+  // one stage for the whole ask; every run of the stream is a run of its own (`Stream.retry`,
+  // running the same stream twice): its own `Run`, and its own state when it makes one
+  Stream.fromChannel(
+    Channel.fromTransform((_, scope) => Effect.suspend(() => start(config, given, prompt, onResult, options, scope)))
+  )
+
+/**
+ * One run of an ask, in the stream's scope: the caller's acquisition (a session's turn), the
+ * repair finalizer, the user message, then the loop's pull.
+ */
+const start = (
+  config: Config,
+  given: State | Effect.Effect<State>,
+  prompt: string | ReadonlyArray<Message.ContentBlock>,
+  onResult: ((result: RunResult) => void) | undefined,
+  options: AskOptions | undefined,
+  scope: Scope.Scope
+): Effect.Effect<Step> => {
   const run = new Run()
-  // set before anything below runs: `given`, or made when the ask starts
+  // set before anything below runs: `given`, or made when the run starts
   let state: State = Effect.isEffect(given) ? (undefined as unknown as State) : given
   const timeouts = config.timeouts
   const providerName = config.provider.info.name
@@ -320,7 +338,11 @@ export const ask = (
     if (run.ended !== undefined && onResult !== undefined) onResult(run.result())
   })
 
-  const body = (scope: Scope.Scope, now: () => number): Step => {
+  /**
+   * The loop's pull. `now` is monotonic (the turn's deadline: a wall-clock jump must not end or
+   * stretch a turn); the retry schedule gets the wall clock, as Effect's schedules expect.
+   */
+  const body = (scope: Scope.Scope, now: () => number, wallNow: () => number): Step => {
     let next: Step
     /** When the turn in progress must end (its `turn` timeout), on `now()`'s clock. */
     let turnDeadline: number | undefined
@@ -347,6 +369,8 @@ export const ask = (
 
     const startTurn = (): Step => {
       run.turns++
+      // every turn gets the whole retry policy: its schedule's state is made at its first failure
+      retryStep = undefined
       turnDeadline = timeouts.turn === undefined ? undefined : now() + Duration.toMillis(timeouts.turn)
       return startAttempt(1)
     }
@@ -398,10 +422,10 @@ export const ask = (
         // the retry schedule's state is made at the turn's first failure (its clock starts then anyway)
         const step =
           retryStep !== undefined
-            ? retryStep(now(), error)
+            ? retryStep(wallNow(), error)
             : Effect.flatMap(Schedule.toStep(retry), (made) => {
                 retryStep = made
-                return made(now(), error)
+                return made(wallNow(), error)
               })
         return Effect.flatMap(Effect.exit(step), (decision): Step => {
           if (Exit.isFailure(decision)) return giveUp
@@ -532,38 +556,36 @@ export const ask = (
     return Effect.suspend(() => next)
   }
 
-  // one stage for the whole ask: the caller's acquisition (a session's turn), the repair
-  // finalizer, the user message, then the loop's pull
-  return Stream.fromChannel(
-    Channel.fromTransform((_, scope) =>
-      Effect.clockWith((clock) => {
-        const start = Effect.andThen(Scope.addFinalizer(scope, repair), (): Effect.Effect<Step> => {
-          update(state.history, (history) =>
-            appendUser(history, typeof prompt === "string" ? [Message.text(prompt)] : prompt)
+  return Effect.clockWith((clock) => {
+    const begin = Effect.andThen(Scope.addFinalizer(scope, repair), (): Effect.Effect<Step> => {
+      update(state.history, (history) =>
+        appendUser(history, typeof prompt === "string" ? [Message.text(prompt)] : prompt)
+      )
+      const pull = body(
+        scope,
+        () => Number(clock.monotonicTimeNanosUnsafe()) / 1_000_000,
+        () => clock.currentTimeMillisUnsafe()
+      )
+      const limit = timeouts.run
+      if (limit === undefined) return Effect.succeed(pull)
+      // the run's limit starts here, after the acquisition: waiting for the session's turn is not running
+      const limited = Stream.fromPull(Effect.succeed(pull)).pipe(
+        Stream.interruptWhen(
+          Effect.andThen(
+            Effect.sleep(limit),
+            Effect.suspend(() => Effect.fail(timeoutError("run", limit, run.partial(), "The run")))
           )
-          const pull = body(scope, () => clock.currentTimeMillisUnsafe())
-          const limit = timeouts.run
-          if (limit === undefined) return Effect.succeed(pull)
-          // the run's limit starts here, after the acquisition: waiting for the session's turn is not running
-          const limited = Stream.fromPull(Effect.succeed(pull)).pipe(
-            Stream.interruptWhen(
-              Effect.andThen(
-                Effect.sleep(limit),
-                Effect.suspend(() => Effect.fail(timeoutError("run", limit, run.partial(), "The run")))
-              )
-            )
-          )
-          return Channel.toPullScoped(Stream.toChannel(limited), scope)
+        )
+      )
+      return Channel.toPullScoped(Stream.toChannel(limited), scope)
+    })
+    const ready = Effect.isEffect(given)
+      ? Effect.flatMap(given, (made) => {
+          state = made
+          return begin
         })
-        const ready = Effect.isEffect(given)
-          ? Effect.flatMap(given, (made) => {
-              state = made
-              return start
-            })
-          : start
-        const acquire = options?.acquire
-        return acquire === undefined ? ready : Effect.andThen(Effect.provideService(acquire, Scope.Scope, scope), ready)
-      })
-    )
-  )
+      : begin
+    const acquire = options?.acquire
+    return acquire === undefined ? ready : Effect.andThen(Effect.provideService(acquire, Scope.Scope, scope), ready)
+  })
 }
