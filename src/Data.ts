@@ -705,34 +705,28 @@ export class LazyStore implements Store {
         })
   )
 
-  put(name: string, value: unknown, options?: PutOptions): Effect.Effect<string, DataError> {
-    return Effect.flatMap(this.store, (store) => store.put(name, value, options))
-  }
-  putHandle(handle: Handle, options?: PutOptions): Effect.Effect<string, DataError> {
-    return Effect.flatMap(this.store, (store) => store.putHandle(handle, options))
-  }
-  putFile(name: string, path: string, options?: PutFileOptions): Effect.Effect<string, DataError> {
-    return Effect.flatMap(this.store, (store) => store.putFile(name, path, options))
-  }
-  get(name: string): Effect.Effect<Handle | undefined> {
-    return Effect.flatMap(this.store, (store) => store.get(name))
-  }
-  get list(): Effect.Effect<ReadonlyArray<Handle>> {
-    return Effect.flatMap(this.store, (store) => store.list)
-  }
-  remove(name: string): Effect.Effect<void> {
-    return Effect.flatMap(this.store, (store) => store.remove(name))
-  }
-  query(sql: string, options?: { readonly maxRows?: number | undefined }): Effect.Effect<QueryResult, DuckDB.SqlError> {
-    return Effect.flatMap(this.store, (store) => store.query(sql, options))
-  }
-  saveQuery(name: string, sql: string, options?: PutOptions): Effect.Effect<string, DuckDB.SqlError | DataError> {
-    return Effect.flatMap(this.store, (store) => store.saveQuery(name, sql, options))
-  }
-  read(handle: Handle): Effect.Effect<unknown, DuckDB.SqlError> {
-    return Effect.flatMap(this.store, (store) => store.read(handle))
-  }
-  get close(): Effect.Effect<void> {
-    return Effect.suspend(() => (this.made === undefined ? Effect.void : this.made.close))
-  }
+  // properties, not methods: a store's functions are used detached (`const { put } = session.data`)
+  readonly put = (name: string, value: unknown, options?: PutOptions): Effect.Effect<string, DataError> =>
+    Effect.flatMap(this.store, (store) => store.put(name, value, options))
+  readonly putHandle = (handle: Handle, options?: PutOptions): Effect.Effect<string, DataError> =>
+    Effect.flatMap(this.store, (store) => store.putHandle(handle, options))
+  readonly putFile = (name: string, path: string, options?: PutFileOptions): Effect.Effect<string, DataError> =>
+    Effect.flatMap(this.store, (store) => store.putFile(name, path, options))
+  readonly get = (name: string): Effect.Effect<Handle | undefined> =>
+    Effect.flatMap(this.store, (store) => store.get(name))
+  readonly list: Effect.Effect<ReadonlyArray<Handle>> = Effect.flatMap(this.store, (store) => store.list)
+  readonly remove = (name: string): Effect.Effect<void> => Effect.flatMap(this.store, (store) => store.remove(name))
+  readonly query = (
+    sql: string,
+    options?: { readonly maxRows?: number | undefined }
+  ): Effect.Effect<QueryResult, DuckDB.SqlError> => Effect.flatMap(this.store, (store) => store.query(sql, options))
+  readonly saveQuery = (
+    name: string,
+    sql: string,
+    options?: PutOptions
+  ): Effect.Effect<string, DuckDB.SqlError | DataError> =>
+    Effect.flatMap(this.store, (store) => store.saveQuery(name, sql, options))
+  readonly read = (handle: Handle): Effect.Effect<unknown, DuckDB.SqlError> =>
+    Effect.flatMap(this.store, (store) => store.read(handle))
+  readonly close: Effect.Effect<void> = Effect.suspend(() => (this.made === undefined ? Effect.void : this.made.close))
 }

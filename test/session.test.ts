@@ -124,6 +124,19 @@ describe("session.put naming", () => {
     }).pipe(Effect.provide(Mock.layer({ turns: [Mock.text("ok")] })))
   )
 
+  it.effect("a session's store functions work detached from it", () =>
+    Effect.gen(function* () {
+      const session = yield* (yield* Agent.make()).session()
+      const { put, list, get, read } = session.data
+      assert.strictEqual(yield* put("sales", rows), "sales")
+      assert.deepStrictEqual(
+        (yield* list).map((handle) => handle.name),
+        ["sales"]
+      )
+      assert.deepStrictEqual(yield* read((yield* get("sales"))!), rows)
+    }).pipe(Effect.provide(Mock.layer({ turns: [Mock.text("ok")] })))
+  )
+
   it.effect("names become identifiers", () =>
     Effect.gen(function* () {
       const session = yield* (yield* Agent.make()).session()
