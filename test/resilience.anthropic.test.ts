@@ -8,7 +8,7 @@
  * schedule so the file stays quick.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Deferred, Duration, Effect, Exit, Fiber, Pull, Schedule, Schema, Stream } from "effect"
+import { Cause, Deferred, Duration, Effect, Exit, Fiber, Option, Pull, Schedule, Schema, Stream } from "effect"
 import { Agent, HarnessError, Message, Provider, type StreamEvent, Tool } from "../src/index.js"
 import * as PullDeadline from "../src/internal/pullDeadline.js"
 import * as Anthropic from "../src/providers/Anthropic.js"
@@ -506,6 +506,40 @@ describe("faults with the Anthropic provider: its own first-event and idle deadl
       assert.deepStrictEqual(events, providerEvents(SECOND, "msg_second"))
       assert.strictEqual(yield* outcomeOf(server, 0), "clientClosed")
     })
+  )
+
+  it.live("events read for a pull its consumer gave up count as the first: the next wait has the idle limit", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        // headers and half of message_start at once, the other half 300 ms later, then nothing
+        const sse = Faults.textSse(FIRST)
+        const frame = Faults.bytesThroughFrame(sse, 1)
+        const server = yield* serverWith({
+          sse,
+          chunkSize: Math.ceil(frame / 2),
+          delayMs: 300,
+          stallAfterBytes: frame
+        })
+        const { service, request } = yield* providerOn(server)
+        const stream = PullDeadline.withPullDeadlines(
+          service.stream(request),
+          { first: Duration.seconds(1), idle: Duration.seconds(10) },
+          (first) => (first ? "first-event timeout" : "idle timeout")
+        )
+        const pull = yield* Stream.toPull(stream)
+        // gives up before message_start is complete; it arrives while nobody pulls
+        assert.isTrue(Option.isNone(yield* Effect.timeoutOption(pull, "100 millis")))
+        yield* Effect.sleep("500 millis")
+        const got = yield* pull
+        assert.deepStrictEqual(
+          got.map((event) => event.type),
+          ["message_start"]
+        )
+        // the stream stalls now: the idle limit (10 s) applies, not the first-event one (1 s)
+        const next = yield* Effect.exit(Effect.timeoutOption(pull, "1500 millis"))
+        assert.deepStrictEqual(next, Exit.succeed(Option.none()))
+      })
+    )
   )
 
   for (const [name, limits, transport] of [

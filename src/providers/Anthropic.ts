@@ -617,10 +617,11 @@ class BodyReader<E = never> {
 
   /** Hands what the last read produced to the waiting consumer, if any. */
   private wake(): void {
+    // also when the pull that asked for these events was given up: they are the stream's first
+    this.watchdog?.disarm(this.buffer.length > 0)
     const waiter = this.waiter
     if (waiter === undefined) return
     this.waiter = undefined
-    this.watchdog?.disarm(this.buffer.length > 0)
     waiter(this.step())
   }
 
