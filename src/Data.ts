@@ -453,13 +453,14 @@ const fileError =
 // constructors
 
 /**
- * An empty handle store with its own (lazily opened) DuckDB database.
- * @since 0.1.0
+ * An empty handle store with its own (lazily opened) DuckDB database, made synchronously (for a
+ * session that makes its store on first use).
+ * @internal
  */
-export const makeStore: Effect.Effect<Store> = Effect.gen(function* () {
-  const ref = yield* Ref.make<ReadonlyMap<string, Handle>>(new Map())
+export const makeStoreUnsafe = (): Store => {
+  const ref = Ref.makeUnsafe<ReadonlyMap<string, Handle>>(new Map())
   /** Serialises every use of the database, so loading handles and the query using them never interleave. */
-  const lock = yield* Semaphore.make(1)
+  const lock = Semaphore.makeUnsafe(1)
   let database: { readonly db: DuckDB.Database; readonly scope: Scope.Closeable } | undefined
   /** What the database holds under each lower-cased name: the handle it was loaded from. */
   const loaded = new Map<string, Handle>()
@@ -673,7 +674,13 @@ export const makeStore: Effect.Effect<Store> = Effect.gen(function* () {
     close
   }
   return store
-})
+}
+
+/**
+ * An empty handle store with its own (lazily opened) DuckDB database.
+ * @since 0.1.0
+ */
+export const makeStore: Effect.Effect<Store> = Effect.sync(makeStoreUnsafe)
 
 /**
  * The model's view of a handle: its name, description, where it comes from, and its snapshot.
@@ -686,47 +693,3 @@ export const describe = (handle: Handle) => ({
   ...(handle.query !== undefined ? { query: handle.query } : {}),
   ...handle.snapshot
 })
-
-/**
- * A store that is made when it is first used: an ask that never touches its session's data (most
- * streaming asks) does not pay for the store, its lock and its closures. Behaves as the store
- * {@link makeStore} would make.
- * @internal
- */
-export class LazyStore implements Store {
-  private made: Store | undefined = undefined
-  private readonly store: Effect.Effect<Store> = Effect.suspend(() =>
-    this.made !== undefined
-      ? Effect.succeed(this.made)
-      : Effect.map(makeStore, (store) => {
-          // a store made meanwhile (makeStore never waits today, so none is) stays the store
-          this.made ??= store
-          return this.made
-        })
-  )
-
-  // properties, not methods: a store's functions are used detached (`const { put } = session.data`)
-  readonly put = (name: string, value: unknown, options?: PutOptions): Effect.Effect<string, DataError> =>
-    Effect.flatMap(this.store, (store) => store.put(name, value, options))
-  readonly putHandle = (handle: Handle, options?: PutOptions): Effect.Effect<string, DataError> =>
-    Effect.flatMap(this.store, (store) => store.putHandle(handle, options))
-  readonly putFile = (name: string, path: string, options?: PutFileOptions): Effect.Effect<string, DataError> =>
-    Effect.flatMap(this.store, (store) => store.putFile(name, path, options))
-  readonly get = (name: string): Effect.Effect<Handle | undefined> =>
-    Effect.flatMap(this.store, (store) => store.get(name))
-  readonly list: Effect.Effect<ReadonlyArray<Handle>> = Effect.flatMap(this.store, (store) => store.list)
-  readonly remove = (name: string): Effect.Effect<void> => Effect.flatMap(this.store, (store) => store.remove(name))
-  readonly query = (
-    sql: string,
-    options?: { readonly maxRows?: number | undefined }
-  ): Effect.Effect<QueryResult, DuckDB.SqlError> => Effect.flatMap(this.store, (store) => store.query(sql, options))
-  readonly saveQuery = (
-    name: string,
-    sql: string,
-    options?: PutOptions
-  ): Effect.Effect<string, DuckDB.SqlError | DataError> =>
-    Effect.flatMap(this.store, (store) => store.saveQuery(name, sql, options))
-  readonly read = (handle: Handle): Effect.Effect<unknown, DuckDB.SqlError> =>
-    Effect.flatMap(this.store, (store) => store.read(handle))
-  readonly close: Effect.Effect<void> = Effect.suspend(() => (this.made === undefined ? Effect.void : this.made.close))
-}

@@ -99,12 +99,18 @@ const makeState = (
   config: Loop.Config,
   options?: { readonly history?: Message.History | undefined; readonly data?: Data.Store | undefined }
 ): Effect.Effect<Loop.State> =>
-  Effect.gen(function* () {
+  Effect.sync(() => {
+    // the data store is made on first use: an ask that never touches its data (most streaming
+    // asks) does not pay for the store, its lock and its closures
+    let data = options?.data
     return {
-      history: yield* Ref.make<Message.History>(Loop.repairHistory(options?.history ?? [])),
-      usage: yield* Ref.make(Usage.empty),
-      visible: yield* Ref.make<ReadonlySet<string>>(new Set(config.tools.filter((t) => t.visible).map((t) => t.name))),
-      data: options?.data ?? new Data.LazyStore()
+      history: Ref.makeUnsafe<Message.History>(Loop.repairHistory(options?.history ?? [])),
+      usage: Ref.makeUnsafe(Usage.empty),
+      visible: Ref.makeUnsafe<ReadonlySet<string>>(new Set(config.tools.filter((t) => t.visible).map((t) => t.name))),
+      get data(): Data.Store {
+        data ??= Data.makeStoreUnsafe()
+        return data
+      }
     }
   })
 

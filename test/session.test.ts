@@ -107,10 +107,9 @@ describe("session.put naming", () => {
     }).pipe(Effect.provide(Mock.layer({ turns: [Mock.text("ok")] })))
   )
 
-  it.effect("a session's data store, made on first use, keeps what concurrent first uses put", () =>
+  it.effect("a session's data store keeps what concurrent puts put", () =>
     Effect.gen(function* () {
       const session = yield* (yield* Agent.make()).session()
-      // the store is made on first use (Data.LazyStore); these are the first three
       const names = yield* Effect.all([session.put("a", rows), session.put("b", rows), session.data.get("a")], {
         concurrency: "unbounded"
       })
