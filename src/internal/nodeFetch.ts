@@ -272,7 +272,7 @@ export const make = (options: Options = {}): typeof globalThis.fetch => {
         done()
         // a pooled connection the server closed just as it was reused: once more on a fresh one
         if (message === undefined && request.reusedSocket && error.code === "ECONNRESET" && !options.retried) {
-          return resolve(send(url, method, headers, body, { ...options, retried: true }))
+          return resolve(send(url, method, headers, sent, { ...options, retried: true }))
         }
         reject(error)
       })
@@ -280,13 +280,17 @@ export const make = (options: Options = {}): typeof globalThis.fetch => {
         message = response
         response.on("close", done)
         try {
-          resolve(respond(url, method, headers, body, options, response))
+          resolve(respond(url, method, headers, sent, options, response))
         } catch (error) {
           response.destroy()
           done()
           reject(error)
         }
+        // only a retry or a redirect (both decided by now) needs the body: the request, which
+        // lives as long as the response, no longer holds it (the SDK's JSON, a few KB per ask)
+        sent = undefined
       })
+      let sent = body
       if (body !== undefined) request.end(body)
       else request.end()
     })
