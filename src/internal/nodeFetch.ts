@@ -251,8 +251,12 @@ export const make = (options: Options = {}): typeof globalThis.fetch => {
   const https = options.https ?? new Https.Agent(poolOptions)
   const silenceMillis = options.silenceMillis ?? defaultSilenceMillis
 
-  const send = (url: URL, method: string, headers: Record<string, string>, body: Body, options: SendOptions) =>
-    new Promise<Response>((resolve, reject) => {
+  const send = (url: URL, method: string, headers: Record<string, string>, body: Body, options: SendOptions) => {
+    // The closures below (listeners that live as long as the response) keep this function's
+    // variables alive: the body is reached only through `sent`, which is cleared once the
+    // response has come, so the request JSON (a few KB per ask) is not held for the whole stream.
+    let sent = body
+    return new Promise<Response>((resolve, reject) => {
       const signal = options.signal
       if (signal?.aborted) return reject(abortError(signal))
       const secure = url.protocol === "https:"
@@ -286,14 +290,13 @@ export const make = (options: Options = {}): typeof globalThis.fetch => {
           done()
           reject(error)
         }
-        // only a retry or a redirect (both decided by now) needs the body: the request, which
-        // lives as long as the response, no longer holds it (the SDK's JSON, a few KB per ask)
+        // only a retry or a redirect (both decided by now) needed it
         sent = undefined
       })
-      let sent = body
-      if (body !== undefined) request.end(body)
+      if (sent !== undefined) request.end(sent)
       else request.end()
     })
+  }
 
   const respond = (
     url: URL,
