@@ -107,12 +107,16 @@ await section("sandbox", async () => {
   return bench === undefined ? [] : fromMeasurements("sandbox", await bench())
 })
 
+/** What ran as the harness: the build (`npm run bench` loads `bench/util/build.mjs`) or the sources. */
+const measured = import.meta.resolve("../src/index.js").includes("/dist/")
+  ? "the build (dist/)"
+  : "the sources (src/, through tsx)"
 const seconds = (performance.now() - started) / 1000
 const loadAfter = Os.loadavg()
 console.log(formatTable(rows))
 if (args.includes("--markdown")) console.log(`\n${formatMarkdown(rows)}`)
 console.log(
-  `\n${seconds.toFixed(0)} s on ${Os.cpus().length} CPUs, node ${process.version}; ` +
+  `\n${seconds.toFixed(0)} s on ${Os.cpus().length} CPUs, node ${process.version}; harness: ${measured}; ` +
     `load average ${loadBefore[0]!.toFixed(2)} before, ${loadAfter[0]!.toFixed(2)} after ` +
     `(above ~0.5, other processes shared the machine: treat timings as noisy).`
 )
@@ -129,6 +133,7 @@ writeFileSync(
       cpuModel: Os.cpus()[0]?.model,
       loadAverage: { before: loadBefore, after: loadAfter },
       quick,
+      harness: measured,
       seconds,
       sections,
       rows
