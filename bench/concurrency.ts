@@ -14,11 +14,10 @@
  *   `agent.runStream` calls over one `Anthropic.layer` read them.
  * - `sdk (SSE)`: the same server and load through 1,000 raw SDK streams, for reference.
  * - `... (SSE, staggered ends)`: the same, but stream i has 50 + (i mod 101) deltas (still 100
- *   on average), so the streams end over 2 s instead of within one 20 ms interval. Every run
- *   has a fixed cost at its end (the turn is folded and committed, the session closed: about
- *   80 us in the harness, next to nothing for a raw SDK loop); when 1,000 runs end within 20 ms
- *   that cost lands at once on a client already near saturation. The staggered rows separate
- *   the per-delta latency from that burst. The target is judged on the issue's scenario (all
+ *   on average), so the streams end over 2 s instead of within about a quarter second. Every
+ *   run has a cost at its end (the turn folded and committed, the stream's scopes closed), and
+ *   when 1,000 runs end together that cost lands at once; the staggered rows separate the
+ *   per-delta latency from that burst. The target is judged on the issue's scenario (all
  *   streams the same length).
  *
  * Both processes stamp and read the machine-wide monotonic clock (`process.hrtime`).
