@@ -61,12 +61,18 @@ export const make = (
  * @since 0.1.0
  */
 export const add = (self: Usage, that: Usage): Usage =>
-  new Usage({
-    inputTokens: self.inputTokens + that.inputTokens,
-    outputTokens: self.outputTokens + that.outputTokens,
-    cacheReadTokens: self.cacheReadTokens + that.cacheReadTokens,
-    cacheWriteTokens: self.cacheWriteTokens + that.cacheWriteTokens
-  })
+  // usage is immutable: adding nothing is the other side itself (a fresh run or session adds to
+  // `empty`, at the end of every run, where each schema-checked construction costs)
+  that === empty
+    ? self
+    : self === empty
+      ? that
+      : new Usage({
+          inputTokens: self.inputTokens + that.inputTokens,
+          outputTokens: self.outputTokens + that.outputTokens,
+          cacheReadTokens: self.cacheReadTokens + that.cacheReadTokens,
+          cacheWriteTokens: self.cacheWriteTokens + that.cacheWriteTokens
+        })
 
 /**
  * The usage object of the Anthropic wire format (`message_start.message.usage`,
