@@ -5,7 +5,7 @@
  * limit, a failing timeout constructor.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Clock, Duration, Effect, Exit, Fiber, Option, Stream } from "effect"
+import { Cause, Clock, Deferred, Duration, Effect, Exit, Fiber, Option, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import { withPullDeadlines } from "../src/internal/pullDeadline.js"
 
@@ -86,6 +86,48 @@ describe("pull deadlines", () => {
       yield* TestClock.adjust("1 second")
       const exit = yield* Fiber.await(fiber)
       assert.isTrue(Exit.isFailure(exit) && Cause.hasDies(exit.cause))
+    })
+  )
+})
+
+describe("pull deadlines: one watcher per clock", () => {
+  /** The process's ref'd timers. */
+  const timers = () => process.getActiveResourcesInfo().filter((type) => type === "Timeout").length
+
+  it.live("many waiting streams share one timer, and none is left when they end", () =>
+    Effect.gen(function* () {
+      // a sleep of the same kind first: Node counts a timer list once it has had a timer
+      yield* Effect.sleep("20 millis")
+      const before = timers()
+      const gate = yield* Deferred.make<void>()
+      // each stream's first pull waits (for the gate) under a one-minute limit
+      const waiting = withPullDeadlines(
+        Stream.fromEffect(Deferred.await(gate)),
+        { first: Duration.minutes(1), idle: Duration.minutes(1) },
+        timedOut
+      )
+      const fibers = yield* Effect.forEach(Array.from({ length: 50 }), () => Effect.forkChild(Stream.runDrain(waiting)))
+      yield* Effect.sleep("20 millis")
+      assert.strictEqual(timers() - before, 1, "one timer for 50 waiting streams")
+      yield* Fiber.interruptAll(fibers)
+      yield* Effect.sleep("20 millis")
+      assert.strictEqual(timers() - before, 0, "no timer once every stream has ended")
+    })
+  )
+
+  it.effect("a stream with a smaller limit is still timed out on time while a longer one waits", () =>
+    Effect.gen(function* () {
+      const long = withPullDeadlines(Stream.never, { idle: Duration.hours(1), first: Duration.hours(1) }, timedOut)
+      const short = withPullDeadlines(Stream.never, { first: Duration.seconds(1) }, timedOut)
+      const longFiber = yield* Effect.forkChild(Stream.runDrain(long))
+      yield* TestClock.adjust("10 millis")
+      const shortFiber = yield* Effect.forkChild(Stream.runDrain(short))
+      yield* TestClock.adjust("999 millis")
+      assert.isUndefined(shortFiber.pollUnsafe())
+      yield* TestClock.adjust("1 millis")
+      assert.deepStrictEqual(yield* Fiber.await(shortFiber), Exit.fail("timeout first 1000"))
+      assert.isUndefined(longFiber.pollUnsafe())
+      yield* Fiber.interrupt(longFiber)
     })
   )
 })

@@ -1,16 +1,15 @@
 /**
  * Per-pull deadlines on a stream (the agent's `firstEvent` and `idle` timeouts) without a timer
- * per pull.
+ * per pull, and without one per stream.
  *
  * `Effect.timeoutOrElse` around every pull forks two fibers and arms a timer for each network
  * read; with 1,000 concurrent streams that was the harness's largest cost per delta. Instead each
- * stream has one {@link Watchdog}: a fiber that sleeps on Effect's `Clock` until the deadline of
- * the pull in progress, then checks it again. If that pull is still waiting past its deadline it
- * ends the pull with the timeout error; otherwise it sleeps until the next deadline, and a
- * watchdog that wakes with no pull in progress waits for the next one. So a timer is armed about
- * once per limit, not once per pull. The watchdog never sleeps longer than the smallest limit, so
- * a deadline that moves earlier (a shorter `idle` after a long `firstEvent`) is still met: every
- * pull starts after the watchdog went to sleep, so its deadline is at least that far away.
+ * stream has a {@link Watchdog} (the deadline of its pull in progress, if one is waiting), and one
+ * fiber per `Clock` watches them all: it sleeps on the `Clock` until the earliest deadline, ends
+ * every pull still waiting past its deadline with the timeout error, and sleeps again. So a timer
+ * is armed about once per limit, not once per pull or per stream. The watcher never sleeps longer
+ * than the smallest limit it watches, so a deadline that starts while it sleeps is still met
+ * (every such deadline is at least that far away).
  *
  * Ending a pull from outside needs a hold on it. A source that reads through a callback of its
  * own (the Anthropic provider's SSE reader) has one: it arms the watchdog when a pull has to wait
@@ -20,12 +19,13 @@
  * hands the result to the waiting consumer, which the watchdog can then answer instead. That
  * hand-off between two fibers costs a few microseconds per pull.
  *
- * Interrupting the consumer, or the end of the stream, closes the stream's scope, which
- * interrupts the watchdog (and the puller, with the upstream pull in progress).
+ * Interrupting the consumer, or the end of the stream, closes the stream's scope, which stops
+ * watching its watchdog (the last one stops the watcher and its timer) and interrupts the
+ * puller, with the upstream pull in progress.
  *
  * @internal
  */
-import { Channel, Duration, Effect, Exit, type Pull, type Scope, Stream } from "effect"
+import { Channel, type Clock, Duration, Effect, Exit, type Fiber, type Pull, Scope, Stream } from "effect"
 import type * as Arr from "effect/Array"
 import type * as Cause from "effect/Cause"
 
@@ -44,7 +44,9 @@ export type OnTimeout<E> = (first: boolean, limit: Duration.Duration) => E
  * One stream's deadlines. The source calls {@link Watchdog.arm} when a pull has to wait and
  * {@link Watchdog.disarm} when that pull has its result; if the wait outlasts its limit the
  * watchdog calls the `expire` given to `arm` with the timeout, once, and {@link Watchdog.expired}
- * keeps it for every later pull.
+ * keeps it for every later pull. One fiber per `Clock` ({@link Watchers}) watches every
+ * stream's watchdog, instead of a fiber and a timer per stream: 1,000 concurrent streams had
+ * 1,000 of each, forked at their start and interrupted at their end.
  * @internal
  */
 export class Watchdog<E> {
@@ -54,36 +56,45 @@ export class Watchdog<E> {
   expired: Exit.Exit<never, E> | undefined = undefined
   private readonly firstMillis: number | undefined
   private readonly idleMillis: number | undefined
-  private readonly maxSleep: number
+  /** The smallest of the limits (at least 1 ms: a zero limit must not make the watcher spin). */
+  readonly maxSleep: number
   private pending = false
   private startedAt = 0
   private limitMillis: number | undefined = undefined
   private expire: ((timeout: Exit.Exit<never, E>) => void) | undefined = undefined
-  private wake: (() => void) | undefined = undefined
-  private started = false
 
   constructor(
     limits: Limits,
     private readonly onTimeout: OnTimeout<E>,
-    private readonly now: () => number,
-    private readonly scope: Scope.Scope
+    private readonly now: () => number
   ) {
     this.firstMillis = limits.first === undefined ? undefined : Duration.toMillis(limits.first)
     this.idleMillis = limits.idle === undefined ? undefined : Duration.toMillis(limits.idle)
     const set = [this.firstMillis, this.idleMillis].filter((limit) => limit !== undefined)
-    // at least 1 ms: a zero limit must not make the watchdog spin
     this.maxSleep = Math.max(1, Math.min(...set))
   }
 
   /**
    * A watchdog on the current `Clock` (monotonic: a wall-clock jump must not fire or delay a
-   * deadline; `TestClock` drives it too), or `undefined` when no limit is set.
+   * deadline; `TestClock` drives it too), watched until `scope` closes; `undefined` when no limit
+   * is set.
    */
   static make<E>(limits: Limits, onTimeout: OnTimeout<E>, scope: Scope.Scope): Effect.Effect<Watchdog<E> | undefined> {
     if (limits.first === undefined && limits.idle === undefined) return Effect.undefined
-    return Effect.clockWith((clock) =>
-      Effect.succeed(new Watchdog(limits, onTimeout, () => Number(clock.monotonicTimeNanosUnsafe()) / 1_000_000, scope))
-    )
+    return Effect.clockWith((clock) => {
+      const watchdog = new Watchdog(limits, onTimeout, () => Number(clock.monotonicTimeNanosUnsafe()) / 1_000_000)
+      const watchers = Watchers.of(clock)
+      return Effect.as(
+        Effect.andThen(
+          watchers.add(watchdog),
+          Scope.addFinalizer(
+            scope,
+            Effect.sync(() => watchers.remove(watchdog))
+          )
+        ),
+        watchdog
+      )
+    })
   }
 
   /** A pull has to wait: from now it may wait its limit, then `expire` is called with the timeout. */
@@ -100,28 +111,6 @@ export class Watchdog<E> {
     else this.arm(expire)
   }
 
-  /**
-   * The armed pull is really waiting: wakes the watching fiber, or returns the effect that starts
-   * it (run it before waiting) when it is not running yet and a limit applies.
-   */
-  watching(): Effect.Effect<void> | undefined {
-    if (this.limitMillis === undefined) return undefined
-    if (!this.started) return this.start
-    const wake = this.wake
-    if (wake !== undefined) {
-      this.wake = undefined
-      wake()
-    }
-    return undefined
-  }
-
-  /** Starts the watching fiber in the stream's scope, if it is not running yet. */
-  readonly start: Effect.Effect<void> = Effect.suspend(() => {
-    if (this.started) return Effect.void
-    this.started = true
-    return Effect.asVoid(Effect.forkIn(this.watch, this.scope, { startImmediately: true }))
-  })
-
   /** The pull in progress has its result: `chunk` when it is a chunk (not the end or a failure). */
   disarm(chunk: boolean): void {
     this.pending = false
@@ -129,28 +118,86 @@ export class Watchdog<E> {
     if (chunk) this.first = false
   }
 
-  private readonly waitForPull = Effect.callback<void>((resume) => {
-    this.wake = () => resume(Effect.void)
-  })
+  /**
+   * Called by the watcher at `now`: ends the pending wait if it outwaited its limit; returns how
+   * long until it would, or `undefined` when nothing waits under a limit.
+   */
+  check(now: number): number | undefined {
+    if (!this.pending || this.limitMillis === undefined || this.expired !== undefined) return undefined
+    const remaining = this.startedAt + this.limitMillis - now
+    if (remaining > 0) return remaining
+    try {
+      this.expired = Exit.fail(this.onTimeout(this.first, Duration.millis(this.limitMillis)))
+    } catch (defect) {
+      this.expired = Exit.die(defect)
+    }
+    const expire = this.expire
+    this.disarm(false)
+    if (expire !== undefined) expire(this.expired)
+    return undefined
+  }
+}
 
-  private readonly watch = Effect.whileLoop({
-    while: () => this.expired === undefined,
-    body: () => {
-      if (!this.pending || this.limitMillis === undefined) return this.waitForPull
-      const remaining = this.startedAt + this.limitMillis - this.now()
-      if (remaining > 0) return Effect.sleep(Duration.millis(Math.min(remaining, this.maxSleep)))
-      try {
-        this.expired = Exit.fail(this.onTimeout(this.first, Duration.millis(this.limitMillis)))
-      } catch (defect) {
-        this.expired = Exit.die(defect)
+/**
+ * The fiber that watches every {@link Watchdog} on one `Clock` while any stream has one: it wakes
+ * at the earliest pending deadline, and never sleeps longer than the smallest limit it watches,
+ * so a wait that starts while it sleeps (its deadline is at least that far away) is still met.
+ * A watchdog with a smaller limit restarts it; the last one to go stops it (and its timer).
+ */
+class Watchers {
+  private static readonly byClock = new WeakMap<Clock.Clock, Watchers>()
+
+  static of(clock: Clock.Clock): Watchers {
+    let watchers = Watchers.byClock.get(clock)
+    if (watchers === undefined) {
+      watchers = new Watchers(() => Number(clock.monotonicTimeNanosUnsafe()) / 1_000_000)
+      Watchers.byClock.set(clock, watchers)
+    }
+    return watchers
+  }
+
+  // biome-ignore lint/suspicious/noExplicitAny: watchdogs of every stream, whatever their error type
+  private readonly watched = new Set<Watchdog<any>>()
+  private fiber: Fiber.Fiber<void> | undefined = undefined
+  /** The longest the fiber sleeps: the smallest limit it has watched since it started. */
+  private maxSleep = Number.POSITIVE_INFINITY
+
+  private constructor(private readonly now: () => number) {}
+
+  /** Watches `watchdog`, starting (or restarting, for a smaller limit) the fiber. */
+  add<E>(watchdog: Watchdog<E>): Effect.Effect<void> {
+    return Effect.suspend(() => {
+      this.watched.add(watchdog)
+      if (this.fiber !== undefined && watchdog.maxSleep >= this.maxSleep) return Effect.void
+      this.maxSleep = Math.min(this.maxSleep, watchdog.maxSleep)
+      this.fiber?.interruptUnsafe()
+      // interruptible whatever the stream's setup is (the Anthropic stream opens uninterruptibly)
+      return Effect.map(Effect.forkDetach(this.watch, { startImmediately: true, uninterruptible: false }), (fiber) => {
+        this.fiber = fiber
+      })
+    })
+  }
+
+  remove<E>(watchdog: Watchdog<E>): void {
+    this.watched.delete(watchdog)
+    if (this.watched.size > 0 || this.fiber === undefined) return
+    const fiber = this.fiber
+    this.fiber = undefined
+    this.maxSleep = Number.POSITIVE_INFINITY
+    fiber.interruptUnsafe()
+  }
+
+  private readonly watch: Effect.Effect<void> = Effect.forever(
+    Effect.suspend(() => {
+      const now = this.now()
+      let sleep = this.maxSleep
+      for (const watchdog of this.watched) {
+        const remaining = watchdog.check(now)
+        if (remaining !== undefined && remaining < sleep) sleep = remaining
       }
-      const expire = this.expire
-      this.disarm(false)
-      if (expire !== undefined) expire(this.expired)
-      return Effect.void
-    },
-    step: () => {}
-  })
+      return Effect.sleep(Duration.millis(sleep))
+    })
+  )
 }
 
 /**
@@ -289,11 +336,10 @@ const puller = <A, E, E2>(
       wakePuller = undefined
       wake()
     }
-    // answered at once (events already buffered): no waiting, no watchdog
+    // answered at once (events already buffered): no waiting
     const immediate = takeReady()
     if (immediate !== undefined) return immediate
-    const start = watchdog.watching()
-    return start === undefined ? awaitResult : Effect.andThen(start, awaitResult)
+    return awaitResult
   })
 
   return Effect.as(Effect.forkIn(loop, scope, { startImmediately: true }), pull)

@@ -596,7 +596,6 @@ class BodyReader<E = never> {
     if (this.waiter === undefined) return
     // no bytes at hand: the pull waits for the network, under its deadline
     this.watchdog?.handOver(this.expire)
-    this.watchdog?.watching()
     return this.giveUp
   })
 
@@ -863,25 +862,22 @@ const makeService = Effect.fnUntraced(function* (
               early = timeout
               controller.abort()
             })
-            const opened = restore(open(request, controller))
-            return Effect.flatMap(
-              watchdog === undefined ? opened : Effect.andThen(watchdog.start, opened),
-              (response) =>
-                Effect.clockWith((clock) => {
-                  const reader = new BodyReader(
-                    chunksOf(response),
-                    response.headers.get("request-id") ?? undefined,
-                    controller,
-                    context,
-                    () => clock.currentTimeMillisUnsafe(),
-                    watchdog
-                  )
-                  const added = Scope.addFinalizer(
-                    scope,
-                    Effect.sync(() => reader.close())
-                  )
-                  return early === undefined ? Effect.as(added, reader.pull) : Effect.andThen(added, early)
-                })
+            return Effect.flatMap(restore(open(request, controller)), (response) =>
+              Effect.clockWith((clock) => {
+                const reader = new BodyReader(
+                  chunksOf(response),
+                  response.headers.get("request-id") ?? undefined,
+                  controller,
+                  context,
+                  () => clock.currentTimeMillisUnsafe(),
+                  watchdog
+                )
+                const added = Scope.addFinalizer(
+                  scope,
+                  Effect.sync(() => reader.close())
+                )
+                return early === undefined ? Effect.as(added, reader.pull) : Effect.andThen(added, early)
+              })
             ).pipe(
               Effect.catchCause((cause) =>
                 early !== undefined && !Cause.hasInterrupts(cause) ? early : Effect.failCause(cause)
