@@ -5,9 +5,9 @@
  * limit, a failing timeout constructor.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Clock, Deferred, Duration, Effect, Exit, Fiber, Option, Stream } from "effect"
+import { Cause, Clock, Deferred, Duration, Effect, Exit, Fiber, Option, Scheduler, Stream } from "effect"
 import { TestClock } from "effect/testing"
-import { withPullDeadlines } from "../src/internal/pullDeadline.js"
+import { Watchdog, withPullDeadlines } from "../src/internal/pullDeadline.js"
 
 /** Chunks [1], [2], [3], each after `gapMillis` on the Clock. */
 const slow = (gapMillis: number) =>
@@ -128,6 +128,81 @@ describe("pull deadlines: one watcher per clock", () => {
       assert.deepStrictEqual(yield* Fiber.await(shortFiber), Exit.fail("timeout first 1000"))
       assert.isUndefined(longFiber.pollUnsafe())
       yield* Fiber.interrupt(longFiber)
+    })
+  )
+})
+
+describe("pull deadlines: the shared watcher", () => {
+  it.effect("a stream whose timeout throws when delivered does not stop the deadlines of the others", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const scope = yield* Effect.scope
+        const throwing = (yield* Watchdog.make({ first: Duration.millis(20) }, () => "t", scope))!
+        const other = (yield* Watchdog.make({ first: Duration.millis(20) }, () => "t", scope))!
+        throwing.arm(() => {
+          throw new Error("a consumer that throws when resumed")
+        })
+        yield* TestClock.adjust("5 millis")
+        let expired = false
+        other.arm(() => {
+          expired = true
+        })
+        yield* TestClock.adjust("30 millis")
+        assert.isTrue(expired)
+      })
+    )
+  )
+})
+
+describe("pull deadlines: registration races", () => {
+  /** A live clock that counts its pending sleeps (the watcher's timers). */
+  const countingClock = () => {
+    const state = { live: 0 }
+    const monotonic = () => process.hrtime.bigint()
+    const wall = () => BigInt(Date.now()) * 1_000_000n
+    const clock: Clock.Clock = {
+      currentTimeMillisUnsafe: () => Date.now(),
+      currentTimeMillis: Effect.sync(() => Date.now()),
+      currentTimeNanosUnsafe: wall,
+      currentTimeNanos: Effect.sync(wall),
+      monotonicTimeNanosUnsafe: monotonic,
+      monotonicTimeNanos: Effect.sync(monotonic),
+      sleep: (duration) => {
+        const millis = Duration.toMillis(duration)
+        if (!Number.isFinite(millis)) return Effect.never
+        return Effect.callback<void>((resume) => {
+          state.live++
+          const timer = setTimeout(() => {
+            state.live--
+            resume(Effect.void)
+          }, millis)
+          return Effect.sync(() => {
+            state.live--
+            clearTimeout(timer)
+          })
+        })
+      }
+    }
+    return { clock, state }
+  }
+
+  it.live("two streams starting at once on a new clock start one watcher, and none is left after them", () =>
+    Effect.gen(function* () {
+      for (let yields = 0; yields < 20; yields++) {
+        const { clock, state } = countingClock()
+        const run = Stream.runDrain(withPullDeadlines(Stream.never, { first: Duration.seconds(2) }, timedOut)).pipe(
+          Effect.provideService(Clock.Clock, clock)
+        )
+        // the first stream's start yields between any two of its steps; the second starts meanwhile
+        const first = yield* Effect.forkChild(run.pipe(Effect.provideService(Scheduler.MaxOpsBeforeYield, 3)))
+        for (let i = 0; i < yields; i++) yield* Effect.yieldNow
+        const second = yield* Effect.forkChild(run, { startImmediately: true })
+        yield* Effect.sleep("30 millis")
+        assert.strictEqual(state.live, 1, `one watcher while both wait (${yields} yields)`)
+        yield* Fiber.interruptAll([first, second])
+        yield* Effect.sleep("30 millis")
+        assert.strictEqual(state.live, 0, `no watcher once both have ended (${yields} yields)`)
+      }
     })
   )
 })

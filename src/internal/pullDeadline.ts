@@ -25,7 +25,7 @@
  *
  * @internal
  */
-import { Channel, type Clock, Duration, Effect, Exit, type Fiber, type Pull, Scope, Stream } from "effect"
+import { Channel, Clock, Context, Duration, Effect, Exit, type Fiber, type Pull, Scope, Stream } from "effect"
 import type * as Arr from "effect/Array"
 import type * as Cause from "effect/Cause"
 
@@ -84,15 +84,17 @@ export class Watchdog<E> {
     return Effect.clockWith((clock) => {
       const watchdog = new Watchdog(limits, onTimeout, () => Number(clock.monotonicTimeNanosUnsafe()) / 1_000_000)
       const watchers = Watchers.of(clock)
-      return Effect.as(
-        Effect.andThen(
-          watchers.add(watchdog),
-          Scope.addFinalizer(
-            scope,
-            Effect.sync(() => watchers.remove(watchdog))
-          )
+      // the finalizer first, then the watch in one synchronous step: an interruption in between
+      // leaves nothing watched (removing a watchdog that was never added does nothing)
+      return Effect.andThen(
+        Scope.addFinalizer(
+          scope,
+          Effect.sync(() => watchers.remove(watchdog))
         ),
-        watchdog
+        Effect.sync(() => {
+          watchers.add(watchdog)
+          return watchdog
+        })
       )
     })
   }
@@ -118,16 +120,21 @@ export class Watchdog<E> {
     if (chunk) this.first = false
   }
 
+  /** How long the pending wait may still wait at `now`, or `undefined` when nothing waits under a limit. */
+  remaining(now: number): number | undefined {
+    if (!this.pending || this.limitMillis === undefined || this.expired !== undefined) return undefined
+    return this.startedAt + this.limitMillis - now
+  }
+
   /**
    * Called by the watcher at `now`: ends the pending wait if it outwaited its limit; returns how
    * long until it would, or `undefined` when nothing waits under a limit.
    */
   check(now: number): number | undefined {
-    if (!this.pending || this.limitMillis === undefined || this.expired !== undefined) return undefined
-    const remaining = this.startedAt + this.limitMillis - now
-    if (remaining > 0) return remaining
+    const remaining = this.remaining(now)
+    if (remaining === undefined || remaining > 0) return remaining
     try {
-      this.expired = Exit.fail(this.onTimeout(this.first, Duration.millis(this.limitMillis)))
+      this.expired = Exit.fail(this.onTimeout(this.first, Duration.millis(this.limitMillis!)))
     } catch (defect) {
       this.expired = Exit.die(defect)
     }
@@ -150,7 +157,7 @@ class Watchers {
   static of(clock: Clock.Clock): Watchers {
     let watchers = Watchers.byClock.get(clock)
     if (watchers === undefined) {
-      watchers = new Watchers(() => Number(clock.monotonicTimeNanosUnsafe()) / 1_000_000)
+      watchers = new Watchers(clock)
       Watchers.byClock.set(clock, watchers)
     }
     return watchers
@@ -158,28 +165,34 @@ class Watchers {
 
   // biome-ignore lint/suspicious/noExplicitAny: watchdogs of every stream, whatever their error type
   private readonly watched = new Set<Watchdog<any>>()
+  /** The watching fiber; one that finds it is no longer this one stops. */
   private fiber: Fiber.Fiber<void> | undefined = undefined
   /** The longest the fiber sleeps: the smallest limit it has watched since it started. */
   private maxSleep = Number.POSITIVE_INFINITY
+  private readonly now: () => number
+  /** The fiber runs with nothing of any stream's context but the Clock. */
+  private readonly run: (effect: Effect.Effect<void>) => Fiber.Fiber<void>
 
-  private constructor(private readonly now: () => number) {}
-
-  /** Watches `watchdog`, starting (or restarting, for a smaller limit) the fiber. */
-  add<E>(watchdog: Watchdog<E>): Effect.Effect<void> {
-    return Effect.suspend(() => {
-      this.watched.add(watchdog)
-      if (this.fiber !== undefined && watchdog.maxSleep >= this.maxSleep) return Effect.void
-      this.maxSleep = Math.min(this.maxSleep, watchdog.maxSleep)
-      this.fiber?.interruptUnsafe()
-      // interruptible whatever the stream's setup is (the Anthropic stream opens uninterruptibly)
-      return Effect.map(Effect.forkDetach(this.watch, { startImmediately: true, uninterruptible: false }), (fiber) => {
-        this.fiber = fiber
-      })
-    })
+  private constructor(clock: Clock.Clock) {
+    this.now = () => Number(clock.monotonicTimeNanosUnsafe()) / 1_000_000
+    const context = Context.make(Clock.Clock, clock)
+    this.run = (effect) => Effect.runForkWith(context)(effect)
   }
 
+  /** Watches `watchdog`, starting (or restarting, for a smaller limit) the fiber. Synchronous. */
+  add<E>(watchdog: Watchdog<E>): void {
+    this.watched.add(watchdog)
+    if (this.fiber !== undefined && watchdog.maxSleep >= this.maxSleep) return
+    this.maxSleep = Math.min(this.maxSleep, watchdog.maxSleep)
+    const previous = this.fiber
+    this.fiber = undefined
+    previous?.interruptUnsafe()
+    this.fiber = this.run(this.watch)
+  }
+
+  /** Stops watching `watchdog`; the last one stops the fiber and its timer. Synchronous. */
   remove<E>(watchdog: Watchdog<E>): void {
-    this.watched.delete(watchdog)
+    if (!this.watched.delete(watchdog)) return
     if (this.watched.size > 0 || this.fiber === undefined) return
     const fiber = this.fiber
     this.fiber = undefined
@@ -187,17 +200,34 @@ class Watchers {
     fiber.interruptUnsafe()
   }
 
-  private readonly watch: Effect.Effect<void> = Effect.forever(
-    Effect.suspend(() => {
-      const now = this.now()
-      let sleep = this.maxSleep
-      for (const watchdog of this.watched) {
-        const remaining = watchdog.check(now)
-        if (remaining !== undefined && remaining < sleep) sleep = remaining
+  /** Ends every wait past its deadline; returns how long to sleep until the next one. */
+  private checkAll(fire: boolean): number {
+    const now = this.now()
+    let sleep = this.maxSleep
+    for (const watchdog of this.watched) {
+      let remaining: number | undefined
+      try {
+        remaining = fire ? watchdog.check(now) : watchdog.remaining(now)
+      } catch {
+        // a consumer that throws when resumed must not stop the deadlines of every other stream
+        remaining = undefined
       }
-      return Effect.sleep(Duration.millis(sleep))
-    })
-  )
+      if (remaining !== undefined && remaining < sleep) sleep = Math.max(0, remaining)
+    }
+    return sleep
+  }
+
+  /**
+   * Sleeps, then checks, for as long as it is the watching fiber (the first sleep is computed
+   * without firing anything: the fiber starts inside `add`, which must not resume consumers).
+   */
+  private readonly watch: Effect.Effect<void> = Effect.withFiber((self) => {
+    const loop = (sleep: number): Effect.Effect<void> =>
+      Effect.flatMap(Effect.sleep(Duration.millis(sleep)), () =>
+        self === this.fiber ? loop(this.checkAll(true)) : Effect.void
+      )
+    return loop(this.checkAll(false))
+  })
 }
 
 /**
