@@ -13,7 +13,7 @@ import { Agent, HarnessError, Message, Provider, type StreamEvent, Tool } from "
 import * as PullDeadline from "../src/internal/pullDeadline.js"
 import * as Anthropic from "../src/providers/Anthropic.js"
 import * as AnthropicServer from "./utils/anthropicServer.js"
-import { assertValidHistory, label, runEvents } from "./utils/events.js"
+import { assertValidHistory, label, runEvents, textOf } from "./utils/events.js"
 import * as Faults from "./utils/faults.js"
 
 const MODEL = "claude-test"
@@ -57,16 +57,6 @@ const json = <A>(value: A): A => JSON.parse(JSON.stringify(value))
 
 /** The provider events of a rendered turn, as the agent streams them (no `ping`). */
 const providerEvents = (pieces: ReadonlyArray<string>, id: string) => json(Faults.textEvents(pieces, { id }))
-
-/** The text the text deltas of `events` spell. */
-const textOf = (events: ReadonlyArray<StreamEvent.StreamEvent>): string =>
-  events
-    .map((event) =>
-      event.type === "content_block_delta" && event.delta.type === "text_delta"
-        ? (event.delta as { text: string }).text
-        : ""
-    )
-    .join("")
 
 /** Waits until the server has seen request `index` end, for at most 3 s. */
 const outcomeOf = (server: AnthropicServer.AnthropicServer, index: number) =>

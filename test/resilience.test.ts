@@ -12,7 +12,7 @@ import {
   Tool,
   Usage
 } from "../src/index.js"
-import { assertValidHistory } from "./utils/events.js"
+import { assertValidHistory, textOf } from "./utils/events.js"
 
 const overloaded = () =>
   new HarnessError.ProviderError({ reason: "Overloaded", provider: "mock", status: 529, message: "Overloaded" })
@@ -125,6 +125,19 @@ const slowTool = Tool.make("slow", {
 
 const failFlip = <A, E>(exit: Exit.Exit<A, E>) => Effect.flip(exit)
 
+/** Polls `fiber` at `limit - 1` ms (still running) and at `limit` (done); its failure. */
+const failsAt = <A, E>(fiber: Fiber.Fiber<A, E>, limit: number) =>
+  Effect.gen(function* () {
+    yield* TestClock.adjust(limit - 1)
+    for (let i = 0; i < 10; i++) yield* Effect.yieldNow
+    assert.isUndefined(fiber.pollUnsafe(), `done before ${limit} ms`)
+    yield* TestClock.adjust(1)
+    for (let i = 0; i < 10 && fiber.pollUnsafe() === undefined; i++) yield* Effect.yieldNow
+    const exit = fiber.pollUnsafe()
+    assert.isDefined(exit, `still running at ${limit} ms`)
+    return yield* failFlip(exit!)
+  })
+
 describe("timeouts", () => {
   it.effect("an idle gap longer than the idle timeout is a Timeout carrying the partial text and usage", () =>
     Effect.gen(function* () {
@@ -160,14 +173,7 @@ describe("timeouts", () => {
   it.effect("the firstEvent limit runs from the start of the turn: waiting for headers counts", () =>
     Effect.gen(function* () {
       const agent = yield* Agent.make({ retry: false, timeouts: { firstEvent: "1 second" } })
-      const fiber = yield* Effect.forkChild(agent.runResult("hi"))
-      yield* TestClock.adjust("999 millis")
-      assert.isUndefined(fiber.pollUnsafe())
-      yield* TestClock.adjust("1 millis")
-      for (let i = 0; i < 10 && fiber.pollUnsafe() === undefined; i++) yield* Effect.yieldNow
-      const exit = fiber.pollUnsafe()
-      assert.isDefined(exit, "the ask still runs after its first-event limit")
-      const error = yield* failFlip(exit!)
+      const error = yield* failsAt(yield* Effect.forkChild(agent.runResult("hi")), 1_000)
       assert.strictEqual((error as HarnessError.Timeout).phase, "firstEvent")
     }).pipe(Effect.provide(Mock.layer({ headersDelay: "5 seconds", turns: [Mock.text("late")] })))
   )
@@ -198,14 +204,7 @@ describe("timeouts", () => {
       const agent = yield* Agent.make({ retry: false, timeouts: { firstEvent: "1 second" } }).pipe(
         Effect.provideService(Provider.Provider, provider)
       )
-      const fiber = yield* Effect.forkChild(agent.runResult("hi"))
-      yield* TestClock.adjust("999 millis")
-      assert.isUndefined(fiber.pollUnsafe())
-      yield* TestClock.adjust("1 millis")
-      for (let i = 0; i < 10 && fiber.pollUnsafe() === undefined; i++) yield* Effect.yieldNow
-      const exit = fiber.pollUnsafe()
-      assert.isDefined(exit, "the ask still runs after its first-event limit")
-      const error = yield* failFlip(exit!)
+      const error = yield* failsAt(yield* Effect.forkChild(agent.runResult("hi")), 1_000)
       assert.strictEqual((error as HarnessError.Timeout).phase, "firstEvent")
     })
   )
@@ -230,19 +229,6 @@ describe("timeouts", () => {
       assert.strictEqual(yield* recorder.turns, 1)
     }).pipe(Effect.provide(Mock.layer({ chunkSize: 1, eventDelay: "1 second", turns: [Mock.text("abcdefghij")] })))
   )
-
-  /** Polls `fiber` at `limit - 1` ms (still running) and at `limit` (done); its failure. */
-  const failsAt = <A, E>(fiber: Fiber.Fiber<A, E>, limit: number) =>
-    Effect.gen(function* () {
-      yield* TestClock.adjust(limit - 1)
-      for (let i = 0; i < 10; i++) yield* Effect.yieldNow
-      assert.isUndefined(fiber.pollUnsafe(), `done before ${limit} ms`)
-      yield* TestClock.adjust(1)
-      for (let i = 0; i < 10 && fiber.pollUnsafe() === undefined; i++) yield* Effect.yieldNow
-      const exit = fiber.pollUnsafe()
-      assert.isDefined(exit, `still running at ${limit} ms`)
-      return yield* failFlip(exit!)
-    })
 
   it.effect("the turn limit spans its retries: it ends during a retry's backoff, not after it", () =>
     Effect.gen(function* () {
@@ -417,15 +403,7 @@ describe("retries and re-runs across turns", () => {
       const agent = yield* Agent.make({ tools: [noop] })
       const stream = agent.runStream("hi")
       const runs = yield* yield* withTime(Effect.all([collect(stream), collect(stream)], { concurrency: 2 }), 10_000)
-      const texts = runs.map((events) =>
-        events
-          .map((event) =>
-            event.type === "content_block_delta" && event.delta.type === "text_delta"
-              ? (event.delta as { text: string }).text
-              : ""
-          )
-          .join("")
-      )
+      const texts = runs.map(textOf)
       // each run's second model call sees its own conversation: prompt, tool call, tool result
       assert.deepStrictEqual(texts, ["messages: 3", "messages: 3"])
     }).pipe(

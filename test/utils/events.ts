@@ -35,6 +35,16 @@ export const runEvents = <A, E, R>(
     )
   })
 
+/** The text the text deltas of `events` spell. */
+export const textOf = (events: ReadonlyArray<StreamEvent.StreamEvent>): string =>
+  events
+    .map((event) =>
+      event.type === "content_block_delta" && event.delta.type === "text_delta"
+        ? (event.delta as { text: string }).text
+        : ""
+    )
+    .join("")
+
 /** The `tool_result` events of a list of events. */
 export const toolResultEvents = (events: ReadonlyArray<StreamEvent.StreamEvent>): Array<StreamEvent.ToolResult> =>
   events.filter((event): event is StreamEvent.ToolResult => event.type === "tool_result")
