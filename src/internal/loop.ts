@@ -416,9 +416,9 @@ const start = (
         const error = failure.value
         // Giving up leaves the attempt in progress for `repair`, which keeps its partial text by
         // policy and counts its usage; a retry counts the usage here and starts a fresh attempt.
-        const giveUp = go(Effect.fail(withPartial(error, run.partial()) as HarnessError))
+        const giveUp = (): Step => go(Effect.fail(withPartial(error, run.partial()) as HarnessError))
         const retry = config.retry
-        if (retry === undefined || !isRetryable(error)) return giveUp
+        if (retry === undefined || !isRetryable(error)) return giveUp()
         // the retry schedule's state is made at the turn's first failure (its clock starts then anyway)
         const step =
           retryStep !== undefined
@@ -428,7 +428,7 @@ const start = (
                 return made(wallNow(), error)
               })
         return Effect.flatMap(Effect.exit(step), (decision): Step => {
-          if (Exit.isFailure(decision)) return giveUp
+          if (Exit.isFailure(decision)) return giveUp()
           run.usage = Usage.add(run.usage, turn.usage)
           run.current = undefined
           let delay = decision.value[1]
@@ -541,7 +541,7 @@ const start = (
         Stream.mapEffect(callTool, { concurrency: config.toolConcurrency })
       )
       const ended = (cause: Cause.Cause<HarnessError | Cause.Done>): Step => {
-        if (!Pull.isDoneCause(cause)) return Effect.failCause(cause)
+        if (!Pull.isDoneCause(cause)) return go(Effect.failCause(cause))
         commitResults()
         return Effect.andThen(Scope.close(toolsScope, Exit.void), Effect.suspend(startTurn))
       }
