@@ -37,7 +37,7 @@ import type * as Session from "../Session.js"
 import type * as StreamEvent from "../StreamEvent.js"
 import * as Tool from "../Tool.js"
 import * as Usage from "../Usage.js"
-import { withPullDeadlines } from "./pullDeadline.js"
+import { monotonicMillis, withPullDeadlines } from "./pullDeadline.js"
 import { TurnAccumulator, type TurnResult } from "./turn.js"
 
 // configuration
@@ -561,11 +561,7 @@ const start = (
       update(state.history, (history) =>
         appendUser(history, typeof prompt === "string" ? [Message.text(prompt)] : prompt)
       )
-      const pull = body(
-        scope,
-        () => Number(clock.monotonicTimeNanosUnsafe()) / 1_000_000,
-        () => clock.currentTimeMillisUnsafe()
-      )
+      const pull = body(scope, monotonicMillis(clock), () => clock.currentTimeMillisUnsafe())
       const limit = timeouts.run
       if (limit === undefined) return Effect.succeed(pull)
       // the run's limit starts here, after the acquisition: waiting for the session's turn is not running

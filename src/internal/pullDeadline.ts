@@ -37,6 +37,14 @@ export interface Limits {
   readonly idle?: Duration.Duration | undefined
 }
 
+/**
+ * Milliseconds on `clock`'s monotonic time (a wall-clock jump must not fire or delay a deadline;
+ * `TestClock` drives it too).
+ * @internal
+ */
+export const monotonicMillis = (clock: Clock.Clock) => (): number =>
+  Number(clock.monotonicTimeNanosUnsafe()) / 1_000_000
+
 /** Builds the error of a pull that outwaited its limit; `first` says which of the two ran out. */
 export type OnTimeout<E> = (first: boolean, limit: Duration.Duration) => E
 
@@ -75,15 +83,14 @@ export class Watchdog<E> {
   }
 
   /**
-   * A watchdog on the current `Clock` (monotonic: a wall-clock jump must not fire or delay a
-   * deadline; `TestClock` drives it too), watched until `scope` closes; `undefined` when no limit
-   * is set.
+   * A watchdog on the current `Clock` ({@link monotonicMillis}), watched until `scope` closes;
+   * `undefined` when no limit is set.
    */
   static make<E>(limits: Limits, onTimeout: OnTimeout<E>, scope: Scope.Scope): Effect.Effect<Watchdog<E> | undefined> {
     if (limits.first === undefined && limits.idle === undefined) return Effect.undefined
     return Effect.clockWith((clock) => {
-      const watchdog = new Watchdog(limits, onTimeout, () => Number(clock.monotonicTimeNanosUnsafe()) / 1_000_000)
       const watchers = Watchers.of(clock)
+      const watchdog = new Watchdog(limits, onTimeout, watchers.now)
       // the finalizer first, then the watch in one synchronous step: an interruption in between
       // leaves nothing watched (removing a watchdog that was never added does nothing)
       return Effect.andThen(
@@ -169,12 +176,13 @@ class Watchers {
   private fiber: Fiber.Fiber<void> | undefined = undefined
   /** The longest the fiber sleeps: the smallest limit it has watched since it started. */
   private maxSleep = Number.POSITIVE_INFINITY
-  private readonly now: () => number
+  /** Milliseconds on the clock's monotonic time, shared by its watchdogs. */
+  readonly now: () => number
   /** The fiber runs with nothing of any stream's context but the Clock. */
   private readonly run: (effect: Effect.Effect<void>) => Fiber.Fiber<void>
 
   private constructor(clock: Clock.Clock) {
-    this.now = () => Number(clock.monotonicTimeNanosUnsafe()) / 1_000_000
+    this.now = monotonicMillis(clock)
     const context = Context.make(Clock.Clock, clock)
     this.run = (effect) => Effect.runForkWith(context)(effect)
   }
