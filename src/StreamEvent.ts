@@ -289,9 +289,9 @@ export const isValidTokenDelta = (raw: unknown): raw is ContentBlockDelta => {
  * schema's explanation.
  *
  * The per-token deltas (most of a stream) and the two stop events take a hand-written check
- * that accepts exactly what their Schema accepts — a property test holds it to {@link decodeWireStrict} — because a Schema
- * decode per token costs about as much as the SDK's whole per-event work. Every other event goes
- * through its Schema.
+ * that accepts exactly what their Schema accepts (a property test holds it to
+ * {@link decodeWireStrict}), because a Schema decode per token costs about as much as the SDK's
+ * whole per-event work. Every other event goes through its Schema.
  * @since 0.1.0
  */
 export const decodeWire = (raw: unknown): Decoded =>

@@ -177,8 +177,8 @@ const update = <A>(ref: Ref.Ref<A>, f: (a: A) => A): void => {
 }
 
 /**
- * Runs one ask. `onResult` (when given) receives the run's result when it completes; the stream fails with a
- * `HarnessError` otherwise. `MaxTurnsExceeded` is not raised here: the result's status says it.
+ * Runs one ask. `onResult` (when given) receives the run's result when it completes; the stream
+ * fails with a `HarnessError` otherwise. `MaxTurnsExceeded` is not raised here: the result's status says it.
  *
  * The ask is one hand-written pull (`next` is what the next pull runs), not a pipeline of stream
  * stages: every event of a model turn passes through one fold on its way from the provider to
