@@ -288,23 +288,82 @@ export const isValidTokenDelta = (raw: unknown): raw is ContentBlockDelta => {
  * is `Error` for the adapter to turn into a typed error; anything malformed is `Invalid` with the
  * schema's explanation.
  *
- * The per-token deltas (most of a stream) and the two stop events take a hand-written check
- * that accepts exactly what their Schema accepts (a property test holds it to
- * {@link decodeWireStrict}), because a Schema decode per token costs about as much as the SDK's
- * whole per-event work. Every other event goes through its Schema.
+ * The per-token deltas (most of a stream) and the usual shapes of the five frame events of a
+ * turn take a hand-written check that accepts only what their Schema accepts (a property test
+ * holds it to {@link decodeWireStrict}), because a Schema decode costs about as much as the SDK's
+ * whole per-event work: per token, and per turn at its start and its end, where 1,000 concurrent
+ * turns feel it. Anything the checks do not accept (a rarer block or delta type, a malformed
+ * event) goes through the Schemas, which explain what is wrong.
  * @since 0.1.0
  */
 export const decodeWire = (raw: unknown): Decoded =>
-  isValidTokenDelta(raw) || isValidStop(raw) ? { _tag: "Event", event: raw } : decodeWireStrict(raw)
+  isValidTokenDelta(raw) || isValidFrame(raw) ? { _tag: "Event", event: raw } : decodeWireStrict(raw)
+
+type Fields = { readonly [key: string]: unknown }
+
+/** A record as a Schema `Struct` takes it (conservatively: no arrays). */
+const isFields = (value: unknown): value is Fields =>
+  typeof value === "object" && value !== null && !Array.isArray(value)
+
+/** An `optionalKey(NullOr(...))` field that passes `check`: absent, `null`, or checked. */
+const optionalNullOr = (fields: Fields, key: string, check: (value: unknown) => boolean): boolean => {
+  const value = fields[key]
+  return value === undefined ? !(key in fields) : value === null || check(value)
+}
+
+const isNumber = (value: unknown): boolean => typeof value === "number"
+const isString = (value: unknown): boolean => typeof value === "string"
+
+/** {@link WireUsage}: four optional counters, each a number or `null`. */
+const isWireUsage = (value: unknown): boolean =>
+  isFields(value) &&
+  optionalNullOr(value, "input_tokens", isNumber) &&
+  optionalNullOr(value, "output_tokens", isNumber) &&
+  optionalNullOr(value, "cache_read_input_tokens", isNumber) &&
+  optionalNullOr(value, "cache_creation_input_tokens", isNumber)
 
 /**
- * Whether a raw event is a valid `content_block_stop` or `message_stop`, checked as their Schemas
- * check them: two of the five other events of every turn, at its busiest moment (its end).
+ * Whether a raw event is a valid `message_start`, `content_block_start` of a text or `tool_use`
+ * block, `content_block_stop`, `message_delta` or `message_stop`, checked as their Schemas
+ * check them. `false` sends the event through its Schema.
  */
-const isValidStop = (raw: unknown): raw is ContentBlockStop | MessageStop => {
-  if (typeof raw !== "object" || raw === null) return false
-  const event = raw as { readonly type?: unknown; readonly index?: unknown }
-  return event.type === "message_stop" || (event.type === "content_block_stop" && typeof event.index === "number")
+const isValidFrame = (raw: unknown): raw is ProviderEvent => {
+  if (!isFields(raw)) return false
+  switch (raw.type) {
+    case "content_block_stop":
+      return typeof raw.index === "number"
+    case "message_stop":
+      return true
+    case "message_delta": {
+      const delta = raw.delta
+      return (
+        isFields(delta) &&
+        optionalNullOr(delta, "stop_reason", isString) &&
+        optionalNullOr(delta, "stop_sequence", isString) &&
+        optionalNullOr(raw, "usage", isWireUsage)
+      )
+    }
+    case "content_block_start": {
+      const block = raw.content_block
+      if (typeof raw.index !== "number" || !isFields(block)) return false
+      if (block.type === "text") return typeof block.text === "string"
+      return block.type === "tool_use" && typeof block.id === "string" && typeof block.name === "string"
+    }
+    case "message_start": {
+      const message = raw.message
+      if (!isFields(message)) return false
+      const usage = message.usage
+      return (
+        typeof message.id === "string" &&
+        message.role === "assistant" &&
+        typeof message.model === "string" &&
+        Array.isArray(message.content) &&
+        (usage === undefined ? !("usage" in message) : isWireUsage(usage))
+      )
+    }
+    default:
+      return false
+  }
 }
 
 // filters

@@ -985,8 +985,82 @@ describe("Anthropic provider: decoding", () => {
       { requiredKeys: ["type"] }
     )
   })
+  /** Mostly `valid`, sometimes anything. */
+  const mostly = <A>(valid: fc.Arbitrary<A>) =>
+    fc.oneof({ arbitrary: valid, weight: 4 }, { arbitrary: anyValue as fc.Arbitrary<unknown>, weight: 1 })
+  /** Near-valid usage: each counter mostly a number or `null`, sometimes anything. */
+  const counter = mostly(fc.oneof(fc.nat(), fc.constant(null), fc.double()))
+  const usage = mostly(
+    fc.record(
+      {
+        input_tokens: counter,
+        output_tokens: counter,
+        cache_read_input_tokens: counter,
+        cache_creation_input_tokens: counter
+      },
+      { requiredKeys: [] }
+    )
+  )
+  /** Near-valid frame events: the three around the deltas of every turn that have fields to check. */
+  const nearlyValidFrame = fc.oneof(
+    fc.record(
+      {
+        type: fc.constant("message_start"),
+        message: mostly(
+          fc.record(
+            {
+              id: mostly(fc.string()),
+              role: mostly(fc.constantFrom("assistant", "user")),
+              model: mostly(fc.string()),
+              content: mostly(fc.array(anyValue, { maxLength: 2 })),
+              usage
+            },
+            { requiredKeys: ["id", "role", "model", "content"] }
+          )
+        )
+      },
+      { requiredKeys: ["type"] }
+    ),
+    fc.record(
+      {
+        type: fc.constant("content_block_start"),
+        index: mostly(fc.nat()),
+        content_block: mostly(
+          fc.record(
+            {
+              type: fc.constantFrom("text", "tool_use", "thinking", "redacted_thinking", "server_tool_use", undefined),
+              text: mostly(fc.string()),
+              id: mostly(fc.string()),
+              name: mostly(fc.string()),
+              thinking: mostly(fc.string()),
+              data: mostly(fc.string())
+            },
+            { requiredKeys: ["type"] }
+          )
+        )
+      },
+      { requiredKeys: ["type"] }
+    ),
+    fc.record(
+      {
+        type: fc.constant("message_delta"),
+        delta: mostly(
+          fc.record(
+            {
+              stop_reason: mostly(fc.constantFrom("end_turn", "tool_use", null)),
+              stop_sequence: mostly(fc.oneof(fc.string(), fc.constant(null)))
+            },
+            { requiredKeys: [] }
+          )
+        ),
+        usage: fc.oneof(usage, fc.constant(null))
+      },
+      { requiredKeys: ["type"] }
+    )
+  )
   const rawEvent = fc.oneof(
     nearlyValid,
+    nearlyValidFrame,
     fc.record(
       {
         type: fc.constantFrom(
@@ -1006,11 +1080,14 @@ describe("Anthropic provider: decoding", () => {
     anyValue
   )
 
-  it("the fast paths of StreamEvent.decodeWire (token deltas, stops) accept exactly what the Schemas accept", () => {
+  it("the fast paths of StreamEvent.decodeWire (token deltas, frame events) accept exactly what the Schemas accept", () => {
     let accepted = 0
     let rejected = 0
     let stopsAccepted = 0
     let stopsRejected = 0
+    const frames = new Map<string, { accepted: number; rejected: number }>(
+      ["message_start", "content_block_start", "message_delta"].map((type) => [type, { accepted: 0, rejected: 0 }])
+    )
     fc.assert(
       fc.property(rawEvent, (raw) => {
         const fast = Anthropic.decodeRaw(raw)
@@ -1023,9 +1100,18 @@ describe("Anthropic provider: decoding", () => {
           if (type === "content_block_stop") stopsAccepted++
         } else if (type === "content_block_delta") rejected++
         else if (type === "content_block_stop") stopsRejected++
+        const frame = typeof type === "string" ? frames.get(type) : undefined
+        if (frame !== undefined) {
+          if (fast._tag === "Event") frame.accepted++
+          else frame.rejected++
+        }
       }),
-      { numRuns: 5000 }
+      { numRuns: 8000 }
     )
+    for (const [type, { accepted, rejected }] of frames) {
+      assert.isAbove(accepted, 25, `valid ${type} events`)
+      assert.isAbove(rejected, 25, `and invalid ${type} events`)
+    }
     assert.isAbove(accepted, 50, "the generator reaches valid deltas")
     assert.isAbove(rejected, 50, "and invalid ones")
     assert.isAbove(stopsAccepted, 20, "valid content_block_stop events")
