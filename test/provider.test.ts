@@ -254,6 +254,33 @@ describe("Provider.collect failures and completions", () => {
     })
   )
 
+  it.effect("a turn's usage is its wire counters applied as Usage.merge applies them", () =>
+    Effect.gen(function* () {
+      const counter = fc.option(fc.nat(), { nil: null })
+      const wire = fc.record(
+        {
+          input_tokens: counter,
+          output_tokens: counter,
+          cache_read_input_tokens: counter,
+          cache_creation_input_tokens: counter
+        },
+        { requiredKeys: [] }
+      )
+      const samples = fc.sample(fc.tuple(fc.option(wire, { nil: undefined }), fc.option(wire)), 200)
+      for (const [start, delta] of samples) {
+        const events = toolTurn(["{}"]).map((event) => {
+          if (event.type === "message_start") {
+            const { usage: _, ...message } = event.message
+            return { ...event, message: start === undefined ? message : { ...message, usage: start } }
+          }
+          return event.type === "message_delta" ? { ...event, usage: delta } : event
+        }) as Array<StreamEvent.ProviderEvent>
+        const collected = yield* Provider.collect(Stream.fromArray(events))
+        assert.deepStrictEqual(collected.usage, Usage.merge(Usage.merge(Usage.empty, start), delta))
+      }
+    })
+  )
+
   it.effect("tool input cut short without max_tokens fails", () =>
     Effect.gen(function* () {
       const exit = yield* collectExit(toolTurn(['{"values": [1, 2'], { stopReason: "end_turn" }))

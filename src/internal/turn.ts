@@ -13,6 +13,13 @@ import type * as StreamEvent from "../StreamEvent.js"
 import * as Usage from "../Usage.js"
 import { parsePartial } from "./partialJson.js"
 
+interface Counters {
+  readonly inputTokens: number
+  readonly outputTokens: number
+  readonly cacheReadTokens: number
+  readonly cacheWriteTokens: number
+}
+
 type MutableBlock = { type: string; [key: string]: unknown }
 
 /** The fields of a `NormalizedResponse`, as the accumulator built them. */
@@ -42,7 +49,13 @@ export class TurnAccumulator {
   stopped = false
   stopReason: string | undefined = undefined
   stopSequence: string | null | undefined = undefined
-  usage: Usage.Usage = Usage.empty
+  /**
+   * The usage counters so far. A `Usage` is a schema-checked class, and building one for each of
+   * the two usage events of every turn was a measurable part of a turn's fixed cost; it is built
+   * when read.
+   */
+  private counters: Counters | undefined = undefined
+  private built: Usage.Usage | undefined = undefined
   /** Whether any event of this attempt has been handed on. */
   emitted = false
   readonly blocks: Array<MutableBlock | undefined> = []
@@ -68,6 +81,26 @@ export class TurnAccumulator {
       message: `The ${this.provider} stream was malformed: ${message}. This is a provider or proxy fault; report it if it repeats.`,
       partial: this.partial(Usage.empty)
     })
+  }
+
+  /** The turn's usage so far. */
+  get usage(): Usage.Usage {
+    if (this.counters === undefined) return Usage.empty
+    this.built ??= Usage.make(this.counters)
+    return this.built
+  }
+
+  /** Applies a wire usage object as `Usage.merge` does: present counters replace earlier ones. */
+  private count(wire: Usage.WireUsage | null | undefined): void {
+    if (wire == null) return
+    const before = this.counters
+    this.counters = {
+      inputTokens: wire.input_tokens ?? before?.inputTokens ?? 0,
+      outputTokens: wire.output_tokens ?? before?.outputTokens ?? 0,
+      cacheReadTokens: wire.cache_read_input_tokens ?? before?.cacheReadTokens ?? 0,
+      cacheWriteTokens: wire.cache_creation_input_tokens ?? before?.cacheWriteTokens ?? 0
+    }
+    this.built = undefined
   }
 
   /** Applies one event; returns a typed error when the event sequence is malformed. */
@@ -103,7 +136,8 @@ export class TurnAccumulator {
         this.started = true
         this.id = event.message.id
         this.model = event.message.model
-        this.usage = Usage.merge(Usage.empty, event.message.usage)
+        this.counters = undefined
+        this.count(event.message.usage)
         return undefined
       }
       case "content_block_start": {
@@ -141,7 +175,7 @@ export class TurnAccumulator {
         if (!this.started) return this.invalid("message_delta before message_start")
         if (event.delta.stop_reason != null) this.stopReason = event.delta.stop_reason
         if (event.delta.stop_sequence !== undefined) this.stopSequence = event.delta.stop_sequence
-        this.usage = Usage.merge(this.usage, event.usage)
+        this.count(event.usage)
         if (this.truncated.size > 0 && this.stopReason !== "max_tokens") {
           const index = this.truncated.values().next().value!
           return this.invalid(
@@ -196,14 +230,17 @@ export class TurnAccumulator {
         this.started ? "the stream ended without message_stop" : "the stream ended before message_start"
       )
     }
-    return {
-      ...(this.id !== undefined ? { id: this.id } : {}),
-      ...(this.model !== undefined ? { model: this.model } : {}),
+    // optional fields are set one by one: an object literal with conditional spreads cost about
+    // 2 µs (each spread after the first is a runtime call), at the end of every turn
+    const result: { -readonly [K in keyof TurnResult]: TurnResult[K] } = {
       stopReason: this.stopReason ?? "end_turn",
-      ...(this.stopSequence !== undefined ? { stopSequence: this.stopSequence } : {}),
       content: this.content(),
       usage: this.usage
     }
+    if (this.id !== undefined) result.id = this.id
+    if (this.model !== undefined) result.model = this.model
+    if (this.stopSequence !== undefined) result.stopSequence = this.stopSequence
+    return result
   }
 
   /** The whole response; fails when the stream ended without `message_stop`. */
