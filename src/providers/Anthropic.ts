@@ -773,39 +773,44 @@ const makeService = Effect.fnUntraced(function* (
   }
   const model = options.model
   const maxTokens = options.maxTokens ?? defaultMaxTokens
-  const requestOptions = (signal: AbortSignal): AnthropicSdk.RequestOptions => ({
-    signal,
-    maxRetries: 0,
-    timeout: maxTimerMillis,
-    ...(options.headers !== undefined ? { headers: options.headers } : {})
+  // Both are built field by field: conditional spreads in an object literal are a runtime call
+  // each, and these are built for every request.
+  const requestOptions = (signal: AbortSignal): AnthropicSdk.RequestOptions => {
+    const built: { -readonly [K in keyof AnthropicSdk.RequestOptions]: AnthropicSdk.RequestOptions[K] } = {
+      signal,
+      maxRetries: 0,
+      timeout: maxTimerMillis
+    }
+    if (options.headers !== undefined) built.headers = options.headers
+    return built
+  }
+
+  const toolParam = (tool: Provider.ToolDefinition): AnthropicSdk.Tool => ({
+    name: tool.name,
+    description: tool.description,
+    input_schema: tool.input_schema as AnthropicSdk.Tool.InputSchema
   })
 
-  const params = (request: Provider.Request) => {
-    const system = request.system
-    return {
+  const params = <Streaming extends boolean>(
+    request: Provider.Request,
+    stream: Streaming
+  ): Omit<AnthropicSdk.MessageCreateParamsNonStreaming, "stream"> & { stream: Streaming } => {
+    const built: Omit<AnthropicSdk.MessageCreateParamsNonStreaming, "stream"> & { stream: Streaming } = {
       model,
       max_tokens: request.maxTokens ?? maxTokens,
       messages: toMessageParams(request.messages),
-      ...(system !== undefined && system.length > 0
-        ? { system: system as string | Array<AnthropicSdk.TextBlockParam> }
-        : {}),
-      ...(request.tools.length > 0
-        ? {
-            tools: request.tools.map(
-              (tool): AnthropicSdk.Tool => ({
-                name: tool.name,
-                description: tool.description,
-                input_schema: tool.input_schema as AnthropicSdk.Tool.InputSchema
-              })
-            )
-          }
-        : {}),
-      ...(options.temperature !== undefined ? { temperature: options.temperature } : {}),
-      ...(options.stopSequences !== undefined ? { stop_sequences: [...options.stopSequences] } : {}),
-      ...(options.thinking !== undefined
-        ? { thinking: { type: "enabled" as const, budget_tokens: options.thinking.budgetTokens } }
-        : {})
+      stream
     }
+    const system = request.system
+    if (system !== undefined && system.length > 0) built.system = system as string | Array<AnthropicSdk.TextBlockParam>
+    if (request.tools.length > 0) built.tools = request.tools.map(toolParam)
+    // not in this SDK version's types any more, sent as before for the models that take it
+    if (options.temperature !== undefined) (built as { temperature?: number }).temperature = options.temperature
+    if (options.stopSequences !== undefined) built.stop_sequences = [...options.stopSequences]
+    if (options.thinking !== undefined) {
+      built.thinking = { type: "enabled", budget_tokens: options.thinking.budgetTokens }
+    }
+    return built
   }
 
   const failWith = (thrown: unknown) =>
@@ -814,7 +819,7 @@ const makeService = Effect.fnUntraced(function* (
   const chat = (request: Provider.Request): Effect.Effect<NormalizedResponse, ProviderError | Timeout> =>
     withRequestTimeout(
       Effect.tryPromise({
-        try: (signal) => client.messages.create({ ...params(request), stream: false }, requestOptions(signal)),
+        try: (signal) => client.messages.create(params(request, false), requestOptions(signal)),
         catch: (thrown) => thrown
       }).pipe(Effect.catch(failWith)),
       request.requestTimeout
@@ -833,9 +838,7 @@ const makeService = Effect.fnUntraced(function* (
       Effect.tryPromise({
         try: (signal) => {
           signal.addEventListener("abort", () => controller.abort(), { once: true })
-          return client.messages
-            .create({ ...params(request), stream: true }, requestOptions(controller.signal))
-            .asResponse()
+          return client.messages.create(params(request, true), requestOptions(controller.signal)).asResponse()
         },
         catch: (thrown) => thrown
       }).pipe(Effect.catch(failWith)),
