@@ -858,38 +858,49 @@ const makeService = Effect.fnUntraced(function* (
       Channel.fromTransform((_, scope) =>
         Effect.uninterruptibleMask((restore) => {
           const controller = new AbortController()
-          const read = (watchdog: PullDeadline.Watchdog<E> | undefined) => {
-            /** The first-event limit passed before the response headers: the request is aborted. */
-            let early: Exit.Exit<never, E> | undefined
+          let reader: BodyReader<E> | undefined
+          let watchdog: PullDeadline.Watchdog<E> | undefined
+          /** The first-event limit passed before the response headers: the request is aborted. */
+          let early: Exit.Exit<never, E> | undefined
+          const read = Effect.flatMap(restore(open(request, controller)), (response) =>
+            Effect.clockWith((clock) => {
+              reader = new BodyReader(
+                chunksOf(response),
+                response.headers.get("request-id") ?? undefined,
+                controller,
+                context,
+                () => clock.currentTimeMillisUnsafe(),
+                watchdog
+              )
+              return early === undefined ? Effect.succeed(reader.pull) : early
+            })
+          ).pipe(
+            Effect.catchCause((cause) =>
+              early !== undefined && !Cause.hasInterrupts(cause) ? early : Effect.failCause(cause)
+            )
+          )
+          const watched = (started: PullDeadline.Watchdog<E> | undefined) => {
+            watchdog = started
             watchdog?.arm((timeout) => {
               early = timeout
               controller.abort()
             })
-            return Effect.flatMap(restore(open(request, controller)), (response) =>
-              Effect.clockWith((clock) => {
-                const reader = new BodyReader(
-                  chunksOf(response),
-                  response.headers.get("request-id") ?? undefined,
-                  controller,
-                  context,
-                  () => clock.currentTimeMillisUnsafe(),
-                  watchdog
-                )
-                const added = Scope.addFinalizer(
-                  scope,
-                  Effect.sync(() => reader.close())
-                )
-                return early === undefined ? Effect.as(added, reader.pull) : Effect.andThen(added, early)
-              })
-            ).pipe(
-              Effect.catchCause((cause) =>
-                early !== undefined && !Cause.hasInterrupts(cause) ? early : Effect.failCause(cause)
-              )
-            )
+            return read
           }
-          return deadlines === undefined
-            ? read(undefined)
-            : Effect.flatMap(PullDeadline.Watchdog.make(deadlines.limits, deadlines.onTimeout, scope), read)
+          // One finalizer for the reader and the watchdog: Effect closes a scope of one finalizer
+          // directly, and one of several through a generator (about 9 µs at the end of every turn).
+          return Effect.andThen(
+            Scope.addFinalizer(
+              scope,
+              Effect.sync(() => {
+                reader?.close()
+                watchdog?.stop()
+              })
+            ),
+            deadlines === undefined
+              ? read
+              : Effect.flatMap(PullDeadline.Watchdog.start(deadlines.limits, deadlines.onTimeout), watched)
+          )
         })
       )
     )
