@@ -20,6 +20,9 @@
  *   per-delta latency from that burst. The target is judged on the issue's scenario (all
  *   streams the same length).
  *
+ * The server runs at the lowest scheduling priority (see `util/server.ts`): it stands in for a
+ * remote API, and at 50,000 writes a second it would otherwise take CPU from the client it serves.
+ *
  * Both processes stamp and read the machine-wide monotonic clock (`process.hrtime`).
  * `@anthropic-ai/sdk` uses the global `fetch` (undici), whose default pool has no connection
  * limit per origin, so 1,000 streams are 1,000 connections.

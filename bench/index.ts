@@ -118,7 +118,8 @@ if (args.includes("--markdown")) console.log(`\n${formatMarkdown(rows)}`)
 console.log(
   `\n${seconds.toFixed(0)} s on ${Os.cpus().length} CPUs, node ${process.version}; harness: ${measured}; ` +
     `load average ${loadBefore[0]!.toFixed(2)} before, ${loadAfter[0]!.toFixed(2)} after ` +
-    `(above ~0.5, other processes shared the machine: treat timings as noisy).`
+    `(above ~0.5, other processes shared the machine: treat timings as noisy); ` +
+    `bench server at ${server.priority} priority.`
 )
 
 const out = fileURLToPath(new URL("./results.json", import.meta.url))
@@ -134,6 +135,7 @@ writeFileSync(
       loadAverage: { before: loadBefore, after: loadAfter },
       quick,
       harness: measured,
+      serverPriority: server.priority,
       seconds,
       sections,
       rows
