@@ -106,7 +106,7 @@ const makeState = (
     return {
       history: Ref.makeUnsafe<Message.History>(Loop.repairHistory(options?.history ?? [])),
       usage: Ref.makeUnsafe(Usage.empty),
-      visible: Ref.makeUnsafe<ReadonlySet<string>>(new Set(config.tools.filter((t) => t.visible).map((t) => t.name))),
+      visible: Ref.makeUnsafe(Loop.initiallyVisible(config.tools)),
       get data(): Data.Store {
         data ??= Data.makeStoreUnsafe()
         return data

@@ -120,6 +120,49 @@ export const repairHistory = (history: Message.History): Message.History => {
   )
 }
 
+// tools
+
+/**
+ * What the loop derives from an agent's tool list, made once per list (an agent's tools do not
+ * change) instead of at every ask and turn.
+ */
+class ToolIndex {
+  private static readonly byList = new WeakMap<ReadonlyArray<Tool.Any>, ToolIndex>()
+
+  static of(tools: ReadonlyArray<Tool.Any>): ToolIndex {
+    let index = ToolIndex.byList.get(tools)
+    if (index === undefined) {
+      index = new ToolIndex(tools)
+      ToolIndex.byList.set(tools, index)
+    }
+    return index
+  }
+
+  readonly byName: ReadonlyMap<string, Tool.Any>
+  /** The names visible before anything is revealed: one set shared by every state (never mutated). */
+  readonly initiallyVisible: ReadonlySet<string>
+  /** The definitions sent for a visible set (a reveal makes a new set). */
+  private readonly definitions = new WeakMap<ReadonlySet<string>, ReadonlyArray<Provider.ToolDefinition>>()
+
+  private constructor(private readonly tools: ReadonlyArray<Tool.Any>) {
+    this.byName = new Map(tools.map((tool) => [tool.name, tool]))
+    this.initiallyVisible = new Set(tools.filter((tool) => tool.visible).map((tool) => tool.name))
+  }
+
+  definitionsFor(visible: ReadonlySet<string>): ReadonlyArray<Provider.ToolDefinition> {
+    let definitions = this.definitions.get(visible)
+    if (definitions === undefined) {
+      definitions = Object.freeze(this.tools.filter((tool) => visible.has(tool.name)).map(Tool.definition))
+      this.definitions.set(visible, definitions)
+    }
+    return definitions
+  }
+}
+
+/** The tools visible in a new state, before any reveal (a set shared by every state: replace, never mutate it). */
+export const initiallyVisible = (tools: ReadonlyArray<Tool.Any>): ReadonlySet<string> =>
+  ToolIndex.of(tools).initiallyVisible
+
 // one ask
 
 class Run {
@@ -216,7 +259,8 @@ const start = (
   let state: State = Effect.isEffect(given) ? (undefined as unknown as State) : given
   const timeouts = config.timeouts
   const providerName = config.provider.info.name
-  const toolsByName = new Map(config.tools.map((tool) => [tool.name, tool]))
+  const toolIndex = ToolIndex.of(config.tools)
+  const toolsByName = toolIndex.byName
 
   // requests
 
@@ -228,7 +272,7 @@ const start = (
     const request: Provider.Request = {
       system: config.system,
       messages,
-      tools: config.tools.filter((tool) => visible.has(tool.name)).map(Tool.definition),
+      tools: toolIndex.definitionsFor(visible),
       maxTokens: config.maxTokens,
       requestTimeout: timeouts.request
     }
