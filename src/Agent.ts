@@ -19,9 +19,9 @@
  * ```
  * @since 0.1.0
  */
-import { Duration, Effect, Schedule, type Stream } from "effect"
+import { type Duration, Effect, Schedule, type Stream } from "effect"
 import type * as Data from "./Data.js"
-import type { HarnessError } from "./HarnessError.js"
+import { type HarnessError, InvalidOptions } from "./HarnessError.js"
 import type * as Loop from "./internal/loop.js"
 import type * as Message from "./Message.js"
 import { Provider } from "./Provider.js"
@@ -117,11 +117,23 @@ export interface Agent {
 
 // constructors
 
+/** A whole number of at least `min`, or the `InvalidOptions` that says what is expected. */
+const positiveInteger = (option: string, value: number | undefined, fallback: number | undefined) => {
+  if (value === undefined) return fallback
+  if (typeof value === "number" && Number.isInteger(value) && value >= 1) return value
+  return new InvalidOptions({
+    option,
+    message: `${option} must be a whole number of at least 1, not ${String(value)}.`
+  })
+}
+
 /**
  * Builds an agent over the `Provider` in context. Tool handlers' services are captured here.
+ * Fails with `InvalidOptions` when an option is not valid (a timeout that is not a duration, a
+ * `maxTurns` below 1, ...).
  * @since 0.1.0
  */
-export const make = <R = never>(options: Options<R> = {}): Effect.Effect<Agent, never, Provider | R> =>
+export const make = <R = never>(options: Options<R> = {}): Effect.Effect<Agent, InvalidOptions, Provider | R> =>
   Effect.gen(function* () {
     const provider = yield* Provider
     const context = yield* Effect.context<R>()
@@ -131,20 +143,29 @@ export const make = <R = never>(options: Options<R> = {}): Effect.Effect<Agent, 
         : [Variables.listVariables, Variables.answer, ...(options.dataTools ?? DataTools.all)]
     const tools = [...builtins, ...(options.tools ?? [])] as ReadonlyArray<Tool.Any>
     const retry = options.retry === false ? undefined : options.retry
-    const timeouts: Session.Timeouts = { idle: "5 minutes", ...options.timeouts }
+    const timeouts = Session.resolveTimeouts({ idle: "5 minutes", ...options.timeouts })
+    if (timeouts instanceof InvalidOptions) return yield* timeouts
+    const maxRetryAfter = Session.resolveDuration("retry.maxRetryAfter", retry?.maxRetryAfter ?? "60 seconds")
+    if (maxRetryAfter instanceof InvalidOptions) return yield* maxRetryAfter
+    const maxTurns = positiveInteger("maxTurns", options.maxTurns, 25)
+    if (maxTurns instanceof InvalidOptions) return yield* maxTurns
+    const maxTokens = positiveInteger("maxTokens", options.maxTokens, undefined)
+    if (maxTokens instanceof InvalidOptions) return yield* maxTokens
+    const toolConcurrency = positiveInteger("toolConcurrency", options.toolConcurrency, 1)
+    if (toolConcurrency instanceof InvalidOptions) return yield* toolConcurrency
     const config: Loop.Config = {
       provider,
       system: options.system,
       tools,
       context,
-      maxTurns: options.maxTurns ?? 25,
-      maxTokens: options.maxTokens,
+      maxTurns: maxTurns!,
+      maxTokens,
       cache: options.cache ?? true,
-      timeouts: Session.resolveTimeouts(timeouts),
+      timeouts,
       retry: options.retry === false ? undefined : (retry?.schedule ?? defaultRetrySchedule),
-      maxRetryAfter: Duration.fromInputUnsafe(retry?.maxRetryAfter ?? "60 seconds"),
+      maxRetryAfter,
       partialTurn: options.partialTurn ?? "keep",
-      toolConcurrency: options.toolConcurrency ?? 1
+      toolConcurrency: toolConcurrency!
     }
     const session: Agent["session"] = (sessionOptions) => Session.make(config, sessionOptions)
     return {

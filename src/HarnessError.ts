@@ -11,6 +11,7 @@
  * | `Timeout` | a phase took too long (see `phase`); carries the partial turn and usage so far |
  * | `MaxTurnsExceeded` | the model still wanted tools after the last allowed turn |
  * | `DataError` | a value or file could not be put into a session |
+ * | `InvalidOptions` | an option given to `Agent.make` or to one ask is not valid (see `option`) |
  *
  * @example
  * ```ts
@@ -197,10 +198,25 @@ export class DataError extends Schema.TaggedError<DataError>()("DataError", {
 }
 
 /**
+ * An option given to `Agent.make`, or to one ask, is not valid: `option` names it (for example
+ * `timeouts.idle`), `message` says what is accepted. Nothing ran and nothing in the session changed.
+ * @since 0.1.0
+ */
+export class InvalidOptions extends Schema.TaggedError<InvalidOptions>()("InvalidOptions", {
+  option: Schema.String,
+  message: Schema.String
+}) {
+  /** Never retryable: the option itself is the problem. */
+  get isRetryable(): boolean {
+    return false
+  }
+}
+
+/**
  * Any error a run can fail with.
  * @since 0.1.0
  */
-export type HarnessError = ProviderError | Timeout | MaxTurnsExceeded
+export type HarnessError = ProviderError | Timeout | MaxTurnsExceeded | InvalidOptions
 
 /**
  * Whether an error says it is retryable.

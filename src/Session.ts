@@ -15,10 +15,10 @@
  * ```
  * @since 0.1.0
  */
-import { Duration, Effect, Ref, Semaphore, Stream } from "effect"
+import { Duration, Effect, Option, Ref, Semaphore, Stream } from "effect"
 import * as Data from "./Data.js"
 import type { DataError, HarnessError } from "./HarnessError.js"
-import { MaxTurnsExceeded, Partial } from "./HarnessError.js"
+import { InvalidOptions, MaxTurnsExceeded, Partial } from "./HarnessError.js"
 import * as Loop from "./internal/loop.js"
 import type * as Message from "./Message.js"
 import type { RunResult } from "./RunResult.js"
@@ -80,19 +80,81 @@ export interface Session {
 
 // constructors
 
+const DURATION_FORMS = 'a Duration, milliseconds as a number, or a string like "30 seconds" or "5 minutes"'
+
 /**
- * Timeouts as Durations, unset phases left out.
+ * A non-negative `Duration.Input` as a Duration, or the `InvalidOptions` that says why it is not one.
  * @internal
  */
-export const resolveTimeouts = (timeouts: Timeouts | undefined): Loop.Timeouts => {
-  const out: Record<string, Duration.Duration> = {}
-  if (timeouts) {
-    for (const [phase, value] of Object.entries(timeouts)) {
-      if (value !== undefined) out[phase] = Duration.fromInputUnsafe(value)
+export const resolveDuration = (option: string, value: unknown): Duration.Duration | InvalidOptions => {
+  const invalid = (why: string) =>
+    new InvalidOptions({ option, message: `${option} is ${why}; expected ${DURATION_FORMS}.` })
+  if (typeof value === "number" && Number.isNaN(value)) return invalid("NaN")
+  // Effect reads an object of parts leniently ({ hours: "two" } and {} are 0 ms): check it here
+  if (typeof value === "object" && value !== null && !Array.isArray(value) && !Duration.isDuration(value)) {
+    const parts = Object.entries(value)
+    const bad = parts.find(([unit, amount]) => !durationUnits.has(unit) || !Number.isFinite(amount))
+    if (parts.length === 0 || bad !== undefined) {
+      return invalid(`not a duration (${bad === undefined ? "an empty object" : `${bad[0]}: ${describe(bad[1])}`})`)
     }
+  }
+  const duration = Duration.fromInput(value as Duration.Input)
+  if (Option.isNone(duration) || Number.isNaN(Duration.toMillis(duration.value))) {
+    return invalid(`not a duration (${describe(value)})`)
+  }
+  if (Duration.isNegative(duration.value)) return invalid(`negative (${describe(value)})`)
+  return duration.value
+}
+
+/** The parts of a `Duration.DurationObject`. */
+const durationUnits: ReadonlySet<string> = new Set([
+  "weeks",
+  "days",
+  "hours",
+  "minutes",
+  "seconds",
+  "milliseconds",
+  "microseconds",
+  "nanoseconds"
+] satisfies ReadonlyArray<keyof Duration.DurationObject>)
+
+const describe = (value: unknown): string => {
+  if (typeof value === "string") return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value)
+  if (typeof value === "object" && value !== null) return Array.isArray(value) ? "an array" : "an object"
+  return String(value)
+}
+
+/**
+ * Timeouts as Durations, unset phases left out; the first invalid one as `InvalidOptions`.
+ * @internal
+ */
+export const resolveTimeouts = (timeouts: Timeouts | undefined): Loop.Timeouts | InvalidOptions => {
+  const out: Record<string, Duration.Duration> = {}
+  if (timeouts === undefined) return out
+  if (typeof timeouts !== "object" || timeouts === null) {
+    return new InvalidOptions({
+      option: "timeouts",
+      message: `timeouts must be an object of per-phase limits (${phases.join(", ")}), not ${describe(timeouts)}.`
+    })
+  }
+  for (const [phase, value] of Object.entries(timeouts)) {
+    if (value === undefined) continue
+    if (!phases.includes(phase)) {
+      return new InvalidOptions({
+        option: `timeouts.${phase}`,
+        message: `timeouts.${phase} is not a timeout phase; the phases are ${phases.join(", ")}.`
+      })
+    }
+    const duration = resolveDuration(`timeouts.${phase}`, value)
+    if (duration instanceof InvalidOptions) return duration
+    out[phase] = duration
   }
   return out
 }
+
+const phases: ReadonlyArray<string> = ["request", "firstEvent", "idle", "tool", "turn", "run"] satisfies ReadonlyArray<
+  keyof Timeouts
+>
 
 /** The state of a new session, optionally continuing a saved history. */
 const makeState = (
@@ -115,13 +177,11 @@ const makeState = (
   })
 
 /** The configuration of one ask: the agent's, with the ask's own timeouts over it. */
-const configFor = (config: Loop.Config, options: AskOptions | undefined): Loop.Config =>
-  options?.timeouts === undefined
-    ? config
-    : {
-        ...config,
-        timeouts: { ...config.timeouts, ...resolveTimeouts(options.timeouts) }
-      }
+const configFor = (config: Loop.Config, options: AskOptions | undefined): Loop.Config | InvalidOptions => {
+  if (options?.timeouts === undefined) return config
+  const timeouts = resolveTimeouts(options.timeouts)
+  return timeouts instanceof InvalidOptions ? timeouts : { ...config, timeouts: { ...config.timeouts, ...timeouts } }
+}
 
 const maxTurnsError = (config: Loop.Config, result: RunResult) =>
   new MaxTurnsExceeded({
@@ -142,10 +202,13 @@ export const streamOnce = (
   config: Loop.Config,
   prompt: string,
   options?: AskOptions
-): Stream.Stream<StreamEvent.StreamEvent, HarnessError> =>
-  Loop.ask(configFor(config, options), makeState(config), prompt, undefined, {
+): Stream.Stream<StreamEvent.StreamEvent, HarnessError> => {
+  const asked = configFor(config, options)
+  if (asked instanceof InvalidOptions) return Stream.fail(asked)
+  return Loop.ask(asked, makeState(config), prompt, undefined, {
     onMaxTurns: (result) => maxTurnsError(config, result)
   })
+}
 
 /**
  * Builds a session over a loop configuration (used by `Agent.session`).
@@ -166,7 +229,12 @@ export const make = Effect.fnUntraced(function* (
     options: AskOptions | undefined,
     onResult: ((result: RunResult) => void) | undefined,
     onMaxTurns?: (result: RunResult) => MaxTurnsExceeded
-  ) => Loop.ask(configFor(config, options), state, prompt, onResult, { acquire: Effect.asVoid(turn), onMaxTurns })
+  ): Stream.Stream<StreamEvent.StreamEvent, HarnessError> => {
+    // an invalid option fails the ask before it starts: nothing is added to the session
+    const asked = configFor(config, options)
+    if (asked instanceof InvalidOptions) return Stream.fail(asked)
+    return Loop.ask(asked, state, prompt, onResult, { acquire: Effect.asVoid(turn), onMaxTurns })
+  }
 
   const askResult = (prompt: string, options?: AskOptions) =>
     Effect.suspend(() => {

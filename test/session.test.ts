@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, Schema } from "effect"
+import { Cause, Effect, Exit, Fiber, Schema, Stream } from "effect"
 import { TestClock } from "effect/testing"
 import { Agent, type Data, HarnessError, Message, Mock, Tool } from "../src/index.js"
 import { assertValidHistory, runEvents, textBlocks, toolResultEvents } from "./utils/events.js"
@@ -349,6 +349,67 @@ describe("continuing a saved history", () => {
         results.map((r) => [r.tool_use_id, r.is_error]),
         [["toolu_saved", true]]
       )
+    }).pipe(Effect.provide(Mock.layer({ turns: [Mock.text("ok")] })))
+  )
+})
+
+describe("invalid options", () => {
+  const assertInvalid = (error: unknown, option: string, mentions: string) => {
+    assert.instanceOf(error, HarnessError.InvalidOptions)
+    assert.strictEqual(error.option, option)
+    assert.include(error.message, mentions)
+    assert.isFalse(HarnessError.isRetryable(error))
+  }
+
+  it.effect("an invalid per-ask timeout fails the ask with InvalidOptions and leaves the session as it was", () =>
+    Effect.gen(function* () {
+      const agent = yield* Agent.make()
+      const session = yield* agent.session()
+      yield* session.ask("first")
+      const before = yield* session.history
+      const cases: ReadonlyArray<readonly [unknown, string, string]> = [
+        [{ idle: "5 minuts" }, "timeouts.idle", '"5 minuts"'],
+        [{ turn: -5 }, "timeouts.turn", "negative"],
+        [{ run: Number.NaN }, "timeouts.run", "NaN"],
+        [{ tool: { hours: "two" } }, "timeouts.tool", "not a duration"],
+        [{ idel: "5 seconds" }, "timeouts.idel", "not a timeout phase"],
+        ["30 seconds", "timeouts", "must be an object"]
+      ]
+      for (const [timeouts, option, mentions] of cases) {
+        const options = { timeouts } as never
+        assertInvalid(yield* Effect.flip(session.ask("second", options)), option, mentions)
+        assertInvalid(yield* Effect.flip(session.askResult("second", options)), option, mentions)
+        const streamed = yield* runEvents(session.askStream("second", options))
+        assert.deepStrictEqual(streamed.events, [])
+        assert.isTrue(Exit.isFailure(streamed.exit))
+        assertInvalid(Cause.squash((streamed.exit as Exit.Failure<unknown, unknown>).cause), option, mentions)
+        // runStream builds its stream without throwing; running it fails
+        const once = agent.runStream("second", options)
+        assertInvalid(yield* Effect.flip(Stream.runDrain(once)), option, mentions)
+        assertInvalid(yield* Effect.flip(agent.run("second", options)), option, mentions)
+      }
+      assert.deepStrictEqual(yield* session.history, before, "nothing was added to the session")
+      // the session still works with valid options
+      assert.strictEqual(yield* session.ask("third", { timeouts: { turn: "1 minute" } }), "third answer")
+    }).pipe(Effect.provide(Mock.layer({ turns: [Mock.text("first answer"), Mock.text("third answer")] })))
+  )
+
+  it.effect("Agent.make fails with InvalidOptions for an invalid option", () =>
+    Effect.gen(function* () {
+      const cases: ReadonlyArray<readonly [Agent.Options<never>, string, string]> = [
+        [{ timeouts: { firstEvent: "soon" as never } }, "timeouts.firstEvent", '"soon"'],
+        [{ retry: { maxRetryAfter: -1 } }, "retry.maxRetryAfter", "negative"],
+        [{ maxTurns: 0 }, "maxTurns", "at least 1"],
+        [{ maxTurns: 2.5 }, "maxTurns", "whole number"],
+        [{ maxTokens: Number.NaN }, "maxTokens", "NaN"],
+        [{ toolConcurrency: -1 }, "toolConcurrency", "at least 1"]
+      ]
+      for (const [options, option, mentions] of cases) {
+        assertInvalid(yield* Effect.flip(Agent.make(options)), option, mentions)
+      }
+      // valid edge values are accepted: a zero limit, an infinite one, one turn
+      const agent = yield* Agent.make({ timeouts: { tool: 0, run: "Infinity" }, maxTurns: 1 })
+      assert.strictEqual(yield* agent.run("hi"), "ok")
     }).pipe(Effect.provide(Mock.layer({ turns: [Mock.text("ok")] })))
   )
 })
