@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Stream } from "effect"
 import * as fc from "fast-check"
-import { HarnessError, Message, NormalizedResponse, Provider, type StreamEvent, Usage } from "../src/index.js"
+import { HarnessError, Message, Mock, NormalizedResponse, Provider, type StreamEvent, Usage } from "../src/index.js"
 
 /** A value as plain JSON, so class instances and key order do not matter in comparisons. */
 const plain = (value: unknown): unknown => JSON.parse(JSON.stringify(value))
@@ -391,4 +391,39 @@ describe("Provider.formatCacheControl", () => {
     const again = Provider.formatCacheControl(request)
     assert.strictEqual(JSON.stringify(once), JSON.stringify(again))
   })
+})
+
+describe("Mock.fail", () => {
+  const error = new HarnessError.ProviderError({
+    reason: "Overloaded",
+    provider: "mock",
+    message: "Overloaded.",
+    partial: HarnessError.emptyPartial
+  })
+  const streamed = (afterText: string | undefined) =>
+    Effect.gen(function* () {
+      const { service } = yield* Mock.make({ turns: [Mock.fail(error, afterText)] })
+      const events: Array<StreamEvent.ProviderEvent> = []
+      const exit = yield* Effect.exit(
+        Stream.runForEach(service.stream({ messages: [Message.user("hi")], tools: [] }), (event) =>
+          Effect.sync(() => events.push(event))
+        )
+      )
+      assert.deepStrictEqual(exit, Exit.fail(error))
+      return events.map((event) => event.type)
+    })
+
+  it.effect("fails mid-turn: after its text, before anything that ends the block or the message", () =>
+    Effect.gen(function* () {
+      const types = yield* streamed("Hel")
+      assert.deepStrictEqual(types.slice(0, 2), ["message_start", "content_block_start"])
+      assert.isAbove(types.filter((type) => type === "content_block_delta").length, 0)
+      for (const type of ["content_block_stop", "message_delta", "message_stop"]) assert.notInclude(types, type)
+      // empty text: the failure comes right after the message starts, not after a whole turn
+      const empty = yield* streamed("")
+      for (const type of ["content_block_stop", "message_delta", "message_stop"]) assert.notInclude(empty, type)
+      assert.strictEqual(empty[0], "message_start")
+      assert.deepStrictEqual(yield* streamed(undefined), [])
+    })
+  )
 })

@@ -287,8 +287,12 @@ export const make = Effect.fnUntraced(function* (options: Options) {
         const events = Provider.synthesize(responseOf({ text: resolved.afterText }, turn, request, model), {
           chunkSize: options.chunkSize
         })
-        // everything up to the text block's stop: the failure strikes mid-turn
-        const cut = events.findIndex((event) => event.type === "content_block_stop")
+        // everything before the first event that ends something (the text block's stop, or the
+        // message's end when the text is empty): the failure strikes mid-turn
+        const cut = events.findIndex(
+          (event) =>
+            event.type === "content_block_stop" || event.type === "message_delta" || event.type === "message_stop"
+        )
         return Stream.concat(delayed(events.slice(0, cut === -1 ? events.length : cut)), end)
       })
     )
