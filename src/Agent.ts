@@ -117,15 +117,11 @@ export interface Agent {
 
 // constructors
 
-/** A whole number of at least `min`, or the `InvalidOptions` that says what is expected. */
-const positiveInteger = (option: string, value: number | undefined, fallback: number | undefined) => {
-  if (value === undefined) return fallback
-  if (typeof value === "number" && Number.isInteger(value) && value >= 1) return value
-  return new InvalidOptions({
-    option,
-    message: `${option} must be a whole number of at least 1, not ${String(value)}.`
-  })
-}
+/** `value` when it is a whole number of at least 1, or the `InvalidOptions` that says so. */
+const positiveInteger = (option: string, value: number): number | InvalidOptions =>
+  Number.isInteger(value) && value >= 1
+    ? value
+    : new InvalidOptions({ option, message: `${option} must be a whole number of at least 1, not ${String(value)}.` })
 
 /**
  * Builds an agent over the `Provider` in context. Tool handlers' services are captured here.
@@ -147,25 +143,25 @@ export const make = <R = never>(options: Options<R> = {}): Effect.Effect<Agent, 
     if (timeouts instanceof InvalidOptions) return yield* timeouts
     const maxRetryAfter = Session.resolveDuration("retry.maxRetryAfter", retry?.maxRetryAfter ?? "60 seconds")
     if (maxRetryAfter instanceof InvalidOptions) return yield* maxRetryAfter
-    const maxTurns = positiveInteger("maxTurns", options.maxTurns, 25)
+    const maxTurns = positiveInteger("maxTurns", options.maxTurns ?? 25)
     if (maxTurns instanceof InvalidOptions) return yield* maxTurns
-    const maxTokens = positiveInteger("maxTokens", options.maxTokens, undefined)
+    const maxTokens = options.maxTokens === undefined ? undefined : positiveInteger("maxTokens", options.maxTokens)
     if (maxTokens instanceof InvalidOptions) return yield* maxTokens
-    const toolConcurrency = positiveInteger("toolConcurrency", options.toolConcurrency, 1)
+    const toolConcurrency = positiveInteger("toolConcurrency", options.toolConcurrency ?? 1)
     if (toolConcurrency instanceof InvalidOptions) return yield* toolConcurrency
     const config: Loop.Config = {
       provider,
       system: options.system,
       tools,
       context,
-      maxTurns: maxTurns!,
+      maxTurns,
       maxTokens,
       cache: options.cache ?? true,
       timeouts,
       retry: options.retry === false ? undefined : (retry?.schedule ?? defaultRetrySchedule),
       maxRetryAfter,
       partialTurn: options.partialTurn ?? "keep",
-      toolConcurrency: toolConcurrency!
+      toolConcurrency
     }
     const session: Agent["session"] = (sessionOptions) => Session.make(config, sessionOptions)
     return {
