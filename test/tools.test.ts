@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Schema } from "effect"
 import { TestClock } from "effect/testing"
-import { Agent, Mock, Tool } from "../src/index.js"
+import { Agent, Message, Mock, NormalizedResponse, Provider, Tool, Usage } from "../src/index.js"
 import { assertValidHistory, lastUserMessage, runEvents, toolResultBlocks, toolResultEvents } from "./utils/events.js"
 
 class LookupError extends Schema.TaggedError<LookupError>()("LookupError", { message: Schema.String }) {}
@@ -323,5 +323,43 @@ describe("progressive disclosure", () => {
         ["reveal"]
       )
     }).pipe(Effect.provide(Mock.layer({ turns: [Mock.toolCall("reveal"), Mock.text("ok"), Mock.text("ok")] })))
+  )
+})
+
+describe("tool definitions in requests", () => {
+  it.effect("a provider that edits its request's tools in place does not change later requests", () =>
+    Effect.gen(function* () {
+      const seen: Array<ReadonlyArray<Record<string, unknown>>> = []
+      const provider = Provider.make({
+        name: "editing",
+        model: "m",
+        chat: () =>
+          Effect.succeed(
+            new NormalizedResponse.NormalizedResponse({
+              content: [Message.text("ok")],
+              stopReason: "end_turn",
+              usage: Usage.empty
+            })
+          ),
+        formatCacheControl: (request) => {
+          const tools = request.tools as unknown as Array<Record<string, unknown>>
+          seen.push(tools.map((tool) => ({ ...tool })))
+          // in place, as a careless provider might: mark the last tool, then drop the first
+          tools[tools.length - 1]!.cache_control = { type: "ephemeral" }
+          tools.shift()
+          return request
+        }
+      })
+      const agent = yield* Agent.make().pipe(Effect.provideService(Provider.Provider, provider))
+      yield* agent.run("first")
+      yield* agent.run("second")
+      const session = yield* agent.session()
+      yield* session.ask("third")
+      assert.strictEqual(seen.length, 3)
+      for (const tools of seen) {
+        assert.deepStrictEqual(tools, seen[0], "every request starts from the agent's own definitions")
+        for (const tool of tools) assert.notProperty(tool, "cache_control")
+      }
+    })
   )
 })

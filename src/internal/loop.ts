@@ -124,7 +124,7 @@ export const repairHistory = (history: Message.History): Message.History => {
 
 /**
  * What the loop derives from an agent's tool list, made once per list (an agent's tools do not
- * change) instead of at every ask and turn.
+ * change) instead of at every ask.
  */
 class ToolIndex {
   private static readonly byList = new WeakMap<ReadonlyArray<Tool.Any>, ToolIndex>()
@@ -141,21 +141,9 @@ class ToolIndex {
   readonly byName: ReadonlyMap<string, Tool.Any>
   /** The names visible before anything is revealed: one set shared by every state (never mutated). */
   readonly initiallyVisible: ReadonlySet<string>
-  /** The definitions sent for a visible set (a reveal makes a new set). */
-  private readonly definitions = new WeakMap<ReadonlySet<string>, ReadonlyArray<Provider.ToolDefinition>>()
-
-  private constructor(private readonly tools: ReadonlyArray<Tool.Any>) {
+  private constructor(tools: ReadonlyArray<Tool.Any>) {
     this.byName = new Map(tools.map((tool) => [tool.name, tool]))
     this.initiallyVisible = new Set(tools.filter((tool) => tool.visible).map((tool) => tool.name))
-  }
-
-  definitionsFor(visible: ReadonlySet<string>): ReadonlyArray<Provider.ToolDefinition> {
-    let definitions = this.definitions.get(visible)
-    if (definitions === undefined) {
-      definitions = Object.freeze(this.tools.filter((tool) => visible.has(tool.name)).map(Tool.definition))
-      this.definitions.set(visible, definitions)
-    }
-    return definitions
   }
 }
 
@@ -272,7 +260,8 @@ const start = (
     const request: Provider.Request = {
       system: config.system,
       messages,
-      tools: toolIndex.definitionsFor(visible),
+      // fresh definitions for every request: a provider may edit its request in place
+      tools: config.tools.filter((tool) => visible.has(tool.name)).map(Tool.definition),
       maxTokens: config.maxTokens,
       requestTimeout: timeouts.request
     }
