@@ -265,11 +265,10 @@ export const decodeWireStrict = (raw: unknown): Decoded => {
  * @since 0.1.0
  */
 export const isValidTokenDelta = (raw: unknown): raw is ContentBlockDelta => {
-  if (typeof raw !== "object" || raw === null) return false
-  const event = raw as { readonly type?: unknown; readonly index?: unknown; readonly delta?: unknown }
-  if (event.type !== "content_block_delta" || typeof event.index !== "number") return false
-  const delta = event.delta as { readonly type?: unknown; readonly [key: string]: unknown } | null | undefined
-  if (typeof delta !== "object" || delta === null) return false
+  if (!isFields(raw)) return false
+  if (raw.type !== "content_block_delta" || typeof raw.index !== "number") return false
+  const delta = raw.delta
+  if (!isFields(delta)) return false
   switch (delta.type) {
     case "text_delta":
       return typeof delta.text === "string"

@@ -1108,6 +1108,16 @@ describe("Anthropic provider: decoding", () => {
       }),
       { numRuns: 8000 }
     )
+    // shapes the generator does not reach: arrays where the Schemas want a struct
+    const arrayDelta = Object.assign([], { type: "text_delta", text: "x" })
+    const arrayEvent = Object.assign([], {
+      type: "content_block_delta",
+      index: 0,
+      delta: { type: "text_delta", text: "x" }
+    })
+    for (const raw of [{ type: "content_block_delta", index: 0, delta: arrayDelta }, arrayEvent]) {
+      assert.strictEqual(Anthropic.decodeRaw(raw)._tag, StreamEvent.decodeWireStrict(raw)._tag)
+    }
     for (const [type, { accepted, rejected }] of frames) {
       assert.isAbove(accepted, 25, `valid ${type} events`)
       assert.isAbove(rejected, 25, `and invalid ${type} events`)
