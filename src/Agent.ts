@@ -19,7 +19,7 @@
  * ```
  * @since 0.1.0
  */
-import { type Duration, Effect, Schedule, type Stream } from "effect"
+import { Duration, Effect, Schedule, type Stream } from "effect"
 import type * as Data from "./Data.js"
 import { type HarnessError, InvalidOptions } from "./HarnessError.js"
 import type * as Loop from "./internal/loop.js"
@@ -139,8 +139,9 @@ export const make = <R = never>(options: Options<R> = {}): Effect.Effect<Agent, 
         : [Variables.listVariables, Variables.answer, ...(options.dataTools ?? DataTools.all)]
     const tools = [...builtins, ...(options.tools ?? [])] as ReadonlyArray<Tool.Any>
     const retry = options.retry === false ? undefined : options.retry
-    const timeouts = Session.resolveTimeouts({ idle: "5 minutes", ...options.timeouts })
-    if (timeouts instanceof InvalidOptions) return yield* timeouts
+    const given = Session.resolveTimeouts(options.timeouts)
+    if (given instanceof InvalidOptions) return yield* given
+    const timeouts: Loop.Timeouts = { idle: Duration.minutes(5), ...given }
     const maxRetryAfter = Session.resolveDuration("retry.maxRetryAfter", retry?.maxRetryAfter ?? "60 seconds")
     if (maxRetryAfter instanceof InvalidOptions) return yield* maxRetryAfter
     const maxTurns = positiveInteger("maxTurns", options.maxTurns ?? 25)

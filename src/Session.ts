@@ -90,12 +90,17 @@ export const resolveDuration = (option: string, value: unknown): Duration.Durati
   const invalid = (why: string) =>
     new InvalidOptions({ option, message: `${option} is ${why}; expected ${DURATION_FORMS}.` })
   if (typeof value === "number" && Number.isNaN(value)) return invalid("NaN")
-  // Effect reads an object of parts leniently ({ hours: "two" } and {} are 0 ms): check it here
-  if (typeof value === "object" && value !== null && !Array.isArray(value) && !Duration.isDuration(value)) {
-    const parts = Object.entries(value)
+  // Effect reads parts leniently ({ hours: "two" } and {} are 0 ms, [NaN, 0] too): they must be
+  // finite numbers (an unset part of an object is fine); an infinite limit is "Infinity"
+  if (Array.isArray(value)) {
+    if (value.length !== 2 || !value.every(Number.isFinite)) return invalid(`not a duration (${describe(value)})`)
+  } else if (typeof value === "object" && value !== null && !Duration.isDuration(value)) {
+    const parts = Object.entries(value).filter(([, amount]) => amount !== undefined)
     const bad = parts.find(([unit, amount]) => !durationUnits.has(unit) || !Number.isFinite(amount))
     if (parts.length === 0 || bad !== undefined) {
-      return invalid(`not a duration (${bad === undefined ? "an empty object" : `${bad[0]}: ${describe(bad[1])}`})`)
+      return invalid(
+        `not a duration (${bad === undefined ? "an object with no parts" : `${bad[0]}: ${describe(bad[1])}`})`
+      )
     }
   }
   const duration = Duration.fromInput(value as Duration.Input)
@@ -120,7 +125,8 @@ const durationUnits: ReadonlySet<string> = new Set([
 
 const describe = (value: unknown): string => {
   if (typeof value === "string") return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value)
-  if (typeof value === "object" && value !== null) return Array.isArray(value) ? "an array" : "an object"
+  if (Array.isArray(value)) return `[${value.map(String).join(", ")}]`
+  if (typeof value === "object" && value !== null) return "an object"
   return String(value)
 }
 

@@ -402,13 +402,22 @@ describe("invalid options", () => {
         [{ maxTurns: 0 }, "maxTurns", "at least 1"],
         [{ maxTurns: 2.5 }, "maxTurns", "whole number"],
         [{ maxTokens: Number.NaN }, "maxTokens", "NaN"],
-        [{ toolConcurrency: -1 }, "toolConcurrency", "at least 1"]
+        [{ toolConcurrency: -1 }, "toolConcurrency", "at least 1"],
+        [{ timeouts: 5 as never }, "timeouts", "must be an object"],
+        [{ timeouts: null as never }, "timeouts", "must be an object"],
+        [{ timeouts: { idle: [Number.NaN, 0] } }, "timeouts.idle", "not a duration"],
+        [{ timeouts: { idle: { hours: Number.POSITIVE_INFINITY } } }, "timeouts.idle", "hours: Infinity"],
+        [{ timeouts: { idle: { minutes: undefined } } }, "timeouts.idle", "no parts"]
       ]
       for (const [options, option, mentions] of cases) {
         assertInvalid(yield* Effect.flip(Agent.make(options)), option, mentions)
       }
-      // valid edge values are accepted: a zero limit, an infinite one, one turn
-      const agent = yield* Agent.make({ timeouts: { tool: 0, run: "Infinity" }, maxTurns: 1 })
+      // valid edge values are accepted: a zero limit, an infinite one, an object with an unset
+      // part, a [seconds, nanos] pair, one turn
+      const agent = yield* Agent.make({
+        timeouts: { tool: 0, run: "Infinity", idle: { seconds: 30, minutes: undefined }, turn: [60, 0] },
+        maxTurns: 1
+      })
       assert.strictEqual(yield* agent.run("hi"), "ok")
     }).pipe(Effect.provide(Mock.layer({ turns: [Mock.text("ok")] })))
   )

@@ -893,8 +893,11 @@ const makeService = Effect.fnUntraced(function* (
             Scope.addFinalizer(
               scope,
               Effect.sync(() => {
-                reader?.close()
-                watchdog?.stop()
+                try {
+                  reader?.close()
+                } finally {
+                  watchdog?.stop()
+                }
               })
             ),
             deadlines === undefined
