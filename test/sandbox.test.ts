@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Fiber } from "effect"
 import * as Sandbox from "../src/internal/sandbox.js"
 
 // Every call that does not reset the engine ends by freeing its QuickJS runtime, and this build
@@ -459,4 +459,43 @@ describe("Sandbox.run", () => {
       })
     )
   })
+})
+
+// The code runs on a worker thread; these two check what only real threads can show, so they run
+// on the real clock (`it.live`): a TestClock cannot move a busy loop on another thread.
+describe("Sandbox.run on its own thread", () => {
+  it.live("the caller's thread goes on while the code runs", () =>
+    Effect.gen(function* () {
+      yield* assertHealthy // a thread is up and its engine loaded
+      let ticks = 0
+      let running = true
+      const tick = () => {
+        ticks++
+        if (running) setImmediate(tick)
+      }
+      tick()
+      const result = yield* run(
+        "const end = Date.now() + 300; let spins = 0; while (Date.now() < end) spins++; spins > 0"
+      )
+      running = false
+      assert.strictEqual(result.value, true)
+      // on the caller's thread the ticks could not have run until the code had finished
+      assert.isAbove(ticks, 100)
+    })
+  )
+
+  it.live("interrupting a call stops its code where it is, and the next call runs", () =>
+    Effect.gen(function* () {
+      yield* assertHealthy
+      const fiber = yield* Effect.forkChild(run("while (true) {}", {}, { timeoutMs: 60_000 }))
+      yield* Effect.sleep("200 millis")
+      yield* Fiber.interrupt(fiber)
+      const before = process.cpuUsage()
+      yield* Effect.sleep("400 millis")
+      const used = process.cpuUsage(before)
+      // a thread still spinning would use the whole 400 ms
+      assert.isBelow((used.user + used.system) / 1000, 200, "the interrupted code no longer runs")
+      yield* assertHealthy
+    })
+  )
 })

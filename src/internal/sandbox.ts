@@ -29,12 +29,21 @@
  * stack overflow, a WebAssembly trap) its WebAssembly instance is discarded instead of disposed,
  * and the next call loads a fresh one; the host process is never affected.
  *
+ * All of this runs on a worker thread (`sandboxThread.ts`, see "threads" below), not on the
+ * caller's: the engine runs synchronously, and on the caller's thread one call held every other
+ * fiber (every other session's stream) until it finished.
+ *
  * @internal
  */
 
+import { readFileSync } from "node:fs"
+import { createRequire } from "node:module"
+import { availableParallelism } from "node:os"
+import { pathToFileURL } from "node:url"
 import { createContext, Script } from "node:vm"
+import { Worker } from "node:worker_threads"
 import * as releaseSyncModule from "@jitl/quickjs-wasmfile-release-sync"
-import { Effect, Option, Predicate, Schema } from "effect"
+import { Effect, Option, Predicate, Schema, Semaphore } from "effect"
 import {
   newQuickJSWASMModuleFromVariant,
   newVariant,
@@ -152,6 +161,8 @@ const DESCRIBE_BUDGET_MS = 100
 /** Distinct memory sizes kept loaded at once; each is one WebAssembly instance. */
 const MAX_ENGINES = 4
 const FILENAME = "agent.js"
+const TIMEOUT_HINT =
+  "Do less work per call: avoid unbounded or nested loops over large data, aggregate in a single pass, and print or return only summaries."
 const TRUNCATED_MARKER = "…(truncated)"
 
 // -----------------------------------------------------------------------------
@@ -472,7 +483,8 @@ const SANDBOX_HINT =
   "The sandbox is plain JavaScript with no modules, file system, network, timers or process: use the provided global variables, console.log, save(name, value) and answer(value)."
 const PARSE_ERROR_STACK = /^\s*at agent\.js:(\d+):(\d+)\s*$/
 
-interface Settings {
+/** @internal */
+export interface Settings {
   readonly timeoutMs: number
   readonly memoryBytes: number
   readonly maxOutputBytes: number
@@ -532,7 +544,7 @@ const isWatchdogTimeout = (error: unknown): boolean =>
 const execute = (
   engine: Engine,
   code: string,
-  globals: Readonly<Record<string, unknown>>,
+  globalsJson: string,
   settings: Settings
 ): SandboxResult | SandboxError => {
   const output = makeOutput(settings.maxOutputBytes)
@@ -548,11 +560,7 @@ const execute = (
         "Avoid building large intermediate arrays or strings: aggregate while iterating, and print, save or return only the summary you need."
     )
   const timeout = () =>
-    fail(
-      "Timeout",
-      `The code ran longer than ${settings.timeoutMs} ms and was stopped. ` +
-        "Do less work per call: avoid unbounded or nested loops over large data, aggregate in a single pass, and print or return only summaries."
-    )
+    fail("Timeout", `The code ran longer than ${settings.timeoutMs} ms and was stopped. ` + TIMEOUT_HINT)
 
   // Size checks before anything touches the engine's heap: the glue cannot report a failed allocation.
   const codeBytes = utf8Length(code)
@@ -564,7 +572,6 @@ const execute = (
       )}). Pass data as global variables instead of writing it into the code.`
     )
   }
-  const globalsJson = serializeGlobals(globals)
   const globalsBytes = utf8Length(globalsJson)
   if (globalsBytes * 3 > settings.memoryBytes) {
     return fail(
@@ -867,6 +874,9 @@ const execute = (
  * Values leave the sandbox as JSON: functions and `undefined` become `undefined`, `NaN` and
  * `Infinity` become `null`, bigint becomes a number or string, Map becomes an object, Set an array.
  *
+ * The code runs on a worker thread (see "threads" below), so the caller's thread, and every
+ * other fiber on it, goes on while it runs; interrupting the call stops the thread at once.
+ *
  * Fails with {@link SandboxError} for syntax errors, thrown errors, timeouts, memory exhaustion and
  * results that cannot be converted; a host-side bug (for example a circular `globals` value) is a
  * defect.
@@ -880,18 +890,181 @@ const execute = (
  * // result.value === 3, result.output == ["3"]
  * ```
  */
-export const run: (
+export const run = (
   code: string,
   globals: Readonly<Record<string, unknown>>,
   options?: SandboxOptions
-) => Effect.Effect<SandboxResult, SandboxError> = Effect.fnUntraced(function* (
-  code: string,
-  globals: Readonly<Record<string, unknown>>,
-  options?: SandboxOptions
-) {
-  const settings = resolveSettings(options)
+): Effect.Effect<SandboxResult, SandboxError> =>
+  Effect.suspend(() => {
+    // serialised here: a value that cannot be (a cycle) is the caller's defect, as before
+    const job = { code, globalsJson: serializeGlobals(globals), settings: resolveSettings(options) }
+    return threads.withPermits(1)(onThread(job))
+  })
+
+/**
+ * {@link run} on the calling thread: what a sandbox thread does with a job. `globalsJson` is the
+ * globals as {@link run} serialised them.
+ * @internal
+ */
+export const runHere = Effect.fnUntraced(function* (code: string, globalsJson: string, settings: Settings) {
   const engine = yield* loadEngine(settings.wasmBytes)
-  const outcome = yield* Effect.sync(() => execute(engine, code, globals, settings))
+  const outcome = execute(engine, code, globalsJson, settings)
   if (outcome instanceof SandboxError) return yield* outcome
   return outcome
 })
+
+// -----------------------------------------------------------------------------
+// threads
+// -----------------------------------------------------------------------------
+
+/**
+ * A job for a sandbox thread.
+ * @internal
+ */
+export interface Job {
+  readonly code: string
+  readonly globalsJson: string
+  readonly settings: Settings
+}
+
+/**
+ * What a sandbox thread sends back for a job.
+ * @internal
+ */
+export type Reply =
+  | { readonly _tag: "Success"; readonly result: SandboxResult }
+  | {
+      readonly _tag: "Failure"
+      readonly reason: SandboxError["reason"]
+      readonly message: string
+      readonly output: ReadonlyArray<string>
+    }
+  | { readonly _tag: "Defect"; readonly message: string }
+
+/**
+ * Model code runs on worker threads. QuickJS runs synchronously, so on the caller's thread one
+ * call held every other fiber there (every other session's stream) for as long as the code ran,
+ * up to its limit. At most `MAX_THREADS` calls run at once (one on a 2-core machine: the other
+ * core stays with the caller); further calls wait their turn. A thread is kept for the next call
+ * (unref'd, so it never keeps the process alive) unless its call was interrupted or overran its
+ * hard stop, in which case it is terminated and the next call starts a fresh one.
+ */
+const MAX_THREADS = Math.max(1, Math.min(4, availableParallelism() - 1))
+const threads = Semaphore.makeUnsafe(MAX_THREADS)
+const idleThreads: Array<Worker> = []
+
+/**
+ * How long past the code's own hard stop (`timeoutMs + HARD_STOP_GRACE_MS`, inside the thread) the
+ * caller waits for a reply before it terminates the thread.
+ */
+const THREAD_GRACE_MS = 2_000
+
+/**
+ * The thread's bootstrap. From the built package it imports `sandboxThread.js`; run from the
+ * TypeScript sources (tests, `npm start`), it first registers tsx, a dev dependency, to load them.
+ */
+const THREAD_SOURCE = `
+const { workerData } = require("node:worker_threads");
+(async () => {
+  if (workerData.tsx !== undefined) (await import(workerData.tsx)).register();
+  await import(workerData.entry);
+})().catch((error) => {
+  require("node:worker_threads").parentPort.postMessage({ _tag: "Defect", message: "the sandbox thread did not start: " + String(error && error.stack || error) });
+});
+`
+
+const threadData = (): { readonly entry: string; readonly tsx: string | undefined } => {
+  const fromSources = import.meta.url.endsWith(".ts")
+  return {
+    entry: new URL(fromSources ? "./sandboxThread.ts" : "./sandboxThread.js", import.meta.url).href,
+    tsx: fromSources ? tsxApi() : undefined
+  }
+}
+
+/** The file URL of tsx's ESM API (its `import` export; the `require` one cannot register in a thread). */
+const tsxApi = (): string => {
+  const manifest = createRequire(import.meta.url).resolve("tsx/package.json")
+  const exports = (JSON.parse(readFileSync(manifest, "utf8")) as { exports: Record<string, unknown> }).exports
+  const api = exports["./esm/api"] as { readonly import: { readonly default: string } }
+  return new URL(api.import.default, pathToFileURL(manifest)).href
+}
+
+const startThread = (): Worker => {
+  const thread = new Worker(THREAD_SOURCE, {
+    eval: true,
+    workerData: threadData(),
+    execArgv: [],
+    stdout: false,
+    stderr: false
+  })
+  // an idle thread that fails or exits is dropped (a busy one's call reports it, see onThread)
+  const drop = () => {
+    const index = idleThreads.indexOf(thread)
+    if (index !== -1) idleThreads.splice(index, 1)
+  }
+  thread.on("error", drop)
+  thread.on("exit", drop)
+  return thread
+}
+
+/** Runs `job` on an idle thread (or a new one) and gives the thread back when it answered. */
+const onThread = (job: Job): Effect.Effect<SandboxResult, SandboxError> =>
+  Effect.flatMap(
+    Effect.callback<Reply>((resume) => {
+      const thread = idleThreads.pop() ?? startThread()
+      thread.ref()
+      let done = false
+      const finish = (reply: Reply, keep: boolean) => {
+        if (done) return
+        done = true
+        clearTimeout(hardStop)
+        thread.off("message", onMessage)
+        thread.off("error", onError)
+        thread.off("exit", onExit)
+        if (keep) {
+          thread.unref()
+          idleThreads.push(thread)
+        } else void thread.terminate()
+        resume(Effect.succeed(reply))
+      }
+      const onMessage = (reply: Reply) => finish(reply, reply._tag !== "Defect")
+      const onError = (error: unknown) =>
+        finish({ _tag: "Defect", message: `the sandbox thread failed: ${String(error)}` }, false)
+      const onExit = (code: number) =>
+        finish({ _tag: "Defect", message: `the sandbox thread exited with code ${code}` }, false)
+      const hardStop = setTimeout(
+        () =>
+          finish(
+            {
+              _tag: "Failure",
+              reason: "Timeout",
+              message: `The code ran longer than ${job.settings.timeoutMs} ms and was stopped. ${TIMEOUT_HINT}`,
+              output: []
+            },
+            false
+          ),
+        job.settings.timeoutMs + HARD_STOP_GRACE_MS + THREAD_GRACE_MS
+      )
+      thread.on("message", onMessage)
+      thread.on("error", onError)
+      thread.on("exit", onExit)
+      thread.postMessage(job)
+      // interrupted: the thread is stopped where it is, and not reused
+      return Effect.sync(() => {
+        if (done) return
+        done = true
+        clearTimeout(hardStop)
+        void thread.terminate()
+      })
+    }),
+    (reply): Effect.Effect<SandboxResult, SandboxError> => {
+      switch (reply._tag) {
+        case "Success":
+          return Effect.succeed(reply.result)
+        case "Failure":
+          return Effect.fail(new SandboxError({ reason: reply.reason, message: reply.message, output: reply.output }))
+        case "Defect":
+          return Effect.die(new Error(reply.message))
+      }
+    }
+  )
