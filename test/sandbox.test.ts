@@ -484,6 +484,15 @@ describe("Sandbox.run on its own thread", () => {
     })
   )
 
+  it.live("a limit beyond Node's timers (2^31 ms) is capped, not fired at once", () =>
+    Effect.gen(function* () {
+      for (const timeoutMs of [3e9, 2 ** 31 - 1]) {
+        const result = yield* run("const end = Date.now() + 20; while (Date.now() < end); 42", {}, { timeoutMs })
+        assert.strictEqual(result.value, 42)
+      }
+    })
+  )
+
   it.live("interrupting a call stops its code where it is, and the next call runs", () =>
     Effect.gen(function* () {
       yield* assertHealthy

@@ -129,6 +129,8 @@ export class SandboxError extends Schema.TaggedError<SandboxError>()("SandboxErr
 const KiB = 1024
 const MiB = 1024 * KiB
 const DEFAULT_TIMEOUT_MS = 2_000
+/** About 23 days: with every grace added, still within Node's timers (2^31 - 1 ms). */
+const MAX_TIMEOUT_MS = 2_000_000_000
 const DEFAULT_MEMORY_BYTES = 64 * MiB
 const DEFAULT_MAX_OUTPUT_BYTES = 64 * KiB
 const MIN_MEMORY_BYTES = 1 * MiB
@@ -494,7 +496,8 @@ export interface Settings {
 const resolveSettings = (options: SandboxOptions | undefined): Settings => {
   const positive = (value: number | undefined, fallback: number): number =>
     value !== undefined && Number.isFinite(value) && value > 0 ? value : fallback
-  const timeoutMs = positive(options?.timeoutMs, DEFAULT_TIMEOUT_MS)
+  // capped below the 32-bit limit of Node's timers (a longer one fires at once)
+  const timeoutMs = Math.min(MAX_TIMEOUT_MS, positive(options?.timeoutMs, DEFAULT_TIMEOUT_MS))
   const requested = positive(options?.memoryBytes, DEFAULT_MEMORY_BYTES)
   const memoryBytes = Math.min(MAX_MEMORY_BYTES, Math.max(MIN_MEMORY_BYTES, Math.ceil(requested / MiB) * MiB))
   const maxOutputBytes = Math.floor(positive(options?.maxOutputBytes, DEFAULT_MAX_OUTPUT_BYTES))
@@ -545,7 +548,9 @@ const execute = (
   engine: Engine,
   code: string,
   globalsJson: string,
-  settings: Settings
+  settings: Settings,
+  /** Called just before the untrusted code starts (after the engine and the globals are ready). */
+  started: () => void
 ): SandboxResult | SandboxError => {
   const output = makeOutput(settings.maxOutputBytes)
   const saved = new Map<string, unknown>()
@@ -807,6 +812,7 @@ const execute = (
       }
     }
 
+    started()
     return underWatchdog(settings.timeoutMs + HARD_STOP_GRACE_MS, evaluate)
   }
 
@@ -895,20 +901,27 @@ export const run = (
   globals: Readonly<Record<string, unknown>>,
   options?: SandboxOptions
 ): Effect.Effect<SandboxResult, SandboxError> =>
-  Effect.suspend(() => {
-    // serialised here: a value that cannot be (a cycle) is the caller's defect, as before
-    const job = { code, globalsJson: serializeGlobals(globals), settings: resolveSettings(options) }
-    return threads.withPermits(1)(onThread(job))
-  })
+  threads.withPermits(1)(
+    Effect.suspend(() =>
+      // serialised here, once it is this call's turn: a value that cannot be (a cycle) is the
+      // caller's defect, as before
+      onThread({ code, globalsJson: serializeGlobals(globals), settings: resolveSettings(options) })
+    )
+  )
 
 /**
  * {@link run} on the calling thread: what a sandbox thread does with a job. `globalsJson` is the
  * globals as {@link run} serialised them.
  * @internal
  */
-export const runHere = Effect.fnUntraced(function* (code: string, globalsJson: string, settings: Settings) {
+export const runHere = Effect.fnUntraced(function* (
+  code: string,
+  globalsJson: string,
+  settings: Settings,
+  started: () => void = () => {}
+) {
   const engine = yield* loadEngine(settings.wasmBytes)
-  const outcome = execute(engine, code, globalsJson, settings)
+  const outcome = execute(engine, code, globalsJson, settings, started)
   if (outcome instanceof SandboxError) return yield* outcome
   return outcome
 })
@@ -939,7 +952,9 @@ export type Reply =
       readonly message: string
       readonly output: ReadonlyArray<string>
     }
-  | { readonly _tag: "Defect"; readonly message: string }
+  | { readonly _tag: "Defect"; readonly name: string; readonly message: string; readonly stack: string | undefined }
+  /** Sent before the final reply, when the untrusted code starts: from then on the hard stop runs. */
+  | { readonly _tag: "Started" }
 
 /**
  * Model code runs on worker threads. QuickJS runs synchronously, so on the caller's thread one
@@ -969,7 +984,7 @@ const { workerData } = require("node:worker_threads");
   if (workerData.tsx !== undefined) (await import(workerData.tsx)).register();
   await import(workerData.entry);
 })().catch((error) => {
-  require("node:worker_threads").parentPort.postMessage({ _tag: "Defect", message: "the sandbox thread did not start: " + String(error && error.stack || error) });
+  require("node:worker_threads").parentPort.postMessage({ _tag: "Defect", name: "Error", message: "the sandbox thread did not start: " + String(error), stack: error && error.stack });
 });
 `
 
@@ -977,6 +992,7 @@ const threadData = (): { readonly entry: string; readonly tsx: string | undefine
   const fromSources = import.meta.url.endsWith(".ts")
   return {
     entry: new URL(fromSources ? "./sandboxThread.ts" : "./sandboxThread.js", import.meta.url).href,
+    // registered in the thread itself: on Node 20 a loader given with --import does not reach threads
     tsx: fromSources ? tsxApi() : undefined
   }
 }
@@ -990,13 +1006,9 @@ const tsxApi = (): string => {
 }
 
 const startThread = (): Worker => {
-  const thread = new Worker(THREAD_SOURCE, {
-    eval: true,
-    workerData: threadData(),
-    execArgv: [],
-    stdout: false,
-    stderr: false
-  })
+  // the process's own node flags (preloads, loaders, conditions) apply in the thread too, as they
+  // do by default
+  const thread = new Worker(THREAD_SOURCE, { eval: true, workerData: threadData(), stdout: false, stderr: false })
   // an idle thread that fails or exits is dropped (a busy one's call reports it, see onThread)
   const drop = () => {
     const index = idleThreads.indexOf(thread)
@@ -1007,44 +1019,74 @@ const startThread = (): Worker => {
   return thread
 }
 
+/** Idle threads (each with its loaded engines) are stopped after this long without a call. */
+const THREAD_IDLE_MS = 30_000
+const retireTimers = new WeakMap<Worker, ReturnType<typeof setTimeout>>()
+
+const takeIdleThread = (): Worker | undefined => {
+  const thread = idleThreads.pop()
+  if (thread !== undefined) clearTimeout(retireTimers.get(thread))
+  return thread
+}
+
+const keepIdleThread = (thread: Worker): void => {
+  thread.unref()
+  idleThreads.push(thread)
+  const timer = setTimeout(() => {
+    const index = idleThreads.indexOf(thread)
+    if (index === -1) return
+    idleThreads.splice(index, 1)
+    void thread.terminate()
+  }, THREAD_IDLE_MS)
+  timer.unref()
+  retireTimers.set(thread, timer)
+}
+
 /** Runs `job` on an idle thread (or a new one) and gives the thread back when it answered. */
 const onThread = (job: Job): Effect.Effect<SandboxResult, SandboxError> =>
   Effect.flatMap(
     Effect.callback<Reply>((resume) => {
-      const thread = idleThreads.pop() ?? startThread()
+      const thread = takeIdleThread() ?? startThread()
       thread.ref()
       let done = false
-      const finish = (reply: Reply, keep: boolean) => {
+      let hardStop: ReturnType<typeof setTimeout> | undefined
+      const finish = (reply: Exclude<Reply, { readonly _tag: "Started" }>, keep: boolean) => {
         if (done) return
         done = true
         clearTimeout(hardStop)
         thread.off("message", onMessage)
         thread.off("error", onError)
         thread.off("exit", onExit)
-        if (keep) {
-          thread.unref()
-          idleThreads.push(thread)
-        } else void thread.terminate()
+        if (keep) keepIdleThread(thread)
+        else void thread.terminate()
         resume(Effect.succeed(reply))
       }
-      const onMessage = (reply: Reply) => finish(reply, reply._tag !== "Defect")
-      const onError = (error: unknown) =>
-        finish({ _tag: "Defect", message: `the sandbox thread failed: ${String(error)}` }, false)
-      const onExit = (code: number) =>
-        finish({ _tag: "Defect", message: `the sandbox thread exited with code ${code}` }, false)
-      const hardStop = setTimeout(
-        () =>
-          finish(
-            {
-              _tag: "Failure",
-              reason: "Timeout",
-              message: `The code ran longer than ${job.settings.timeoutMs} ms and was stopped. ${TIMEOUT_HINT}`,
-              output: []
-            },
-            false
-          ),
-        job.settings.timeoutMs + HARD_STOP_GRACE_MS + THREAD_GRACE_MS
-      )
+      const defect = (message: string): Extract<Reply, { readonly _tag: "Defect" }> => ({
+        _tag: "Defect",
+        name: "Error",
+        message,
+        stack: undefined
+      })
+      const onMessage = (reply: Reply) => {
+        if (reply._tag !== "Started") return finish(reply, reply._tag !== "Defect")
+        // the code runs from now: starting the thread, loading the engine and the globals are not
+        // its time (the thread's own hard stop is timeoutMs + HARD_STOP_GRACE_MS from here too)
+        hardStop = setTimeout(
+          () =>
+            finish(
+              {
+                _tag: "Failure",
+                reason: "Timeout",
+                message: `The code ran longer than ${job.settings.timeoutMs} ms and was stopped. ${TIMEOUT_HINT}`,
+                output: []
+              },
+              false
+            ),
+          job.settings.timeoutMs + HARD_STOP_GRACE_MS + THREAD_GRACE_MS
+        )
+      }
+      const onError = (error: unknown) => finish(defect(`the sandbox thread failed: ${String(error)}`), false)
+      const onExit = (code: number) => finish(defect(`the sandbox thread exited with code ${code}`), false)
       thread.on("message", onMessage)
       thread.on("error", onError)
       thread.on("exit", onExit)
@@ -1064,7 +1106,17 @@ const onThread = (job: Job): Effect.Effect<SandboxResult, SandboxError> =>
         case "Failure":
           return Effect.fail(new SandboxError({ reason: reply.reason, message: reply.message, output: reply.output }))
         case "Defect":
-          return Effect.die(new Error(reply.message))
+          return Effect.die(rebuild(reply))
+        case "Started":
+          return Effect.die(new Error("the sandbox thread answered out of order"))
       }
     }
   )
+
+/** A thread's defect as an `Error` of the same name, message and stack. */
+const rebuild = (reply: { readonly name: string; readonly message: string; readonly stack: string | undefined }) => {
+  const error = new Error(reply.message)
+  error.name = reply.name
+  if (reply.stack !== undefined) error.stack = reply.stack
+  return error
+}

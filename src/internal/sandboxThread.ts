@@ -17,17 +17,29 @@ const replyOf = (exit: Exit.Exit<unknown, SandboxError>): Reply => {
   const error = Cause.squash(exit.cause)
   return error instanceof SandboxError
     ? { _tag: "Failure", reason: error.reason, message: error.message, output: [...error.output] }
-    : { _tag: "Defect", message: error instanceof Error ? (error.stack ?? error.message) : String(error) }
+    : error instanceof Error
+      ? { _tag: "Defect", name: error.name, message: error.message, stack: error.stack }
+      : { _tag: "Defect", name: "Error", message: String(error), stack: undefined }
 }
 
+const started: Reply = { _tag: "Started" }
+
 port.on("message", (job: Job) => {
-  void Effect.runPromiseExit(runHere(job.code, job.globalsJson, job.settings)).then((exit) => {
-    const reply = replyOf(exit)
-    try {
-      port.postMessage(reply)
-    } catch (error) {
-      // a result the structured clone cannot carry (it is JSON-like, so this is a bug): a defect
-      port.postMessage({ _tag: "Defect", message: `the sandbox result could not be sent: ${String(error)}` })
+  void Effect.runPromiseExit(runHere(job.code, job.globalsJson, job.settings, () => port.postMessage(started))).then(
+    (exit) => {
+      const reply = replyOf(exit)
+      try {
+        port.postMessage(reply)
+      } catch (error) {
+        // a result the structured clone cannot carry (it is JSON-like, so this is a bug): a defect
+        const defect: Reply = {
+          _tag: "Defect",
+          name: "Error",
+          message: `the sandbox result could not be sent: ${String(error)}`,
+          stack: undefined
+        }
+        port.postMessage(defect)
+      }
     }
-  })
+  )
 })
