@@ -32,7 +32,7 @@
  * 1,000 connections at once delays the first deltas of every contender by hundreds of ms.
  * The scenarios run `repetitions` times in rotating order; figures are medians over runs.
  *
- * Run alone: `npx tsx bench/concurrency.ts [sessions=1000] [deltas=100] [repetitions=3]`.
+ * Run alone: `npx tsx bench/concurrency.ts [sessions=1000] [deltas=100] [repetitions=5]`.
  * @since 0.1.0
  */
 import { pathToFileURL } from "node:url"
@@ -306,7 +306,7 @@ if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.a
   try {
     const sessions = Number(process.argv[2] ?? 1000)
     const deltas = Number(process.argv[3] ?? 100)
-    const repetitions = Number(process.argv[4] ?? 3)
+    const repetitions = Number(process.argv[4] ?? 5)
     console.log(formatTable(await benchConcurrency(server, { sessions, deltas, repetitions })))
   } finally {
     await server.stop()

@@ -91,7 +91,7 @@ try {
   ])
   await section("memory", () => benchMemory(server, { n: quick ? 100_000 : 1_000_000, runs: quick ? 1 : 3 }))
   await section("concurrency", () =>
-    benchConcurrency(server, { sessions: quick ? 100 : 1000, deltas: quick ? 20 : 100, repetitions: quick ? 1 : 3 })
+    benchConcurrency(server, { sessions: quick ? 100 : 1000, deltas: quick ? 20 : 100, repetitions: quick ? 1 : 5 })
   )
   await section("interrupt", () => benchInterrupt(server, quick ? 100 : 1000))
   await section("loop", () => benchLoop({ asks: quick ? 50 : 500, repetitions: 3 }))
