@@ -189,6 +189,19 @@ const configFor = (config: Loop.Config, options: AskOptions | undefined): Loop.C
   return timeouts instanceof InvalidOptions ? timeouts : { ...config, timeouts: { ...config.timeouts, ...timeouts } }
 }
 
+/** One ask with its own options; invalid ones fail it before it starts, so nothing is added to the session. */
+const askWith = (
+  config: Loop.Config,
+  options: AskOptions | undefined,
+  state: Loop.State | Effect.Effect<Loop.State>,
+  prompt: string,
+  onResult: ((result: RunResult) => void) | undefined,
+  askOptions: Loop.AskOptions
+): Stream.Stream<StreamEvent.StreamEvent, HarnessError> => {
+  const asked = configFor(config, options)
+  return asked instanceof InvalidOptions ? Stream.fail(asked) : Loop.ask(asked, state, prompt, onResult, askOptions)
+}
+
 const maxTurnsError = (config: Loop.Config, result: RunResult) =>
   new MaxTurnsExceeded({
     maxTurns: config.maxTurns,
@@ -208,13 +221,10 @@ export const streamOnce = (
   config: Loop.Config,
   prompt: string,
   options?: AskOptions
-): Stream.Stream<StreamEvent.StreamEvent, HarnessError> => {
-  const asked = configFor(config, options)
-  if (asked instanceof InvalidOptions) return Stream.fail(asked)
-  return Loop.ask(asked, makeState(config), prompt, undefined, {
+): Stream.Stream<StreamEvent.StreamEvent, HarnessError> =>
+  askWith(config, options, makeState(config), prompt, undefined, {
     onMaxTurns: (result) => maxTurnsError(config, result)
   })
-}
 
 /**
  * Builds a session over a loop configuration (used by `Agent.session`).
@@ -235,12 +245,8 @@ export const make = Effect.fnUntraced(function* (
     options: AskOptions | undefined,
     onResult: ((result: RunResult) => void) | undefined,
     onMaxTurns?: (result: RunResult) => MaxTurnsExceeded
-  ): Stream.Stream<StreamEvent.StreamEvent, HarnessError> => {
-    // an invalid option fails the ask before it starts: nothing is added to the session
-    const asked = configFor(config, options)
-    if (asked instanceof InvalidOptions) return Stream.fail(asked)
-    return Loop.ask(asked, state, prompt, onResult, { acquire: Effect.asVoid(turn), onMaxTurns })
-  }
+  ): Stream.Stream<StreamEvent.StreamEvent, HarnessError> =>
+    askWith(config, options, state, prompt, onResult, { acquire: Effect.asVoid(turn), onMaxTurns })
 
   const askResult = (prompt: string, options?: AskOptions) =>
     Effect.suspend(() => {
