@@ -13,13 +13,6 @@ import type * as StreamEvent from "../StreamEvent.js"
 import * as Usage from "../Usage.js"
 import { parsePartial } from "./partialJson.js"
 
-interface Counters {
-  readonly inputTokens: number
-  readonly outputTokens: number
-  readonly cacheReadTokens: number
-  readonly cacheWriteTokens: number
-}
-
 type MutableBlock = { type: string; [key: string]: unknown }
 
 /** The fields of a `NormalizedResponse`, as the accumulator built them. */
@@ -54,7 +47,7 @@ export class TurnAccumulator {
    * the two usage events of every turn was a measurable part of a turn's fixed cost; it is built
    * when read.
    */
-  private counters: Counters | undefined = undefined
+  private counters: Usage.Counts | undefined = undefined
   private built: Usage.Usage | undefined = undefined
   /** Whether any event of this attempt has been handed on. */
   emitted = false
@@ -93,13 +86,7 @@ export class TurnAccumulator {
   /** Applies a wire usage object as `Usage.merge` does: present counters replace earlier ones. */
   private count(wire: Usage.WireUsage | null | undefined): void {
     if (wire == null) return
-    const before = this.counters
-    this.counters = {
-      inputTokens: wire.input_tokens ?? before?.inputTokens ?? 0,
-      outputTokens: wire.output_tokens ?? before?.outputTokens ?? 0,
-      cacheReadTokens: wire.cache_read_input_tokens ?? before?.cacheReadTokens ?? 0,
-      cacheWriteTokens: wire.cache_creation_input_tokens ?? before?.cacheWriteTokens ?? 0
-    }
+    this.counters = Usage.mergeCounts(this.counters ?? Usage.empty, wire)
     this.built = undefined
   }
 
