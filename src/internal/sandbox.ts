@@ -163,7 +163,8 @@ const DESCRIBE_BUDGET_MS = 100
 /** Distinct memory sizes kept loaded at once; each is one WebAssembly instance. */
 const MAX_ENGINES = 4
 const FILENAME = "agent.js"
-const TIMEOUT_HINT =
+const timeoutMessage = (timeoutMs: number): string =>
+  `The code ran longer than ${timeoutMs} ms and was stopped. ` +
   "Do less work per call: avoid unbounded or nested loops over large data, aggregate in a single pass, and print or return only summaries."
 const TRUNCATED_MARKER = "…(truncated)"
 
@@ -564,8 +565,7 @@ const execute = (
       `${what} (the sandbox allows about ${formatMiB(settings.memoryBytes)}) and was stopped. ` +
         "Avoid building large intermediate arrays or strings: aggregate while iterating, and print, save or return only the summary you need."
     )
-  const timeout = () =>
-    fail("Timeout", `The code ran longer than ${settings.timeoutMs} ms and was stopped. ` + TIMEOUT_HINT)
+  const timeout = () => fail("Timeout", timeoutMessage(settings.timeoutMs))
 
   // Size checks before anything touches the engine's heap: the glue cannot report a failed allocation.
   const codeBytes = utf8Length(code)
@@ -956,6 +956,19 @@ export type Reply =
   /** Sent before the final reply, when the untrusted code starts: from then on the hard stop runs. */
   | { readonly _tag: "Started" }
 
+/** A thread's last message for a job. */
+type Answer = Exclude<Reply, { readonly _tag: "Started" }>
+type Defect = Extract<Reply, { readonly _tag: "Defect" }>
+
+/**
+ * A defect as a thread sends it: an `Error` keeps its name, message and stack.
+ * @internal
+ */
+export const defectOf = (error: unknown): Defect =>
+  error instanceof Error
+    ? { _tag: "Defect", name: error.name, message: error.message, stack: error.stack }
+    : { _tag: "Defect", name: "Error", message: String(error), stack: undefined }
+
 /**
  * Model code runs on worker threads. QuickJS runs synchronously, so on the caller's thread one
  * call held every other fiber there (every other session's stream) for as long as the code ran,
@@ -1010,13 +1023,18 @@ const startThread = (): Worker => {
   // do by default
   const thread = new Worker(THREAD_SOURCE, { eval: true, workerData: threadData(), stdout: false, stderr: false })
   // an idle thread that fails or exits is dropped (a busy one's call reports it, see onThread)
-  const drop = () => {
-    const index = idleThreads.indexOf(thread)
-    if (index !== -1) idleThreads.splice(index, 1)
-  }
+  const drop = () => void removeIdle(thread)
   thread.on("error", drop)
   thread.on("exit", drop)
   return thread
+}
+
+/** Takes `thread` out of the idle list; whether it was there. */
+const removeIdle = (thread: Worker): boolean => {
+  const index = idleThreads.indexOf(thread)
+  if (index === -1) return false
+  idleThreads.splice(index, 1)
+  return true
 }
 
 /** Idle threads (each with its loaded engines) are stopped after this long without a call. */
@@ -1033,10 +1051,7 @@ const keepIdleThread = (thread: Worker): void => {
   thread.unref()
   idleThreads.push(thread)
   const timer = setTimeout(() => {
-    const index = idleThreads.indexOf(thread)
-    if (index === -1) return
-    idleThreads.splice(index, 1)
-    void thread.terminate()
+    if (removeIdle(thread)) void thread.terminate()
   }, THREAD_IDLE_MS)
   timer.unref()
   retireTimers.set(thread, timer)
@@ -1045,13 +1060,14 @@ const keepIdleThread = (thread: Worker): void => {
 /** Runs `job` on an idle thread (or a new one) and gives the thread back when it answered. */
 const onThread = (job: Job): Effect.Effect<SandboxResult, SandboxError> =>
   Effect.flatMap(
-    Effect.callback<Reply>((resume) => {
+    Effect.callback<Answer>((resume) => {
       const thread = takeIdleThread() ?? startThread()
       thread.ref()
       let done = false
       let hardStop: ReturnType<typeof setTimeout> | undefined
-      const finish = (reply: Exclude<Reply, { readonly _tag: "Started" }>, keep: boolean) => {
-        if (done) return
+      /** Ends this call's hold on the thread, once: kept for the next call, or terminated. */
+      const release = (keep: boolean): boolean => {
+        if (done) return false
         done = true
         clearTimeout(hardStop)
         thread.off("message", onMessage)
@@ -1059,14 +1075,11 @@ const onThread = (job: Job): Effect.Effect<SandboxResult, SandboxError> =>
         thread.off("exit", onExit)
         if (keep) keepIdleThread(thread)
         else void thread.terminate()
-        resume(Effect.succeed(reply))
+        return true
       }
-      const defect = (message: string): Extract<Reply, { readonly _tag: "Defect" }> => ({
-        _tag: "Defect",
-        name: "Error",
-        message,
-        stack: undefined
-      })
+      const finish = (reply: Answer, keep: boolean) => {
+        if (release(keep)) resume(Effect.succeed(reply))
+      }
       const onMessage = (reply: Reply) => {
         if (reply._tag !== "Started") return finish(reply, reply._tag !== "Defect")
         // the code runs from now: starting the thread, loading the engine and the globals are not
@@ -1074,30 +1087,20 @@ const onThread = (job: Job): Effect.Effect<SandboxResult, SandboxError> =>
         hardStop = setTimeout(
           () =>
             finish(
-              {
-                _tag: "Failure",
-                reason: "Timeout",
-                message: `The code ran longer than ${job.settings.timeoutMs} ms and was stopped. ${TIMEOUT_HINT}`,
-                output: []
-              },
+              { _tag: "Failure", reason: "Timeout", message: timeoutMessage(job.settings.timeoutMs), output: [] },
               false
             ),
           job.settings.timeoutMs + HARD_STOP_GRACE_MS + THREAD_GRACE_MS
         )
       }
-      const onError = (error: unknown) => finish(defect(`the sandbox thread failed: ${String(error)}`), false)
-      const onExit = (code: number) => finish(defect(`the sandbox thread exited with code ${code}`), false)
+      const onError = (error: unknown) => finish(defectOf(`the sandbox thread failed: ${String(error)}`), false)
+      const onExit = (code: number) => finish(defectOf(`the sandbox thread exited with code ${code}`), false)
       thread.on("message", onMessage)
       thread.on("error", onError)
       thread.on("exit", onExit)
       thread.postMessage(job)
       // interrupted: the thread is stopped where it is, and not reused
-      return Effect.sync(() => {
-        if (done) return
-        done = true
-        clearTimeout(hardStop)
-        void thread.terminate()
-      })
+      return Effect.sync(() => void release(false))
     }),
     (reply): Effect.Effect<SandboxResult, SandboxError> => {
       switch (reply._tag) {
@@ -1107,14 +1110,12 @@ const onThread = (job: Job): Effect.Effect<SandboxResult, SandboxError> =>
           return Effect.fail(new SandboxError({ reason: reply.reason, message: reply.message, output: reply.output }))
         case "Defect":
           return Effect.die(rebuild(reply))
-        case "Started":
-          return Effect.die(new Error("the sandbox thread answered out of order"))
       }
     }
   )
 
 /** A thread's defect as an `Error` of the same name, message and stack. */
-const rebuild = (reply: { readonly name: string; readonly message: string; readonly stack: string | undefined }) => {
+const rebuild = (reply: Defect) => {
   const error = new Error(reply.message)
   error.name = reply.name
   if (reply.stack !== undefined) error.stack = reply.stack

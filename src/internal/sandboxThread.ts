@@ -7,7 +7,7 @@
  */
 import { parentPort } from "node:worker_threads"
 import { Cause, Effect, Exit } from "effect"
-import { type Job, type Reply, runHere, SandboxError } from "./sandbox.js"
+import { defectOf, type Job, type Reply, runHere, SandboxError } from "./sandbox.js"
 
 const port = parentPort
 if (port === null) throw new Error("sandboxThread is a worker thread's entry, not a module to import")
@@ -17,9 +17,7 @@ const replyOf = (exit: Exit.Exit<unknown, SandboxError>): Reply => {
   const error = Cause.squash(exit.cause)
   return error instanceof SandboxError
     ? { _tag: "Failure", reason: error.reason, message: error.message, output: [...error.output] }
-    : error instanceof Error
-      ? { _tag: "Defect", name: error.name, message: error.message, stack: error.stack }
-      : { _tag: "Defect", name: "Error", message: String(error), stack: undefined }
+    : defectOf(error)
 }
 
 const started: Reply = { _tag: "Started" }
@@ -32,13 +30,7 @@ port.on("message", (job: Job) => {
         port.postMessage(reply)
       } catch (error) {
         // a result the structured clone cannot carry (it is JSON-like, so this is a bug): a defect
-        const defect: Reply = {
-          _tag: "Defect",
-          name: "Error",
-          message: `the sandbox result could not be sent: ${String(error)}`,
-          stack: undefined
-        }
-        port.postMessage(defect)
+        port.postMessage(defectOf(`the sandbox result could not be sent: ${String(error)}`))
       }
     }
   )
