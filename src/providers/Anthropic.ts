@@ -550,6 +550,11 @@ const chunksOf = (response: Response): Chunks => {
  * Mirrors the SDK's SSE rules: `\n`, `\r\n` or `\r` line ends, `data:` lines joined with `\n`,
  * messages without an `event:` field and `ping` skipped.
  */
+/** The SDK's message params, streaming or not. */
+type Params<Streaming extends boolean> = Omit<AnthropicSdk.MessageCreateParamsNonStreaming, "stream"> & {
+  stream: Streaming
+}
+
 const streaming = { stream: true } as const
 
 class BodyReader<E = never> {
@@ -791,11 +796,8 @@ const makeService = Effect.fnUntraced(function* (
     input_schema: tool.input_schema as AnthropicSdk.Tool.InputSchema
   })
 
-  const params = <Streaming extends boolean>(
-    request: Provider.Request,
-    stream: Streaming
-  ): Omit<AnthropicSdk.MessageCreateParamsNonStreaming, "stream"> & { stream: Streaming } => {
-    const built: Omit<AnthropicSdk.MessageCreateParamsNonStreaming, "stream"> & { stream: Streaming } = {
+  const params = <Streaming extends boolean>(request: Provider.Request, stream: Streaming): Params<Streaming> => {
+    const built: Params<Streaming> = {
       model,
       max_tokens: request.maxTokens ?? maxTokens,
       messages: toMessageParams(request.messages),
