@@ -7,9 +7,9 @@
  */
 import AnthropicSdk from "@anthropic-ai/sdk"
 import { Effect, Redacted, Stream } from "effect"
-import * as Message from "../src/Message.js"
-import * as Provider from "../src/Provider.js"
-import * as Anthropic from "../src/providers/Anthropic.js"
+import * as Message from "../src/core/Message.js"
+import * as Anthropic from "../src/provider/anthropic/Anthropic.js"
+import * as Provider from "../src/provider/Provider.js"
 import { startServer } from "./util/server.js"
 import { collectGarbage, median } from "./util/stats.js"
 

@@ -12,10 +12,10 @@ import * as Os from "node:os"
 import * as NodePath from "node:path"
 import { pathToFileURL } from "node:url"
 import { Effect } from "effect"
-import * as Data from "../src/Data.js"
-import * as DuckDB from "../src/internal/duckdb.js"
-import type * as Tool from "../src/Tool.js"
+import * as Data from "../src/data/Data.js"
+import * as DuckDB from "../src/data/duckdb.js"
 import * as Sql from "../src/tools/Sql.js"
+import type * as Tool from "../src/tools/Tool.js"
 
 /**
  * One measured figure.

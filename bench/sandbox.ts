@@ -6,10 +6,10 @@
  * Run alone with `npx tsx bench/sandbox.ts`, or through the bench runner via `benchSandbox`.
  */
 import { Effect } from "effect"
-import * as Data from "../src/Data.js"
-import * as Sandbox from "../src/internal/sandbox.js"
-import type * as Tool from "../src/Tool.js"
+import * as Data from "../src/data/Data.js"
+import * as Sandbox from "../src/sandbox/sandbox.js"
 import * as JavaScript from "../src/tools/JavaScript.js"
+import type * as Tool from "../src/tools/Tool.js"
 
 /** One measured figure. */
 export interface Measurement {

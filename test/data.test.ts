@@ -277,7 +277,7 @@ describe("values and files that cannot be stored", () => {
     Effect.gen(function* () {
       const s = yield* session
       const error = yield* Effect.flip(s.putFile("x", fixture("missing.parquet")))
-      const { DataError } = yield* Effect.promise(() => import("../src/HarnessError.js"))
+      const { DataError } = yield* Effect.promise(() => import("../src/core/HarnessError.js"))
       const encoded = Schema.encodeUnknownSync(DataError)(error)
       assert.deepStrictEqual(Schema.decodeUnknownSync(DataError)(encoded), error)
     })

@@ -4,7 +4,7 @@ import * as NodePath from "node:path"
 import { fileURLToPath } from "node:url"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber } from "effect"
-import * as DuckDB from "../src/internal/duckdb.js"
+import * as DuckDB from "../src/data/duckdb.js"
 
 const fixture = (name: string): string => fileURLToPath(new URL(`./fixtures/data/${name}`, import.meta.url))
 

@@ -14,7 +14,7 @@ import * as Http from "node:http"
 import AnthropicSdk from "@anthropic-ai/sdk"
 import { Effect, Stream } from "effect"
 import { Agent } from "../../src/index.js"
-import * as Anthropic from "../../src/providers/Anthropic.js"
+import * as Anthropic from "../../src/provider/anthropic/Anthropic.js"
 
 /**
  * A contender's name.

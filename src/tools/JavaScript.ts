@@ -22,9 +22,9 @@
  * @since 0.1.0
  */
 import { Effect, Schema } from "effect"
-import type * as Data from "../Data.js"
-import * as Sandbox from "../internal/sandbox.js"
-import * as Tool from "../Tool.js"
+import type * as Data from "../data/Data.js"
+import * as Sandbox from "../sandbox/sandbox.js"
+import * as Tool from "./Tool.js"
 
 // options
 

@@ -23,9 +23,9 @@
  * @since 0.1.0
  */
 import { Effect, Schema } from "effect"
-import * as Data from "../Data.js"
-import { quoteString, SqlError } from "../internal/duckdb.js"
-import * as Tool from "../Tool.js"
+import * as Data from "../data/Data.js"
+import { quoteString, SqlError } from "../data/duckdb.js"
+import * as Tool from "./Tool.js"
 
 // options
 

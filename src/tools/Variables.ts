@@ -4,8 +4,8 @@
  * @since 0.1.0
  */
 import { Effect, Schema } from "effect"
-import * as Data from "../Data.js"
-import * as Tool from "../Tool.js"
+import * as Data from "../data/Data.js"
+import * as Tool from "./Tool.js"
 
 /**
  * `list_variables`: the session's handles with their snapshots (row counts, columns, samples).

@@ -19,12 +19,12 @@
  * @since 0.1.0
  */
 import { Context, Duration, Effect, Layer, Ref, Stream } from "effect"
-import { emptyPartial, type ProviderError, Timeout } from "../HarnessError.js"
-import * as Message from "../Message.js"
-import { NormalizedResponse } from "../NormalizedResponse.js"
-import * as Provider from "../Provider.js"
-import type * as StreamEvent from "../StreamEvent.js"
-import * as Usage from "../Usage.js"
+import { emptyPartial, type ProviderError, Timeout } from "../core/HarnessError.js"
+import * as Message from "../core/Message.js"
+import { NormalizedResponse } from "../core/NormalizedResponse.js"
+import type * as StreamEvent from "../core/StreamEvent.js"
+import * as Usage from "../core/Usage.js"
+import * as Provider from "./Provider.js"
 
 // scripts
 

@@ -23,8 +23,8 @@
  * @since 0.1.0
  */
 import { Cause, Duration, Effect, Exit, Option, Schema } from "effect"
-import type * as Data from "./Data.js"
-import type * as Provider from "./Provider.js"
+import type * as Data from "../data/Data.js"
+import type * as Provider from "../provider/Provider.js"
 
 // models
 

@@ -70,14 +70,14 @@ import {
   Stream
 } from "effect"
 import type * as Arr from "effect/Array"
-import { emptyPartial, ProviderError, type ProviderErrorReason, Timeout } from "../HarnessError.js"
-import * as NodeFetch from "../internal/nodeFetch.js"
-import * as PullDeadline from "../internal/pullDeadline.js"
-import * as Message from "../Message.js"
-import { NormalizedResponse } from "../NormalizedResponse.js"
+import { emptyPartial, ProviderError, type ProviderErrorReason, Timeout } from "../../core/HarnessError.js"
+import * as Message from "../../core/Message.js"
+import { NormalizedResponse } from "../../core/NormalizedResponse.js"
+import * as StreamEvent from "../../core/StreamEvent.js"
+import * as Usage from "../../core/Usage.js"
+import * as NodeFetch from "../http/nodeFetch.js"
 import * as Provider from "../Provider.js"
-import * as StreamEvent from "../StreamEvent.js"
-import * as Usage from "../Usage.js"
+import * as PullDeadline from "../pullDeadline.js"
 
 // options
 

@@ -40,8 +40,8 @@
  */
 import * as NodePath from "node:path"
 import { Effect, Exit, Ref, Scope, Semaphore } from "effect"
-import { DataError } from "./HarnessError.js"
-import * as DuckDB from "./internal/duckdb.js"
+import { DataError } from "../core/HarnessError.js"
+import * as DuckDB from "./duckdb.js"
 
 export {
   /**
@@ -50,7 +50,7 @@ export {
    * @since 0.1.0
    */
   SqlError
-} from "./internal/duckdb.js"
+} from "./duckdb.js"
 
 // models
 

@@ -20,17 +20,17 @@
  * @since 0.1.0
  */
 import { Duration, Effect, Schedule, type Stream } from "effect"
-import type * as Data from "./Data.js"
-import { type HarnessError, InvalidOptions } from "./HarnessError.js"
-import type * as Loop from "./internal/loop.js"
-import type * as Message from "./Message.js"
-import { Provider } from "./Provider.js"
-import type { RunResult } from "./RunResult.js"
+import { type HarnessError, InvalidOptions } from "../core/HarnessError.js"
+import type * as Message from "../core/Message.js"
+import type { RunResult } from "../core/RunResult.js"
+import type * as StreamEvent from "../core/StreamEvent.js"
+import type * as Data from "../data/Data.js"
+import { Provider } from "../provider/Provider.js"
+import * as DataTools from "../tools/DataTools.js"
+import type * as Tool from "../tools/Tool.js"
+import * as Variables from "../tools/Variables.js"
+import type * as Loop from "./loop.js"
 import * as Session from "./Session.js"
-import type * as StreamEvent from "./StreamEvent.js"
-import type * as Tool from "./Tool.js"
-import * as DataTools from "./tools/Data.js"
-import * as Variables from "./tools/Variables.js"
 
 // options
 

@@ -18,12 +18,12 @@
  * @since 0.1.0
  */
 import { Context, type Duration, Effect, Stream } from "effect"
-import { ProviderError, Timeout } from "./HarnessError.js"
-import { TurnAccumulator } from "./internal/turn.js"
-import type * as Message from "./Message.js"
-import type { NormalizedResponse } from "./NormalizedResponse.js"
-import * as StreamEvent from "./StreamEvent.js"
-import * as Usage from "./Usage.js"
+import { ProviderError, Timeout } from "../core/HarnessError.js"
+import type * as Message from "../core/Message.js"
+import type { NormalizedResponse } from "../core/NormalizedResponse.js"
+import * as StreamEvent from "../core/StreamEvent.js"
+import { TurnAccumulator } from "../core/TurnAccumulator.js"
+import * as Usage from "../core/Usage.js"
 
 // models
 

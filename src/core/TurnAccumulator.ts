@@ -6,12 +6,12 @@
  * Mutable for speed on the per-token path, but local: one accumulator per turn attempt.
  */
 
-import { Partial, ProviderError } from "../HarnessError.js"
-import * as Message from "../Message.js"
-import { NormalizedResponse } from "../NormalizedResponse.js"
-import type * as StreamEvent from "../StreamEvent.js"
-import * as Usage from "../Usage.js"
+import { Partial, ProviderError } from "./HarnessError.js"
+import * as Message from "./Message.js"
+import { NormalizedResponse } from "./NormalizedResponse.js"
 import { parsePartial } from "./partialJson.js"
+import type * as StreamEvent from "./StreamEvent.js"
+import * as Usage from "./Usage.js"
 
 type MutableBlock = { type: string; [key: string]: unknown }
 

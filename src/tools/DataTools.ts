@@ -11,9 +11,10 @@
  * ```
  * @since 0.1.0
  */
-import type * as Tool from "../Tool.js"
+
 import * as JavaScript from "./JavaScript.js"
 import * as Sql from "./Sql.js"
+import type * as Tool from "./Tool.js"
 
 /**
  * Options of {@link make}: the options of each tool.

@@ -16,14 +16,14 @@
  * @since 0.1.0
  */
 import { Duration, Effect, Option, Ref, Semaphore, Stream } from "effect"
-import * as Data from "./Data.js"
-import type { DataError, HarnessError } from "./HarnessError.js"
-import { InvalidOptions, MaxTurnsExceeded, Partial } from "./HarnessError.js"
-import * as Loop from "./internal/loop.js"
-import type * as Message from "./Message.js"
-import type { RunResult } from "./RunResult.js"
-import type * as StreamEvent from "./StreamEvent.js"
-import * as Usage from "./Usage.js"
+import type { DataError, HarnessError } from "../core/HarnessError.js"
+import { InvalidOptions, MaxTurnsExceeded, Partial } from "../core/HarnessError.js"
+import type * as Message from "../core/Message.js"
+import type { RunResult } from "../core/RunResult.js"
+import type * as StreamEvent from "../core/StreamEvent.js"
+import * as Usage from "../core/Usage.js"
+import * as Data from "../data/Data.js"
+import * as Loop from "./loop.js"
 
 // models
 
