@@ -2,8 +2,8 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Layer, Schema } from "effect"
 import { TestClock } from "effect/testing"
 import * as fc from "fast-check"
-import { Agent, Message, Mock, Tool } from "../src/index.js"
-import { assertValidHistory } from "./utils/events.js"
+import { Agent, Message, Mock, Tool } from "../../src/index.js"
+import { assertValidHistory } from "../utils/events.js"
 
 interface Case {
   readonly turns: ReadonlyArray<{ readonly text: string; readonly tools: ReadonlyArray<number> }>

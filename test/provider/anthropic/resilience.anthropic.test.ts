@@ -9,12 +9,12 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Deferred, Duration, Effect, Exit, Fiber, Option, Pull, Schedule, Schema, Stream } from "effect"
-import { Agent, HarnessError, Message, Provider, type StreamEvent, Tool } from "../src/index.js"
-import * as Anthropic from "../src/provider/anthropic/Anthropic.js"
-import * as PullDeadline from "../src/provider/pullDeadline.js"
-import * as AnthropicServer from "./utils/anthropicServer.js"
-import { assertValidHistory, label, runEvents, textOf } from "./utils/events.js"
-import * as Faults from "./utils/faults.js"
+import { Agent, HarnessError, Message, Provider, type StreamEvent, Tool } from "../../../src/index.js"
+import * as Anthropic from "../../../src/provider/anthropic/Anthropic.js"
+import * as PullDeadline from "../../../src/provider/pullDeadline.js"
+import * as AnthropicServer from "../../utils/anthropicServer.js"
+import { assertValidHistory, label, runEvents, textOf } from "../../utils/events.js"
+import * as Faults from "../../utils/faults.js"
 
 const MODEL = "claude-test"
 const KEY = "sk-test"

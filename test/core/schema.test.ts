@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Schema } from "effect"
-import { Message, NormalizedResponse, RunResult, Usage } from "../src/index.js"
+import { Message, NormalizedResponse, RunResult, Usage } from "../../src/index.js"
 
 /** A history with every kind of block the harness knows, plus server tool blocks it keeps opaque. */
 const history: Message.History = [

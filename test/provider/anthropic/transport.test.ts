@@ -12,16 +12,16 @@ import * as Zlib from "node:zlib"
 import AnthropicSdk from "@anthropic-ai/sdk"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer, Redacted, Stream } from "effect"
-import * as Message from "../src/core/Message.js"
-import * as Anthropic from "../src/provider/anthropic/Anthropic.js"
-import * as NodeFetch from "../src/provider/http/nodeFetch.js"
-import * as Provider from "../src/provider/Provider.js"
-import * as AnthropicServer from "./utils/anthropicServer.js"
+import * as Message from "../../../src/core/Message.js"
+import * as Anthropic from "../../../src/provider/anthropic/Anthropic.js"
+import * as NodeFetch from "../../../src/provider/http/nodeFetch.js"
+import * as Provider from "../../../src/provider/Provider.js"
+import * as AnthropicServer from "../../utils/anthropicServer.js"
 
 const KEY = "sk-ant-api03-TRANSPORT-TEST"
 const MODEL = "claude-sonnet-4-6"
 const request: Provider.Request = { messages: [Message.user("hi")], tools: [] }
-const tls = (name: string) => readFileSync(new URL(`./fixtures/tls/${name}`, import.meta.url))
+const tls = (name: string) => readFileSync(new URL(`../../fixtures/tls/${name}`, import.meta.url))
 
 interface Seen {
   readonly method: string

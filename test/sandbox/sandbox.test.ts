@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber } from "effect"
-import * as Sandbox from "../src/sandbox/sandbox.js"
+import * as Sandbox from "../../src/sandbox/sandbox.js"
 
 // Every call that does not reset the engine ends by freeing its QuickJS runtime, and this build
 // aborts if any handle is still alive then; so each passing test here is also a leak check.

@@ -1,10 +1,10 @@
 import { fileURLToPath } from "node:url"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Schema } from "effect"
-import { Agent, Data, Mock } from "../src/index.js"
-import { runEvents, toolResultEvents } from "./utils/events.js"
+import { Agent, Data, Mock } from "../../src/index.js"
+import { runEvents, toolResultEvents } from "../utils/events.js"
 
-const fixture = (name: string): string => fileURLToPath(new URL(`./fixtures/data/${name}`, import.meta.url))
+const fixture = (name: string): string => fileURLToPath(new URL(`../fixtures/data/${name}`, import.meta.url))
 
 /** A session over a mock model that never gets asked, closed with the test's scope. */
 const session = Effect.gen(function* () {
@@ -277,7 +277,7 @@ describe("values and files that cannot be stored", () => {
     Effect.gen(function* () {
       const s = yield* session
       const error = yield* Effect.flip(s.putFile("x", fixture("missing.parquet")))
-      const { DataError } = yield* Effect.promise(() => import("../src/core/HarnessError.js"))
+      const { DataError } = yield* Effect.promise(() => import("../../src/core/HarnessError.js"))
       const encoded = Schema.encodeUnknownSync(DataError)(error)
       assert.deepStrictEqual(Schema.decodeUnknownSync(DataError)(encoded), error)
     })

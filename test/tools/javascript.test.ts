@@ -4,12 +4,12 @@ import * as NodePath from "node:path"
 import { fileURLToPath } from "node:url"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { Agent, Mock, type Session, type StreamEvent, type Tool } from "../src/index.js"
-import * as JavaScript from "../src/tools/JavaScript.js"
-import * as Sql from "../src/tools/Sql.js"
-import { runEvents, toolResultEvents } from "./utils/events.js"
+import { Agent, Mock, type Session, type StreamEvent, type Tool } from "../../src/index.js"
+import * as JavaScript from "../../src/tools/JavaScript.js"
+import * as Sql from "../../src/tools/Sql.js"
+import { runEvents, toolResultEvents } from "../utils/events.js"
 
-const fixture = (name: string): string => fileURLToPath(new URL(`./fixtures/data/${name}`, import.meta.url))
+const fixture = (name: string): string => fileURLToPath(new URL(`../fixtures/data/${name}`, import.meta.url))
 
 const text = (event: StreamEvent.ToolResult): string => {
   assert.isString(event.content)

@@ -10,10 +10,10 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Fiber, Stream } from "effect"
-import { Agent } from "../src/index.js"
-import * as Anthropic from "../src/provider/anthropic/Anthropic.js"
-import * as AnthropicServer from "./utils/anthropicServer.js"
-import * as Faults from "./utils/faults.js"
+import { Agent } from "../../src/index.js"
+import * as Anthropic from "../../src/provider/anthropic/Anthropic.js"
+import * as AnthropicServer from "../utils/anthropicServer.js"
+import * as Faults from "../utils/faults.js"
 
 const ASKS = 1_000
 const BATCH = 50

@@ -1,12 +1,12 @@
 import { fileURLToPath } from "node:url"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit } from "effect"
-import { Agent, Mock, type Session, type StreamEvent } from "../src/index.js"
-import * as JavaScript from "../src/tools/JavaScript.js"
-import * as Sql from "../src/tools/Sql.js"
-import { runEvents, toolResultEvents } from "./utils/events.js"
+import { Agent, Mock, type Session, type StreamEvent } from "../../src/index.js"
+import * as JavaScript from "../../src/tools/JavaScript.js"
+import * as Sql from "../../src/tools/Sql.js"
+import { runEvents, toolResultEvents } from "../utils/events.js"
 
-const fixture = (name: string): string => fileURLToPath(new URL(`./fixtures/data/${name}`, import.meta.url))
+const fixture = (name: string): string => fileURLToPath(new URL(`../fixtures/data/${name}`, import.meta.url))
 
 /** The text of a tool result event (the data tools always answer with text). */
 const text = (event: StreamEvent.ToolResult): string => {

@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Stream } from "effect"
 import * as fc from "fast-check"
-import { HarnessError, Message, Mock, NormalizedResponse, Provider, type StreamEvent, Usage } from "../src/index.js"
+import { HarnessError, Message, Mock, NormalizedResponse, Provider, type StreamEvent, Usage } from "../../src/index.js"
 
 /** A value as plain JSON, so class instances and key order do not matter in comparisons. */
 const plain = (value: unknown): unknown => JSON.parse(JSON.stringify(value))

@@ -1,8 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Ref, Schema } from "effect"
 import { TestClock } from "effect/testing"
-import { Agent, Message, Mock, RunResult, Tool, Usage } from "../src/index.js"
-import { assertValidHistory, label, lastUserMessage, runEvents, textBlocks, toolResultEvents } from "./utils/events.js"
+import { Agent, Message, Mock, RunResult, Tool, Usage } from "../../src/index.js"
+import { assertValidHistory, label, lastUserMessage, runEvents, textBlocks, toolResultEvents } from "../utils/events.js"
 
 const mean = Tool.make("mean", {
   description: "Arithmetic mean of a list of numbers.",

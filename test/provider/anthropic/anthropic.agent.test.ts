@@ -6,9 +6,9 @@
 import AnthropicSdk from "@anthropic-ai/sdk"
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Layer, Schedule, Schema, Stream } from "effect"
-import { Agent, HarnessError, Provider, type StreamEvent, Tool } from "../src/index.js"
-import * as Anthropic from "../src/provider/anthropic/Anthropic.js"
-import * as AnthropicServer from "./utils/anthropicServer.js"
+import { Agent, HarnessError, Provider, type StreamEvent, Tool } from "../../../src/index.js"
+import * as Anthropic from "../../../src/provider/anthropic/Anthropic.js"
+import * as AnthropicServer from "../../utils/anthropicServer.js"
 
 const KEY = "sk-ant-api03-TEST-agent-do-not-leak-5d1e"
 const MODEL = "claude-sonnet-4-6"

@@ -1,7 +1,7 @@
 import { partialParse } from "@anthropic-ai/sdk/_vendor/partial-json-parser/parser.mjs"
 import { assert, describe, it } from "@effect/vitest"
 import * as fc from "fast-check"
-import { parsePartial } from "../src/core/partialJson.js"
+import { parsePartial } from "../../src/core/partialJson.js"
 
 type Outcome = { readonly ok: true; readonly value: unknown } | { readonly ok: false }
 

@@ -7,7 +7,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Clock, Deferred, Duration, Effect, Exit, Fiber, Option, Scheduler, Stream } from "effect"
 import { TestClock } from "effect/testing"
-import { Watchdog, withPullDeadlines } from "../src/provider/pullDeadline.js"
+import { Watchdog, withPullDeadlines } from "../../src/provider/pullDeadline.js"
 
 /** Chunks [1], [2], [3], each after `gapMillis` on the Clock. */
 const slow = (gapMillis: number) =>

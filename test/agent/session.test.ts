@@ -1,8 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Cause, Effect, Exit, Fiber, Schema, Stream } from "effect"
 import { TestClock } from "effect/testing"
-import { Agent, type Data, HarnessError, Message, Mock, Tool } from "../src/index.js"
-import { assertValidHistory, runEvents, textBlocks, toolResultEvents } from "./utils/events.js"
+import { Agent, type Data, HarnessError, Message, Mock, Tool } from "../../src/index.js"
+import { assertValidHistory, runEvents, textBlocks, toolResultEvents } from "../utils/events.js"
 
 const echo = Tool.make("echo", {
   description: "Echoes its text.",

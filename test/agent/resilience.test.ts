@@ -11,8 +11,8 @@ import {
   type StreamEvent,
   Tool,
   Usage
-} from "../src/index.js"
-import { assertValidHistory, textOf } from "./utils/events.js"
+} from "../../src/index.js"
+import { assertValidHistory, textOf } from "../utils/events.js"
 
 const overloaded = () =>
   new HarnessError.ProviderError({ reason: "Overloaded", provider: "mock", status: 529, message: "Overloaded" })

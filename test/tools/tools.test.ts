@@ -1,8 +1,8 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Schema } from "effect"
 import { TestClock } from "effect/testing"
-import { Agent, Message, Mock, NormalizedResponse, Provider, Tool, Usage } from "../src/index.js"
-import { assertValidHistory, lastUserMessage, runEvents, toolResultBlocks, toolResultEvents } from "./utils/events.js"
+import { Agent, Message, Mock, NormalizedResponse, Provider, Tool, Usage } from "../../src/index.js"
+import { assertValidHistory, lastUserMessage, runEvents, toolResultBlocks, toolResultEvents } from "../utils/events.js"
 
 class LookupError extends Schema.TaggedError<LookupError>()("LookupError", { message: Schema.String }) {}
 

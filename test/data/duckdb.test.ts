@@ -4,9 +4,9 @@ import * as NodePath from "node:path"
 import { fileURLToPath } from "node:url"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber } from "effect"
-import * as DuckDB from "../src/data/duckdb.js"
+import * as DuckDB from "../../src/data/duckdb.js"
 
-const fixture = (name: string): string => fileURLToPath(new URL(`./fixtures/data/${name}`, import.meta.url))
+const fixture = (name: string): string => fileURLToPath(new URL(`../fixtures/data/${name}`, import.meta.url))
 
 /** Revenue per region in the sales fixtures (sum of units * price). */
 const revenueByRegion = { east: 137.5, north: 161.25, south: 175.25, west: 232.75 }
