@@ -18,7 +18,7 @@
  * @since 0.1.0
  */
 import { Context, type Duration, Effect, Stream } from "effect"
-import { ProviderError, Timeout } from "../core/HarnessError.js"
+import { type InvalidOptions, ProviderError, Timeout } from "../core/HarnessError.js"
 import type * as Message from "../core/Message.js"
 import type { NormalizedResponse } from "../core/NormalizedResponse.js"
 import * as StreamEvent from "../core/StreamEvent.js"
@@ -53,6 +53,45 @@ export interface Request {
    * with a `Timeout` of phase `request` when it passes.
    */
   readonly requestTimeout?: Duration.Duration | undefined
+  /** Overrides the adapter's model for this turn. */
+  readonly model?: string | undefined
+  readonly temperature?: number | undefined
+  readonly topP?: number | undefined
+  readonly topK?: number | undefined
+  readonly stopSequences?: ReadonlyArray<string> | undefined
+  /** Extended thinking: a token budget, adaptive (the model decides), or off. */
+  readonly thinking?: Thinking | undefined
+  /** Which tools the model may or must call. */
+  readonly toolChoice?: ToolChoice | undefined
+  /** Request metadata: an opaque end-user id (Anthropic `metadata.user_id`, OpenAI `user`). */
+  readonly metadata?: Metadata | undefined
+}
+
+/**
+ * Extended thinking for a turn: `{ type: "enabled", budgetTokens }`, `{ type: "adaptive" }` (the
+ * model decides how much to think), or `{ type: "disabled" }`.
+ * @since 0.2.0
+ */
+export type Thinking =
+  | { readonly type: "enabled"; readonly budgetTokens: number }
+  | { readonly type: "adaptive" }
+  | { readonly type: "disabled" }
+
+/**
+ * Which tools the model may call: `auto` (default), `any` (it must call one), `none`, or one named
+ * tool it must call. `disableParallelToolUse` asks for at most one call per turn where supported.
+ * @since 0.2.0
+ */
+export type ToolChoice =
+  | { readonly type: "auto" | "any" | "none"; readonly disableParallelToolUse?: boolean | undefined }
+  | { readonly type: "tool"; readonly name: string; readonly disableParallelToolUse?: boolean | undefined }
+
+/**
+ * Request metadata passed to the provider.
+ * @since 0.2.0
+ */
+export interface Metadata {
+  readonly userId?: string | undefined
 }
 
 /**
@@ -69,7 +108,7 @@ export interface Info {
  * The errors a provider call can fail with.
  * @since 0.1.0
  */
-export type ProviderFailure = ProviderError | Timeout
+export type ProviderFailure = ProviderError | Timeout | InvalidOptions
 
 /**
  * The provider service shape.

@@ -80,7 +80,7 @@ const failureOf = <A, E>(exit: Exit.Exit<A, E>): E => {
   return error as E
 }
 
-const runStream = (stream: Stream.Stream<StreamEvent.ProviderEvent, ProviderError | Timeout>) =>
+const runStream = (stream: Stream.Stream<StreamEvent.ProviderEvent, Provider.ProviderFailure>) =>
   Stream.runCollect(stream).pipe(Effect.map((events) => json([...events])))
 
 /**
