@@ -40,35 +40,18 @@
  * @since 0.2.0
  */
 
-import {
-  Cause,
-  Channel,
-  Clock,
-  Config,
-  Duration,
-  Effect,
-  type Exit,
-  Layer,
-  Option,
-  Redacted,
-  Scope,
-  Stream
-} from "effect"
-import OpenAISdk, { type ClientOptions } from "openai"
-import { emptyPartial, InvalidOptions, type ProviderError, Timeout } from "../../core/HarnessError.js"
-import type { NormalizedResponse } from "../../core/NormalizedResponse.js"
-import type * as StreamEvent from "../../core/StreamEvent.js"
-import * as NodeFetch from "../http/nodeFetch.js"
+import { Config, Effect, Layer, Option, Redacted } from "effect"
+import type { ClientOptions } from "openai"
+import type { InvalidOptions } from "../../core/HarnessError.js"
 import * as Provider from "../Provider.js"
-import * as PullDeadline from "../pullDeadline.js"
-import * as Chunk from "./Chunk.js"
-import * as Errors from "./errors.js"
 import { type Preset, type PresetName, presetFor, presets } from "./Preset.js"
 import * as Body from "./request.js"
-import { bytesOf, SseReader } from "./SseReader.js"
-import { ChunkTranslator } from "./Translator.js"
+import * as SdkClient from "./sdkClient.js"
+import type { Client } from "./service.js"
+import * as Service from "./service.js"
 
 export { type Preset, type PresetName, presetFor, presets, type ThinkingStyle } from "./Preset.js"
+export type { Client } from "./service.js"
 
 // options
 
@@ -143,15 +126,6 @@ export interface FromClientOptions extends RequestOptions {
 }
 
 /**
- * The part of an SDK client this module uses: `chat.completions.create`. An `OpenAI` or
- * `AzureOpenAI` client of the `openai` package has it.
- * @since 0.2.0
- */
-export interface Client {
-  readonly chat: { readonly completions: Pick<OpenAISdk["chat"]["completions"], "create"> }
-}
-
-/**
  * Converts a system prompt and a history to Chat Completions `messages` (see the table in
  * `request.ts`); fails with `InvalidOptions` naming a block the protocol cannot carry.
  *
@@ -170,254 +144,34 @@ export const toChatMessages = (
 ): Array<Body.ChatMessage> | InvalidOptions =>
   Body.toChatMessages(system, messages, typeof preset === "string" ? presets[preset] : preset)
 
-// the service
-
-const maxTimerMillis = 2_147_483_647
-
-const requestTimeoutError = (label: string, limit: Duration.Duration) => {
-  const limitMillis = Duration.toMillis(limit)
-  return new Timeout({
-    phase: "request",
-    limitMillis,
-    message: `${label} sent no response headers within ${limitMillis} ms; the request was aborted. It can be retried, or raise \`requestTimeout\`.`,
-    partial: emptyPartial
-  })
-}
+// constructors
 
 const resolvePreset = (preset: PresetName | Preset | undefined, baseURL: string | undefined): Preset =>
   preset === undefined ? presetFor(baseURL) : typeof preset === "string" ? presets[preset] : preset
 
-interface Setup {
-  readonly options: FromClientOptions
-  readonly preset: Preset
-  readonly key: Redacted.Redacted<string> | undefined
-  readonly baseURL: string | undefined
-  /** The preset needs a key and none was found: every request fails with this, unsent. */
-  readonly missingKey: boolean
-}
-
-type Deadlines<E> = { readonly limits: PullDeadline.Limits; readonly onTimeout: PullDeadline.OnTimeout<E> }
-
-/** The service on a client. */
-const makeService = (client: Client, setup: Setup): Provider.Service => {
-  const { options, preset } = setup
-  const secret = setup.key !== undefined ? Redacted.value(setup.key) : undefined
-  const context: Errors.ErrorContext = {
-    provider: options.name ?? preset.name,
-    label: preset.label,
-    baseURL: setup.baseURL,
-    keyEnv: preset.apiKeyEnv,
-    scrub: secret !== undefined && secret.length > 0 ? (text) => text.split(secret).join("<redacted>") : (text) => text
-  }
-  const defaults: Body.Defaults = {
+const setupOf = (
+  options: FromClientOptions,
+  preset: Preset,
+  key: Redacted.Redacted<string> | undefined,
+  baseURL: string | undefined,
+  missingKey: boolean
+): Service.Setup => ({
+  name: options.name ?? preset.name,
+  preset,
+  defaults: {
     model: options.model,
     maxTokens: options.maxTokens,
     temperature: options.temperature,
     topP: options.topP,
     stopSequences: options.stopSequences,
     extraBody: options.extraBody
-  }
-  const raw = options.raw === true
-  const headers = preset.headers !== undefined ? { ...preset.headers, ...options.headers } : options.headers
-  const requestOptions = (signal: AbortSignal): OpenAISdk.RequestOptions => {
-    const built: OpenAISdk.RequestOptions = { signal, maxRetries: 0, timeout: maxTimerMillis }
-    if (headers !== undefined) built.headers = headers
-    return built
-  }
-  const missingKey = setup.missingKey
-    ? Effect.fail(
-        Errors.make(
-          context,
-          "Authentication",
-          `no API key was given${preset.apiKeyEnv !== undefined ? ` and ${preset.apiKeyEnv} is not set` : ""}`
-        )
-      )
-    : undefined
-
-  /** The request body, or why it cannot be sent. */
-  const bodyOf = (request: Provider.Request, stream: boolean) => {
-    const body = Body.toBody(request, defaults, preset)
-    if (body instanceof InvalidOptions) return body
-    body.stream = stream
-    if (stream && preset.streamUsage) body.stream_options = { include_usage: true }
-    return body
-  }
-
-  const failWith = (thrown: unknown) =>
-    Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.fail(Errors.fromThrown(context, thrown, now)))
-
-  const withRequestTimeout = <A>(
-    effect: Effect.Effect<A, ProviderError>,
-    limit: Duration.Duration | undefined
-  ): Effect.Effect<A, ProviderError | Timeout> =>
-    limit === undefined
-      ? effect
-      : Effect.timeoutOrElse(effect, {
-          duration: limit,
-          orElse: () => Effect.fail(requestTimeoutError(preset.label, limit))
-        })
-
-  const chat = (request: Provider.Request): Effect.Effect<NormalizedResponse, Provider.ProviderFailure> => {
-    const body = bodyOf(request, false)
-    if (body instanceof InvalidOptions) return Effect.fail(body)
-    if (missingKey !== undefined) return missingKey
-    return withRequestTimeout(
-      Effect.tryPromise({
-        try: (signal) =>
-          client.chat.completions.create(
-            body as unknown as OpenAISdk.ChatCompletionCreateParamsNonStreaming,
-            requestOptions(signal)
-          ),
-        catch: (thrown) => thrown
-      }).pipe(Effect.catch(failWith)),
-      request.requestTimeout
-    ).pipe(Effect.flatMap((completion) => fold(completion, body.model as string)))
-  }
-
-  /** A whole completion through the stream's translation, then the fold. */
-  const fold = (completion: unknown, model: string): Effect.Effect<NormalizedResponse, ProviderError> => {
-    const chunk = completionChunk(completion)
-    const problem = Chunk.validate(chunk)
-    if (problem !== undefined) {
-      return Effect.fail(Errors.make(context, "InvalidResponse", `the response is not a valid completion: ${problem}`))
-    }
-    const translator = new ChunkTranslator(model, false)
-    translator.chunk(chunk as Chunk.Chunk)
-    translator.end()
-    if (translator.failure !== undefined)
-      return Effect.fail(Errors.make(context, "InvalidResponse", translator.failure))
-    return Provider.collect(Stream.fromIterable(translator.out), context.provider)
-  }
-
-  /** Sends the request through the SDK (status checks, errors, headers) and returns the raw response. */
-  const open = (body: Record<string, unknown>, request: Provider.Request, controller: AbortController) =>
-    withRequestTimeout(
-      Effect.tryPromise({
-        try: (signal) => {
-          signal.addEventListener("abort", () => controller.abort(), { once: true })
-          return client.chat.completions
-            .create(body as unknown as OpenAISdk.ChatCompletionCreateParamsStreaming, requestOptions(controller.signal))
-            .asResponse()
-        },
-        catch: (thrown) => thrown
-      }).pipe(Effect.catch(failWith)),
-      request.requestTimeout
-    )
-
-  /**
-   * One turn's events. With `deadlines`, the reader enforces the first-event and idle limits
-   * itself (see `pullDeadline.ts`): the first-event limit runs from the first pull, over the
-   * request and the response headers, to the first event.
-   */
-  const streamWith = <E>(
-    request: Provider.Request,
-    deadlines: Deadlines<E> | undefined
-  ): Stream.Stream<StreamEvent.ProviderEvent, Provider.ProviderFailure | E> => {
-    const body = bodyOf(request, true)
-    if (body instanceof InvalidOptions) return Stream.fail(body)
-    if (missingKey !== undefined) return Stream.fromEffect(missingKey)
-    const model = body.model as string
-    return Stream.fromChannel(
-      Channel.fromTransform((_, scope) =>
-        Effect.uninterruptibleMask((restore) => {
-          const controller = new AbortController()
-          let reader: SseReader<E> | undefined
-          let watchdog: PullDeadline.Watchdog<E> | undefined
-          /** The first-event limit passed before the response headers: the request is aborted. */
-          let early: Exit.Exit<never, E> | undefined
-          const read = Effect.flatMap(restore(open(body, request, controller)), (response) =>
-            Effect.clockWith((clock) => {
-              reader = new SseReader(
-                bytesOf(response),
-                new ChunkTranslator(model, raw),
-                response.headers.get("x-request-id") ?? undefined,
-                controller,
-                context,
-                () => clock.currentTimeMillisUnsafe(),
-                watchdog
-              )
-              return early === undefined ? Effect.succeed(reader.pull) : early
-            })
-          ).pipe(
-            Effect.catchCause((cause) =>
-              early !== undefined && !Cause.hasInterrupts(cause) ? early : Effect.failCause(cause)
-            )
-          )
-          const watched = (started: PullDeadline.Watchdog<E> | undefined) => {
-            watchdog = started
-            watchdog?.arm((timeout) => {
-              early = timeout
-              controller.abort()
-            })
-            return read
-          }
-          // one finalizer for the reader and the watchdog (a scope of one closes directly)
-          return Effect.andThen(
-            Scope.addFinalizer(
-              scope,
-              Effect.sync(() => {
-                try {
-                  reader?.close()
-                } finally {
-                  watchdog?.stop()
-                }
-              })
-            ),
-            deadlines === undefined
-              ? read
-              : Effect.flatMap(PullDeadline.Watchdog.start(deadlines.limits, deadlines.onTimeout), watched)
-          )
-        })
-      )
-    )
-  }
-
-  const stream = (request: Provider.Request): Stream.Stream<StreamEvent.ProviderEvent, Provider.ProviderFailure> =>
-    PullDeadline.enforcingDeadlines(streamWith(request, undefined), (limits, onTimeout) =>
-      streamWith(request, { limits, onTimeout })
-    )
-
-  return Provider.make({
-    name: context.provider,
-    model: options.model,
-    chat,
-    stream,
-    // OpenAI-compatible servers cache prompts by themselves; there are no markers to set
-    formatCacheControl: (request) => request
-  })
-}
-
-/** A completion as one chunk: its message as the delta (tool calls indexed in order). */
-const completionChunk = (completion: unknown): unknown => {
-  if (completion === null || typeof completion !== "object") return completion
-  const { choices, ...rest } = completion as { readonly choices?: unknown }
-  if (!Array.isArray(choices)) return completion
-  return {
-    ...rest,
-    choices: choices.map((choice: { readonly message?: unknown; readonly [key: string]: unknown }) => {
-      const { message, ...fields } = choice ?? {}
-      const calls = (message as { readonly tool_calls?: unknown } | null | undefined)?.tool_calls
-      return {
-        ...fields,
-        delta: Array.isArray(calls)
-          ? { ...(message as object), tool_calls: calls.map((call, index) => ({ index, ...call })) }
-          : message
-      }
-    })
-  }
-}
-
-// constructors
-
-const keyOf = (client: unknown): Redacted.Redacted<string> | undefined => {
-  const apiKey = (client as { readonly apiKey?: unknown }).apiKey
-  return typeof apiKey === "string" && apiKey.length > 0 && apiKey !== noKey ? Redacted.make(apiKey) : undefined
-}
-
-const baseURLOf = (client: unknown): string | undefined => {
-  const baseURL = (client as { readonly baseURL?: unknown }).baseURL
-  return typeof baseURL === "string" ? baseURL : undefined
-}
+  },
+  headers: preset.headers !== undefined ? { ...preset.headers, ...options.headers } : options.headers,
+  raw: options.raw === true,
+  key,
+  baseURL,
+  missingKey
+})
 
 /**
  * Builds the provider service on an existing SDK client (an `OpenAI` or `AzureOpenAI` client).
@@ -437,58 +191,10 @@ const baseURLOf = (client: unknown): string | undefined => {
  */
 export const makeWithClient = (client: Client, options: FromClientOptions): Effect.Effect<Provider.Service> =>
   Effect.sync(() => {
-    const baseURL = baseURLOf(client)
-    return makeService(client, {
-      options,
-      preset: resolvePreset(options.preset, baseURL),
-      key: keyOf(client),
-      baseURL,
-      missingKey: false
-    })
+    const baseURL = SdkClient.baseURLOf(client)
+    const preset = resolvePreset(options.preset, baseURL)
+    return Service.make(client, setupOf(options, preset, SdkClient.keyOf(client), baseURL, false))
   })
-
-/** The key the SDK is built with when the server takes none: its `Authorization` header is removed. */
-const noKey = "no-key"
-
-/** Whether Node is told to send through the proxy in `HTTPS_PROXY` (`NODE_USE_ENV_PROXY=1`, Node 24+). */
-const envProxyRequested = (): boolean => {
-  const env = process.env
-  return (
-    env.NODE_USE_ENV_PROXY === "1" &&
-    [env.HTTPS_PROXY, env.https_proxy, env.HTTP_PROXY, env.http_proxy].some((v) => v !== undefined && v !== "")
-  )
-}
-
-const usesNodeTransport = (options: Options): boolean =>
-  options.clientOptions?.fetch === undefined &&
-  options.clientOptions?.fetchOptions === undefined &&
-  typeof process !== "undefined" &&
-  typeof process.versions?.node === "string" &&
-  (options.transport === "node" || (options.transport === undefined && !envProxyRequested()))
-
-type SdkLogger = NonNullable<ClientOptions["logger"]>
-
-const scrubArg = (secret: string, arg: unknown): unknown => {
-  if (typeof arg === "string") return arg.includes(secret) ? arg.split(secret).join("<redacted>") : arg
-  if (arg === null || typeof arg !== "object") return arg
-  try {
-    const text = JSON.stringify(arg)
-    return text?.includes(secret) ? JSON.parse(text.split(secret).join("<redacted>")) : arg
-  } catch {
-    return arg
-  }
-}
-
-/** The SDK's logger with the key taken out of every line it logs. */
-const scrubbingLogger = (logger: SdkLogger, key: Redacted.Redacted<string>): SdkLogger => {
-  const secret = Redacted.value(key)
-  if (secret.length === 0) return logger
-  const wrap =
-    (level: keyof SdkLogger) =>
-    (message: string, ...rest: Array<unknown>) =>
-      logger[level](scrubArg(secret, message) as string, ...rest.map((arg) => scrubArg(secret, arg)))
-  return { error: wrap("error"), warn: wrap("warn"), info: wrap("info"), debug: wrap("debug") }
-}
 
 /**
  * Builds the provider service with its own SDK client. The key stays `Redacted` until it is
@@ -505,42 +211,26 @@ const scrubbingLogger = (logger: SdkLogger, key: Redacted.Redacted<string>): Sdk
 export const make = Effect.fnUntraced(function* (options: Options) {
   const preset = resolvePreset(options.preset, options.baseURL)
   const baseURL = options.baseURL ?? preset.baseURL
-  const fromEnv =
-    options.apiKey === undefined && preset.apiKeyEnv !== undefined
-      ? Option.getOrUndefined(
-          yield* Config.option(Config.Redacted(preset.apiKeyEnv)).pipe(Effect.orElseSucceed(Option.none))
-        )
-      : undefined
   const key =
-    options.apiKey === undefined
-      ? fromEnv
-      : Redacted.isRedacted(options.apiKey)
+    options.apiKey !== undefined
+      ? Redacted.isRedacted(options.apiKey)
         ? options.apiKey
         : Redacted.make(options.apiKey)
-  const client = yield* Effect.sync(
-    () =>
-      new OpenAISdk({
-        ...options.clientOptions,
-        ...(usesNodeTransport(options) ? { fetch: NodeFetch.make() } : {}),
-        apiKey: key !== undefined ? Redacted.value(key) : noKey,
-        // the SDK would read these from the environment: only OpenAI's own preset may
-        organization: preset.name === "openai" ? (options.clientOptions?.organization ?? undefined) : null,
-        project: preset.name === "openai" ? (options.clientOptions?.project ?? undefined) : null,
-        ...(key === undefined
-          ? { defaultHeaders: { ...options.clientOptions?.defaultHeaders, Authorization: null } }
-          : {}),
-        baseURL,
-        maxRetries: 0
-      })
+      : preset.apiKeyEnv !== undefined
+        ? Option.getOrUndefined(
+            yield* Config.option(Config.Redacted(preset.apiKeyEnv)).pipe(Effect.orElseSucceed(Option.none))
+          )
+        : undefined
+  const client = yield* Effect.sync(() =>
+    SdkClient.make({
+      preset,
+      baseURL,
+      key,
+      clientOptions: options.clientOptions,
+      transport: options.transport
+    })
   )
-  if (key !== undefined) client.logger = scrubbingLogger(client.logger, key)
-  return makeService(client, {
-    options,
-    preset,
-    key,
-    baseURL,
-    missingKey: key === undefined && preset.apiKey === "required"
-  })
+  return Service.make(client, setupOf(options, preset, key, baseURL, key === undefined && preset.apiKey === "required"))
 })
 
 // layers
