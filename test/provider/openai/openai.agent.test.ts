@@ -158,6 +158,21 @@ describe("OpenAI provider under the agent", () => {
   )
 })
 
+describe("OpenAI provider: the first-event deadline", () => {
+  it.live("a server that sends no headers within the first-event limit: Timeout firstEvent, the request aborted", () =>
+    Effect.gen(function* () {
+      const server = yield* serverWith({ sse: textSse(["late"]), headersDelayMs: 3_000 })
+      const agent = yield* agentOn(server, { builtinTools: false, timeouts: { firstEvent: "200 millis" } })
+      const started = performance.now()
+      const error = failureOf(yield* Effect.exit(agent.runResult(PROMPT)))
+      assert.instanceOf(error, HarnessError.Timeout)
+      assert.strictEqual((error as HarnessError.Timeout).phase, "firstEvent")
+      assert.isBelow(performance.now() - started, 2_000)
+      assert.strictEqual(yield* Effect.promise(() => server.outcome(0)), "clientClosed")
+    })
+  )
+})
+
 /** The corpus of real streams; `OPENAI_CONFORMANCE_DIR` points elsewhere. It is not in the repository. */
 const corpus =
   process.env.OPENAI_CONFORMANCE_DIR ??
