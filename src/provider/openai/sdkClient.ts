@@ -63,6 +63,43 @@ const usesNodeTransport = (setup: ClientSetup): boolean =>
   typeof process.versions?.node === "string" &&
   (setup.transport === "node" || (setup.transport === undefined && !envProxyRequested()))
 
+/**
+ * The error object of an error body that does not have OpenAI's `{ "error": { ... } }` shape, in
+ * that shape: vLLM's top-level `{ "object": "error", "message", "type", "code" }`, FastAPI's
+ * `{ "detail": ... }`, or `{ "error": "text" }`. `undefined` when the body needs nothing.
+ */
+const errorObjectOf = (body: unknown): Record<string, unknown> | undefined => {
+  if (body === null || typeof body !== "object" || Array.isArray(body)) return undefined
+  const fields = body as Record<string, unknown>
+  if (typeof fields.error === "string") return { message: fields.error }
+  if (fields.error != null) return undefined
+  if (typeof fields.message === "string") return fields
+  if (fields.detail !== undefined) {
+    return { message: typeof fields.detail === "string" ? fields.detail : JSON.stringify(fields.detail) }
+  }
+  return undefined
+}
+
+/**
+ * `fetch` with error bodies in OpenAI's shape, so the SDK's error (which reads only `error` of a
+ * JSON body) carries the server's message. Successful responses pass through untouched.
+ */
+const withErrorBodies =
+  (fetch: typeof globalThis.fetch): typeof globalThis.fetch =>
+  async (input, init) => {
+    const response = await fetch(input, init)
+    if (response.status < 400) return response
+    const text = await response.text()
+    let error: Record<string, unknown> | undefined
+    try {
+      error = errorObjectOf(JSON.parse(text))
+    } catch {
+      error = undefined
+    }
+    const init2 = { status: response.status, statusText: response.statusText, headers: response.headers }
+    return new Response(error === undefined ? text : JSON.stringify({ error }), init2)
+  }
+
 type SdkLogger = NonNullable<ClientOptions["logger"]>
 
 const scrubArg = (secret: string, arg: unknown): unknown => {
@@ -96,7 +133,9 @@ export const make = (setup: ClientSetup): OpenAISdk => {
   const openai = preset.name === "openai"
   const client = new OpenAISdk({
     ...setup.clientOptions,
-    ...(usesNodeTransport(setup) ? { fetch: NodeFetch.make() } : {}),
+    fetch: withErrorBodies(
+      usesNodeTransport(setup) ? NodeFetch.make() : (setup.clientOptions?.fetch ?? globalThis.fetch)
+    ),
     apiKey: key !== undefined ? Redacted.value(key) : noKey,
     // the SDK would read these from the environment: only OpenAI's own preset sends them
     organization: openai ? (setup.clientOptions?.organization ?? undefined) : null,

@@ -64,6 +64,34 @@ describe("OpenAI provider: errors", () => {
     )
   }
 
+  it.live("error bodies of other shapes keep the server's message: vLLM's, FastAPI's, a plain string, HTML", () =>
+    Effect.gen(function* () {
+      const cases: ReadonlyArray<readonly [OpenAIServer.Reply, HarnessError.ProviderErrorReason, string]> = [
+        [
+          {
+            status: 404,
+            json: { object: "error", message: "The model `nope` does not exist.", type: "NotFoundError", code: 404 }
+          },
+          "NotFound",
+          "The model `nope` does not exist"
+        ],
+        [
+          { status: 422, json: { detail: [{ loc: ["body", "messages"], msg: "field required" }] } },
+          "InvalidRequest",
+          "field required"
+        ],
+        [{ status: 400, json: { error: "model 'llama9' not found" } }, "InvalidRequest", "model 'llama9' not found"],
+        [{ status: 502, body: "<html><body>Bad gateway</body></html>" }, "ServerError", "Bad gateway"]
+      ]
+      for (const [reply, reason, message] of cases) {
+        const server = yield* serverWith(reply)
+        const error = providerErrorOf((yield* streamTurn(yield* providerOn(server))).exit)
+        assert.strictEqual(error.reason, reason, message)
+        assert.include(error.message, message)
+      }
+    })
+  )
+
   it.live("400 context_length_exceeded is InvalidRequest and says to shorten the conversation", () =>
     Effect.gen(function* () {
       const server = yield* serverWith(
