@@ -9,6 +9,7 @@
  * | concurrency | 1,000 sessions streaming at once, 20 ms per delta: delivery gap p50/p99, CPU |
  * | interrupt | interrupting a streaming ask until the server sees its socket close, p50/p99 |
  * | loop | agent-loop turns per second, scripted provider and a no-op tool |
+ * | openai | deltas/s reading one Chat Completions stream of N deltas: floor, raw `openai` SDK, `agent.runStream` |
  * | duckdb, sandbox | the data tools' own benchmarks, when their modules are present |
  *
  * The SSE benchmarks talk to a local server in its own process (`bench/util/serverProcess.ts`),
@@ -23,6 +24,7 @@ import { benchConcurrency } from "./concurrency.js"
 import { benchInterrupt } from "./interrupt.js"
 import { benchLoop } from "./loop.js"
 import { benchMemory } from "./memory.js"
+import { benchOpenAI } from "./openai.js"
 import { benchStreaming } from "./streaming.js"
 import { startServer } from "./util/server.js"
 import { formatMarkdown, formatTable, type Row } from "./util/stats.js"
@@ -95,6 +97,7 @@ try {
   )
   await section("interrupt", () => benchInterrupt(server, quick ? 100 : 1000))
   await section("loop", () => benchLoop({ asks: quick ? 50 : 500, repetitions: 3 }))
+  await section("openai", () => benchOpenAI({ n: quick ? 100_000 : 1_000_000, repetitions: 3 }))
 } finally {
   await server.stop()
 }
