@@ -1,0 +1,412 @@
+/**
+ * A session store over append-only logs of JSON lines, one per session and one per ask: the
+ * embedded store (a file per log) and the memory store (an array per log) share it, and differ
+ * only in their {@link Backend}.
+ *
+ * A session log is a header line (tenant, id, creation time, options, metadata, fork origin) and
+ * one line per commit (`{ seq, at, steps }`). An ask log is a header line (`{ askId, startedAt }`),
+ * one line per event (`{ id, event }`) and, when it ended, `{ end }`.
+ *
+ * Operations on one session are serialized in this process (striped locks); the state a commit
+ * validates against (its `seq` and the tail of its history) is cached, so a commit costs one
+ * append, not a read of the log.
+ */
+import * as Crypto from "node:crypto"
+import { Effect, type Schema, Semaphore } from "effect"
+import type * as SessionStore from "../SessionStore.js"
+import type { StoreError } from "../StoreError.js"
+import type { Blobs } from "./blobs.js"
+import { alreadyExists, askNotFound, checkId, checkTenant, fail, notFound, withKey } from "./errors.js"
+import { advance, Invalid, type Tail } from "./fold.js"
+import {
+  conflict,
+  decodeAskLine,
+  decodeCommit,
+  decodeHeader,
+  encodeCommit,
+  encodeEnd,
+  encodeEvent,
+  encodeHeader,
+  foldSession,
+  type Header,
+  info,
+  parseJson,
+  type StoredCommit
+} from "./records.js"
+
+/** Where the logs live. Lines never contain a newline. */
+export interface Backend {
+  /** A session log's lines, header first (a torn last line dropped); `undefined` when absent. */
+  readonly read: (key: SessionStore.SessionKey) => Effect.Effect<ReadonlyArray<string> | undefined, StoreError>
+  /** Creates a session log with these lines, atomically; `false` when it exists. */
+  readonly create: (key: SessionStore.SessionKey, lines: ReadonlyArray<string>) => Effect.Effect<boolean, StoreError>
+  /** Appends one line to an existing session log, durably, before it returns. */
+  readonly append: (key: SessionStore.SessionKey, line: string) => Effect.Effect<void, StoreError>
+  /** Removes a session log and its ask logs; `false` when it did not exist. */
+  readonly remove: (key: SessionStore.SessionKey) => Effect.Effect<boolean, StoreError>
+  /** The header line and last-change time of each of a tenant's sessions. */
+  readonly list: (
+    tenant: string
+  ) => Effect.Effect<ReadonlyArray<{ readonly header: string; readonly updatedAt: number }>, StoreError>
+  readonly readAsk: (
+    key: SessionStore.SessionKey,
+    askId: string
+  ) => Effect.Effect<ReadonlyArray<string> | undefined, StoreError>
+  /** Appends lines to an ask log (made when missing), flushed to disk only when `durable`. */
+  readonly appendAsk: (
+    key: SessionStore.SessionKey,
+    askId: string,
+    lines: ReadonlyArray<string>,
+    durable: boolean
+  ) => Effect.Effect<void, StoreError>
+  readonly listAsks: (key: SessionStore.SessionKey) => Effect.Effect<ReadonlyArray<string>, StoreError>
+  readonly removeAsk: (key: SessionStore.SessionKey, askId: string) => Effect.Effect<void, StoreError>
+  readonly blobs: Blobs
+}
+
+// the cache
+
+/** What a commit validates against. */
+interface Entry {
+  readonly seq: number
+  readonly tail: Tail
+}
+
+/** A map that forgets its least recently used entries beyond `capacity`. */
+class Lru<V> {
+  private readonly map = new Map<string, V>()
+  constructor(private readonly capacity: number) {}
+  get(key: string): V | undefined {
+    const value = this.map.get(key)
+    if (value !== undefined) {
+      this.map.delete(key)
+      this.map.set(key, value)
+    }
+    return value
+  }
+  set(key: string, value: V): void {
+    this.map.delete(key)
+    this.map.set(key, value)
+    if (this.map.size > this.capacity) this.map.delete(this.map.keys().next().value!)
+  }
+  delete(key: string): void {
+    this.map.delete(key)
+  }
+}
+
+const cacheKey = (key: SessionStore.SessionKey) => `${key.tenant}\u0000${key.id}`
+
+/** Serializes the operations on one session: a lock per stripe of sessions. */
+const makeLocks = (stripes: number) => {
+  const locks = Array.from({ length: stripes }, () => Semaphore.makeUnsafe(1))
+  return (key: SessionStore.SessionKey) => {
+    const hash = Crypto.createHash("md5").update(cacheKey(key)).digest()
+    return locks[hash.readUInt32LE(0) % stripes]!.withPermit
+  }
+}
+
+// the store
+
+export const make = (backend: Backend, options: SessionStore.Options): SessionStore.Service => {
+  const asksPerSession = options.asksPerSession ?? 20
+  const lock = makeLocks(64)
+  const entries = new Lru<Entry>(10_000)
+  const askIds = new Lru<{ lastId: number; ended: boolean }>(10_000)
+
+  /** Reads and folds a session's log (under its lock). */
+  const read = (key: SessionStore.SessionKey) =>
+    Effect.gen(function* () {
+      const lines = yield* backend.read(key)
+      if (lines === undefined || lines.length === 0) return yield* Effect.fail(notFound(key))
+      const header = yield* decodeHeader(yield* parseJson(lines[0]!, `${key.id} line 1`, key), `${key.id} line 1`, key)
+      const commits: Array<StoredCommit> = []
+      for (let i = 1; i < lines.length; i++) {
+        const at = `${key.id} line ${i + 1}`
+        commits.push(yield* decodeCommit(yield* parseJson(lines[i]!, at, key), at, key))
+      }
+      const { session, tail } = yield* foldSession(key, header, commits)
+      const entry: Entry = { seq: session.seq, tail }
+      entries.set(cacheKey(key), entry)
+      return { session, lines, header, entry }
+    })
+
+  const entryOf = (key: SessionStore.SessionKey) =>
+    Effect.suspend(() => {
+      const entry = entries.get(cacheKey(key))
+      return entry !== undefined ? Effect.succeed(entry) : Effect.map(read(key), (r) => r.entry)
+    })
+
+  const create: SessionStore.Service["create"] = (tenant, options) => {
+    const key = { tenant, id: options?.id ?? Crypto.randomUUID() }
+    return withKey(key, () => createWith(key, options))
+  }
+
+  const createWith = (key: SessionStore.SessionKey, options: SessionStore.CreateOptions | undefined) =>
+    lock(key)(
+      Effect.gen(function* () {
+        const header: Header = {
+          v: 1,
+          tenant: key.tenant,
+          id: key.id,
+          createdAt: Date.now(),
+          ...(options?.options !== undefined ? { options: options.options } : {}),
+          ...(options?.metadata !== undefined ? { metadata: options.metadata } : {})
+        }
+        const line = yield* encodeHeader(header)
+        // a crash between a delete's steps, or before a fork's log was written, can leave files
+        yield* backend.blobs.remove(key)
+        if (!(yield* backend.create(key, [line]))) return yield* Effect.fail(alreadyExists(key))
+        return (yield* read(key)).session
+      })
+    )
+
+  const load: SessionStore.Service["load"] = (key) =>
+    withKey(key, () => lock(key)(Effect.map(read(key), (r) => r.session)))
+
+  const commit: SessionStore.Service["commit"] = (key, steps, options) =>
+    withKey(key, () => {
+      const list = Array.isArray(steps) ? (steps as ReadonlyArray<SessionStore.Step>) : [steps as SessionStore.Step]
+      return lock(key)(
+        Effect.gen(function* () {
+          const entry = yield* entryOf(key)
+          if (options?.expectedSeq !== undefined && options.expectedSeq !== entry.seq) {
+            return yield* Effect.fail(conflict(key, options.expectedSeq, entry.seq))
+          }
+          let tail = entry.tail
+          for (const step of list) {
+            const next = advance(tail, step)
+            if (next instanceof Invalid) return yield* Effect.fail(fail("InvalidStep", next.message, key))
+            tail = next
+          }
+          const seq = entry.seq + 1
+          const line = yield* encodeCommit({ seq, at: Date.now(), steps: list }, key)
+          yield* backend.append(key, line).pipe(Effect.onError(() => Effect.sync(() => entries.delete(cacheKey(key)))))
+          entries.set(cacheKey(key), { seq, tail })
+          return seq
+        })
+      )
+    })
+
+  const list: SessionStore.Service["list"] = (tenant, options) => {
+    const invalid =
+      checkTenant(tenant) ?? (options?.after === undefined ? undefined : checkId("session", options.after))
+    if (invalid !== undefined) return Effect.fail(invalid)
+    return Effect.gen(function* () {
+      const found = yield* backend.list(tenant)
+      const infos: Array<SessionStore.SessionInfo> = []
+      for (const { header, updatedAt } of found) {
+        const at = `a session header of tenant "${tenant}"`
+        const decoded = yield* decodeHeader(yield* parseJson(header, at, { tenant, id: "?" }), at)
+        if (options?.after !== undefined && decoded.id <= options.after) continue
+        infos.push(info(decoded, updatedAt))
+      }
+      infos.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+      return options?.limit === undefined ? infos : infos.slice(0, Math.max(0, options.limit))
+    })
+  }
+
+  const remove: SessionStore.Service["delete"] = (key) =>
+    withKey(key, () =>
+      lock(key)(
+        Effect.gen(function* () {
+          const existed = yield* backend.remove(key)
+          entries.delete(cacheKey(key))
+          if (!existed) return yield* Effect.fail(notFound(key))
+          yield* backend.blobs.remove(key)
+        })
+      )
+    )
+
+  const fork: SessionStore.Service["fork"] = (key, options) =>
+    withKey(key, () => {
+      const target = { tenant: key.tenant, id: options?.id ?? Crypto.randomUUID() }
+      return withKey(target, () =>
+        Effect.gen(function* () {
+          const parent = yield* lock(key)(read(key))
+          const header: Header = {
+            ...parent.header,
+            id: target.id,
+            createdAt: Date.now(),
+            forkedFrom: { id: key.id, seq: parent.session.seq }
+          }
+          const line = yield* encodeHeader(header)
+          return yield* lock(target)(
+            Effect.gen(function* () {
+              if ((yield* backend.read(target)) !== undefined) return yield* Effect.fail(alreadyExists(target))
+              yield* backend.blobs.remove(target)
+              yield* backend.blobs.fork(key, target)
+              if (!(yield* backend.create(target, [line, ...parent.lines.slice(1)]))) {
+                return yield* Effect.fail(alreadyExists(target))
+              }
+              return (yield* read(target)).session
+            })
+          )
+        })
+      )
+    })
+
+  // events
+
+  const askKey = (key: SessionStore.SessionKey, askId: string) => `${cacheKey(key)}\u0000${askId}`
+
+  /** The ask's state from its log; `undefined` when it has none. */
+  const readAsk = (key: SessionStore.SessionKey, askId: string) =>
+    Effect.gen(function* () {
+      const lines = yield* backend.readAsk(key, askId)
+      if (lines === undefined) return undefined
+      const at = (i: number) => `ask ${askId} of ${key.id} line ${i + 1}`
+      let startedAt = 0
+      let end: SessionStore.AskEnd | undefined
+      const events: Array<{ readonly id: number; readonly event: Schema.Json }> = []
+      for (let i = 0; i < lines.length; i++) {
+        const record = yield* decodeAskLine(yield* parseJson(lines[i]!, at(i), key), at(i), key)
+        if ("startedAt" in record) startedAt = record.startedAt
+        else if ("end" in record) end = record.end
+        else events.push(record)
+      }
+      const lastEventId = events.length === 0 ? 0 : events[events.length - 1]!.id
+      askIds.set(askKey(key, askId), { lastId: lastEventId, ended: end !== undefined })
+      return { startedAt, end, events, lastEventId }
+    })
+
+  const requireSession = (key: SessionStore.SessionKey) => Effect.asVoid(entryOf(key))
+
+  /** Starts an ask's log, dropping the oldest ones beyond the retention. */
+  const startAsk = (key: SessionStore.SessionKey, askId: string) =>
+    Effect.gen(function* () {
+      const existing = yield* backend.listAsks(key)
+      if (existing.length >= asksPerSession) {
+        const started: Array<{ askId: string; startedAt: number }> = []
+        for (const id of existing) {
+          const ask = yield* readAsk(key, id)
+          if (ask !== undefined) started.push({ askId: id, startedAt: ask.startedAt })
+        }
+        started.sort((a, b) => a.startedAt - b.startedAt)
+        for (const old of started.slice(0, started.length - asksPerSession + 1)) {
+          yield* backend.removeAsk(key, old.askId)
+          askIds.delete(askKey(key, old.askId))
+        }
+      }
+      const header = JSON.stringify({ askId, startedAt: Date.now() })
+      yield* backend.appendAsk(key, askId, [header], true)
+      const state = { lastId: 0, ended: false }
+      askIds.set(askKey(key, askId), state)
+      return state
+    })
+
+  const appendEvents: SessionStore.Service["appendEvents"] = (key, askId, events) =>
+    withKey(
+      key,
+      () =>
+        lock(key)(
+          Effect.gen(function* () {
+            yield* requireSession(key)
+            let state = askIds.get(askKey(key, askId))
+            if (state === undefined) {
+              const read = yield* readAsk(key, askId)
+              state = read === undefined ? yield* startAsk(key, askId) : askIds.get(askKey(key, askId))!
+            }
+            if (state.ended) {
+              return yield* Effect.fail(
+                fail("InvalidInput", `Ask "${askId}" has ended: start a new ask with a new id.`, key)
+              )
+            }
+            const lines: Array<string> = []
+            let id = state.lastId
+            for (const event of events) lines.push(yield* encodeEvent({ id: ++id, event }))
+            if (lines.length > 0) yield* backend.appendAsk(key, askId, lines, false)
+            askIds.set(askKey(key, askId), { lastId: id, ended: false })
+            return id
+          })
+        ),
+      askId
+    )
+
+  const endAsk: SessionStore.Service["endAsk"] = (key, askId, end) =>
+    withKey(
+      key,
+      () =>
+        lock(key)(
+          Effect.gen(function* () {
+            yield* requireSession(key)
+            const state =
+              askIds.get(askKey(key, askId)) ?? (yield* readAsk(key, askId)) ?? (yield* startAsk(key, askId))
+            const lastId = "lastId" in state ? state.lastId : state.lastEventId
+            const ended = "ended" in state ? state.ended : state.end !== undefined
+            if (ended) return
+            yield* backend.appendAsk(key, askId, [yield* encodeEnd({ end })], true)
+            askIds.set(askKey(key, askId), { lastId, ended: true })
+          })
+        ),
+      askId
+    )
+
+  const readEvents: SessionStore.Service["readEvents"] = (key, askId, options) =>
+    withKey(
+      key,
+      () =>
+        lock(key)(
+          Effect.gen(function* () {
+            yield* requireSession(key)
+            const ask = yield* readAsk(key, askId)
+            if (ask === undefined) return yield* Effect.fail(askNotFound(key, askId))
+            const after = options?.after ?? 0
+            return {
+              askId,
+              events: ask.events.filter((event) => event.id > after),
+              ...(ask.end !== undefined ? { end: ask.end } : {})
+            }
+          })
+        ),
+      askId
+    )
+
+  const asks: SessionStore.Service["asks"] = (key) =>
+    withKey(key, () =>
+      lock(key)(
+        Effect.gen(function* () {
+          yield* requireSession(key)
+          const infos: Array<SessionStore.AskInfo> = []
+          for (const askId of yield* backend.listAsks(key)) {
+            const ask = yield* readAsk(key, askId)
+            if (ask === undefined) continue
+            infos.push({
+              askId,
+              startedAt: ask.startedAt,
+              lastEventId: ask.lastEventId,
+              ...(ask.end !== undefined ? { end: ask.end } : {})
+            })
+          }
+          return infos.sort((a, b) => a.startedAt - b.startedAt)
+        })
+      )
+    )
+
+  // data
+
+  const importData: SessionStore.Service["importData"] = (key, file, options) =>
+    withKey(key, () =>
+      Effect.andThen(
+        lock(key)(requireSession(key)),
+        backend.blobs.importFile(key, file, { format: options?.format ?? "parquet", move: options?.move ?? false })
+      )
+    )
+
+  const dataPath: SessionStore.Service["dataPath"] = (key, ref) =>
+    withKey(key, () => Effect.andThen(lock(key)(requireSession(key)), backend.blobs.path(key, ref)))
+
+  return {
+    create,
+    load,
+    list,
+    delete: remove,
+    fork,
+    commit,
+    appendEvents,
+    endAsk,
+    readEvents,
+    asks,
+    importData,
+    dataPath
+  }
+}
