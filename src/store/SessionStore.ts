@@ -34,14 +34,14 @@
  * ```
  * @since 0.3.0
  */
-import { PgClient } from "@effect/sql-pg"
+import type { PgClient } from "@effect/sql-pg"
 import { Context, Effect, Layer, type Schema } from "effect"
 import type { SqlClient } from "effect/sql"
 import type * as Message from "../core/Message.js"
 import type * as Usage from "../core/Usage.js"
 import { makeFileSystem } from "./internal/fileSystem.js"
 import { makeMemory } from "./internal/memory.js"
-import { fromSqlError, makePostgres, type PostgresOptions } from "./internal/postgres.js"
+import type { PostgresOptions } from "./internal/postgres.js"
 import type { AskEnd, DataRef, Step, StoredEvent, StoredHandle } from "./Step.js"
 import type { StoreError } from "./StoreError.js"
 
@@ -282,11 +282,15 @@ export const layerMemory = (
  */
 export const layerSql = (
   options?: Options & PostgresOptions
-): Layer.Layer<SessionStore, StoreError, SqlClient.SqlClient> => Layer.effect(SessionStore, makePostgres(options ?? {}))
+): Layer.Layer<SessionStore, StoreError, SqlClient.SqlClient> =>
+  Layer.unwrap(
+    Effect.map(loadPostgres, ([postgres]) => Layer.effect(SessionStore, postgres.makePostgres(options ?? {})))
+  )
 
 /**
  * The store on PostgreSQL with its own connection pool (`@effect/sql-pg`), for many processes and
- * machines: {@link layerSql} over `PgClient.layer(connection)`.
+ * machines: {@link layerSql} over `PgClient.layer(connection)`. A database it cannot reach is a
+ * `StoreError` of reason `Unavailable` (retryable).
  *
  * @example
  * ```ts
@@ -300,7 +304,14 @@ export const layerSql = (
 export const layerPostgres = (
   options: Options & PostgresOptions & { readonly connection: PgClient.PgPoolConfig }
 ): Layer.Layer<SessionStore, StoreError> =>
-  layerSql(options).pipe(
-    Layer.provide(PgClient.layer(options.connection)),
-    Layer.catchTag("SqlError", (error) => Layer.effect(SessionStore, Effect.fail(fromSqlError()(error))))
+  Layer.unwrap(
+    Effect.map(loadPostgres, ([postgres, { PgClient }]) =>
+      Layer.effect(SessionStore, postgres.makePostgres(options)).pipe(
+        Layer.provide(PgClient.layer(options.connection)),
+        Layer.catchTag("SqlError", (error) => Layer.effect(SessionStore, Effect.fail(postgres.fromSqlError()(error))))
+      )
+    )
   )
+
+/** The Postgres modules, loaded when a Postgres layer is built (users of the other layers never load them). */
+const loadPostgres = Effect.promise(() => Promise.all([import("./internal/postgres.js"), import("@effect/sql-pg")]))

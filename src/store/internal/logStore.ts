@@ -269,6 +269,16 @@ export const make = (backend: Backend, options: SessionStore.Options): SessionSt
       return { startedAt, end, events, lastEventId }
     })
 
+  /** An ask's last event id and whether it ended: cached, or read from its log; `undefined` when it has none. */
+  const askState = (key: SessionStore.SessionKey, askId: string) =>
+    Effect.suspend(() => {
+      const cached = askIds.get(askKey(key, askId))
+      if (cached !== undefined) return Effect.succeed(cached)
+      return Effect.map(readAsk(key, askId), (ask) =>
+        ask === undefined ? undefined : { lastId: ask.lastEventId, ended: ask.end !== undefined }
+      )
+    })
+
   const requireSession = (key: SessionStore.SessionKey) => Effect.asVoid(entryOf(key))
 
   /** Starts an ask's log, dropping the oldest ones beyond the retention. */
@@ -301,11 +311,7 @@ export const make = (backend: Backend, options: SessionStore.Options): SessionSt
         lock(key)(
           Effect.gen(function* () {
             yield* requireSession(key)
-            let state = askIds.get(askKey(key, askId))
-            if (state === undefined) {
-              const read = yield* readAsk(key, askId)
-              state = read === undefined ? yield* startAsk(key, askId) : askIds.get(askKey(key, askId))!
-            }
+            const state = (yield* askState(key, askId)) ?? (yield* startAsk(key, askId))
             if (state.ended) {
               return yield* Effect.fail(
                 fail("InvalidInput", `Ask "${askId}" has ended: start a new ask with a new id.`, key)
@@ -329,13 +335,10 @@ export const make = (backend: Backend, options: SessionStore.Options): SessionSt
         lock(key)(
           Effect.gen(function* () {
             yield* requireSession(key)
-            const state =
-              askIds.get(askKey(key, askId)) ?? (yield* readAsk(key, askId)) ?? (yield* startAsk(key, askId))
-            const lastId = "lastId" in state ? state.lastId : state.lastEventId
-            const ended = "ended" in state ? state.ended : state.end !== undefined
-            if (ended) return
+            const state = (yield* askState(key, askId)) ?? (yield* startAsk(key, askId))
+            if (state.ended) return
             yield* backend.appendAsk(key, askId, [yield* encodeEnd({ end })], true)
-            askIds.set(askKey(key, askId), { lastId, ended: true })
+            askIds.set(askKey(key, askId), { lastId: state.lastId, ended: true })
           })
         ),
       askId
