@@ -9,6 +9,8 @@
  *   cost of validation and encoding), and a reference that is not a store: the same JSON as one
  *   `INSERT` per commit into a DuckDB file (DuckDB fsyncs its WAL per commit), the embedded
  *   alternative we already depend on.
+ * - `appendEvents`: one ask's event log, `commits` appends of 1 or of 20 text deltas (event appends
+ *   are ordered but not flushed one by one).
  * - `concurrent commits`: 16 sessions committing at once, commits per second.
  * - `resume`: `sessions` stored sessions (one tenant), each of 4 commits (two exchanges with tool
  *   calls, 8 messages); the time to `load` one picked at random, p50/p99 over 200 loads by a store opened
@@ -77,6 +79,28 @@ const commitLatencies = (layer: StoreLayer, commits: number) =>
         const step = i % 2 === 0 ? turn(i) : result(i - 1)
         const t0 = performance.now()
         yield* store.commit(key, step)
+        latencies[i] = performance.now() - t0
+      }
+      return latencies
+    })
+  )
+
+/** Latencies (ms) of `calls` appends of `batch` text deltas each to one ask's event log. */
+const appendLatencies = (layer: StoreLayer, calls: number, batch: number) =>
+  withStore(layer, (store) =>
+    Effect.gen(function* () {
+      const tenant = `bench-${crypto.randomUUID()}`
+      const { id } = yield* store.create(tenant)
+      const key = { tenant, id }
+      const events = Array.from({ length: batch }, (_, i) => ({
+        type: "content_block_delta",
+        index: 0,
+        delta: { type: "text_delta", text: `token ${i} ` }
+      }))
+      const latencies = new Float64Array(calls)
+      for (let i = 0; i < calls; i++) {
+        const t0 = performance.now()
+        yield* store.appendEvents(key, "ask-1", events)
         latencies[i] = performance.now() - t0
       }
       return latencies
@@ -196,6 +220,12 @@ export const benchStore = async (options: { readonly commits: number; readonly s
     rows.push(
       ...latencyRows(commitBench, "reference: DuckDB file INSERT", await duckdbLatencies(directory, options.commits))
     )
+    for (const batch of [1, 20]) {
+      const benchmark = `store: appendEvents of ${batch} text delta${batch === 1 ? "" : "s"} (not flushed per call)`
+      for (const [name, layer] of layers) {
+        rows.push(...latencyRows(benchmark, name, await appendLatencies(layer, options.commits, batch)))
+      }
+    }
     for (const [name, layer] of layers) {
       rows.push({
         benchmark: "store: 16 sessions committing at once",

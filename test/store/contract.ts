@@ -429,6 +429,7 @@ export const storeContract = (subject: Subject): void => {
             yield* reasonOf(store.commit(key, SessionStore.turnStep([badBlock], Usage.empty))),
             "InvalidInput"
           )
+          assert.strictEqual(yield* reasonOf(store.commit(key, [])), "InvalidInput")
           // expectedSeq guards against another writer
           assert.strictEqual(yield* reasonOf(store.commit(key, turn, { expectedSeq: 0 })), "Conflict")
           assert.strictEqual(yield* store.commit(key, turn, { expectedSeq: 1 }), 2)

@@ -4,6 +4,7 @@
  */
 import { Effect, Schema } from "effect"
 import type { SessionKey } from "../SessionStore.js"
+import type { Step } from "../Step.js"
 import { StoreError, type StoreErrorReason } from "../StoreError.js"
 
 const ID = /^[A-Za-z0-9_-]{1,128}$/
@@ -105,3 +106,7 @@ export const io =
 
 /** Whether a Node error is a missing file. */
 export const isMissing = (cause: unknown): boolean => (cause as { readonly code?: unknown })?.code === "ENOENT"
+
+/** The steps of a commit given as one step or a list. */
+export const stepsOf = (steps: Step | ReadonlyArray<Step>): ReadonlyArray<Step> =>
+  Array.isArray(steps) ? (steps as ReadonlyArray<Step>) : [steps as Step]

@@ -131,6 +131,12 @@ const writeNew = async (path: string, text: string): Promise<boolean> => {
   }
 }
 
+const exists = (path: string): Promise<boolean> =>
+  FsP.access(path).then(
+    () => true,
+    (error) => (isMissing(error) ? false : Promise.reject(error))
+  )
+
 const readdir = async (path: string): Promise<ReadonlyArray<string>> => {
   try {
     return await FsP.readdir(path)
@@ -152,7 +158,7 @@ const makeBackend = (root: string): LogStore.Backend => {
     read: (key) => attempt("read the session", key, () => readLines(sessionFile(key))),
     create: (key, lines) =>
       attempt("create the session", key, async () => {
-        if (Fs.existsSync(sessionFile(key))) return false
+        if (await exists(sessionFile(key))) return false
         // event logs left by a crash during an earlier delete of this id
         await FsP.rm(askDirectory(key), { recursive: true, force: true })
         return writeNew(sessionFile(key), `${lines.join("\n")}\n`)
@@ -197,8 +203,15 @@ const makeBackend = (root: string): LogStore.Backend => {
     readAsk: (key, askId) => attempt("read the ask's events", key, () => readLines(askFile(key, askId))),
     appendAsk: (key, askId, lines, durable) =>
       attempt("append the ask's events", key, async () => {
-        await FsP.mkdir(askDirectory(key), { recursive: true })
-        await appendBytes(askFile(key, askId), `${lines.join("\n")}\n`, durable, true)
+        const text = `${lines.join("\n")}\n`
+        try {
+          await appendBytes(askFile(key, askId), text, durable, true)
+        } catch (error) {
+          if (!isMissing(error)) throw error
+          // the session's first ask: make its directory
+          await FsP.mkdir(askDirectory(key), { recursive: true })
+          await appendBytes(askFile(key, askId), text, durable, true)
+        }
       }),
     listAsks: (key) =>
       attempt("list the asks", key, async () =>

@@ -16,7 +16,7 @@ import { Effect, type Schema, Semaphore } from "effect"
 import type * as SessionStore from "../SessionStore.js"
 import type { StoreError } from "../StoreError.js"
 import type { Blobs } from "./blobs.js"
-import { alreadyExists, askNotFound, checkId, checkTenant, fail, notFound, withKey } from "./errors.js"
+import { alreadyExists, askNotFound, checkId, checkTenant, fail, notFound, stepsOf, withKey } from "./errors.js"
 import { advance, Invalid, type Tail } from "./fold.js"
 import {
   conflict,
@@ -165,7 +165,8 @@ export const make = (backend: Backend, options: SessionStore.Options): SessionSt
 
   const commit: SessionStore.Service["commit"] = (key, steps, options) =>
     withKey(key, () => {
-      const list = Array.isArray(steps) ? (steps as ReadonlyArray<SessionStore.Step>) : [steps as SessionStore.Step]
+      const list = stepsOf(steps)
+      if (list.length === 0) return Effect.fail(fail("InvalidInput", "A commit needs at least one step.", key))
       return lock(key)(
         Effect.gen(function* () {
           const entry = yield* entryOf(key)

@@ -21,7 +21,17 @@ import type * as SessionStore from "../SessionStore.js"
 import { AskEnd } from "../Step.js"
 import type { StoreError } from "../StoreError.js"
 import * as Blobs from "./blobs.js"
-import { alreadyExists, askNotFound, checkId, checkTenant, encodeJson, fail, notFound, withKey } from "./errors.js"
+import {
+  alreadyExists,
+  askNotFound,
+  checkId,
+  checkTenant,
+  encodeJson,
+  fail,
+  notFound,
+  stepsOf,
+  withKey
+} from "./errors.js"
 import { advance, emptyTail, Invalid } from "./fold.js"
 import { decodeTail, encodeTail, fromSqlError, migrations } from "./postgresSchema.js"
 
@@ -215,7 +225,8 @@ export const makePostgres = Effect.fnUntraced(function* (options: SessionStore.O
 
   const commit: SessionStore.Service["commit"] = (key, steps, options) =>
     withKey(key, () => {
-      const list = Array.isArray(steps) ? (steps as ReadonlyArray<SessionStore.Step>) : [steps as SessionStore.Step]
+      const list = stepsOf(steps)
+      if (list.length === 0) return Effect.fail(fail("InvalidInput", "A commit needs at least one step.", key))
       return Effect.flatMap(encodeSteps(list, key), (text) =>
         transaction(
           key,
