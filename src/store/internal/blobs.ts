@@ -34,6 +34,16 @@ export const syncDirectory = async (directory: string): Promise<void> => {
   }
 }
 
+/** Makes a directory and its missing parents, durably: each new one is flushed into its parent. */
+export const makeDirectory = async (directory: string): Promise<void> => {
+  const first = await FsP.mkdir(directory, { recursive: true })
+  if (first === undefined) return
+  for (let made = directory; ; made = Path.dirname(made)) {
+    await syncDirectory(Path.dirname(made))
+    if (made === first) return
+  }
+}
+
 const hashFile = (path: string): Promise<{ readonly sha256: string; readonly bytes: number }> =>
   new Promise((resolve, reject) => {
     const hash = Crypto.createHash("sha256")
@@ -75,7 +85,7 @@ export const make = (root: string): Blobs => {
     return Effect.tryPromise({
       try: async () => {
         const dir = directory(key)
-        await FsP.mkdir(dir, { recursive: true })
+        await makeDirectory(dir)
         const temp = Path.join(dir, `.tmp-${Crypto.randomUUID()}`)
         try {
           if (move) {
@@ -139,7 +149,7 @@ export const make = (root: string): Blobs => {
           throw error
         }
         const target = directory(to)
-        await FsP.mkdir(target, { recursive: true })
+        await makeDirectory(target)
         for (const name of names) {
           if (name.startsWith(".")) continue
           try {

@@ -108,7 +108,7 @@ const appendBytes = async (path: string, text: string, durable: boolean, create:
 
 const writeNew = async (path: string, text: string): Promise<boolean> => {
   const directory = Path.dirname(path)
-  await FsP.mkdir(directory, { recursive: true })
+  await Blobs.makeDirectory(directory)
   const temp = Path.join(directory, `.tmp-${Crypto.randomUUID()}`)
   try {
     const handle = await FsP.open(temp, "wx", 0o644)
@@ -156,6 +156,7 @@ const makeBackend = (root: string): LogStore.Backend => {
 
   return {
     read: (key) => attempt("read the session", key, () => readLines(sessionFile(key))),
+    exists: (key) => attempt("read the session", key, () => exists(sessionFile(key))),
     create: (key, lines) =>
       attempt("create the session", key, async () => {
         if (await exists(sessionFile(key))) return false

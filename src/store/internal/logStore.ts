@@ -38,6 +38,7 @@ import {
 export interface Backend {
   /** A session log's lines, header first (a torn last line dropped); `undefined` when absent. */
   readonly read: (key: SessionStore.SessionKey) => Effect.Effect<ReadonlyArray<string> | undefined, StoreError>
+  readonly exists: (key: SessionStore.SessionKey) => Effect.Effect<boolean, StoreError>
   /** Creates a session log with these lines, atomically; `false` when it exists. */
   readonly create: (key: SessionStore.SessionKey, lines: ReadonlyArray<string>) => Effect.Effect<boolean, StoreError>
   /** Appends one line to an existing session log, durably, before it returns. */
@@ -153,6 +154,7 @@ export const make = (backend: Backend, options: SessionStore.Options): SessionSt
           ...(options?.metadata !== undefined ? { metadata: options.metadata } : {})
         }
         const line = yield* encodeHeader(header)
+        if (yield* backend.exists(key)) return yield* Effect.fail(alreadyExists(key))
         // a crash between a delete's steps, or before a fork's log was written, can leave files
         yield* backend.blobs.remove(key)
         if (!(yield* backend.create(key, [line]))) return yield* Effect.fail(alreadyExists(key))
@@ -233,7 +235,7 @@ export const make = (backend: Backend, options: SessionStore.Options): SessionSt
           const line = yield* encodeHeader(header)
           return yield* lock(target)(
             Effect.gen(function* () {
-              if ((yield* backend.read(target)) !== undefined) return yield* Effect.fail(alreadyExists(target))
+              if (yield* backend.exists(target)) return yield* Effect.fail(alreadyExists(target))
               yield* backend.blobs.remove(target)
               yield* backend.blobs.fork(key, target)
               if (!(yield* backend.create(target, [line, ...parent.lines.slice(1)]))) {

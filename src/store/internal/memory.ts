@@ -19,6 +19,7 @@ const makeBackend = (dataDirectory: string): LogStore.Backend => {
   const id = (key: SessionStore.SessionKey) => `${key.tenant}\u0000${key.id}`
   return {
     read: (key) => Effect.sync(() => sessions.get(id(key))?.lines.slice()),
+    exists: (key) => Effect.sync(() => sessions.has(id(key))),
     create: (key, lines) =>
       Effect.sync(() => {
         if (sessions.has(id(key))) return false
