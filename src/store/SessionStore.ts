@@ -206,7 +206,7 @@ export interface Service {
   ) => Effect.Effect<number, StoreError>
   /**
    * Appends events (JSON) to an ask's log, starting the log on its first call; returns the id of
-   * the last one. Starting a log drops the session's oldest ended logs beyond the retention.
+   * the last one. Starting a log drops the session's oldest logs beyond `asksPerSession`.
    * Appends are ordered but not flushed to disk one by one: a process crash keeps them, an OS
    * crash may lose the last ones (committed steps are always flushed).
    */

@@ -301,6 +301,19 @@ export const storeContract = (subject: Subject): void => {
           // a deleted id can be created again, empty
           yield* store.create(tenant, { id: "b-2" })
           assert.strictEqual((yield* store.load({ tenant, id: "b-2" })).seq, 0)
+          // the list follows creates, forks, deletes and commits made after it was read
+          const before = (yield* store.list(tenant)).find((info) => info.id === "c-3")!
+          yield* store.fork({ tenant, id: "a-1" }, { id: "a-2" })
+          yield* store.delete({ tenant, id: "z-4" })
+          yield* Effect.sleep("5 millis")
+          yield* store.commit({ tenant, id: "c-3" }, SessionStore.userStep("later"))
+          const after = yield* store.list(tenant)
+          assert.deepStrictEqual(
+            after.map((info) => info.id),
+            ["a-1", "a-2", "b-2", "c-3"]
+          )
+          assert.deepStrictEqual(after[1]!.forkedFrom, { id: "a-1", seq: 1 })
+          assert.isAbove(after[3]!.updatedAt, before.updatedAt)
         })
       )
     )

@@ -65,10 +65,11 @@ const readLines = async (path: string): Promise<ReadonlyArray<string> | undefine
   return lines
 }
 
-/** The first line of a file, read in small chunks (a session's header). */
-const firstLine = async (path: string): Promise<string | undefined> => {
+/** The first line of a file, read in small chunks (a session's header), and its change time. */
+const firstLine = async (path: string): Promise<{ line: string; mtimeMs: number } | undefined> => {
   const handle = await FsP.open(path, "r")
   try {
+    const { mtimeMs } = await handle.stat()
     const chunks: Array<Buffer> = []
     let position = 0
     for (;;) {
@@ -78,7 +79,7 @@ const firstLine = async (path: string): Promise<string | undefined> => {
       const newline = chunk.subarray(0, bytesRead).indexOf(NEWLINE)
       if (newline >= 0) {
         chunks.push(chunk.subarray(0, newline))
-        return Buffer.concat(chunks).toString("utf8")
+        return { line: Buffer.concat(chunks).toString("utf8"), mtimeMs }
       }
       chunks.push(chunk.subarray(0, bytesRead))
       position += bytesRead
@@ -192,9 +193,8 @@ const makeBackend = (root: string): LogStore.Backend => {
           if (!name.endsWith(".jsonl") || name.startsWith(".")) continue
           const path = Path.join(directory, name)
           try {
-            const header = await firstLine(path)
-            const { mtimeMs } = await FsP.stat(path)
-            if (header !== undefined) found.push({ header, updatedAt: Math.floor(mtimeMs) })
+            const first = await firstLine(path)
+            if (first !== undefined) found.push({ header: first.line, updatedAt: Math.floor(first.mtimeMs) })
           } catch (error) {
             if (!isMissing(error)) throw error
           }

@@ -31,7 +31,8 @@ import {
   type Header,
   info,
   parseJson,
-  type StoredCommit
+  type StoredCommit,
+  summaryOf
 } from "./records.js"
 
 /** Where the logs live. Lines never contain a newline. */
@@ -158,7 +159,9 @@ export const make = (backend: Backend, options: SessionStore.Options): SessionSt
         // a crash between a delete's steps, or before a fork's log was written, can leave files
         yield* backend.blobs.remove(key)
         if (!(yield* backend.create(key, [line]))) return yield* Effect.fail(alreadyExists(key))
-        return (yield* read(key)).session
+        const { session } = yield* read(key)
+        yield* note(key, session)
+        return session
       })
     )
 
@@ -182,27 +185,61 @@ export const make = (backend: Backend, options: SessionStore.Options): SessionSt
             tail = next
           }
           const seq = entry.seq + 1
-          const line = yield* encodeCommit({ seq, at: Date.now(), steps: list }, key)
+          const at = Date.now()
+          const line = yield* encodeCommit({ seq, at, steps: list }, key)
           yield* backend.append(key, line).pipe(Effect.onError(() => Effect.sync(() => entries.delete(cacheKey(key)))))
           entries.set(cacheKey(key), { seq, tail })
+          touch(key, at)
           return seq
         })
       )
     })
 
+  // the list: each listed tenant's sessions, read once, then kept up to date by this process (the
+  // only writer). Notes taken while a tenant is being read wait for the read (indexLock), so a
+  // session created or deleted meanwhile is not lost; commits only bump `updatedAt` (one made
+  // during the first read of its tenant may show the time of the commit before).
+  const indexLock = Semaphore.makeUnsafe(1)
+  const listed = new Map<string, Map<string, SessionStore.SessionInfo>>()
+
+  const readIndex = (tenant: string) =>
+    Effect.gen(function* () {
+      const known = listed.get(tenant)
+      if (known !== undefined) return known
+      const index = new Map<string, SessionStore.SessionInfo>()
+      for (const { header, updatedAt } of yield* backend.list(tenant)) {
+        const at = `a session header of tenant "${tenant}"`
+        const decoded = yield* decodeHeader(yield* parseJson(header, at, { tenant, id: "?" }), at)
+        index.set(decoded.id, info(decoded, updatedAt))
+      }
+      listed.set(tenant, index)
+      return index
+    })
+
+  /** Records a created, forked or deleted session in its tenant's list, if it was read. */
+  const note = (key: SessionStore.SessionKey, session: SessionStore.SessionInfo | undefined) =>
+    indexLock.withPermit(
+      Effect.sync(() => {
+        const index = listed.get(key.tenant)
+        if (index === undefined) return
+        if (session === undefined) index.delete(key.id)
+        else index.set(key.id, summaryOf(session))
+      })
+    )
+
+  const touch = (key: SessionStore.SessionKey, at: number) => {
+    const index = listed.get(key.tenant)
+    const known = index?.get(key.id)
+    if (known !== undefined) index!.set(key.id, { ...known, updatedAt: at })
+  }
+
   const list: SessionStore.Service["list"] = (tenant, options) => {
     const invalid =
       checkTenant(tenant) ?? (options?.after === undefined ? undefined : checkId("session", options.after))
     if (invalid !== undefined) return Effect.fail(invalid)
-    return Effect.gen(function* () {
-      const found = yield* backend.list(tenant)
-      const infos: Array<SessionStore.SessionInfo> = []
-      for (const { header, updatedAt } of found) {
-        const at = `a session header of tenant "${tenant}"`
-        const decoded = yield* decodeHeader(yield* parseJson(header, at, { tenant, id: "?" }), at)
-        if (options?.after !== undefined && decoded.id <= options.after) continue
-        infos.push(info(decoded, updatedAt))
-      }
+    return Effect.map(indexLock.withPermit(readIndex(tenant)), (index) => {
+      const after = options?.after
+      const infos = [...index.values()].filter((info) => after === undefined || info.id > after)
       infos.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
       return options?.limit === undefined ? infos : infos.slice(0, Math.max(0, options.limit))
     })
@@ -215,6 +252,7 @@ export const make = (backend: Backend, options: SessionStore.Options): SessionSt
           const existed = yield* backend.remove(key)
           entries.delete(cacheKey(key))
           if (!existed) return yield* Effect.fail(notFound(key))
+          yield* note(key, undefined)
           yield* backend.blobs.remove(key)
         })
       )
@@ -241,7 +279,9 @@ export const make = (backend: Backend, options: SessionStore.Options): SessionSt
               if (!(yield* backend.create(target, [line, ...parent.lines.slice(1)]))) {
                 return yield* Effect.fail(alreadyExists(target))
               }
-              return (yield* read(target)).session
+              const { session } = yield* read(target)
+              yield* note(target, session)
+              return session
             })
           )
         })

@@ -47,6 +47,16 @@ export const info = (header: Header, updatedAt: number): SessionStore.SessionInf
   ...(header.metadata !== undefined ? { metadata: header.metadata } : {})
 })
 
+/** The `SessionInfo` fields of a session (not its history). */
+export const summaryOf = (session: SessionStore.SessionInfo): SessionStore.SessionInfo => ({
+  tenant: session.tenant,
+  id: session.id,
+  createdAt: session.createdAt,
+  updatedAt: session.updatedAt,
+  ...(session.forkedFrom !== undefined ? { forkedFrom: session.forkedFrom } : {}),
+  ...(session.metadata !== undefined ? { metadata: session.metadata } : {})
+})
+
 export const conflict = (key: SessionStore.SessionKey, expected: number, actual: number) =>
   fail(
     "Conflict",
