@@ -7,13 +7,13 @@ import * as FsP from "node:fs/promises"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { DuckDBInstance } from "@duckdb/node-api"
-import { assert, describe, it } from "@effect/vitest"
+import { afterAll, assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, type Layer, type Scope } from "effect"
 import * as Message from "../../src/core/Message.js"
 import * as Usage from "../../src/core/Usage.js"
 import * as SessionStore from "../../src/store/SessionStore.js"
 import { assertValidHistory } from "../utils/events.js"
-import { type ChildStorage, runUntilKilled } from "./crash.js"
+import { type ChildStorage, removeBundle, runUntilKilled } from "./crash.js"
 import * as Script from "./script.js"
 
 /** A layer under test. */
@@ -645,6 +645,7 @@ const crashTests = (subject: Subject): void => {
   if (subject.child === undefined) return
   const child = subject.child
   const kills = subject.kills ?? 20
+  afterAll(removeBundle)
   it.live(
     `kill -9 at ${kills} random points of a commit loop: the stored history is always valid and holds every reported commit`,
     () =>

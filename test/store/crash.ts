@@ -18,7 +18,14 @@ export type ChildStorage =
 
 let bundled: Promise<string> | undefined
 
-/** The bundled child script (made once per test process, in a temp directory). */
+/** Removes the bundled child (call it in `afterAll` of a file that used it). */
+export const removeBundle = async (): Promise<void> => {
+  const made = bundled
+  bundled = undefined
+  if (made !== undefined) await FsP.rm(Path.dirname(await made), { recursive: true, force: true })
+}
+
+/** The bundled child script (made once per test file, in a temp directory). */
 export const bundleChild = (): Promise<string> => {
   bundled ??= (async () => {
     const directory = await FsP.mkdtemp(Path.join(Os.tmpdir(), "dh-crash-child-"))
@@ -31,7 +38,6 @@ export const bundleChild = (): Promise<string> => {
       outfile,
       logLevel: "silent"
     })
-    process.once("exit", () => void ChildProcess.spawnSync("rm", ["-rf", directory]))
     return outfile
   })()
   return bundled

@@ -7,13 +7,16 @@ import { Effect } from "effect"
 import * as Message from "../../src/core/Message.js"
 import * as SessionStore from "../../src/store/SessionStore.js"
 import { reasonOf, storeContract, withStore } from "./contract.js"
-import { bundleChild } from "./crash.js"
+import { bundleChild, removeBundle } from "./crash.js"
 
 let directory = ""
 beforeAll(async () => {
   directory = await FsP.mkdtemp(Path.join(Os.tmpdir(), "dh-store-fs-"))
 })
-afterAll(() => FsP.rm(directory, { recursive: true, force: true }))
+afterAll(async () => {
+  await FsP.rm(directory, { recursive: true, force: true })
+  await removeBundle()
+})
 
 const subject = {
   name: "layerFileSystem",
