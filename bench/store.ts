@@ -20,7 +20,7 @@
  *
  * Postgres runs only where `test/utils/postgres.ts` can start a server (Debian's postgresql-15).
  * Run alone: `npx tsx bench/store.ts [commits=1000] [sessions=10000]`.
- * @since 0.3.0
+ * @since 0.2.0
  */
 import * as FsP from "node:fs/promises"
 import * as Os from "node:os"
@@ -202,7 +202,7 @@ const latencyRows = (benchmark: string, contender: string, latencies: Float64Arr
 
 /**
  * Every store figure; Postgres rows only where a server can be started.
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const benchStore = async (options: { readonly commits: number; readonly sessions: number }) => {
   const rows: Array<Row> = []

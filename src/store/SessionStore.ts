@@ -32,7 +32,7 @@
  *   const resumed = yield* store.load(key)          // after a restart too
  * }).pipe(Effect.provide(SessionStore.layerFileSystem({ directory: "./sessions" })))
  * ```
- * @since 0.3.0
+ * @since 0.2.0
  */
 import type { PgClient } from "@effect/sql-pg"
 import { Context, Effect, Layer, type Schema } from "effect"
@@ -74,7 +74,7 @@ export { StoreError, StoreErrorReason } from "./StoreError.js"
 
 /**
  * Which session: its tenant and its id (ids are per tenant).
- * @since 0.3.0
+ * @since 0.2.0
  */
 export interface SessionKey {
   readonly tenant: string
@@ -83,7 +83,7 @@ export interface SessionKey {
 
 /**
  * What `list` shows of a session.
- * @since 0.3.0
+ * @since 0.2.0
  */
 export interface SessionInfo extends SessionKey {
   /** When it was created (ms since the epoch). */
@@ -98,7 +98,7 @@ export interface SessionInfo extends SessionKey {
 
 /**
  * A loaded session: the fold of its commits.
- * @since 0.3.0
+ * @since 0.2.0
  */
 export interface StoredSession extends SessionInfo {
   /** The number of its last commit (0 before any): pass it as `expectedSeq` to detect another writer. */
@@ -114,7 +114,7 @@ export interface StoredSession extends SessionInfo {
 
 /**
  * Options of `create`.
- * @since 0.3.0
+ * @since 0.2.0
  */
 export interface CreateOptions {
   /** The session id (letters, digits, `_`, `-`; at most 128); a random UUID when absent. */
@@ -125,7 +125,7 @@ export interface CreateOptions {
 
 /**
  * Options of `commit`.
- * @since 0.3.0
+ * @since 0.2.0
  */
 export interface CommitOptions {
   /**
@@ -137,7 +137,7 @@ export interface CommitOptions {
 
 /**
  * An ask's event log as `asks` lists it.
- * @since 0.3.0
+ * @since 0.2.0
  */
 export interface AskInfo {
   readonly askId: string
@@ -150,7 +150,7 @@ export interface AskInfo {
 
 /**
  * Events of one ask read from a position.
- * @since 0.3.0
+ * @since 0.2.0
  */
 export interface EventsPage {
   readonly askId: string
@@ -162,7 +162,7 @@ export interface EventsPage {
 
 /**
  * Options of `importData`.
- * @since 0.3.0
+ * @since 0.2.0
  */
 export interface ImportOptions {
   /** The file format, its extension in the store (default `parquet`). */
@@ -173,7 +173,7 @@ export interface ImportOptions {
 
 /**
  * The store's operations.
- * @since 0.3.0
+ * @since 0.2.0
  */
 export interface Service {
   /** Creates an empty session; `AlreadyExists` when the tenant has the id. */
@@ -236,7 +236,7 @@ export interface Service {
 
 /**
  * The session store service.
- * @since 0.3.0
+ * @since 0.2.0
  */
 export class SessionStore extends Context.Service<SessionStore, Service>()("data-harness/SessionStore") {}
 
@@ -244,7 +244,7 @@ export class SessionStore extends Context.Service<SessionStore, Service>()("data
 
 /**
  * Options shared by the layers.
- * @since 0.3.0
+ * @since 0.2.0
  */
 export interface Options {
   /** How many ask event logs each session keeps (the most recent; default 20). */
@@ -257,7 +257,7 @@ export interface Options {
  * last line (a crash during the write) is dropped when the file is next read. Data files live in
  * `directory/data`, shared with forks by hard links. The directory is locked for this process
  * (`Locked` in another one); use {@link layerPostgres} for several processes.
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const layerFileSystem = (
   options: Options & { readonly directory: string }
@@ -266,7 +266,7 @@ export const layerFileSystem = (
 /**
  * A store in memory, for tests: the same contract, nothing survives the layer. Data files go to
  * `dataDirectory`, or to a temporary directory removed with the layer.
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const layerMemory = (
   options?: Options & { readonly dataDirectory?: string | undefined }
@@ -278,7 +278,7 @@ export const layerMemory = (
  * `data_harness_migrations`) when the layer starts; concurrent starts are serialized by the
  * migrator's table lock. Data files go to `dataDirectory` (shared storage when several machines
  * serve the same sessions); without it `importData` and `dataPath` fail with a message saying so.
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const layerSql = (
   options?: Options & PostgresOptions
@@ -299,7 +299,7 @@ export const layerSql = (
  *   dataDirectory: "/mnt/shared/data-harness"
  * })
  * ```
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const layerPostgres = (
   options: Options & PostgresOptions & { readonly connection: PgClient.PgPoolConfig }

@@ -11,7 +11,7 @@
  * - `PutHandle` / `RemoveHandle`: a data handle added, replaced or removed;
  * - `Options`: the session's options replaced.
  *
- * @since 0.3.0
+ * @since 0.2.0
  */
 import { Schema } from "effect"
 import * as Message from "../core/Message.js"
@@ -22,7 +22,7 @@ import { Usage } from "../core/Usage.js"
 /**
  * A data file of a handle in the store's data directory: immutable, named by its content hash,
  * shared (not copied) by forks. `SessionStore.dataPath` gives its path for a session.
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const DataRef = Schema.Struct({
   sha256: Schema.String.check(Schema.isPattern(/^[0-9a-f]{64}$/)),
@@ -30,7 +30,7 @@ export const DataRef = Schema.Struct({
   /** The file format, also the file's extension: `parquet` for tables. */
   format: Schema.String.check(Schema.isPattern(/^[a-z0-9]{1,16}$/))
 })
-/** @since 0.3.0 */
+/** @since 0.2.0 */
 export type DataRef = typeof DataRef.Type
 
 // handles
@@ -40,10 +40,10 @@ const JsonRest = [Schema.Record(Schema.String, Schema.Json)] as const
 /**
  * The snapshot of a handle (what the model sees): a `kind` (`table`, `array`, `object`, `scalar`)
  * and that kind's JSON fields (see `Data.Snapshot`).
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const StoredSnapshot = Schema.StructWithRest(Schema.Struct({ kind: Schema.String }), JsonRest)
-/** @since 0.3.0 */
+/** @since 0.2.0 */
 export type StoredSnapshot = typeof StoredSnapshot.Type
 
 /**
@@ -53,7 +53,7 @@ export type StoredSnapshot = typeof StoredSnapshot.Type
  * Where the data is: `value` (a small value inline), `data` (a file in the store's data directory,
  * Parquet for tables), `path` (an outside file by absolute path), or `query` (SQL that recomputes
  * it); several may be set (a saved query result with its `data`).
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const StoredHandle = Schema.StructWithRest(
   Schema.Struct({
@@ -69,56 +69,56 @@ export const StoredHandle = Schema.StructWithRest(
   }),
   JsonRest
 )
-/** @since 0.3.0 */
+/** @since 0.2.0 */
 export type StoredHandle = typeof StoredHandle.Type
 
 // steps
 
 /**
  * A user message (a prompt), merged into a trailing user message.
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const UserStep = Schema.TaggedStruct("User", { content: Schema.Array(Message.ContentBlock) })
 
 /**
  * A completed assistant turn and the usage it cost.
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const TurnStep = Schema.TaggedStruct("Turn", { content: Schema.Array(Message.ContentBlock), usage: Usage })
 
 /**
  * Results of the pending `tool_use`s of the last turn (all or some of them).
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const ToolResultsStep = Schema.TaggedStruct("ToolResults", { content: Schema.Array(Message.ToolResultBlock) })
 
 /**
  * Usage that no stored turn carries (a discarded attempt of a retried turn).
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const UsageStep = Schema.TaggedStruct("Usage", { usage: Usage })
 
 /**
  * A handle added, or replaced by name.
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const PutHandleStep = Schema.TaggedStruct("PutHandle", { handle: StoredHandle })
 
 /**
  * A handle removed by name.
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const RemoveHandleStep = Schema.TaggedStruct("RemoveHandle", { name: Schema.String })
 
 /**
  * The session's options replaced.
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const OptionsStep = Schema.TaggedStruct("Options", { options: Schema.Json })
 
 /**
  * One change to a session. A commit is one or more steps, stored in one transaction.
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const Step = Schema.Union([
   UserStep,
@@ -129,7 +129,7 @@ export const Step = Schema.Union([
   RemoveHandleStep,
   OptionsStep
 ])
-/** @since 0.3.0 */
+/** @since 0.2.0 */
 export type Step = typeof Step.Type
 
 /**
@@ -142,7 +142,7 @@ export const Steps = Schema.Array(Step)
 
 /**
  * A user message step from text or blocks.
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const userStep = (content: string | ReadonlyArray<Message.ContentBlock>): Step => ({
   _tag: "User",
@@ -151,7 +151,7 @@ export const userStep = (content: string | ReadonlyArray<Message.ContentBlock>):
 
 /**
  * A completed assistant turn step.
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const turnStep = (content: ReadonlyArray<Message.ContentBlock>, usage: Usage): Step => ({
   _tag: "Turn",
@@ -161,7 +161,7 @@ export const turnStep = (content: ReadonlyArray<Message.ContentBlock>, usage: Us
 
 /**
  * A tool results step.
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const toolResultsStep = (content: ReadonlyArray<Message.ToolResultBlock>): Step => ({
   _tag: "ToolResults",
@@ -170,25 +170,25 @@ export const toolResultsStep = (content: ReadonlyArray<Message.ToolResultBlock>)
 
 /**
  * A usage-only step.
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const usageStep = (usage: Usage): Step => ({ _tag: "Usage", usage })
 
 /**
  * A handle put step.
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const putHandleStep = (handle: StoredHandle): Step => ({ _tag: "PutHandle", handle })
 
 /**
  * A handle removal step.
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const removeHandleStep = (name: string): Step => ({ _tag: "RemoveHandle", name })
 
 /**
  * An options step.
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const optionsStep = (options: Schema.Json): Step => ({ _tag: "Options", options })
 
@@ -197,18 +197,18 @@ export const optionsStep = (options: Schema.Json): Step => ({ _tag: "Options", o
 /**
  * How an ask ended, recorded after its last event: a reader that reaches it knows the log is
  * complete. `error` is the encoded error of a failed ask.
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const AskEnd = Schema.Struct({
   status: Schema.Literals(["completed", "failed", "interrupted"]),
   error: Schema.optionalKey(Schema.Json)
 })
-/** @since 0.3.0 */
+/** @since 0.2.0 */
 export type AskEnd = typeof AskEnd.Type
 
 /**
  * A stored event: its id (1, 2, … within its ask) and the event as JSON.
- * @since 0.3.0
+ * @since 0.2.0
  */
 export interface StoredEvent {
   readonly id: number

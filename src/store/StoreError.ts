@@ -20,13 +20,13 @@
  *     error.reason === "NotFound" ? store.create(tenant, { id }) : Effect.fail(error))
  * )
  * ```
- * @since 0.3.0
+ * @since 0.2.0
  */
 import { Schema } from "effect"
 
 /**
  * Why a store operation failed.
- * @since 0.3.0
+ * @since 0.2.0
  */
 export const StoreErrorReason = Schema.Literals([
   "NotFound",
@@ -39,12 +39,12 @@ export const StoreErrorReason = Schema.Literals([
   "Unavailable",
   "Io"
 ])
-/** @since 0.3.0 */
+/** @since 0.2.0 */
 export type StoreErrorReason = typeof StoreErrorReason.Type
 
 /**
  * A session store operation failed; `reason` says why and `message` what to do.
- * @since 0.3.0
+ * @since 0.2.0
  */
 export class StoreError extends Schema.TaggedError<StoreError>()("StoreError", {
   reason: StoreErrorReason,

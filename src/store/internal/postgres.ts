@@ -52,7 +52,7 @@ import {
 
 /**
  * Options of the Postgres layers.
- * @since 0.3.0
+ * @since 0.2.0
  */
 export interface PostgresOptions {
   /** Where data files go (shared storage when several machines serve the same sessions). */
