@@ -6,7 +6,7 @@
  * @since 0.1.0
  */
 import AnthropicSdk from "@anthropic-ai/sdk"
-import { Effect, Redacted, Stream } from "effect"
+import { Effect, Exit, Redacted, Scope, Stream } from "effect"
 import * as Message from "../src/core/Message.js"
 import * as Anthropic from "../src/provider/anthropic/Anthropic.js"
 import * as Provider from "../src/provider/Provider.js"
@@ -20,7 +20,10 @@ const only = process.argv[4]?.split(",")
 const server = await startServer()
 const model = `stream:${deltas}`
 const client = new AnthropicSdk({ apiKey: "sk-ant-bench", baseURL: server.url, maxRetries: 0 })
-const provider = Effect.runSync(Anthropic.make({ model, apiKey: Redacted.make("sk-ant-bench"), baseURL: server.url }))
+const providerScope = Effect.runSync(Scope.make())
+const provider = Effect.runSync(
+  Scope.provide(providerScope)(Anthropic.make({ model, apiKey: Redacted.make("sk-ant-bench"), baseURL: server.url }))
+)
 const request: Provider.Request = { messages: [Message.user("Say something long.")], tools: [] }
 const params = { model, max_tokens: 4096, messages: [{ role: "user" as const, content: "Say something long." }] }
 
@@ -89,4 +92,5 @@ for (const name of names) {
     `| ${name} | ${ms.toFixed(0)} | ${((ms * 1e6) / deltas).toFixed(0)} | ${(ms / base).toFixed(3)} | ${median(wall.get(name)!).toFixed(0)} |`
   )
 }
+await Effect.runPromise(Scope.close(providerScope, Exit.void))
 await server.stop()

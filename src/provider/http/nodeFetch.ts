@@ -13,7 +13,8 @@
  * an `AbortError` before the headers, errors the body after them, and destroys the socket either
  * way); redirects are followed (at most 20; 303, and 301/302 after a POST, become a GET without
  * body; credentials are dropped when the origin changes); `gzip`, `deflate` and `br` bodies are
- * decompressed. Connections are kept alive in the agent's pool (see `poolOptions`). Anything it does not handle (a
+ * decompressed. Connections are kept alive in the agent's pool (see `poolOptions`), which
+ * `close` (or the scope of {@link scoped}) destroys. Anything it does not handle (a
  * `Request` object, a streamed or form body, `http:`/`https:` aside) goes to the global `fetch`.
  *
  * A network failure rejects with Node's own error (`ECONNREFUSED`, `ECONNRESET`, ...): the SDK wraps
@@ -25,6 +26,7 @@ import * as Http from "node:http"
 import * as Https from "node:https"
 import type { Readable } from "node:stream"
 import * as Zlib from "node:zlib"
+import { Effect, type Scope } from "effect"
 
 /**
  * Pull-based access to a Node readable: `next` hands over everything buffered, or waits for the
@@ -243,12 +245,28 @@ export interface Options {
 }
 
 /**
+ * A `fetch` on `node:http` / `node:https`, with `close` to close its connections.
+ * @internal
+ */
+export interface NodeFetch {
+  (input: string | URL | Request, init?: RequestInit): Promise<Response>
+  /**
+   * Destroys every connection of the pools this fetch made (idle ones and ones carrying a
+   * response, which then fails as a reset connection). Agents given in {@link Options} are the
+   * caller's and are left alone. A request sent after `close` opens a new connection.
+   */
+  readonly close: () => void
+}
+
+/**
  * A `fetch` on `node:http` / `node:https`.
  * @internal
  */
-export const make = (options: Options = {}): typeof globalThis.fetch => {
-  const http = options.http ?? new Http.Agent(poolOptions)
-  const https = options.https ?? new Https.Agent(poolOptions)
+export const make = (options: Options = {}): NodeFetch => {
+  const ownHttp = options.http === undefined ? new Http.Agent(poolOptions) : undefined
+  const ownHttps = options.https === undefined ? new Https.Agent(poolOptions) : undefined
+  const http = options.http ?? ownHttp!
+  const https = options.https ?? ownHttps!
   const silenceMillis = options.silenceMillis ?? defaultSilenceMillis
 
   const send = (url: URL, method: string, headers: Record<string, string>, body: Body, options: SendOptions) => {
@@ -343,7 +361,7 @@ export const make = (options: Options = {}): typeof globalThis.fetch => {
     return result
   }
 
-  return (input, init) => {
+  const fetch = (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
     const body = bodyOf(init?.body)
     if (typeof input !== "string" && !(input instanceof URL)) return globalThis.fetch(input, init)
     const url = new URL(input)
@@ -362,4 +380,19 @@ export const make = (options: Options = {}): typeof globalThis.fetch => {
       retried: false
     })
   }
+  const close = () => {
+    ownHttp?.destroy()
+    ownHttps?.destroy()
+  }
+  return Object.assign(fetch, { close })
 }
+
+/**
+ * A {@link make} fetch whose connections are closed when the scope closes.
+ * @internal
+ */
+export const scoped = (options: Options = {}): Effect.Effect<NodeFetch, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.sync(() => make(options)),
+    (fetch) => Effect.sync(() => fetch.close())
+  )
