@@ -212,23 +212,29 @@ const headOf = (reason: ProviderErrorReason, extra: ErrorDetails): string =>
         ? `${what[reason]} (${extra.type})`
         : what[reason]
 
-/** A {@link ProviderError} whose message says what happened, what to do, and the request id. */
+/**
+ * A {@link ProviderError} whose message says what happened, what to do, and the request id. Only
+ * the parts that came from outside (the detail, the error type, the base URL, the request id) can
+ * hold the key, so only they are redacted: this module's own words stay readable whatever the key.
+ */
 export const makeError = (
   context: ErrorContext,
   reason: ProviderErrorReason,
   detail: string,
   extra: ErrorDetails = {}
 ): ProviderError => {
-  const where = reason === "Connection" && context.baseURL ? ` at ${context.baseURL}` : ""
+  const redact = context.redact
+  const where = reason === "Connection" && context.baseURL ? ` at ${redact(context.baseURL)}` : ""
   const wait = extra.retryAfter !== undefined ? ` The server asks to wait ${Math.ceil(extra.retryAfter)} ms.` : ""
-  const id = extra.requestId ? ` (request-id ${extra.requestId})` : ""
+  const id = extra.requestId ? ` (request-id ${redact(extra.requestId)})` : ""
+  const head = headOf(reason, extra.type === undefined ? extra : { ...extra, type: redact(extra.type) })
   return new ProviderError({
     reason,
     provider: PROVIDER,
-    message: context.redact(`${headOf(reason, extra)}${where}: ${detail}.${wait} ${advice[reason]}${id}`),
+    message: `${head}${where}: ${redact(detail)}.${wait} ${advice[reason]}${id}`,
     ...(extra.status !== undefined ? { status: extra.status } : {}),
     ...(extra.retryAfter !== undefined ? { retryAfter: extra.retryAfter } : {}),
-    ...(extra.requestId ? { requestId: extra.requestId } : {})
+    ...(extra.requestId ? { requestId: redact(extra.requestId) } : {})
   })
 }
 
