@@ -104,40 +104,8 @@ export class TurnAccumulator {
   /** Applies one event; returns a typed error when the event sequence is malformed. */
   apply(event: StreamEvent.ProviderEvent): ProviderError | undefined {
     switch (event.type) {
-      case "content_block_delta": {
-        const block = this.blocks[event.index]
-        if (block === undefined) return this.invalid(`a delta for block ${event.index}, which was never started`)
-        const delta = event.delta as { type: string; [key: string]: unknown }
-        switch (delta.type) {
-          case "text_delta":
-            if (block.type === "text") this.append(event.index, delta.text as string)
-            break
-          case "input_json_delta":
-            this.json[event.index] = (this.json[event.index] ?? "") + (delta.partial_json as string)
-            break
-          case "thinking_delta":
-            if (block.type === "thinking") this.append(event.index, delta.thinking as string)
-            break
-          case "signature_delta":
-            if (block.type === "thinking") block.signature = delta.signature
-            break
-          case "citations_delta":
-            if (block.type === "text") {
-              block.citations = [...((block.citations as Array<unknown> | undefined) ?? []), delta.citation]
-            }
-            break
-          case "compaction_delta":
-            // as the SDK: the delta carries the block's whole value (`null`: the compaction failed)
-            if (block.type === "compaction") {
-              block.content = delta.content
-              if ("encrypted_content" in delta) block.encrypted_content = delta.encrypted_content
-            } else this.foldUnknown(event.index, block, delta)
-            break
-          default:
-            this.foldUnknown(event.index, block, delta)
-        }
-        return undefined
-      }
+      case "content_block_delta":
+        return this.delta(event)
       case "message_start":
         return this.start(event)
       case "content_block_start": {
@@ -148,29 +116,8 @@ export class TurnAccumulator {
         if (tracksInput(block)) this.json[event.index] = ""
         return undefined
       }
-      case "content_block_stop": {
-        const block = this.blocks[event.index]
-        if (block === undefined)
-          return this.invalid(`content_block_stop for block ${event.index}, which was never started`)
-        this.closed[event.index] = true
-        this.join(event.index)
-        const json = this.json[event.index]
-        if (json !== undefined && json.length > 0) {
-          try {
-            block.input = JSON.parse(json)
-          } catch {
-            try {
-              block.input = parsePartial(json)
-              this.truncated.add(event.index)
-            } catch {
-              return this.invalid(
-                `the input of tool call "${String(block.name)}" is not valid JSON: ${JSON.stringify(json.slice(0, 200))}`
-              )
-            }
-          }
-        }
-        return undefined
-      }
+      case "content_block_stop":
+        return this.stopBlock(event.index)
       case "message_delta": {
         if (!this.started) return this.invalid("message_delta before message_start")
         if (event.delta.stop_reason != null) this.stopReason = event.delta.stop_reason
@@ -190,6 +137,65 @@ export class TurnAccumulator {
         return undefined
       }
     }
+  }
+
+  /** A `content_block_delta`: the per-token path. */
+  private delta(event: StreamEvent.ContentBlockDelta): ProviderError | undefined {
+    const block = this.blocks[event.index]
+    if (block === undefined) return this.invalid(`a delta for block ${event.index}, which was never started`)
+    const delta = event.delta as { type: string; [key: string]: unknown }
+    switch (delta.type) {
+      case "text_delta":
+        if (block.type === "text") this.append(event.index, delta.text as string)
+        break
+      case "input_json_delta":
+        this.json[event.index] = (this.json[event.index] ?? "") + (delta.partial_json as string)
+        break
+      case "thinking_delta":
+        if (block.type === "thinking") this.append(event.index, delta.thinking as string)
+        break
+      case "signature_delta":
+        if (block.type === "thinking") block.signature = delta.signature
+        break
+      case "citations_delta":
+        if (block.type === "text") {
+          block.citations = [...((block.citations as Array<unknown> | undefined) ?? []), delta.citation]
+        }
+        break
+      case "compaction_delta":
+        // as the SDK: the delta carries the block's whole value (`null`: the compaction failed)
+        if (block.type === "compaction") {
+          block.content = delta.content
+          if ("encrypted_content" in delta) block.encrypted_content = delta.encrypted_content
+        } else this.foldUnknown(event.index, block, delta)
+        break
+      default:
+        this.foldUnknown(event.index, block, delta)
+    }
+    return undefined
+  }
+
+  /** A `content_block_stop`: text joined, tool input parsed (completed when cut short). */
+  private stopBlock(index: number): ProviderError | undefined {
+    const block = this.blocks[index]
+    if (block === undefined) return this.invalid(`content_block_stop for block ${index}, which was never started`)
+    this.closed[index] = true
+    this.join(index)
+    const json = this.json[index]
+    if (json === undefined || json.length === 0) return undefined
+    try {
+      block.input = JSON.parse(json)
+    } catch {
+      try {
+        block.input = parsePartial(json)
+        this.truncated.add(index)
+      } catch {
+        return this.invalid(
+          `the input of tool call "${String(block.name)}" is not valid JSON: ${JSON.stringify(json.slice(0, 200))}`
+        )
+      }
+    }
+    return undefined
   }
 
   /**
