@@ -90,12 +90,12 @@ export const selectInto = (
   return Effect.gen(function* () {
     // prepared, so the text must be exactly one statement: DuckDB refuses to prepare several
     const prepared = yield* db.attempt(() => db.connection.prepare(createSql), onError)
-    yield* Effect.ensuring(
+    const created = yield* Effect.ensuring(
       db.attempt(() => prepared.run(), onError),
       Effect.sync(() => prepared.destroySync())
     )
-    const counted = yield* db.attempt(() => db.connection.runAndReadAll(`SELECT count(*) FROM ${table}`), onError)
-    const total = Number(counted.getRowsJS()[0]?.[0] ?? 0)
+    // CREATE TABLE AS returns the number of rows it wrote
+    const total = Number(Object.values(readRows(created, 1)[0] ?? {})[0] ?? 0)
     const cut = total > maxRows
     // rowid follows insertion order, so the last row is the one past the bound
     if (cut) yield* db.run(`DELETE FROM ${table} WHERE rowid = (SELECT max(rowid) FROM ${table})`, onError)
@@ -130,16 +130,19 @@ export const readAll = (
  * Drops table or view `name` if there is one; see `Database.drop`.
  * @since 0.1.0
  */
-export const drop = (db: Connection, name: string): Effect.Effect<void> =>
-  Effect.ignore(
-    Effect.flatMap(
-      db.kindOf(name, (message) => message),
-      (kind) =>
-        kind === undefined
-          ? Effect.void
-          : db.run(`DROP ${kind} IF EXISTS ${quoteIdentifier(name)}`, (message) => message)
-    )
+export const drop = (db: Connection, name: string): Effect.Effect<void> => {
+  const table = quoteIdentifier(name)
+  // one statement in the common case (a table); a view is dropped as a view when DuckDB says so
+  return Effect.ignore(
+    db
+      .run(`DROP TABLE IF EXISTS ${table}`, (message) => message)
+      .pipe(
+        Effect.catch((message) =>
+          /type View/i.test(message) ? db.run(`DROP VIEW IF EXISTS ${table}`, (m) => m) : Effect.fail(message)
+        )
+      )
   )
+}
 
 /**
  * Renames table `from` to `to`, replacing what is named `to`; see `Database.rename`.
