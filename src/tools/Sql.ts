@@ -184,29 +184,39 @@ export const make = (options: Options = {}): Tool.Tool => {
       )
     }),
     handler: ({ query, save_as }, context) =>
-      run(context.data, query, save_as, limits).pipe(
-        Effect.timeoutOption(timeout),
-        Effect.flatMap(
-          Option.match({
-            onSome: Effect.succeed,
-            onNone: () =>
-              Effect.fail(
-                new Data.SqlError({
-                  message:
-                    `The query ran longer than the sql tool's time limit of ${Duration.format(timeout)} and was ` +
-                    "stopped (DuckDB was interrupted). Make it cheaper (filter or aggregate first, add LIMIT), " +
-                    "or ask the user to raise the limit (DataTools.make({ sql: { timeoutMs } })).",
-                  sql: query
-                })
-              )
-          })
-        )
+      // the check also loads the handles the query names: that work is the user's data, not the
+      // model's query, so it does not count against the limit (a large table would otherwise
+      // never finish loading)
+      Effect.andThen(
+        checkReadOnly(context.data, query),
+        limited(run(context.data, query, save_as, limits), timeout, query)
       )
   })
   return resolved instanceof InvalidOptions ? Tool.withInvalidOptions(tool, resolved) : tool
 }
 
-/** One call: the check, then the query run once into a table that is kept as a handle or dropped. */
+/** `effect` stopped at `timeout`: interrupting it interrupts DuckDB, and the model is told the limit. */
+const limited = <A, E>(effect: Effect.Effect<A, E>, timeout: Duration.Duration, sql: string) =>
+  effect.pipe(
+    Effect.timeoutOption(timeout),
+    Effect.flatMap(
+      Option.match({
+        onSome: (value) => Effect.succeed(value),
+        onNone: () =>
+          Effect.fail(
+            new Data.SqlError({
+              message:
+                `The query ran longer than the sql tool's time limit of ${Duration.format(timeout)} and was ` +
+                "stopped (DuckDB was interrupted). Make it cheaper (filter or aggregate first, add LIMIT), " +
+                "or ask the user to raise the limit (DataTools.make({ sql: { timeoutMs } })).",
+              sql
+            })
+          )
+      })
+    )
+  )
+
+/** One call after the check: the query run once into a table that is kept as a handle or dropped. */
 const run = (
   store: Data.Store,
   query: string,
@@ -214,7 +224,6 @@ const run = (
   limits: { inlineRows: number; inlineChars: number; maxResultRows: number }
 ) =>
   Effect.gen(function* () {
-    yield* checkReadOnly(store, query)
     const resultName = nextResultName(yield* store.list)
     let shown: string | undefined
     const result = yield* store.select(query, {

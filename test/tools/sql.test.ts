@@ -416,21 +416,28 @@ describe("the time limit", () => {
       const agent = yield* Agent.make({ dataTools: DataTools.make({ sql: { timeoutMs: 2_000 } }) })
       const session = yield* agent.session()
       yield* Effect.addFinalizer(() => session.data.close)
+      yield* session.put("t", [{ a: 1 }])
       const fiber = yield* Effect.forkChild(runEvents(session.askStream("go")))
-      yield* TestClock.adjust("2 seconds")
+      // The limit starts once the query itself runs, after real I/O (opening the database, the
+      // read-only check, loading t): let the event loop turn, and move the clock by the limit
+      // until the call ends. The query alone would run for hours.
+      for (let turn = 0; fiber.pollUnsafe() === undefined && turn < 6_000; turn++) {
+        yield* Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, 5)))
+        yield* TestClock.adjust("2 seconds")
+      }
       const { events, exit } = yield* Fiber.join(fiber)
       assert.isTrue(Exit.isSuccess(exit))
-      const [stopped, after] = toolResultEvents(events)
+      const [stopped] = toolResultEvents(events)
       assert.isTrue(stopped!.is_error)
       assert.include(text(stopped!), "ran longer than the sql tool's time limit of 2s and was stopped")
       assert.include(text(stopped!), "DataTools.make({ sql: { timeoutMs } })")
-      assert.deepStrictEqual(inline(text(after!)).rows, [[1]], "the database is free for the next query")
+      const after = yield* session.data.query("SELECT count(*) AS n FROM t")
+      assert.deepStrictEqual(after.rows, [{ n: 1 }], "DuckDB was interrupted: the database is free")
     }).pipe(
       Effect.provide(
         Mock.layer({
           turns: [
-            Mock.toolCall("sql", { query: "SELECT sum(range) FROM range(1000000000000)" }),
-            Mock.toolCall("sql", { query: "SELECT 1 AS one" }),
+            Mock.toolCall("sql", { query: "SELECT sum(range) + (SELECT count(*) FROM t) FROM range(1000000000000)" }),
             Mock.text("done")
           ]
         })

@@ -17,8 +17,9 @@ import { quoteIdentifier } from "../sqlText.js"
 export interface Connection {
   readonly connection: DuckDBConnection
   /**
-   * Runs one DuckDB call. On interruption it interrupts the connection and waits for the call to
-   * settle, so the next operation never starts while DuckDB is still busy.
+   * Runs one DuckDB call. On interruption it interrupts the connection (again every 10 ms, until
+   * the call settles) and waits for the call to settle, so the next operation never starts while
+   * DuckDB is still busy.
    */
   readonly attempt: <A, E>(call: () => Promise<A>, onError: (message: string) => E) => Effect.Effect<A, E>
   /** Runs SQL and materialises its result. */
@@ -56,6 +57,9 @@ export const sqlError =
   (message: string): SqlError =>
     new SqlError({ message: `${prefix}: ${message}`, sql })
 
+/** How often an interrupted call is interrupted again until it settles. */
+const INTERRUPT_REPEAT_MS = 10
+
 const KIND_SQL =
   "SELECT table_type FROM information_schema.tables " +
   "WHERE table_catalog = current_database() AND table_schema = current_schema() " +
@@ -80,11 +84,13 @@ export const makeConnection = (connection: DuckDBConnection): Connection => {
         (cause: unknown) => resume(Effect.fail(onError(errorMessage(cause))))
       )
       return Effect.promise(() => {
+        // DuckDB clears the interrupt flag when a statement starts, so an interrupt that lands
+        // while the call is still queued for a worker thread would be lost: repeat it until the
+        // call settles
         connection.interrupt()
-        return promise.then(
-          () => undefined,
-          () => undefined
-        )
+        const repeat = setInterval(() => connection.interrupt(), INTERRUPT_REPEAT_MS)
+        const stop = () => clearInterval(repeat)
+        return promise.then(stop, stop)
       })
     })
 
