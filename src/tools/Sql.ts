@@ -16,8 +16,8 @@
  * statement (`SELECT`, `WITH`, `FROM` first, `VALUES`, `DESCRIBE`, `SUMMARIZE`, `SHOW`, `PIVOT … IN
  * (…)`) whose table references are the session's handles or a few built-in table functions
  * (`range`, `generate_series`, `unnest`, `json_each`, the `duckdb_*` catalog). A refusal says what
- * was refused and why. Each call has a time limit (default 30 s): past it DuckDB is interrupted
- * and the model is told the limit.
+ * was refused and why. Each query has a time limit (default 30 s; loading the handles it names
+ * does not count): past it DuckDB is interrupted and the model is told the limit.
  *
  * @example
  * ```ts
