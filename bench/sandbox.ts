@@ -5,7 +5,7 @@
  *
  * Run alone with `npx tsx bench/sandbox.ts`, or through the bench runner via `benchSandbox`.
  */
-import { Effect } from "effect"
+import { Effect, Exit, Scope } from "effect"
 import * as Data from "../src/data/Data.js"
 import * as Sandbox from "../src/sandbox/sandbox.js"
 import * as JavaScript from "../src/tools/JavaScript.js"
@@ -89,10 +89,13 @@ export const benchSandbox = async (): Promise<ReadonlyArray<Measurement>> => {
   const reduceRecords = await medianCall("records.reduce((sum, r) => sum + r.amount, 0)", { records }, 10, 2)
   const returnArray = await medianCall("Array.from({ length: 100000 }, (_, i) => i)", {}, 10, 2)
 
-  const store = await Effect.runPromise(Data.makeStore)
+  // Data.makeStore is scoped: the store (and its database, if anything opened one) is released here
+  const scope = await Effect.runPromise(Scope.make())
+  const store = await Effect.runPromise(Scope.provide(Data.makeStore, scope))
   await Effect.runPromise(store.put("records", records))
   const toolTrivial = await medianToolCall(store, "1 + 1", 50, 10)
   const toolReduce = await medianToolCall(store, "records.reduce((sum, r) => sum + r.amount, 0)", 10, 2)
+  await Effect.runPromise(Scope.close(scope, Exit.void))
 
   return [
     { name: "first call in the process (loads the WASM engine)", value: round(firstCall), unit: "ms" },
