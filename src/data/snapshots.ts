@@ -2,7 +2,7 @@
  * Snapshots: the small JSON view of a handle the model sees instead of its data.
  * @since 0.1.0
  */
-import { toJsonValue } from "./jsonValue.js"
+import { toJsonValue } from "../core/jsonValue.js"
 import type { Column, Handle, Snapshot } from "./model.js"
 
 const SAMPLE_ROWS = 5

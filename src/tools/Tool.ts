@@ -25,7 +25,7 @@
 import { Cause, Duration, Effect, Exit, Option, Schema, SchemaAST } from "effect"
 import { InvalidOptions } from "../core/HarnessError.js"
 import type * as Data from "../data/Data.js"
-import { stringify } from "../data/jsonValue.js"
+import { stringify } from "../core/jsonValue.js"
 import type * as Provider from "../provider/Provider.js"
 import { resolveDuration } from "./durationOption.js"
 

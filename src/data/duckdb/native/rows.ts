@@ -17,7 +17,7 @@ import {
   VARCHAR
 } from "@duckdb/node-api"
 import { Effect } from "effect"
-import { jsonReplacer } from "../../jsonValue.js"
+import { jsonReplacer } from "../../../core/jsonValue.js"
 import { DataLoadError } from "../errors.js"
 import { quoteIdentifier } from "../sqlText.js"
 import { type Connection, errorMessage } from "./connection.js"

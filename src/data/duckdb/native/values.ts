@@ -27,7 +27,7 @@ import {
   objectFromStructValue,
   objectFromUnionValue
 } from "@duckdb/node-api"
-import { jsonInteger } from "../../jsonValue.js"
+import { jsonInteger } from "../../../core/jsonValue.js"
 import type { Column } from "../Database.js"
 
 const MIN_DATE_MILLIS = -8_640_000_000_000_000n
