@@ -275,8 +275,6 @@ const evaluate = (call: Call, helpers: Helpers): Outcome => {
   if (dumped.value.error !== undefined) return failure(call, helpers, handles.manage(dumped.value.error), "result")
   const json = handles.manage(dumped.value.value)
   if (call.interrupted) return timedOut(call)
-  const bound = call.saves.exceeded()
-  if (bound !== undefined) return failed(call, saveLimit(bound, call.settings.maxSaves, call.settings.maxSaveBytes))
   return {
     _tag: "Success",
     result: {
@@ -286,6 +284,22 @@ const evaluate = (call: Call, helpers: Helpers): Outcome => {
       answer: call.answer
     }
   }
+}
+
+/**
+ * A save past a bound fails the call even when the code caught the error `save` threw, or failed
+ * in some other way afterwards; only a timeout or an exhausted heap say more.
+ */
+const withSaveLimit = (call: Call, outcome: Outcome): Outcome => {
+  const bound = call.saves.exceeded()
+  if (bound === undefined) return outcome
+  if (
+    outcome._tag === "Failure" &&
+    (outcome.explanation.reason === "Timeout" || outcome.explanation.reason === "OutOfMemory")
+  ) {
+    return outcome
+  }
+  return failed(call, saveLimit(bound, call.settings.maxSaves, call.settings.maxSaveBytes))
 }
 
 /**
@@ -335,7 +349,7 @@ export const execute = (engine: Engine, job: Job, discard: () => void, started: 
 
   let outcome: Outcome
   try {
-    outcome = session(call, started)
+    outcome = withSaveLimit(call, session(call, started))
   } catch (cause) {
     // Any host exception thrown through the engine leaves its WebAssembly state unknown.
     discard()

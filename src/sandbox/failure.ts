@@ -6,7 +6,7 @@
  * @internal
  */
 import { wasmApi } from "./engine.js"
-import { formatMiB } from "./limits.js"
+import { formatBytes, formatMiB } from "./limits.js"
 import { type Thrown, trimStack } from "./marshal.js"
 import type { Reason } from "./SandboxError.js"
 
@@ -148,8 +148,8 @@ export const saveLimit = (bound: "count" | "bytes", maxSaves: number, maxSaveByt
   reason: "SaveLimit",
   message:
     bound === "count"
-      ? `The code saved more than ${maxSaves} handles, the most one call may save (maxSaves); nothing it saved was kept. ` +
+      ? `The code tried to save more than ${maxSaves} handles, the most one call may save (maxSaves); nothing it saved was kept. ` +
         "Save fewer, larger values: collect the items in one array or object and save that once."
-      : `The values the code saved add up to more than ${formatMiB(maxSaveBytes)} of JSON, the most one call may save (maxSaveBytes); nothing it saved was kept. ` +
+      : `The values the code tried to save add up to more than ${formatBytes(maxSaveBytes)} of JSON, the most one call may save (maxSaveBytes); nothing it saved was kept. ` +
         "Save a summary of the data instead of the data."
 })

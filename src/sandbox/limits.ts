@@ -103,6 +103,10 @@ export const resolveSettings = (options: SandboxOptions | undefined): Settings =
 /** `bytes` in MiB with one decimal, for messages. */
 export const formatMiB = (bytes: number): string => `${Math.round((bytes / MiB) * 10) / 10} MiB`
 
+/** `bytes` in the largest unit that keeps it at least 1 (bytes, KiB, MiB), for messages. */
+export const formatBytes = (bytes: number): string =>
+  bytes < KiB ? `${bytes} bytes` : bytes < MiB ? `${Math.round((bytes / KiB) * 10) / 10} KiB` : formatMiB(bytes)
+
 /** What the model reads when a call ran out of time. */
 export const timeoutMessage = (timeoutMs: number): string =>
   `The code ran longer than ${timeoutMs} ms and was stopped. ` +

@@ -13,7 +13,8 @@
  * The parts, each in its own file beside this one:
  * - `limits.ts`: the options of a call and the settings they resolve to.
  * - `pool.ts`, `spawn.ts`: the worker threads calls run on (`SandboxPool.ts` is its public face).
- * - `thread.ts`: a thread's entry; `protocol.ts`: the messages between a thread and the pool.
+ * - `thread.ts`: a thread's entry; `job.ts`: one job on it; `protocol.ts`: the messages between
+ *   a thread and the pool.
  * - `engine.ts`: QuickJS in a fixed-size WebAssembly memory, loaded on a thread's first call.
  * - `execute.ts`: one call on an engine; `bootstrap.ts`: the code every context runs first.
  * - `marshal.ts`: data in and out; `failure.ts`: failures explained; `watchdog.ts`: the hard stop.

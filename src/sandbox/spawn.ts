@@ -12,15 +12,18 @@ import { Worker } from "node:worker_threads"
 
 /**
  * The thread's bootstrap. From the built package it imports `thread.js`; run from the TypeScript
- * sources, it registers tsx first.
+ * sources, it registers tsx first. It uses only `import()`, which works whether Node evaluates it
+ * as CommonJS (the default) or as a module (a process started with `--input-type=module` passes
+ * that flag on to its threads).
  */
 const THREAD_SOURCE = `
-const { workerData } = require("node:worker_threads");
 (async () => {
+  const { workerData } = await import("node:worker_threads");
   if (workerData.tsx !== undefined) (await import(workerData.tsx)).register();
   await import(workerData.entry);
-})().catch((error) => {
-  require("node:worker_threads").parentPort.postMessage({ _tag: "Defect", name: "Error", message: "the sandbox thread did not start: " + String(error), stack: error && error.stack });
+})().catch(async (error) => {
+  const { parentPort } = await import("node:worker_threads");
+  parentPort.postMessage({ _tag: "Defect", name: "Error", message: "the sandbox thread did not start: " + String(error), stack: error && error.stack });
 });
 `
 

@@ -1,14 +1,14 @@
 /**
  * A sandbox thread's entry: runs the jobs the pool posts, one at a time, on this worker thread's
  * own QuickJS engines, and posts back a `Started` when the untrusted code starts and one final
- * `Reply`. Started by `pool.ts`; not imported anywhere else.
+ * reply. Started by `pool.ts` (through `spawn.ts`); not imported anywhere else.
  *
  * @internal
  */
 import { parentPort } from "node:worker_threads"
 import { makeEngines } from "./engine.js"
-import { execute, type Outcome } from "./execute.js"
-import { type Answer, defectOf, type Job, type Started } from "./protocol.js"
+import { runJob } from "./job.js"
+import { defectOf, type Job, type Started } from "./protocol.js"
 
 const port = parentPort
 if (port === null) throw new Error("thread.ts is a sandbox thread's entry, not a module to import")
@@ -16,32 +16,8 @@ if (port === null) throw new Error("thread.ts is a sandbox thread's entry, not a
 const engines = makeEngines()
 const started: Started = { _tag: "Started" }
 
-const answerOf = (outcome: Outcome, ranMs: number): Answer =>
-  outcome._tag === "Success"
-    ? { _tag: "Success", result: outcome.result, ranMs, retire: engines.shouldRetire() }
-    : {
-        _tag: "Failure",
-        reason: outcome.explanation.reason,
-        message: outcome.explanation.message,
-        output: outcome.output,
-        retire: engines.shouldRetire()
-      }
-
-const run = async (job: Job): Promise<Answer> => {
-  const engine = await engines.load(job.settings.wasmBytes)
-  // loading an engine is not the call's time
-  const loaded = performance.now()
-  const outcome = execute(
-    engine,
-    job,
-    () => engines.discard(engine),
-    () => port.postMessage(started)
-  )
-  return answerOf(outcome, performance.now() - loaded)
-}
-
 port.on("message", (job: Job) => {
-  void run(job)
+  void runJob(engines, job, () => port.postMessage(started))
     .catch(defectOf)
     .then((answer) => {
       try {
