@@ -148,7 +148,7 @@ export const saveLimit = (bound: "count" | "bytes", maxSaves: number, maxSaveByt
   reason: "SaveLimit",
   message:
     bound === "count"
-      ? `The code tried to save more than ${maxSaves} handles, the most one call may save (maxSaves); nothing it saved was kept. ` +
+      ? `The code tried to save more than ${maxSaves} handle${maxSaves === 1 ? "" : "s"}, the most one call may save (maxSaves); nothing it saved was kept. ` +
         "Save fewer, larger values: collect the items in one array or object and save that once."
       : `The values the code tried to save add up to more than ${formatBytes(maxSaveBytes)} of JSON, the most one call may save (maxSaveBytes); nothing it saved was kept. ` +
         "Save a summary of the data instead of the data."

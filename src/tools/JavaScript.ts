@@ -126,7 +126,7 @@ const providedPool: Effect.Effect<ThreadPool | undefined> = Effect.flatMap(
   (pool) => {
     if (Option.isNone(pool)) return Effect.succeed(undefined)
     if (pool.value instanceof ThreadPool) return Effect.succeed(pool.value)
-    return Effect.die(new Error("a SandboxPool must come from JavaScript.layerPool or SandboxPool.make"))
+    return Effect.die(new Error("a SandboxPool service must be built with JavaScript.layerPool"))
   }
 )
 

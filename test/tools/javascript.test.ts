@@ -4,7 +4,7 @@ import * as NodePath from "node:path"
 import { fileURLToPath } from "node:url"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { Agent, Data, Mock, type Session, type StreamEvent, type Tool } from "../../src/index.js"
+import { Agent, Data, DataTools, Mock, type Session, type StreamEvent, type Tool } from "../../src/index.js"
 import * as JavaScript from "../../src/tools/JavaScript.js"
 import * as Sql from "../../src/tools/Sql.js"
 import { runEvents, toolResultEvents } from "../utils/events.js"
@@ -321,6 +321,19 @@ describe("bounds on what one call may create", () => {
       )
       assert.isTrue(results[0]!.isError)
       assert.include(results[0]!.content, "more than 3 handles")
+      assert.deepStrictEqual(yield* session.handles, [])
+    })
+  )
+
+  it.effect("the bounds are set through DataTools.make({ javascript }) too", () =>
+    Effect.gen(function* () {
+      const { results, session } = yield* run(
+        none,
+        ["save('a', 1); save('b', 2)"],
+        DataTools.make({ javascript: { maxSaves: 1 } })
+      )
+      assert.isTrue(results[0]!.isError)
+      assert.include(results[0]!.content, "more than 1 handle, the most one call may save (maxSaves)")
       assert.deepStrictEqual(yield* session.handles, [])
     })
   )
