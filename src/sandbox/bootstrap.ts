@@ -11,8 +11,11 @@
  * What `hostSave` answers: the value was recorded, or one of the per-call bounds would be passed
  * (then nothing is recorded, and `save` throws a `RangeError` that names the bound).
  */
+/** The save was recorded. */
 export const SAVE_OK = 0
+/** The save would pass `maxSaves`. */
 export const SAVE_TOO_MANY = 1
+/** The save would pass `maxSaveBytes`. */
 export const SAVE_TOO_LARGE = 2
 
 /**

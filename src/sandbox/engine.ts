@@ -51,6 +51,7 @@ interface WasmApi {
   readonly Memory: new (descriptor: { readonly initial: number; readonly maximum: number }) => object
   readonly RuntimeError: abstract new (...args: ReadonlyArray<never>) => Error
 }
+/** The global `WebAssembly` object, as far as it is used here. */
 export const wasmApi = (): WasmApi => (globalThis as unknown as { readonly WebAssembly: WasmApi }).WebAssembly
 
 /**

@@ -41,15 +41,20 @@ export interface Settings {
   readonly wasmBytes: number
 }
 
+/** Bytes in a KiB. */
 export const KiB = 1024
+/** Bytes in a MiB. */
 export const MiB = 1024 * KiB
 
+/** The sandbox's own default time limit (the `javascript` tool passes its own, 5 s). */
 export const DEFAULT_TIMEOUT_MS = 2_000
 /** About 23 days: with every grace added, still within Node's timers (2^31 - 1 ms). */
 const MAX_TIMEOUT_MS = 2_000_000_000
 const DEFAULT_MEMORY_BYTES = 64 * MiB
 const DEFAULT_MAX_OUTPUT_BYTES = 64 * KiB
+/** Default of `maxSaves`: distinct names one call may save. */
 export const DEFAULT_MAX_SAVES = 100
+/** Default of `maxSaveBytes`: bytes of JSON the saved values of one call may add up to. */
 export const DEFAULT_MAX_SAVE_BYTES = 16 * MiB
 const MIN_MEMORY_BYTES = 1 * MiB
 const MAX_MEMORY_BYTES = 1024 * MiB
@@ -67,6 +72,7 @@ export const MAX_STACK_BYTES = 256 * KiB
 const ENGINE_OVERHEAD_BYTES = 8 * MiB
 /** The prebuilt module imports a memory of at least 16 MiB (its `INITIAL_MEMORY`). */
 const MIN_WASM_BYTES = 16 * MiB
+/** A WebAssembly memory page. */
 export const WASM_PAGE_BYTES = 64 * KiB
 /** Held while untrusted code runs, freed afterwards, so reading the outcome never meets a full heap. */
 export const RESERVE_BYTES = 256 * KiB

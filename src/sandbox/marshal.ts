@@ -63,6 +63,7 @@ export interface Output {
   readonly push: (line: string) => boolean
 }
 
+/** An empty {@link Output} with a budget of `limit` bytes. */
 export const makeOutput = (limit: number): Output => {
   const lines: Array<string> = []
   let used = 0
@@ -96,6 +97,7 @@ export interface Saves {
   readonly exceeded: () => "count" | "bytes" | undefined
 }
 
+/** An empty {@link Saves} with the call's bounds. */
 export const makeSaves = (maxSaves: number, maxSaveBytes: number): Saves => {
   const entries = new Map<string, string>()
   const sizes = new Map<string, number>()
@@ -166,6 +168,7 @@ const Thrown = Schema.Struct({
   isError: Schema.Boolean,
   isNull: Schema.Boolean
 })
+/** A thrown value's name, message and stack, as `describe` read them. */
 export type Thrown = typeof Thrown.Type
 
 /** A thrown value that could not be read (its getters threw, or `describe` itself failed). */

@@ -33,6 +33,7 @@ export interface Started {
   readonly _tag: "Started"
 }
 
+/** The final reply of a call that succeeded. */
 export interface Success {
   readonly _tag: "Success"
   readonly result: RawResult
@@ -42,6 +43,7 @@ export interface Success {
   readonly retire: boolean
 }
 
+/** The final reply of a call whose code failed (a `SandboxError` on the caller's side). */
 export interface Failure {
   readonly _tag: "Failure"
   readonly reason: Reason

@@ -28,7 +28,9 @@ import { defaultPool, type ThreadPool } from "./pool.js"
 import { type Answer, rebuild } from "./protocol.js"
 import { SandboxError } from "./SandboxError.js"
 
+/** Limits for one sandbox call. */
 export type { SandboxOptions } from "./limits.js"
+/** The sandboxed code failed. */
 export { SandboxError } from "./SandboxError.js"
 
 /**

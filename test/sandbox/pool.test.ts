@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Exit, Fiber, Layer, Scope } from "effect"
-import { Agent, JavaScript, Mock } from "../../src/index.js"
+import { Agent, Data, JavaScript, Mock } from "../../src/index.js"
 
 // The pool's threads are real worker threads, so these run on the real clock (`it.live`).
 // Node's diagnostic report lists every worker thread this process started and that has not exited
@@ -94,6 +94,30 @@ describe("JavaScript.layerPool", () => {
         "the sandbox pool was closed"
       )
       assert.strictEqual(result.text, "done")
+    })
+  )
+
+  it.live("a call on a closed pool starts no thread, and the model is told to provide the pool around the agent", () =>
+    Effect.gen(function* () {
+      const before = workerThreads()
+      const scope = yield* Scope.make()
+      const context = yield* Layer.buildWithScope(JavaScript.layerPool(), scope)
+      yield* Scope.close(scope, Exit.void)
+      const outcome = yield* JavaScript.javascript
+        .call(
+          { code: "1" },
+          {
+            toolUseId: "toolu_1",
+            data: yield* Data.makeStore,
+            reveal: () => Effect.void,
+            setAnswer: () => Effect.void
+          }
+        )
+        .pipe(Effect.provideContext(context))
+      assert.isTrue(outcome.isError)
+      assert.include(outcome.content, "The sandbox pool was closed")
+      assert.include(outcome.content, "provide the pool's layer around everything that uses the agent")
+      assert.strictEqual(workerThreads(), before)
     })
   )
 
