@@ -24,8 +24,8 @@
  */
 import { Cause, Duration, Effect, Exit, Option, Schema, SchemaAST } from "effect"
 import { InvalidOptions } from "../core/HarnessError.js"
-import type * as Data from "../data/Data.js"
 import { stringify } from "../core/jsonValue.js"
+import type * as Data from "../data/Data.js"
 import type * as Provider from "../provider/Provider.js"
 import { resolveDuration } from "./durationOption.js"
 
