@@ -1,10 +1,13 @@
+import { spawn } from "node:child_process"
+import { createServer } from "node:http"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import { assert, describe, it } from "@effect/vitest"
 import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
 import { Context, Effect, Layer, Redacted, Schema } from "effect"
-import { HttpServer } from "effect/http"
-import { Agent, Mock, Tool } from "../../src/index.js"
+import { HttpRouter, HttpServer, HttpServerResponse } from "effect/http"
+import { Agent, Mock, Tool, Variables } from "../../src/index.js"
 import * as Mcp from "../../src/mcp/Mcp.js"
 
 const sales = [
@@ -206,6 +209,77 @@ describe("Mcp.layerHttp authorization", () => {
   )
 })
 
+describe("Mcp.layerHttp mounted in a larger server", () => {
+  it.live(
+    "two sessions at two paths keep their own tools and data, next to other routes; auth guards only its own",
+    () =>
+      Effect.gen(function* () {
+        const a = yield* salesSession
+        const b = yield* salesSession
+        yield* b.data.remove("sales")
+        yield* b.put("orders", [{ id: 1 }])
+        const routes = Layer.mergeAll(
+          Mcp.layerHttp({
+            session: a,
+            path: "/a/mcp",
+            authorize: (token) => Effect.succeed(Redacted.value(token) === "tok-a")
+          }),
+          Mcp.layerHttp({ session: b, path: "/b/mcp", tools: [Variables.listVariables], name: "orders" }),
+          HttpRouter.add("GET", "/health", HttpServerResponse.text("ok"))
+        )
+        const context = yield* Layer.build(
+          HttpRouter.serve(routes, { disableLogger: true, disableListenLog: true }).pipe(
+            Layer.provideMerge(NodeHttpServer.layerServer(createServer, { port: 0, host: "127.0.0.1" }))
+          )
+        )
+        const server = context.mapUnsafe.get(HttpServer.HttpServer.key) as HttpServer.HttpServer["Service"]
+        const base = HttpServer.formatAddress(server.address)
+
+        const health = yield* Effect.promise(() => fetch(`${base}/health`))
+        assert.strictEqual(health.status, 200)
+        const unauthorized = yield* Effect.exit(connect(`${base}/a/mcp`))
+        assert.strictEqual(unauthorized._tag, "Failure")
+
+        const clientA = yield* connect(`${base}/a/mcp`, { authorization: "Bearer tok-a" })
+        const clientB = yield* connect(`${base}/b/mcp`)
+        assert.strictEqual(clientB.getServerVersion()?.name, "orders")
+        assert.deepStrictEqual(
+          (yield* Effect.promise(() => clientA.listTools())).tools.map((tool) => tool.name),
+          ["list_variables", "sql", "javascript"]
+        )
+        assert.deepStrictEqual(
+          (yield* Effect.promise(() => clientB.listTools())).tools.map((tool) => tool.name),
+          ["list_variables"]
+        )
+        const listedA = textOf(yield* Effect.promise(() => clientA.callTool({ name: "list_variables", arguments: {} })))
+        const listedB = textOf(yield* Effect.promise(() => clientB.callTool({ name: "list_variables", arguments: {} })))
+        assert.include(listedA, '"sales"')
+        assert.notInclude(listedA, '"orders"')
+        assert.include(listedB, '"orders"')
+        assert.notInclude(listedB, '"sales"')
+      }).pipe(Effect.scoped)
+  )
+
+  it.live("a tool that cannot be served fails the layer with InvalidOptions", () =>
+    Effect.gen(function* () {
+      const session = yield* salesSession
+      const scalar = Tool.make("scalar", {
+        description: "Takes a bare string.",
+        parameters: Schema.String,
+        handler: (text) => text
+      })
+      const error = yield* Effect.flip(serve({ session, tools: [scalar] }))
+      assert.strictEqual(error._tag, "InvalidOptions")
+      assert.include(error.message, "Schema.Struct")
+      const duplicate = yield* Effect.flip(
+        serve({ session, tools: [Variables.listVariables, Variables.listVariables] })
+      )
+      assert.strictEqual(duplicate._tag, "InvalidOptions")
+      assert.include(duplicate.message, "list_variables")
+    }).pipe(Effect.scoped)
+  )
+})
+
 describe("Mcp.layerStdio with the official SDK client", () => {
   /** scratchpad/mcp.ts as a subprocess speaking MCP on its stdio, closed with the scope. */
   const connectStdio = Effect.acquireRelease(
@@ -259,6 +333,59 @@ describe("Mcp.layerStdio with the official SDK client", () => {
       assert.include(textOf(bad), 'Invalid input for tool "sql"')
       // the server wrote nothing besides protocol messages: no warnings, no logs
       assert.deepStrictEqual(stderr, [])
+    }).pipe(Effect.scoped)
+  )
+})
+
+describe("older MCP clients", () => {
+  const initialize = (protocolVersion: string) =>
+    JSON.stringify({
+      jsonrpc: "2.0",
+      id: 1,
+      method: "initialize",
+      params: { protocolVersion, capabilities: {}, clientInfo: { name: "old", version: "1" } }
+    })
+
+  it.live("are served 2025-03-26 over HTTP", () =>
+    Effect.gen(function* () {
+      const session = yield* salesSession
+      const url = yield* serve({ session })
+      const response = yield* Effect.promise(() =>
+        fetch(url, {
+          method: "POST",
+          headers: { "content-type": "application/json", accept: "application/json, text/event-stream" },
+          body: initialize("2025-03-26")
+        })
+      )
+      assert.strictEqual(response.status, 200)
+      const body = yield* Effect.promise(() => response.text())
+      assert.include(body, '"protocolVersion":"2025-03-26"')
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("are served 2024-11-05 over stdio", () =>
+    Effect.gen(function* () {
+      const child = yield* Effect.acquireRelease(
+        Effect.sync(() => spawn(process.execPath, ["--import", "tsx", "scratchpad/mcp.ts"], { stdio: "pipe" })),
+        (child) =>
+          Effect.callback<void>((resume) => {
+            if (child.exitCode !== null) return resume(Effect.void)
+            child.once("exit", () => resume(Effect.void))
+            child.stdin.end()
+          })
+      )
+      const firstLine = Effect.callback<string>((resume) => {
+        let buffer = ""
+        child.stdout.on("data", (chunk) => {
+          buffer += String(chunk)
+          const end = buffer.indexOf("\n")
+          if (end !== -1) resume(Effect.succeed(buffer.slice(0, end)))
+        })
+      })
+      child.stdin.write(`${initialize("2024-11-05")}\n`)
+      const reply = JSON.parse(yield* firstLine)
+      assert.strictEqual(reply.result.protocolVersion, "2024-11-05")
+      assert.strictEqual(reply.result.serverInfo.name, "data-harness")
     }).pipe(Effect.scoped)
   )
 })
