@@ -50,6 +50,24 @@ const textOf = (result: unknown): string =>
     .map((block) => block.text ?? "")
     .join("")
 
+/** A script as a subprocess speaking MCP on its stdio, closed with the scope. */
+const connectStdio = (script = "scratchpad/mcp.ts") =>
+  Effect.acquireRelease(
+    Effect.tryPromise(async () => {
+      const client = new Client({ name: "sdk-test", version: "1.0.0" })
+      const stderr: Array<string> = []
+      const transport = new StdioClientTransport({
+        command: process.execPath,
+        args: ["--import", "tsx", script],
+        stderr: "pipe"
+      })
+      transport.stderr?.on("data", (chunk) => stderr.push(String(chunk)))
+      await client.connect(transport)
+      return { client, stderr }
+    }),
+    ({ client }) => Effect.promise(() => client.close())
+  )
+
 describe("Mcp.layerHttp with the official SDK client", () => {
   it.live("lists the data tools with their input schemas", () =>
     Effect.gen(function* () {
@@ -281,26 +299,9 @@ describe("Mcp.layerHttp mounted in a larger server", () => {
 })
 
 describe("Mcp.layerStdio with the official SDK client", () => {
-  /** scratchpad/mcp.ts as a subprocess speaking MCP on its stdio, closed with the scope. */
-  const connectStdio = Effect.acquireRelease(
-    Effect.tryPromise(async () => {
-      const client = new Client({ name: "sdk-test", version: "1.0.0" })
-      const stderr: Array<string> = []
-      const transport = new StdioClientTransport({
-        command: process.execPath,
-        args: ["--import", "tsx", "scratchpad/mcp.ts"],
-        stderr: "pipe"
-      })
-      transport.stderr?.on("data", (chunk) => stderr.push(String(chunk)))
-      await client.connect(transport)
-      return { client, stderr }
-    }),
-    ({ client }) => Effect.promise(() => client.close())
-  )
-
   it.live("lists the tools, runs sql over the handle the script put, and returns errors as tool errors", () =>
     Effect.gen(function* () {
-      const { client, stderr } = yield* connectStdio
+      const { client, stderr } = yield* connectStdio()
       assert.include(client.getInstructions() ?? "", "sales")
       const { tools } = yield* Effect.promise(() => client.listTools())
       assert.deepStrictEqual(
@@ -333,6 +334,18 @@ describe("Mcp.layerStdio with the official SDK client", () => {
       assert.include(textOf(bad), 'Invalid input for tool "sql"')
       // the server wrote nothing besides protocol messages: no warnings, no logs
       assert.deepStrictEqual(stderr, [])
+    }).pipe(Effect.scoped)
+  )
+})
+
+describe("Mcp.layerStdio logging", () => {
+  it.live("a tool's logs go to stderr and leave the protocol on stdout intact", () =>
+    Effect.gen(function* () {
+      const { client, stderr } = yield* connectStdio("test/mcp/loggingStdioServer.ts")
+      const result = yield* Effect.promise(() => client.callTool({ name: "shout", arguments: { text: "hi" } }))
+      assert.isFalse(result.isError)
+      assert.strictEqual(textOf(result), "HI")
+      assert.include(stderr.join(""), "shouting hi")
     }).pipe(Effect.scoped)
   )
 })
