@@ -21,7 +21,7 @@ import { VERSION } from "./version.js"
  * @since 0.1.0
  */
 export class McpConnectionError extends Schema.TaggedError<McpConnectionError>()("McpConnectionError", {
-  /** The server: its URL or its command. */
+  /** The server: its URL (without credentials or query) or its command (redacted arguments hidden). */
   server: Schema.String,
   reason: Schema.String,
   status: Schema.optional(Schema.Number),
@@ -199,6 +199,20 @@ const toolsOver = (
       )
   }).pipe(Effect.mapError(connectionError(server)))
 
+/** A URL as errors show it: no user, password, query or fragment, which may carry secrets. */
+const describeUrl = (url: string | URL): string => {
+  try {
+    const shown = new URL(url)
+    shown.username = ""
+    shown.password = ""
+    shown.search = ""
+    shown.hash = ""
+    return shown.href
+  } catch {
+    return "(an invalid URL)"
+  }
+}
+
 const plainHeaders = (headers: HttpClientOptions["headers"]): Record<string, string> | undefined =>
   headers === undefined
     ? undefined
@@ -237,7 +251,7 @@ export const tools = (
   options: HttpClientOptions
 ): Effect.Effect<ReadonlyArray<Tool.Tool>, McpConnectionError, Scope.Scope> =>
   Effect.gen(function* () {
-    const server = String(options.url)
+    const server = describeUrl(options.url)
     // a keep-alive agent in the caller's scope: one socket serves every call, and it closes
     // with the scope
     const http = yield* Layer.build(NodeHttpClient.layerNodeHttpOptions({ keepAlive: true }))
@@ -251,7 +265,8 @@ export const tools = (
 
 /**
  * The tools of an MCP server started as a subprocess that speaks MCP over stdio (the way Claude
- * Desktop starts servers), as tools an agent can use. The process belongs to the current scope:
+ * Desktop starts servers), as tools an agent can use. Pass secrets as `Redacted` arguments or
+ * `env` values: errors show the command with them hidden. The process belongs to the current scope:
  * when the scope closes its stdin is closed, and it is terminated if it does not exit. Fails with
  * `McpConnectionError` when it cannot be started or listed.
  *
@@ -270,11 +285,11 @@ export const tools = (
  */
 export const toolsFromCommand = (
   command: string,
-  args: ReadonlyArray<string> = [],
+  args: ReadonlyArray<string | Redacted.Redacted<string>> = [],
   options: CommandOptions = {}
 ): Effect.Effect<ReadonlyArray<Tool.Tool>, McpConnectionError, Scope.Scope> =>
   Effect.gen(function* () {
-    const server = [command, ...args].join(" ")
+    const server = [command, ...args.map((arg) => (Redacted.isRedacted(arg) ? "<redacted>" : arg))].join(" ")
     const services = yield* Layer.build(NodeServices.layer)
     const transport = McpClient.stdio({
       command: ChildProcess.make(command, args, {

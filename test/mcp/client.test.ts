@@ -173,10 +173,14 @@ describe("Mcp.tools over streamable HTTP", () => {
       yield* Effect.callback<void>((resume) => {
         node.close(() => resume(Effect.void))
       })
-      const error = yield* Effect.flip(Mcp.tools({ url: `http://127.0.0.1:${port}/mcp` }))
+      const error = yield* Effect.flip(Mcp.tools({ url: `http://user:pw@127.0.0.1:${port}/mcp?key=secret` }))
       assert.strictEqual(error.reason, "TransportError")
       assert.isTrue(error.isRetryable)
+      assert.strictEqual(error.server, `http://127.0.0.1:${port}/mcp`)
       assert.include(error.message, `127.0.0.1:${port}`)
+      // credentials in the URL never reach the error
+      assert.notInclude(error.message, "secret")
+      assert.notInclude(error.message, "pw")
     }).pipe(Effect.scoped)
   )
 
@@ -222,10 +226,13 @@ describe("Mcp.toolsFromCommand over stdio", () => {
 
   it.live("a command that does not start is a McpConnectionError", () =>
     Effect.gen(function* () {
-      const error = yield* Effect.flip(Mcp.toolsFromCommand("/nonexistent/mcp-server"))
+      const error = yield* Effect.flip(
+        Mcp.toolsFromCommand("/nonexistent/mcp-server", ["--verbose", Redacted.make("--token=secret")])
+      )
       assert.strictEqual(error._tag, "McpConnectionError")
-      assert.strictEqual(error.server, "/nonexistent/mcp-server")
+      assert.strictEqual(error.server, "/nonexistent/mcp-server --verbose <redacted>")
       assert.include(error.message, "/nonexistent/mcp-server")
+      assert.notInclude(error.message, "secret")
     }).pipe(Effect.scoped)
   )
 })
