@@ -136,7 +136,7 @@ const consume = (agentOf: (i: number) => Agent.Agent, sessions: number, gaps: Ga
 export const scriptedLayer = (deltas: number): Layer.Layer<Provider.Provider> =>
   Layer.effect(
     Provider.Provider,
-    Effect.map(Mock.make({ turns: [Mock.text("x".repeat(deltas))], chunkSize: 1 }), ({ service }) =>
+    Effect.map(Effect.orDie(Mock.make({ turns: [Mock.text("x".repeat(deltas))], chunkSize: 1 })), ({ service }) =>
       Provider.Provider.of({
         ...service,
         stream: (request) =>

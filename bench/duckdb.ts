@@ -1,7 +1,9 @@
 /**
  * DuckDB benchmarks: loading 1,000,000 JS records, and a group-by over them and over a
  * 1,000,000-row CSV file; first on the internal database, then through the public path a model
- * takes (`session.put` / `session.putFile`, then a call of the `sql` tool).
+ * takes (`session.put` / `session.putFile`, then a call of the `sql` tool); and 10,000 `put`s
+ * into one store (what the `javascript` tool's `save` does per value), with distinct names and
+ * with one name (`h`, `h_2`, … `h_10000`).
  *
  * Run alone with `npx tsx bench/duckdb.ts`, or through `benchDuckdb()` from the bench runner.
  * @since 0.1.0
@@ -121,6 +123,37 @@ const benchToolPath = (rows: ReadonlyArray<Sale>, csvPath: string) =>
     ]
   })
 
+const PUTS = 10_000
+
+/** Wall time of `PUTS` puts into a fresh store, naming each with `name(i)`, in milliseconds. */
+const timePuts = (name: (i: number) => string) =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      const store = yield* Data.makeStore
+      const start = performance.now()
+      for (let i = 0; i < PUTS; i++) yield* store.put(name(i), i)
+      return performance.now() - start
+    })
+  )
+
+/**
+ * 10,000 puts of scalars into one store, the median of 5 fresh stores each: distinct names, and
+ * one name taken over and over (each put finds the next free `h_<n>`). Both were quadratic before
+ * the handle index (5.1 s and 10.7 s on the development machine); `put` is O(1) amortised now.
+ */
+const benchPuts = Effect.gen(function* () {
+  const distinct: Array<number> = []
+  const same: Array<number> = []
+  for (let run = 0; run < RUNS; run++) {
+    distinct.push(yield* timePuts((i) => `h${i}`))
+    same.push(yield* timePuts(() => "h"))
+  }
+  return [
+    { name: "session.put × 10,000, distinct names", value: round(median(distinct)), unit: "ms" },
+    { name: "session.put × 10,000, one name (h, h_2, … h_10000)", value: round(median(same)), unit: "ms" }
+  ]
+})
+
 /**
  * Measures, each as the median of 5 runs: `registerRows` of 1,000,000 records; a group-by over
  * that table; and `registerFile` + the same group-by over a 1,000,000-row CSV in the temp dir.
@@ -135,13 +168,15 @@ export const benchDuckdb = async (): Promise<ReadonlyArray<Measurement>> => {
     return await Effect.runPromise(
       Effect.scoped(
         Effect.gen(function* () {
-          const db = yield* DuckDB.make
+          const db = yield* DuckDB.open({ allowedPaths: [csvPath] })
           const register = yield* medianMillis(db.registerRows("t", rows))
           const groupBy = yield* medianMillis(db.query(GROUP_BY))
           const csv = yield* medianMillis(Effect.andThen(db.registerFile("t", csvPath), db.query(GROUP_BY)))
           const toolPath = yield* benchToolPath(rows, csvPath)
+          const puts = yield* benchPuts
           return [
             ...toolPath,
+            ...puts,
             { name: "duckdb registerRows 1M records", value: round(register), unit: "ms" },
             { name: "duckdb registerRows throughput", value: Math.round(ROWS / (register / 1000)), unit: "rows/s" },
             { name: "duckdb group-by over 1M registered rows", value: round(groupBy), unit: "ms" },

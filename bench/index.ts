@@ -10,6 +10,7 @@
  * | interrupt | interrupting a streaming ask until the server sees its socket close, p50/p99 |
  * | loop | agent-loop turns per second, scripted provider and a no-op tool |
  * | openai | deltas/s reading one Chat Completions stream of N deltas: floor, raw `openai` SDK, `agent.runStream` |
+ * | anthropic | the Anthropic adapter against the SDK and against library versions of its SSE parser and transport |
  * | store | session store: commit latency p50/p99 per layer, concurrent commits, resume one of 10,000 sessions |
  * | duckdb, sandbox | the data tools' own benchmarks, when their modules are present |
  *
@@ -21,6 +22,7 @@
 import { writeFileSync } from "node:fs"
 import * as Os from "node:os"
 import { fileURLToPath } from "node:url"
+import { benchAnthropicAdapter } from "./anthropic-adapter.js"
 import { benchConcurrency } from "./concurrency.js"
 import { benchInterrupt } from "./interrupt.js"
 import { benchLoop } from "./loop.js"
@@ -100,6 +102,15 @@ try {
   await section("interrupt", () => benchInterrupt(server, quick ? 100 : 1000))
   await section("loop", () => benchLoop({ asks: quick ? 50 : 500, repetitions: 3 }))
   await section("openai", () => benchOpenAI({ n: quick ? 100_000 : 1_000_000, repetitions: 3 }))
+  await section("anthropic", () =>
+    benchAnthropicAdapter(server, {
+      deltas: quick ? 20_000 : 200_000,
+      repetitions: quick ? 2 : 5,
+      sessions: quick ? 100 : 1000,
+      pacedDeltas: quick ? 20 : 100,
+      pacedRepetitions: quick ? 1 : 3
+    })
+  )
 } finally {
   await server.stop()
 }

@@ -31,15 +31,17 @@ const turnOf = (messages: ReadonlyArray<{ readonly role: string }>) =>
   messages.filter((message) => message.role === "assistant").length + 1
 
 const mockLayer = (): Layer.Layer<Provider.Provider> =>
-  Mock.layer({
-    turns: [
-      Mock.reply(({ messages }) =>
-        turnOf(messages) < TURNS_PER_ASK
-          ? { toolCalls: [{ name: "noop", input: {} }], usage: { inputTokens: 10, outputTokens: 5 } }
-          : { text: "done", usage: { inputTokens: 10, outputTokens: 5 } }
-      )
-    ]
-  })
+  Layer.orDie(
+    Mock.layer({
+      turns: [
+        Mock.reply(({ messages }) =>
+          turnOf(messages) < TURNS_PER_ASK
+            ? { toolCalls: [{ name: "noop", input: {} }], usage: { inputTokens: 10, outputTokens: 5 } }
+            : { text: "done", usage: { inputTokens: 10, outputTokens: 5 } }
+        )
+      ]
+    })
+  )
 
 const minimalLayer = (): Layer.Layer<Provider.Provider> => {
   const usage = { inputTokens: 10, outputTokens: 5, cacheReadTokens: 0, cacheWriteTokens: 0 }

@@ -231,6 +231,18 @@ export const checkFixture = async (dir: string, name: string): Promise<Result> =
 }
 
 /**
+ * The dispatcher's check (`scripts/conformance/index.ts`): {@link checkFixture} on a fixture it
+ * has read, its detail split into one reason per line.
+ */
+export const check = async (fixture: {
+  readonly dir: string
+  readonly name: string
+}): Promise<ReadonlyArray<string>> => {
+  const result = await checkFixture(fixture.dir, fixture.name)
+  return result.ok ? [] : (result.detail ?? "failed").split("; ")
+}
+
+/**
  * The fixture names of a corpus directory (every `NAME.sse` with its `NAME.expect.json`).
  */
 export const fixtures = (dir: string): Array<string> => {

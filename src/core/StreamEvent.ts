@@ -93,7 +93,13 @@ export type Delta = typeof Delta.Type
 
 // events
 
-/** @since 0.1.0 */
+/**
+ * The start of a turn. `message.content` is usually empty, but may already hold whole blocks
+ * (and `stop_reason` be set), e.g. a tool call made by code the API ran (programmatic tool
+ * calling): the turn starts from that message, as the SDK's `MessageStream` does. Those blocks
+ * are checked as `Message.ContentBlock`s when the turn is folded.
+ * @since 0.1.0
+ */
 export const MessageStart = Schema.Struct({
   type: Schema.Literal("message_start"),
   message: Schema.Struct({
@@ -101,6 +107,8 @@ export const MessageStart = Schema.Struct({
     role: Schema.Literal("assistant"),
     model: Schema.String,
     content: Schema.Array(Schema.Unknown),
+    stop_reason: Schema.optionalKey(Schema.NullOr(Schema.String)),
+    stop_sequence: Schema.optionalKey(Schema.NullOr(Schema.String)),
     usage: Schema.optionalKey(WireUsage)
   })
 })
@@ -357,6 +365,8 @@ const isValidFrame = (raw: unknown): raw is ProviderEvent => {
         message.role === "assistant" &&
         typeof message.model === "string" &&
         Array.isArray(message.content) &&
+        optionalNullOr(message, "stop_reason", isString) &&
+        optionalNullOr(message, "stop_sequence", isString) &&
         (usage === undefined ? !("usage" in message) : isWireUsage(usage))
       )
     }

@@ -1,11 +1,15 @@
 /**
- * The fold of one turn's events into a response: text deltas joined, tool input JSON joined and
- * parsed at block stop (an empty input meaning `{}`), thinking with its signature, citations
- * appended, usage counters replaced (not summed) as they arrive.
+ * The fold of one turn's events into a response: it starts from `message_start`'s message (usually
+ * empty, sometimes already holding blocks and a stop reason), then text deltas joined, tool input
+ * JSON joined and parsed at block stop (an empty input meaning `{}`), thinking with its
+ * signature, citations appended, a `compaction` block's summary set from its `compaction_delta`,
+ * deltas of unknown kinds folded by their shape (string fields appended to the block's field of
+ * the same name), usage counters replaced (not summed) as they arrive.
  *
  * Mutable for speed on the per-token path, but local: one accumulator per turn attempt.
  */
 
+import { Schema } from "effect"
 import { Partial, ProviderError } from "./HarnessError.js"
 import * as Message from "./Message.js"
 import { NormalizedResponse } from "./NormalizedResponse.js"
@@ -24,6 +28,8 @@ export interface TurnResult {
   readonly content: Array<Message.ContentBlock>
   readonly usage: Usage.Usage
 }
+
+const isContentBlock = Schema.is(Message.ContentBlock)
 
 const tracksInput = (block: MutableBlock) => block.type === "tool_use" || "input" in block
 
@@ -56,6 +62,11 @@ export class TurnAccumulator {
   readonly closed: Array<boolean> = []
   /** Blocks whose tool input was cut short and completed from a JSON prefix. */
   readonly truncated = new Set<number>()
+  /**
+   * Deltas of unknown kinds that could not be folded into their block (see `foldUnknown`): the
+   * block was kept as it was; a consumer may log them.
+   */
+  readonly unfolded: Array<{ readonly index: number; readonly type: string; readonly field: string }> = []
   /**
    * Text and thinking deltas not yet joined into their block. `block.text += delta` would keep
    * every delta alive as a node of a string rope (a 32-byte cons string each, more when the
@@ -93,40 +104,10 @@ export class TurnAccumulator {
   /** Applies one event; returns a typed error when the event sequence is malformed. */
   apply(event: StreamEvent.ProviderEvent): ProviderError | undefined {
     switch (event.type) {
-      case "content_block_delta": {
-        const block = this.blocks[event.index]
-        if (block === undefined) return this.invalid(`a delta for block ${event.index}, which was never started`)
-        const delta = event.delta as { type: string; [key: string]: unknown }
-        switch (delta.type) {
-          case "text_delta":
-            if (block.type === "text") this.append(event.index, delta.text as string)
-            break
-          case "input_json_delta":
-            this.json[event.index] = (this.json[event.index] ?? "") + (delta.partial_json as string)
-            break
-          case "thinking_delta":
-            if (block.type === "thinking") this.append(event.index, delta.thinking as string)
-            break
-          case "signature_delta":
-            if (block.type === "thinking") block.signature = delta.signature
-            break
-          case "citations_delta":
-            if (block.type === "text") {
-              block.citations = [...((block.citations as Array<unknown> | undefined) ?? []), delta.citation]
-            }
-            break
-        }
-        return undefined
-      }
-      case "message_start": {
-        if (this.started) return this.invalid("a second message_start before message_stop")
-        this.started = true
-        this.id = event.message.id
-        this.model = event.message.model
-        this.counters = undefined
-        this.count(event.message.usage)
-        return undefined
-      }
+      case "content_block_delta":
+        return this.delta(event)
+      case "message_start":
+        return this.start(event)
       case "content_block_start": {
         if (!this.started) return this.invalid("content_block_start before message_start")
         const block: MutableBlock = { ...(event.content_block as MutableBlock) }
@@ -135,29 +116,8 @@ export class TurnAccumulator {
         if (tracksInput(block)) this.json[event.index] = ""
         return undefined
       }
-      case "content_block_stop": {
-        const block = this.blocks[event.index]
-        if (block === undefined)
-          return this.invalid(`content_block_stop for block ${event.index}, which was never started`)
-        this.closed[event.index] = true
-        this.join(event.index)
-        const json = this.json[event.index]
-        if (json !== undefined && json.length > 0) {
-          try {
-            block.input = JSON.parse(json)
-          } catch {
-            try {
-              block.input = parsePartial(json)
-              this.truncated.add(event.index)
-            } catch {
-              return this.invalid(
-                `the input of tool call "${String(block.name)}" is not valid JSON: ${JSON.stringify(json.slice(0, 200))}`
-              )
-            }
-          }
-        }
-        return undefined
-      }
+      case "content_block_stop":
+        return this.stopBlock(event.index)
       case "message_delta": {
         if (!this.started) return this.invalid("message_delta before message_start")
         if (event.delta.stop_reason != null) this.stopReason = event.delta.stop_reason
@@ -176,6 +136,114 @@ export class TurnAccumulator {
         this.stopped = true
         return undefined
       }
+    }
+  }
+
+  /** A `content_block_delta`: the per-token path. */
+  private delta(event: StreamEvent.ContentBlockDelta): ProviderError | undefined {
+    const block = this.blocks[event.index]
+    if (block === undefined) return this.invalid(`a delta for block ${event.index}, which was never started`)
+    const delta = event.delta as { type: string; [key: string]: unknown }
+    switch (delta.type) {
+      case "text_delta":
+        if (block.type === "text") this.append(event.index, delta.text as string)
+        break
+      case "input_json_delta":
+        this.json[event.index] = (this.json[event.index] ?? "") + (delta.partial_json as string)
+        break
+      case "thinking_delta":
+        if (block.type === "thinking") this.append(event.index, delta.thinking as string)
+        break
+      case "signature_delta":
+        if (block.type === "thinking") block.signature = delta.signature
+        break
+      case "citations_delta":
+        if (block.type === "text") {
+          block.citations = [...((block.citations as Array<unknown> | undefined) ?? []), delta.citation]
+        }
+        break
+      case "compaction_delta":
+        // as the SDK: the delta carries the block's whole value (`null`: the compaction failed)
+        if (block.type === "compaction") {
+          block.content = delta.content
+          if ("encrypted_content" in delta) block.encrypted_content = delta.encrypted_content
+        } else this.foldUnknown(event.index, block, delta)
+        break
+      default:
+        this.foldUnknown(event.index, block, delta)
+    }
+    return undefined
+  }
+
+  /** A `content_block_stop`: text joined, tool input parsed (completed when cut short). */
+  private stopBlock(index: number): ProviderError | undefined {
+    const block = this.blocks[index]
+    if (block === undefined) return this.invalid(`content_block_stop for block ${index}, which was never started`)
+    this.closed[index] = true
+    this.join(index)
+    const json = this.json[index]
+    if (json === undefined || json.length === 0) return undefined
+    try {
+      block.input = JSON.parse(json)
+    } catch {
+      try {
+        block.input = parsePartial(json)
+        this.truncated.add(index)
+      } catch {
+        return this.invalid(
+          `the input of tool call "${String(block.name)}" is not valid JSON: ${JSON.stringify(json.slice(0, 200))}`
+        )
+      }
+    }
+    return undefined
+  }
+
+  /**
+   * Starts the turn from `message_start`'s message, as the SDK's `MessageStream` does: usually
+   * empty, but it may already hold whole blocks and a stop reason (a tool call made by code the
+   * API ran), which are the turn's as they came.
+   */
+  private start(event: StreamEvent.MessageStart): ProviderError | undefined {
+    if (this.started) return this.invalid("a second message_start before message_stop")
+    this.started = true
+    const message = event.message
+    this.id = message.id
+    this.model = message.model
+    this.counters = undefined
+    this.count(message.usage)
+    const content = message.content
+    for (let index = 0; index < content.length; index++) {
+      const block = content[index]
+      if (!isContentBlock(block)) {
+        return this.invalid(
+          `message_start holds a content block that is not valid: ${JSON.stringify(block)?.slice(0, 200)}`
+        )
+      }
+      this.blocks[index] = { ...(block as MutableBlock) }
+      this.closed[index] = true
+    }
+    if (message.stop_reason != null) this.stopReason = message.stop_reason
+    if (message.stop_sequence !== undefined) this.stopSequence = message.stop_sequence
+    return undefined
+  }
+
+  /**
+   * A delta of a kind this fold does not know (a newer API's), folded by its shape into the fields
+   * the block already has: a string field is appended to the block's field of the same name (a
+   * string, or `null` meaning empty), any other value replaces it. A field the block does not have,
+   * or a string for a field that is not one, cannot be folded: the block keeps what it had (as the
+   * SDK's `MessageStream`, which ignores deltas it does not know) and the field is listed in
+   * {@link unfolded}; the events still carry it.
+   */
+  private foldUnknown(index: number, block: MutableBlock, delta: { readonly [key: string]: unknown }): void {
+    for (const key of Object.keys(delta)) {
+      if (key === "type") continue
+      const value = delta[key]
+      const current = block[key]
+      if (!(key in block) || (typeof value === "string" && current !== null && typeof current !== "string")) {
+        this.unfolded.push({ index, type: String(delta.type), field: key })
+      } else if (typeof value !== "string") block[key] = value
+      else block[key] = current === null ? value : (current as string) + value
     }
   }
 

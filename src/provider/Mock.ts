@@ -19,9 +19,10 @@
  * @since 0.1.0
  */
 import { Context, Duration, Effect, Layer, Ref, Stream } from "effect"
-import { emptyPartial, type ProviderError, Timeout } from "../core/HarnessError.js"
+import { emptyPartial, InvalidOptions, type ProviderError, Timeout } from "../core/HarnessError.js"
 import * as Message from "../core/Message.js"
 import { NormalizedResponse } from "../core/NormalizedResponse.js"
+import { describe, resolveDuration, resolveOneOf, resolveWholeNumber } from "../core/options.js"
 import type * as StreamEvent from "../core/StreamEvent.js"
 import * as Usage from "../core/Usage.js"
 import * as Provider from "./Provider.js"
@@ -201,19 +202,65 @@ const responseOf = (script: Script, turn: number, request: Provider.Request, mod
 
 const isFailure = (value: Script | Failure): value is Failure => "_tag" in value && value._tag === "Failure"
 
+/** The options, checked: what `make` works with. */
+interface Checked {
+  readonly model: string
+  readonly chunkSize: number | undefined
+  readonly eventDelay: Duration.Duration | undefined
+  readonly headersDelay: Duration.Duration | undefined
+}
+
+const optional = <A>(
+  value: unknown,
+  resolve: (value: unknown) => A | InvalidOptions
+): A | undefined | InvalidOptions => (value === undefined ? undefined : resolve(value))
+
+/** Every option checked, the first invalid one as `InvalidOptions` (a mock never throws on its options). */
+const check = (options: Options): Checked | InvalidOptions => {
+  if (typeof options !== "object" || options === null || !Array.isArray(options.turns)) {
+    return new InvalidOptions({ option: "turns", message: "Mock.layer needs `turns`: an array of scripted turns." })
+  }
+  const bad = options.turns.findIndex(
+    (turn) => typeof turn !== "function" && (typeof turn !== "object" || turn === null)
+  )
+  if (bad !== -1) {
+    return new InvalidOptions({
+      option: `turns[${bad}]`,
+      message: `turns[${bad}] must be a script (Mock.text, Mock.toolCall, ...), a failure or a function, not ${describe(options.turns[bad])}.`
+    })
+  }
+  const exhausted = optional(options.whenExhausted, (v) => resolveOneOf("whenExhausted", v, ["repeatLast", "fail"]))
+  if (exhausted instanceof InvalidOptions) return exhausted
+  const streaming = optional(options.streaming, (v) => resolveOneOf("streaming", v, [true, false]))
+  if (streaming instanceof InvalidOptions) return streaming
+  const chunkSize = optional(options.chunkSize, (v) => resolveWholeNumber("chunkSize", v))
+  if (chunkSize instanceof InvalidOptions) return chunkSize
+  const eventDelay = optional(options.eventDelay, (v) => resolveDuration("eventDelay", v))
+  if (eventDelay instanceof InvalidOptions) return eventDelay
+  const headersDelay = optional(options.headersDelay, (v) => resolveDuration("headersDelay", v))
+  if (headersDelay instanceof InvalidOptions) return headersDelay
+  const model = options.model ?? "mock-model"
+  if (typeof model !== "string" || model.length === 0) {
+    return new InvalidOptions({ option: "model", message: `model must be a non-empty string, not ${describe(model)}.` })
+  }
+  return { model, chunkSize, eventDelay, headersDelay }
+}
+
 // constructors
 
 /**
- * Builds the mock provider service and its recorder.
+ * Builds the mock provider service and its recorder. Fails with `InvalidOptions` when an option
+ * is not valid (a delay that is not a duration, a `chunkSize` that is not a whole number, ...).
+ * The service accepts every per-call parameter of `Provider.Request` and records it.
  * @since 0.1.0
  */
 export const make = Effect.fnUntraced(function* (options: Options) {
+  const checked = check(options)
+  if (checked instanceof InvalidOptions) return yield* checked
+  const { model, eventDelay, headersDelay } = checked
   // appended in place: copying the list per request made long-lived mocks quadratic
   const requests: Array<Provider.Request> = []
   const counter = yield* Ref.make(0)
-  const model = options.model ?? "mock-model"
-  const eventDelay = options.eventDelay === undefined ? undefined : Duration.fromInputUnsafe(options.eventDelay)
-  const headersDelay = options.headersDelay === undefined ? undefined : Duration.fromInputUnsafe(options.headersDelay)
 
   const next = (request: Provider.Request) =>
     Effect.gen(function* () {
@@ -279,13 +326,13 @@ export const make = Effect.fnUntraced(function* (options: Options) {
       Effect.map(next(request), ({ turn, resolved }) => {
         if (!isFailure(resolved)) {
           return delayed(
-            Provider.synthesize(responseOf(resolved, turn, request, model), { chunkSize: options.chunkSize })
+            Provider.synthesize(responseOf(resolved, turn, request, model), { chunkSize: checked.chunkSize })
           )
         }
         const end = resolved.error === "stall" ? Stream.never : Stream.fail(resolved.error)
         if (resolved.afterText === undefined) return end
         const events = Provider.synthesize(responseOf({ text: resolved.afterText }, turn, request, model), {
-          chunkSize: options.chunkSize
+          chunkSize: checked.chunkSize
         })
         // everything before the first event that ends something (the text block's stop, or the
         // message's end when the text is empty): the failure strikes mid-turn
@@ -313,10 +360,11 @@ export const make = Effect.fnUntraced(function* (options: Options) {
 // layers
 
 /**
- * A layer providing the scripted `Provider` and its `Recorder`.
+ * A layer providing the scripted `Provider` and its `Recorder`; fails to build with
+ * `InvalidOptions` when an option is not valid.
  * @since 0.1.0
  */
-export const layer = (options: Options): Layer.Layer<Provider.Provider | Recorder> =>
+export const layer = (options: Options): Layer.Layer<Provider.Provider | Recorder, InvalidOptions> =>
   Layer.effectContext(
     Effect.map(make(options), ({ recorder, service }) =>
       Context.make(Provider.Provider, service).pipe(Context.add(Recorder, recorder))

@@ -135,7 +135,8 @@ export class Provider extends Context.Service<Provider, Service>()("data-harness
 /**
  * Folds one turn's events into its response: text joined, tool input JSON parsed at block stop
  * (an empty input is `{}`; input cut short by `max_tokens` is completed the way the official SDK
- * does), thinking with its signature, usage counters replaced as they arrive. A malformed
+ * does), thinking with its signature, usage counters replaced as they arrive; a delta of an
+ * unknown kind is folded by its shape, and one that cannot be is logged as a warning. A malformed
  * sequence, invalid tool JSON or a stream without `message_stop` fails with a `ProviderError`
  * of reason `InvalidResponse`. Any `ProviderError` or `Timeout` carries the partial output.
  * @since 0.1.0
@@ -156,7 +157,10 @@ export const collect = <E, R>(
       }),
       Effect.flatMap(() => {
         const response = turn.response()
-        return response instanceof ProviderError ? Effect.fail(response) : Effect.succeed(response)
+        if (response instanceof ProviderError) return Effect.fail(response)
+        return turn.unfolded.length === 0
+          ? Effect.succeed(response)
+          : Effect.as(Effect.logWarning(unfoldedMessage(provider, turn.unfolded)), response)
       }),
       // a failure mid-stream carries what had arrived
       Effect.mapError((error) =>
@@ -166,6 +170,12 @@ export const collect = <E, R>(
       )
     )
   })
+
+const unfoldedMessage = (provider: string, unfolded: TurnAccumulator["unfolded"]): string =>
+  `${provider}: ${unfolded.length} delta field(s) of unknown kinds could not be folded into their block, which was kept as it started (${unfolded
+    .slice(0, 3)
+    .map((u) => `block ${u.index} ${u.type}.${u.field}`)
+    .join(", ")}); the stream's events carry them`
 
 /**
  * Options for {@link synthesize}.

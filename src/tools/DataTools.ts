@@ -6,8 +6,10 @@
  * ```ts
  * import { Agent, DataTools } from "data-harness"
  * const agent = yield* Agent.make({ dataTools: DataTools.all })
- * // or with other limits:
- * const strict = yield* Agent.make({ dataTools: DataTools.make({ javascript: { timeoutMs: 1_000 } }) })
+ * // or with other limits: a 10 s SQL time limit, results of at most 100,000 rows, 1 s of JavaScript
+ * const strict = yield* Agent.make({
+ *   dataTools: DataTools.make({ sql: { timeoutMs: 10_000, maxResultRows: 100_000 }, javascript: { timeoutMs: 1_000 } })
+ * })
  * ```
  * @since 0.1.0
  */
@@ -17,7 +19,10 @@ import * as Sql from "./Sql.js"
 import type * as Tool from "./Tool.js"
 
 /**
- * Options of {@link make}: the options of each tool.
+ * Options of {@link make}: the options of each tool. `sql`: `inlineRows`, `inlineChars`,
+ * `timeoutMs` (default 30,000), `maxResultRows` (default 1,000,000); an invalid one is reported by
+ * `Tool.validate` as `InvalidOptions`. The session database's memory, threads and spill are
+ * `Data.DatabaseLimits`.
  * @since 0.1.0
  */
 export interface Options {

@@ -8,6 +8,14 @@ import * as DuckDB from "../../src/data/duckdb.js"
 
 const fixture = (name: string): string => fileURLToPath(new URL(`../fixtures/data/${name}`, import.meta.url))
 
+/**
+ * A database whose SQL may read the fixtures and the temp directory (every database is opened
+ * with external access off, except for what it is told to allow).
+ */
+const open = DuckDB.open({
+  allowedDirectories: [NodePath.dirname(fixture("sales.csv")) + NodePath.sep, Os.tmpdir() + NodePath.sep]
+})
+
 /** Revenue per region in the sales fixtures (sum of units * price). */
 const revenueByRegion = { east: 137.5, north: 161.25, south: 175.25, west: 232.75 }
 
@@ -20,7 +28,7 @@ const asRevenueMap = (rows: ReadonlyArray<Record<string, unknown>>) =>
 describe("registerRows", () => {
   it.effect("loads records and answers a group-by", () =>
     Effect.gen(function* () {
-      const db = yield* DuckDB.make
+      const db = yield* open
       const rows = Array.from({ length: 1000 }, (_, i) => ({
         region: ["north", "south"][i % 2],
         units: i % 10,
@@ -46,7 +54,7 @@ describe("registerRows", () => {
 
   it.effect("infers column types, keeping nulls, dates and nested values", () =>
     Effect.gen(function* () {
-      const db = yield* DuckDB.make
+      const db = yield* open
       yield* db.registerRows("typed", [
         { id: 1, ratio: 1, name: "a", ok: true, at: new Date("2024-01-02T03:04:05.678Z"), meta: { tags: ["x"] } },
         { id: 2, ratio: 0.5, name: null, ok: false, at: null, meta: null, late: "only here" },
@@ -83,7 +91,7 @@ describe("registerRows", () => {
 
   it.effect("widens mixed columns: integers and doubles to DOUBLE, other mixes to VARCHAR", () =>
     Effect.gen(function* () {
-      const db = yield* DuckDB.make
+      const db = yield* open
       yield* db.registerRows("mixed", [
         { n: 1, s: 1, big: 2n ** 40n },
         { n: 2.5, s: "two", big: 7 }
@@ -102,7 +110,7 @@ describe("registerRows", () => {
 
   it.effect("rejects values it cannot store, naming the row and column", () =>
     Effect.gen(function* () {
-      const db = yield* DuckDB.make
+      const db = yield* open
       const error = yield* Effect.flip(db.registerRows("t", [{ a: 1 }, { a: () => 1 }]))
       assert.strictEqual(error._tag, "DataLoadError")
       assert.strictEqual(error.reason, "InvalidValue")
@@ -115,7 +123,7 @@ describe("registerRows", () => {
 
   it.live("interrupting a large load rolls it back and keeps the previous table", () =>
     Effect.gen(function* () {
-      const db = yield* DuckDB.make
+      const db = yield* open
       yield* db.registerRows("t", [{ a: 1 }])
       const rows = Array.from({ length: 1_000_000 }, (_, i) => ({ a: i, b: `row ${i}` }))
       const fiber = yield* Effect.forkChild(db.registerRows("t", rows))
@@ -129,7 +137,7 @@ describe("registerRows", () => {
 
   it.effect("keeps the previous table when a replacement fails inside DuckDB", () =>
     Effect.gen(function* () {
-      const db = yield* DuckDB.make
+      const db = yield* open
       yield* db.registerRows("t", [{ a: 1 }, { a: 2 }])
       // DuckDB names are case-insensitive, so "x" and "X" collide when the table is created.
       const error = yield* Effect.flip(db.registerRows("t", [{ x: 1, X: 2 }]))
@@ -144,7 +152,7 @@ describe("registerFile", () => {
   for (const file of ["sales.csv", "sales.parquet", "sales.json"]) {
     it.effect(`makes ${file} queryable as a view`, () =>
       Effect.gen(function* () {
-        const db = yield* DuckDB.make
+        const db = yield* open
         yield* db.registerFile("sales", fixture(file))
         const result = yield* db.query(revenueSql("sales"))
         assert.deepStrictEqual(asRevenueMap(result.rows), revenueByRegion)
@@ -171,7 +179,7 @@ describe("registerFile", () => {
       const dir = yield* Effect.promise(() => Fs.mkdtemp(NodePath.join(Os.tmpdir(), "duckdb-test-")))
       const path = NodePath.join(dir, "sales.data")
       yield* Effect.promise(() => Fs.copyFile(fixture("sales.csv"), path))
-      const db = yield* DuckDB.make
+      const db = yield* open
       const error = yield* Effect.flip(db.registerFile("sales", path))
       assert.strictEqual(error.reason, "UnsupportedFormat")
       assert.include(error.message, "pass format")
@@ -187,7 +195,7 @@ describe("registerFile", () => {
       const dir = yield* Effect.promise(() => Fs.mkdtemp(NodePath.join(Os.tmpdir(), "duckdb-test-")))
       const path = NodePath.join(dir, "o'brien's sales.csv")
       yield* Effect.promise(() => Fs.copyFile(fixture("sales.csv"), path))
-      const db = yield* DuckDB.make
+      const db = yield* open
       yield* db.registerFile("sales", path)
       const result = yield* db.query(revenueSql("sales"))
       assert.deepStrictEqual(asRevenueMap(result.rows), revenueByRegion)
@@ -197,7 +205,7 @@ describe("registerFile", () => {
 
   it.effect("fails with FileNotFound for a missing file", () =>
     Effect.gen(function* () {
-      const db = yield* DuckDB.make
+      const db = yield* open
       const path = fixture("no-such-file.csv")
       const error = yield* Effect.flip(db.registerFile("missing", path))
       assert.strictEqual(error._tag, "DataLoadError")
@@ -211,7 +219,7 @@ describe("registerFile", () => {
 
   it.effect("fails with FileNotFound for a glob that matches nothing", () =>
     Effect.gen(function* () {
-      const db = yield* DuckDB.make
+      const db = yield* open
       const error = yield* Effect.flip(db.registerFile("none", fixture("*.nothing.csv")))
       assert.strictEqual(error.reason, "FileNotFound")
     })
@@ -219,7 +227,7 @@ describe("registerFile", () => {
 
   it.effect("fails with ParseError and DuckDB's message for a CSV with inconsistent rows", () =>
     Effect.gen(function* () {
-      const db = yield* DuckDB.make
+      const db = yield* open
       const error = yield* Effect.flip(db.registerFile("bad", fixture("bad.csv")))
       assert.strictEqual(error.reason, "ParseError")
       assert.include(error.message, fixture("bad.csv"))
@@ -231,7 +239,7 @@ describe("registerFile", () => {
 
   it.effect("fails with ParseError for a CSV that is not UTF-8", () =>
     Effect.gen(function* () {
-      const db = yield* DuckDB.make
+      const db = yield* open
       const error = yield* Effect.flip(db.registerFile("bad", fixture("bad-encoding.csv")))
       assert.strictEqual(error.reason, "ParseError")
       assert.include(error.message, "not utf-8 encoded")
@@ -240,7 +248,7 @@ describe("registerFile", () => {
 
   it.effect("fails with ParseError when the file is not in the format given", () =>
     Effect.gen(function* () {
-      const db = yield* DuckDB.make
+      const db = yield* open
       const error = yield* Effect.flip(db.registerFile("sales", fixture("sales.csv"), "parquet"))
       assert.strictEqual(error.reason, "ParseError")
       assert.include(error.message, "Parquet")
@@ -249,7 +257,7 @@ describe("registerFile", () => {
 
   it.effect("replaces a table of the same name, and registerRows replaces the view", () =>
     Effect.gen(function* () {
-      const db = yield* DuckDB.make
+      const db = yield* open
       yield* db.registerRows("sales", [{ a: 1 }])
       yield* db.registerFile("sales", fixture("sales.csv"))
       assert.strictEqual((yield* db.describe("sales")).rowCount, 20)
@@ -260,7 +268,7 @@ describe("registerFile", () => {
 
   it.effect("readAll hands every row of a file-backed table to JS", () =>
     Effect.gen(function* () {
-      const db = yield* DuckDB.make
+      const db = yield* open
       yield* db.registerFile("sales", fixture("sales.parquet"))
       const rows = yield* db.readAll("sales")
       assert.strictEqual(rows.length, 20)
@@ -275,7 +283,7 @@ describe("registerFile", () => {
 describe("query", () => {
   it.effect("fails with SqlError carrying DuckDB's message for a syntax error", () =>
     Effect.gen(function* () {
-      const db = yield* DuckDB.make
+      const db = yield* open
       const error = yield* Effect.flip(db.query("SELEC 1"))
       assert.strictEqual(error._tag, "SqlError")
       assert.isTrue(error.message.startsWith('SQL error: Parser Error: syntax error at or near "SELEC"'))
@@ -285,7 +293,7 @@ describe("query", () => {
 
   it.effect("fails with SqlError for a missing table", () =>
     Effect.gen(function* () {
-      const db = yield* DuckDB.make
+      const db = yield* open
       const error = yield* Effect.flip(db.query("SELECT * FROM x"))
       assert.include(error.message, "SQL error: Catalog Error: Table with name x does not exist!")
     })
@@ -293,7 +301,7 @@ describe("query", () => {
 
   it.effect("returns at most maxRows rows with the total count", () =>
     Effect.gen(function* () {
-      const db = yield* DuckDB.make
+      const db = yield* open
       const big = yield* db.query("SELECT range AS i FROM range(25000)")
       assert.strictEqual(big.rows.length, 10_000)
       assert.strictEqual(big.rowCount, 25_000)
@@ -312,7 +320,7 @@ describe("query", () => {
 
   it.effect("converts values to JSON-safe JS", () =>
     Effect.gen(function* () {
-      const db = yield* DuckDB.make
+      const db = yield* open
       const result = yield* db.query(`SELECT
         42::BIGINT AS small,
         9007199254740993::BIGINT AS unsafe,
@@ -352,7 +360,7 @@ describe("query", () => {
 
   it.effect("serialises concurrent operations on the one connection", () =>
     Effect.gen(function* () {
-      const db = yield* DuckDB.make
+      const db = yield* open
       yield* db.registerRows("t", [{ a: 1 }])
       const results = yield* Effect.all(
         Array.from({ length: 20 }, (_, i) =>
@@ -371,7 +379,7 @@ describe("query", () => {
 
   it.live("interrupting a long query interrupts DuckDB and frees the connection", () =>
     Effect.gen(function* () {
-      const db = yield* DuckDB.make
+      const db = yield* open
       const fiber = yield* Effect.forkChild(db.query("SELECT sum(range) FROM range(1000000000000)"))
       yield* Effect.sleep(100)
       const started = Date.now()
@@ -386,7 +394,7 @@ describe("query", () => {
 describe("createTableAs and describe", () => {
   it.effect("materialises a query as a table and describes it", () =>
     Effect.gen(function* () {
-      const db = yield* DuckDB.make
+      const db = yield* open
       yield* db.registerFile("sales", fixture("sales.csv"))
       const info = yield* db.createTableAs(
         "by_product",
@@ -409,7 +417,7 @@ describe("createTableAs and describe", () => {
 
   it.effect("reports a bad query as SqlError naming the table", () =>
     Effect.gen(function* () {
-      const db = yield* DuckDB.make
+      const db = yield* open
       const error = yield* Effect.flip(db.createTableAs("t", "SELECT * FROM nowhere"))
       assert.include(error.message, '"t"')
       assert.include(error.message, "Catalog Error")
@@ -423,7 +431,7 @@ describe("createTableAs and describe", () => {
 describe("identifiers", () => {
   it.effect("quotes table names with spaces, quotes and SQL in them", () =>
     Effect.gen(function* () {
-      const db = yield* DuckDB.make
+      const db = yield* open
       const odd = 'my "odd" name'
       const sneaky = 'x"; DROP TABLE keep; --'
       yield* db.registerRows("keep", [{ a: 1 }])
@@ -441,7 +449,7 @@ describe("identifiers", () => {
 
   it.effect("drop removes tables and views and ignores missing names", () =>
     Effect.gen(function* () {
-      const db = yield* DuckDB.make
+      const db = yield* open
       yield* db.registerRows("t", [{ a: 1 }])
       yield* db.registerFile("v", fixture("sales.csv"))
       yield* db.drop("t")

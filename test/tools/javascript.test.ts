@@ -4,7 +4,7 @@ import * as NodePath from "node:path"
 import { fileURLToPath } from "node:url"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { Agent, Mock, type Session, type StreamEvent, type Tool } from "../../src/index.js"
+import { Agent, Data, DataTools, Mock, type Session, type StreamEvent, type Tool } from "../../src/index.js"
 import * as JavaScript from "../../src/tools/JavaScript.js"
 import * as Sql from "../../src/tools/Sql.js"
 import { runEvents, toolResultEvents } from "../utils/events.js"
@@ -289,5 +289,137 @@ describe("errors and escape attempts", () => {
       assert.isTrue(results[0]!.isError)
       assert.include(results[0]!.content, "'process' is not defined")
     })
+  )
+})
+
+// Issue 13.3: one call is bounded on the host too (handles, bytes, result size, time).
+describe("bounds on what one call may create", () => {
+  const tenThousandSaves = "for (let i = 0; i < 10000; i++) save('h' + i, i)"
+
+  it.effect("10,000 saves with the default limits: an error result that names the bound, and no handle is kept", () =>
+    Effect.gen(function* () {
+      const { results, session } = yield* run(none, [tenThousandSaves, "1 + 1"], [JavaScript.javascript])
+      assert.isTrue(results[0]!.isError)
+      assert.include(results[0]!.content, "more than 100 handles")
+      assert.include(results[0]!.content, "maxSaves")
+      assert.include(results[0]!.content, "nothing it saved was kept")
+      assert.isBelow(results[0]!.content.length, 2_000)
+      assert.deepStrictEqual(yield* session.handles, [])
+      assert.deepStrictEqual(results[1], { content: "Result: 2", isError: false }, "the next call works")
+    })
+  )
+
+  it.effect("code that catches the save error still fails, and keeps nothing", () =>
+    Effect.gen(function* () {
+      const tool = JavaScript.make({ maxSaves: 3 })
+      const { results, session } = yield* run(
+        none,
+        [
+          "let caught = ''; try { for (let i = 0; i < 10; i++) save('h' + i, i) } catch (e) { caught = e.message }; caught"
+        ],
+        [tool]
+      )
+      assert.isTrue(results[0]!.isError)
+      assert.include(results[0]!.content, "more than 3 handles")
+      assert.deepStrictEqual(yield* session.handles, [])
+    })
+  )
+
+  it.effect("the bounds are set through DataTools.make({ javascript }) too", () =>
+    Effect.gen(function* () {
+      const { results, session } = yield* run(
+        none,
+        ["save('a', 1); save('b', 2)"],
+        DataTools.make({ javascript: { maxSaves: 1 } })
+      )
+      assert.isTrue(results[0]!.isError)
+      assert.include(results[0]!.content, "more than 1 handle, the most one call may save (maxSaves)")
+      assert.deepStrictEqual(yield* session.handles, [])
+    })
+  )
+
+  it.effect("a save past maxSaveBytes is an error result that names the bound; repeated names count once", () =>
+    Effect.gen(function* () {
+      const tool = JavaScript.make({ maxSaves: 2, maxSaveBytes: 1_000 })
+      const { results, session } = yield* run(
+        none,
+        [
+          "save('small', [1, 2]); save('big', 'x'.repeat(2000))",
+          // 1,000 saves of two names, each value replacing the last: within both bounds
+          "for (let i = 0; i < 500; i++) { save('a', i); save('b', 'y'.repeat(i)) }"
+        ],
+        [tool]
+      )
+      assert.isTrue(results[0]!.isError)
+      assert.include(results[0]!.content, "maxSaveBytes")
+      assert.include(results[0]!.content, "nothing it saved was kept")
+      assert.isFalse(results[1]!.isError, results[1]!.content)
+      const handles = yield* session.handles
+      assert.deepStrictEqual(
+        handles.map((handle) => [handle.name, handle.value]),
+        [
+          ["a", 499],
+          ["b", "y".repeat(499)]
+        ]
+      )
+    })
+  )
+
+  it.effect("with the bound raised, 2,000 saves keep the tool result within its documented size", () =>
+    Effect.gen(function* () {
+      const maxResultChars = 2_000
+      const tool = JavaScript.make({ maxSaves: 2_000, maxResultChars, timeoutMs: 60_000 })
+      const { results, session } = yield* run(
+        none,
+        ["for (let i = 0; i < 2000; i++) save('h' + i, i); 'saved'"],
+        [tool]
+      )
+      const content = results[0]!.content
+      assert.isFalse(results[0]!.isError, content)
+      // documented: output (none here) + value + the saved list, each capped, plus labels
+      assert.isAtMost(content.length, 2 * maxResultChars + 300)
+      assert.include(content, 'Saved as handle "h0": an integer: 0.')
+      assert.include(content, "…and 1980 more")
+      assert.strictEqual((yield* session.handles).length, 2_000)
+    })
+  )
+
+  it.effect("moving the input data in counts inside the call's time limit", () =>
+    Effect.gen(function* () {
+      const rows = Array.from({ length: 200_000 }, (_, i) => ({ id: i, region: `region ${i % 7}`, amount: i / 10 }))
+      // the code itself takes microseconds; only moving 200,000 rows in could take 10 ms
+      const tool = JavaScript.make({ timeoutMs: 10 })
+      const { results } = yield* run((s) => s.put("rows", rows), ["rows.length"], [tool])
+      assert.isTrue(results[0]!.isError, results[0]!.content)
+      assert.include(results[0]!.content, "Moving the input data into the sandbox took")
+      assert.include(results[0]!.content, "10 ms limit")
+    })
+  )
+
+  it.live("saving counts inside the call's time limit: past it nothing is saved", () =>
+    Effect.gen(function* () {
+      const store = yield* Data.makeStore
+      // a store whose every put takes 30 ms (a slow disk, say): 50 saves would take 1.5 s
+      const slow: Data.Store = {
+        ...store,
+        put: (name, value, options) => Effect.andThen(Effect.sleep("30 millis"), store.put(name, value, options))
+      }
+      const agent = yield* Agent.make({ dataTools: [JavaScript.make({ timeoutMs: 500 })] })
+      const session = yield* agent.session({ data: slow })
+      const { events } = yield* runEvents(session.askStream("Save them."))
+      const [result] = toolResultEvents(events)
+      assert.isTrue(result?.is_error === true)
+      assert.include(text(result!), "did not finish within the call's 500 ms limit, so nothing was saved")
+      assert.deepStrictEqual(yield* store.list, [])
+    }).pipe(
+      Effect.provide(
+        Mock.layer({
+          turns: [
+            Mock.toolCall("javascript", { code: "for (let i = 0; i < 50; i++) save('h' + i, i)" }),
+            Mock.text("done")
+          ]
+        })
+      )
+    )
   )
 })

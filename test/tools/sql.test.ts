@@ -1,7 +1,8 @@
 import { fileURLToPath } from "node:url"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit } from "effect"
-import { Agent, Mock, type Session, type StreamEvent } from "../../src/index.js"
+import { Effect, Exit, Fiber } from "effect"
+import { TestClock } from "effect/testing"
+import { Agent, DataTools, Mock, type Session, type StreamEvent, Tool } from "../../src/index.js"
 import * as JavaScript from "../../src/tools/JavaScript.js"
 import * as Sql from "../../src/tools/Sql.js"
 import { runEvents, toolResultEvents } from "../utils/events.js"
@@ -319,4 +320,143 @@ describe("sql errors", () => {
       assert.deepStrictEqual(inline(results[4]!.content).rows, [[1]])
     })
   )
+})
+
+describe("statements the read-only check refuses say what and why", () => {
+  const refusals: ReadonlyArray<readonly [string, string, ReadonlyArray<string>]> = [
+    [
+      "a dynamic PIVOT",
+      "PIVOT sales ON region USING sum(units)",
+      ["PIVOT without an IN list is refused", "IN ('EU', 'US')", "SELECT DISTINCT"]
+    ],
+    ["an EXPLAIN", "EXPLAIN SELECT * FROM sales", ["EXPLAIN statements are refused", "SELECT-form"]],
+    ["a SET", "SET memory_limit = '100GB'", ["SET statements are refused", "would change the database"]],
+    ["two reads", "SELECT 1; SELECT 2", ["Send one statement per call (this has 2)"]]
+  ]
+  for (const [label, query, texts] of refusals) {
+    it.effect(`${label} is refused with what was refused and why`, () =>
+      Effect.gen(function* () {
+        const { results } = yield* run((s) => s.put("sales", sales), [sql(query)])
+        assert.isTrue(results[0]!.is_error)
+        for (const text of texts) assert.include(results[0]!.content, text)
+      })
+    )
+  }
+
+  it.effect("a PIVOT with an IN list runs, as the tool's description shows it", () =>
+    Effect.gen(function* () {
+      const { results } = yield* run(
+        (s) => s.put("sales", sales),
+        [sql("PIVOT (SELECT region, units FROM sales) ON region IN ('north', 'south') USING sum(units)")]
+      )
+      assert.isFalse(results[0]!.is_error, results[0]!.content)
+      const north = sales.filter((row) => row.region === "north").reduce((sum, row) => sum + row.units, 0)
+      const south = sales.filter((row) => row.region === "south").reduce((sum, row) => sum + row.units, 0)
+      assert.deepStrictEqual(inline(results[0]!.content).rows, [[north, south]])
+      const tool = Sql.make()
+      assert.include(tool.description, "PIVOT t ON col IN ('a', 'b') USING sum(x)")
+    })
+  )
+
+  it.effect("a syntax error is DuckDB's parser message, pointing at the place", () =>
+    Effect.gen(function* () {
+      const { results } = yield* run((s) => s.put("sales", sales), [sql("SELECT region,\nFROM sales WHERE")])
+      assert.isTrue(results[0]!.is_error)
+      assert.include(results[0]!.content, "Parser Error: syntax error at end of input")
+      assert.include(results[0]!.content, "LINE 2: FROM sales WHERE")
+    })
+  )
+})
+
+describe("results run once, into a bounded handle", () => {
+  it.effect("the rows shown and the rows saved come from the same single run", () =>
+    Effect.gen(function* () {
+      const { results, session } = yield* run(
+        () => Effect.void,
+        [sql("SELECT range AS i, random() AS r FROM range(3)", "draws")]
+      )
+      const shown = inline(results[0]!.content).rows
+      const handle = yield* session.data.get("draws")
+      const saved = (yield* session.data.read(handle!)) as ReadonlyArray<Record<string, unknown>>
+      assert.deepStrictEqual(
+        saved.map((row) => [row.i, row.r]),
+        shown,
+        "a second run would draw other random numbers"
+      )
+    })
+  )
+
+  it.effect("a result over maxResultRows keeps its first rows, and the model is told it was cut", () =>
+    Effect.gen(function* () {
+      const agent = yield* Agent.make({ dataTools: DataTools.make({ sql: { maxResultRows: 100 } }) })
+      const session = yield* agent.session()
+      yield* Effect.addFinalizer(() => session.data.close)
+      const { events } = yield* runEvents(session.askStream("go"))
+      const [cut, count] = toolResultEvents(events).map(text)
+      assert.include(cut!, "The result has more than 100 rows (the most the sql tool keeps), so its first 100 rows")
+      assert.include(cut!, '"query_1"')
+      assert.deepStrictEqual(inline(count!).rows, [[100, 99]])
+    }).pipe(
+      Effect.provide(
+        Mock.layer({
+          turns: [
+            Mock.toolCall("sql", { query: "SELECT range AS i FROM range(1000000) ORDER BY i" }),
+            Mock.toolCall("sql", { query: "SELECT count(*), max(i) FROM query_1" }),
+            Mock.text("done")
+          ]
+        })
+      )
+    )
+  )
+})
+
+describe("the time limit", () => {
+  it.effect("a query past the time limit is stopped, DuckDB is interrupted, and the model is told the limit", () =>
+    Effect.gen(function* () {
+      const agent = yield* Agent.make({ dataTools: DataTools.make({ sql: { timeoutMs: 2_000 } }) })
+      const session = yield* agent.session()
+      yield* Effect.addFinalizer(() => session.data.close)
+      yield* session.put("t", [{ a: 1 }])
+      const fiber = yield* Effect.forkChild(runEvents(session.askStream("go")))
+      // The limit starts once the query itself runs, after real I/O (opening the database, the
+      // read-only check, loading t): let the event loop turn, and move the clock by the limit
+      // until the call ends. The query alone would run for hours.
+      for (let turn = 0; fiber.pollUnsafe() === undefined && turn < 6_000; turn++) {
+        yield* Effect.promise(() => new Promise<void>((resolve) => setTimeout(resolve, 5)))
+        yield* TestClock.adjust("2 seconds")
+      }
+      const { events, exit } = yield* Fiber.join(fiber)
+      assert.isTrue(Exit.isSuccess(exit))
+      const [stopped] = toolResultEvents(events)
+      assert.isTrue(stopped!.is_error)
+      assert.include(text(stopped!), "ran longer than the sql tool's time limit of 2s and was stopped")
+      assert.include(text(stopped!), "DataTools.make({ sql: { timeoutMs } })")
+      const after = yield* session.data.query("SELECT count(*) AS n FROM t")
+      assert.deepStrictEqual(after.rows, [{ n: 1 }], "DuckDB was interrupted: the database is free")
+    }).pipe(
+      Effect.provide(
+        Mock.layer({
+          turns: [
+            Mock.toolCall("sql", { query: "SELECT sum(range) + (SELECT count(*) FROM t) FROM range(1000000000000)" }),
+            Mock.text("done")
+          ]
+        })
+      )
+    )
+  )
+
+  it("the default limit is 30 seconds and is in the tool's description", () => {
+    assert.include(Sql.sql.description, "Each query may run 30s")
+  })
+
+  it("an invalid limit is recorded as InvalidOptions, not thrown", () => {
+    const tool = Sql.make({ timeoutMs: -1 })
+    const invalid = Tool.validate(tool)
+    assert.strictEqual(invalid?._tag, "InvalidOptions")
+    assert.strictEqual(invalid?.option, "sql.timeoutMs")
+    assert.strictEqual(
+      Tool.validate(DataTools.make({ sql: { maxResultRows: Number.NaN } }))?.option,
+      "sql.maxResultRows"
+    )
+  })
 })

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Schema } from "effect"
+import { type Duration, Effect, Exit, Fiber, Schema } from "effect"
 import { TestClock } from "effect/testing"
 import { Agent, Message, Mock, NormalizedResponse, Provider, Tool, Usage } from "../../src/index.js"
 import { assertValidHistory, lastUserMessage, runEvents, toolResultBlocks, toolResultEvents } from "../utils/events.js"
@@ -361,5 +361,96 @@ describe("tool definitions in requests", () => {
         for (const tool of tools) assert.notProperty(tool, "cache_control")
       }
     })
+  )
+})
+
+describe("tool input is JSON, decoded as JSON", () => {
+  it.effect('a number field takes JSON numbers only: "2", "NaN" and "Infinity" are refused, naming the field', () =>
+    Effect.gen(function* () {
+      for (const values of [[1, "2"], ["NaN"], [1, "Infinity"]]) {
+        const content = yield* failingCall("mean", { values })
+        assert.include(content, "Expected number")
+        assert.include(content, `["values"][${values.length - 1}]`)
+        assert.notInclude(content, '"-Infinity"', "the message does not offer the string forms")
+      }
+    })
+  )
+
+  it.effect("a property the schema does not declare is refused, by name", () =>
+    Effect.gen(function* () {
+      const content = yield* failingCall("mean", { values: [1, 2], weights: [1, 1] })
+      assert.include(content, '["weights"]')
+      assert.include(content, "excess property")
+    })
+  )
+
+  it("the JSON Schema advertises plain numbers and no extra properties, except where a record allows them", () => {
+    const tool = Tool.make("stats", {
+      description: "Stats.",
+      parameters: Schema.Struct({
+        values: Schema.Array(Schema.Number),
+        weights: Schema.optional(Schema.Record(Schema.String, Schema.Number)),
+        nested: Schema.optional(Schema.Struct({ limit: Schema.Int }))
+      }),
+      handler: () => 1
+    })
+    const schema = tool.inputSchema as {
+      readonly additionalProperties: unknown
+      readonly properties: Record<string, Record<string, unknown>>
+    }
+    assert.strictEqual(schema.additionalProperties, false)
+    assert.deepStrictEqual(schema.properties.values!.items, { type: "number" })
+    const weights = schema.properties.weights!.anyOf as ReadonlyArray<Record<string, unknown>>
+    assert.deepStrictEqual(weights[0], { type: "object", additionalProperties: { type: "number" } })
+    const nested = schema.properties.nested!.anyOf as ReadonlyArray<Record<string, unknown>>
+    assert.strictEqual(nested[0]!.additionalProperties, false)
+  })
+
+  it.effect("a record parameter still takes any keys, and finite numbers decode as before", () =>
+    Effect.gen(function* () {
+      const weighted = Tool.make("weighted", {
+        description: "Weighted sum.",
+        parameters: Schema.Struct({ weights: Schema.Record(Schema.String, Schema.Number) }),
+        handler: ({ weights }) => Object.values(weights).reduce((a, b) => a + b, 0)
+      })
+      const agent = yield* Agent.make({ tools: [weighted], builtinTools: false })
+      const { events } = yield* runEvents(agent.runStream("go"))
+      const [result] = toolResultEvents(events)
+      assert.deepStrictEqual(
+        { content: result!.content, is_error: result!.is_error },
+        { content: "3.5", is_error: false }
+      )
+    }).pipe(
+      Effect.provide(Mock.layer({ turns: [Mock.toolCall("weighted", { weights: { a: 1, b: 2.5 } }), Mock.text("ok")] }))
+    )
+  )
+})
+
+describe("invalid tool options", () => {
+  const make = (timeout: unknown) =>
+    Tool.make("slow", {
+      description: "Slow.",
+      parameters: Schema.Struct({}),
+      timeout: timeout as Duration.Input,
+      handler: () => "ran"
+    })
+
+  it("a timeout that is not a duration does not throw: Tool.validate reports InvalidOptions naming it", () => {
+    for (const timeout of ["abc", -5, { hours: "two" }, Number.NaN]) {
+      const invalid = Tool.validate(make(timeout))
+      assert.strictEqual(invalid?._tag, "InvalidOptions")
+      assert.strictEqual(invalid?.option, "slow.timeout")
+    }
+    assert.isUndefined(Tool.validate([make("5 seconds"), mean]))
+  })
+
+  it.effect("a call of such a tool answers with the invalid option instead of running", () =>
+    Effect.gen(function* () {
+      const agent = yield* Agent.make({ tools: [make("abc")], builtinTools: false })
+      const { events } = yield* runEvents(agent.runStream("go"))
+      const [result] = toolResultEvents(events)
+      assert.isTrue(result!.is_error)
+      assert.include(result!.content as string, 'slow.timeout is not a duration ("abc")')
+    }).pipe(Effect.provide(Mock.layer({ turns: [Mock.toolCall("slow"), Mock.text("ok")] })))
   )
 })

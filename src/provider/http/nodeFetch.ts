@@ -13,7 +13,8 @@
  * an `AbortError` before the headers, errors the body after them, and destroys the socket either
  * way); redirects are followed (at most 20; 303, and 301/302 after a POST, become a GET without
  * body; credentials are dropped when the origin changes); `gzip`, `deflate` and `br` bodies are
- * decompressed. Connections are kept alive in the agent's pool (see `poolOptions`). Anything it does not handle (a
+ * decompressed. Connections are kept alive in the agent's pool (see `poolOptions`), which
+ * `close` (or the scope of {@link scoped}) destroys. Anything it does not handle (a
  * `Request` object, a streamed or form body, `http:`/`https:` aside) goes to the global `fetch`.
  *
  * A network failure rejects with Node's own error (`ECONNREFUSED`, `ECONNRESET`, ...): the SDK wraps
@@ -25,88 +26,10 @@ import * as Http from "node:http"
 import * as Https from "node:https"
 import type { Readable } from "node:stream"
 import * as Zlib from "node:zlib"
+import { Effect, type Scope } from "effect"
+import { NodeBody } from "./nodeBody.js"
 
-/**
- * Pull-based access to a Node readable: `next` hands over everything buffered, or waits for the
- * next chunk, the end, or an error. One caller at a time.
- *
- * The readable flows ('data' events) while somebody waits, and is paused when a chunk arrives
- * with nobody waiting (kept here until the next `next`). Paused mode ('readable' and `read()`)
- * costs two `process.nextTick`s and a buffer copy per chunk; with 1,000 streams that trickle one
- * event per network read, that was a large part of the client's work per event.
- * @internal
- */
-export class NodeBody {
-  private waiter: ((result: Uint8Array | undefined) => void) | undefined = undefined
-  private onError: ((error: unknown) => void) | undefined = undefined
-  private buffered: Array<Uint8Array> = []
-  private error: unknown = undefined
-  private ended = false
-
-  constructor(private readonly source: Readable) {
-    source.on("data", (chunk: Uint8Array) => {
-      const waiter = this.waiter
-      if (waiter !== undefined) {
-        this.waiter = undefined
-        this.onError = undefined
-        waiter(chunk)
-      } else {
-        this.buffered.push(chunk)
-        source.pause()
-      }
-    })
-    source.on("end", () => {
-      this.ended = true
-      this.wake()
-    })
-    source.on("error", (error) => {
-      // as undici: a body that fails to arrive (reset, bad chunking, bad compression) is a
-      // TypeError "terminated" with the reason as its cause; an abort stays an AbortError
-      if (this.error === undefined) {
-        this.error = error.name === "AbortError" ? error : new TypeError("terminated", { cause: error })
-      }
-      this.wake()
-    })
-    source.on("close", () => {
-      // closed before its end without an error event (destroyed): a cut-short body
-      if (!this.ended && this.error === undefined) this.error = connectionReset()
-      this.wake()
-    })
-  }
-
-  /** Calls `onChunk` with the next bytes (`undefined` at the end), or `onError`; maybe synchronously. */
-  next(onChunk: (chunk: Uint8Array | undefined) => void, onError: (error: unknown) => void): void {
-    const buffered = this.buffered
-    if (buffered.length > 0) {
-      this.buffered = []
-      onChunk(buffered.length === 1 ? buffered[0]! : Buffer.concat(buffered))
-    } else if (this.error !== undefined) onError(this.error)
-    else if (this.ended) onChunk(undefined)
-    else {
-      this.waiter = onChunk
-      this.onError = onError
-      if (this.source.isPaused()) this.source.resume()
-    }
-  }
-
-  /** Stops reading and releases the connection (it is not reused). */
-  cancel(): void {
-    this.ended = true
-    this.source.destroy()
-  }
-
-  private readonly wake = (): void => {
-    const waiter = this.waiter
-    const onError = this.onError
-    if (waiter === undefined || onError === undefined) return
-    this.waiter = undefined
-    this.onError = undefined
-    this.next(waiter, onError)
-  }
-}
-
-const connectionReset = () =>
-  Object.assign(new Error("the connection closed before the response ended"), { code: "ECONNRESET" })
+export { NodeBody }
 
 const abortError = (signal: AbortSignal): unknown =>
   signal.reason !== undefined ? signal.reason : new DOMException("This operation was aborted", "AbortError")
@@ -243,123 +166,193 @@ export interface Options {
 }
 
 /**
+ * A `fetch` on `node:http` / `node:https`, with `close` to close its connections.
+ * @internal
+ */
+export interface NodeFetch {
+  (input: string | URL | Request, init?: RequestInit): Promise<Response>
+  /**
+   * Destroys every connection of the pools this fetch made (idle ones and ones carrying a
+   * response, which then fails as a reset connection). Agents given in {@link Options} are the
+   * caller's and are left alone. A request sent after `close` opens a new connection.
+   */
+  readonly close: () => void
+}
+
+/** What every request of one fetch goes through. */
+interface Pools {
+  readonly http: Http.Agent
+  readonly https: Https.Agent
+  readonly silenceMillis: number
+}
+
+/** One request on its way: what a retry or a redirect sends again. */
+interface Outgoing {
+  readonly url: URL
+  readonly method: string
+  readonly headers: Record<string, string>
+  readonly body: Body
+}
+
+/** Sends one request and resolves with its response (after any redirects). */
+const send = (pools: Pools, outgoing: Outgoing, options: SendOptions): Promise<Response> => {
+  // The closures below (listeners that live as long as the response) keep this function's
+  // variables alive: the request is reached only through `pending`, which is cleared once the
+  // response has come, so the request JSON (a few KB per ask) is not held for the whole stream.
+  let pending: Outgoing | undefined = outgoing
+  const { url, method, headers } = outgoing
+  return new Promise<Response>((resolve, reject) => {
+    const signal = options.signal
+    if (signal?.aborted) return reject(abortError(signal))
+    const body = pending!.body
+    const secure = url.protocol === "https:"
+    const request = (secure ? Https : Http).request(url, { method, headers, agent: secure ? pools.https : pools.http })
+    let message: Http.IncomingMessage | undefined
+    const onAbort = () => {
+      const reason = abortError(signal!)
+      request.destroy(reason as Error)
+      message?.destroy(reason as Error)
+      reject(reason)
+    }
+    signal?.addEventListener("abort", onAbort, { once: true })
+    const done = () => signal?.removeEventListener("abort", onAbort)
+    // as undici's headersTimeout and bodyTimeout: a server silent this long is given up on
+    const silence = pools.silenceMillis
+    request.setTimeout(silence, () => request.destroy(silenceError(silence)))
+    request.on("error", (error: NodeJS.ErrnoException) => {
+      done()
+      // a pooled connection the server closed just as it was reused: once more on a fresh one
+      if (message === undefined && request.reusedSocket && error.code === "ECONNRESET" && !options.retried) {
+        return resolve(send(pools, pending!, { ...options, retried: true }))
+      }
+      reject(error)
+    })
+    request.on("response", (response) => {
+      message = response
+      response.on("close", done)
+      try {
+        resolve(respond(pools, pending!, options, response))
+      } catch (error) {
+        response.destroy()
+        done()
+        reject(error)
+      }
+      // only a retry or a redirect (both decided by now) needed it
+      pending = undefined
+    })
+    if (body !== undefined) request.end(body)
+    else request.end()
+  })
+}
+
+/** Follows a redirect response: the next request, as `fetch` makes it. */
+const redirect = (
+  pools: Pools,
+  outgoing: Outgoing,
+  options: SendOptions,
+  status: number,
+  location: string
+): Promise<Response> => {
+  if (options.redirect === "error") throw new TypeError(`redirect to ${location} refused (redirect: "error")`)
+  if (options.redirects >= maxRedirects) throw new TypeError(`more than ${maxRedirects} redirects`)
+  const { url, method } = outgoing
+  const next = new URL(location, url)
+  const toGet =
+    (status === 303 && method !== "GET" && method !== "HEAD") ||
+    ((status === 301 || status === 302) && method === "POST")
+  const headers = { ...outgoing.headers }
+  if (toGet) for (const name of bodyHeaders) delete headers[name]
+  if (next.origin !== url.origin) for (const name of credentialHeaders) delete headers[name]
+  return send(
+    pools,
+    { url: next, method: toGet ? "GET" : method, headers, body: toGet ? undefined : outgoing.body },
+    { ...options, redirects: options.redirects + 1, retried: false }
+  ).then((final) => (final.redirected ? final : located(final, final.url, true)))
+}
+
+/** The `Response` of a received message: a redirect followed, or a body handed out lazily. */
+const respond = (
+  pools: Pools,
+  outgoing: Outgoing,
+  options: SendOptions,
+  response: Http.IncomingMessage
+): Response | Promise<Response> => {
+  const status = response.statusCode ?? 0
+  const location = response.headers.location
+  if (redirectStatus.has(status) && location !== undefined && options.redirect !== "manual") {
+    response.resume()
+    return redirect(pools, outgoing, options, status, location)
+  }
+  const init = { status, statusText: response.statusMessage ?? "", headers: responseHeaders(response) }
+  const href = outgoing.url.href
+  if (nullBodyStatus.has(status) || outgoing.method === "HEAD") {
+    response.resume()
+    return located(new Response(null, init), href, false)
+  }
+  const web = new ReadableStream<Uint8Array>(
+    {
+      pull: (controller) => pullInto(claim, controller),
+      cancel: () => claim.body.cancel()
+    },
+    { highWaterMark: 0 }
+  )
+  const claim: Claim = { body: new NodeBody(decompressed(response)), web, taken: false, read: false }
+  const result = located(new Response(web, init), href, false)
+  claims.set(result, claim)
+  return result
+}
+
+/** The request of a `fetch` call, or `undefined` when only the global `fetch` can send it. */
+const outgoingOf = (input: string | URL | Request, init: RequestInit | undefined): Outgoing | undefined => {
+  const body = bodyOf(init?.body)
+  if (typeof input !== "string" && !(input instanceof URL)) return undefined
+  const url = new URL(input)
+  if (body === false || (url.protocol !== "http:" && url.protocol !== "https:")) return undefined
+  const headers: Record<string, string> = {}
+  // the SDK passes a Headers already: read it as it is instead of copying it first
+  const given = init?.headers
+  for (const [name, value] of given instanceof Headers ? given : new Headers(given)) headers[name] = value
+  if (body !== undefined && headers["content-length"] === undefined) {
+    headers["content-length"] = String(typeof body === "string" ? Buffer.byteLength(body) : body.byteLength)
+  }
+  return { url, method: (init?.method ?? "GET").toUpperCase(), headers, body }
+}
+
+/**
  * A `fetch` on `node:http` / `node:https`.
  * @internal
  */
-export const make = (options: Options = {}): typeof globalThis.fetch => {
-  const http = options.http ?? new Http.Agent(poolOptions)
-  const https = options.https ?? new Https.Agent(poolOptions)
-  const silenceMillis = options.silenceMillis ?? defaultSilenceMillis
-
-  const send = (url: URL, method: string, headers: Record<string, string>, body: Body, options: SendOptions) => {
-    // The closures below (listeners that live as long as the response) keep this function's
-    // variables alive: the body is reached only through `sent`, which is cleared once the
-    // response has come, so the request JSON (a few KB per ask) is not held for the whole stream.
-    let sent = body
-    return new Promise<Response>((resolve, reject) => {
-      const signal = options.signal
-      if (signal?.aborted) return reject(abortError(signal))
-      const secure = url.protocol === "https:"
-      const request = (secure ? Https : Http).request(url, { method, headers, agent: secure ? https : http })
-      let message: Http.IncomingMessage | undefined
-      const onAbort = () => {
-        const reason = abortError(signal!)
-        request.destroy(reason as Error)
-        message?.destroy(reason as Error)
-        reject(reason)
-      }
-      signal?.addEventListener("abort", onAbort, { once: true })
-      const done = () => signal?.removeEventListener("abort", onAbort)
-      // as undici's headersTimeout and bodyTimeout: a server silent this long is given up on
-      request.setTimeout(silenceMillis, () => request.destroy(silenceError(silenceMillis)))
-      request.on("error", (error: NodeJS.ErrnoException) => {
-        done()
-        // a pooled connection the server closed just as it was reused: once more on a fresh one
-        if (message === undefined && request.reusedSocket && error.code === "ECONNRESET" && !options.retried) {
-          return resolve(send(url, method, headers, sent, { ...options, retried: true }))
-        }
-        reject(error)
-      })
-      request.on("response", (response) => {
-        message = response
-        response.on("close", done)
-        try {
-          resolve(respond(url, method, headers, sent, options, response))
-        } catch (error) {
-          response.destroy()
-          done()
-          reject(error)
-        }
-        // only a retry or a redirect (both decided by now) needed it
-        sent = undefined
-      })
-      if (sent !== undefined) request.end(sent)
-      else request.end()
-    })
+export const make = (options: Options = {}): NodeFetch => {
+  const ownHttp = options.http === undefined ? new Http.Agent(poolOptions) : undefined
+  const ownHttps = options.https === undefined ? new Https.Agent(poolOptions) : undefined
+  const pools: Pools = {
+    http: options.http ?? ownHttp!,
+    https: options.https ?? ownHttps!,
+    silenceMillis: options.silenceMillis ?? defaultSilenceMillis
   }
-
-  const respond = (
-    url: URL,
-    method: string,
-    headers: Record<string, string>,
-    body: Body,
-    options: SendOptions,
-    response: Http.IncomingMessage
-  ): Response | Promise<Response> => {
-    const status = response.statusCode ?? 0
-    const location = response.headers.location
-    if (redirectStatus.has(status) && location !== undefined && options.redirect !== "manual") {
-      response.resume()
-      if (options.redirect === "error") throw new TypeError(`redirect to ${location} refused (redirect: "error")`)
-      if (options.redirects >= maxRedirects) throw new TypeError(`more than ${maxRedirects} redirects`)
-      const next = new URL(location, url)
-      const toGet =
-        (status === 303 && method !== "GET" && method !== "HEAD") ||
-        ((status === 301 || status === 302) && method === "POST")
-      const nextHeaders = { ...headers }
-      if (toGet) for (const name of bodyHeaders) delete nextHeaders[name]
-      if (next.origin !== url.origin) for (const name of credentialHeaders) delete nextHeaders[name]
-      return send(next, toGet ? "GET" : method, nextHeaders, toGet ? undefined : body, {
-        ...options,
-        redirects: options.redirects + 1,
-        retried: false
-      }).then((final) => (final.redirected ? final : located(final, final.url, true)))
-    }
-    const init = { status, statusText: response.statusMessage ?? "", headers: responseHeaders(response) }
-    if (nullBodyStatus.has(status) || method === "HEAD") {
-      response.resume()
-      return located(new Response(null, init), url.href, false)
-    }
-    const web = new ReadableStream<Uint8Array>(
-      {
-        pull: (controller) => pullInto(claim, controller),
-        cancel: () => claim.body.cancel()
-      },
-      { highWaterMark: 0 }
-    )
-    const claim: Claim = { body: new NodeBody(decompressed(response)), web, taken: false, read: false }
-    const result = located(new Response(web, init), url.href, false)
-    claims.set(result, claim)
-    return result
-  }
-
-  return (input, init) => {
-    const body = bodyOf(init?.body)
-    if (typeof input !== "string" && !(input instanceof URL)) return globalThis.fetch(input, init)
-    const url = new URL(input)
-    if (body === false || (url.protocol !== "http:" && url.protocol !== "https:")) return globalThis.fetch(input, init)
-    const headers: Record<string, string> = {}
-    // the SDK passes a Headers already: read it as it is instead of copying it first
-    const given = init?.headers
-    for (const [name, value] of given instanceof Headers ? given : new Headers(given)) headers[name] = value
-    if (body !== undefined && headers["content-length"] === undefined) {
-      headers["content-length"] = String(typeof body === "string" ? Buffer.byteLength(body) : body.byteLength)
-    }
-    return send(url, (init?.method ?? "GET").toUpperCase(), headers, body, {
+  const fetch = (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
+    const outgoing = outgoingOf(input, init)
+    if (outgoing === undefined) return globalThis.fetch(input, init)
+    return send(pools, outgoing, {
       signal: init?.signal ?? undefined,
       redirect: init?.redirect,
       redirects: 0,
       retried: false
     })
   }
+  const close = () => {
+    ownHttp?.destroy()
+    ownHttps?.destroy()
+  }
+  return Object.assign(fetch, { close })
 }
+
+/**
+ * A {@link make} fetch whose connections are closed when the scope closes.
+ * @internal
+ */
+export const scoped = (options: Options = {}): Effect.Effect<NodeFetch, never, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.sync(() => make(options)),
+    (fetch) => Effect.sync(() => fetch.close())
+  )

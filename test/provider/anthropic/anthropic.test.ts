@@ -23,6 +23,7 @@ import { ProviderError, Timeout } from "../../../src/core/HarnessError.js"
 import * as Message from "../../../src/core/Message.js"
 import * as StreamEvent from "../../../src/core/StreamEvent.js"
 import * as Anthropic from "../../../src/provider/anthropic/Anthropic.js"
+import { retryAfterMillis } from "../../../src/provider/anthropic/errors.js"
 import * as Provider from "../../../src/provider/Provider.js"
 import * as AnthropicServer from "../../utils/anthropicServer.js"
 import * as Faults from "../../utils/faults.js"
@@ -491,18 +492,15 @@ for (const transport of ["node", "fetch"] as const) {
 
     it("retry-after is read as seconds, as an HTTP date, and retry-after-ms wins", () => {
       const now = Date.UTC(2026, 4, 1, 12, 0, 0)
-      assert.strictEqual(Anthropic.retryAfterMillis(new Headers({ "retry-after": "3" }), now), 3000)
-      assert.strictEqual(Anthropic.retryAfterMillis(new Headers({ "retry-after": "0.5" }), now), 500)
+      assert.strictEqual(retryAfterMillis(new Headers({ "retry-after": "3" }), now), 3000)
+      assert.strictEqual(retryAfterMillis(new Headers({ "retry-after": "0.5" }), now), 500)
       assert.strictEqual(
-        Anthropic.retryAfterMillis(new Headers({ "retry-after": new Date(now + 30_000).toUTCString() }), now),
+        retryAfterMillis(new Headers({ "retry-after": new Date(now + 30_000).toUTCString() }), now),
         30_000
       )
-      assert.strictEqual(
-        Anthropic.retryAfterMillis(new Headers({ "retry-after": "9", "retry-after-ms": "250" }), now),
-        250
-      )
-      assert.strictEqual(Anthropic.retryAfterMillis(new Headers({ "retry-after": "soon" }), now), undefined)
-      assert.strictEqual(Anthropic.retryAfterMillis(new Headers({}), now), undefined)
+      assert.strictEqual(retryAfterMillis(new Headers({ "retry-after": "9", "retry-after-ms": "250" }), now), 250)
+      assert.strictEqual(retryAfterMillis(new Headers({ "retry-after": "soon" }), now), undefined)
+      assert.strictEqual(retryAfterMillis(new Headers({}), now), undefined)
     })
   })
 
@@ -1090,7 +1088,7 @@ describe("Anthropic provider: decoding", () => {
     )
     fc.assert(
       fc.property(rawEvent, (raw) => {
-        const fast = Anthropic.decodeRaw(raw)
+        const fast = StreamEvent.decodeWire(raw)
         const schema = StreamEvent.decodeWireStrict(raw)
         assert.strictEqual(fast._tag, schema._tag)
         const type = (raw as { type?: unknown } | null)?.type
@@ -1116,7 +1114,7 @@ describe("Anthropic provider: decoding", () => {
       delta: { type: "text_delta", text: "x" }
     })
     for (const raw of [{ type: "content_block_delta", index: 0, delta: arrayDelta }, arrayEvent]) {
-      assert.strictEqual(Anthropic.decodeRaw(raw)._tag, StreamEvent.decodeWireStrict(raw)._tag)
+      assert.strictEqual(StreamEvent.decodeWire(raw)._tag, StreamEvent.decodeWireStrict(raw)._tag)
     }
     for (const [type, { accepted, rejected }] of frames) {
       assert.isAbove(accepted, 25, `valid ${type} events`)

@@ -175,8 +175,11 @@ describe("OpenAI provider: the first-event deadline", () => {
 
 /** The corpus of real streams; `OPENAI_CONFORMANCE_DIR` points elsewhere. It is not in the repository. */
 const corpus =
-  process.env.OPENAI_CONFORMANCE_DIR ??
-  new URL("../../../../../shared/conformance/openai-real", import.meta.url).pathname
+  [
+    process.env.OPENAI_CONFORMANCE_DIR,
+    new URL("../../../../shared/conformance/openai-real", import.meta.url).pathname,
+    new URL("../../../../../shared/conformance/openai-real", import.meta.url).pathname
+  ].find((dir) => dir !== undefined && dir !== "" && existsSync(dir)) ?? "(the openai-real corpus was not found)"
 
 describe.skipIf(!existsSync(corpus))("OpenAI provider: real streams of the conformance corpus", () => {
   const names = existsSync(corpus) ? fixtures(corpus) : []

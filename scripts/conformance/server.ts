@@ -1,0 +1,62 @@
+/**
+ * A local HTTP server for the conformance runners: each POST takes the next queued body (or the
+ * default one) and sends it as an event stream, as the real API would; every request body is kept.
+ */
+import * as Http from "node:http"
+import type { AddressInfo, Socket } from "node:net"
+
+/** A body to answer with, and its content type. */
+export interface Reply {
+  readonly body: Uint8Array | string
+  readonly contentType?: string | undefined
+}
+
+/** A running server. */
+export interface ReplayServer {
+  /** The base URL, e.g. `http://127.0.0.1:43210`. */
+  readonly url: string
+  /** The JSON bodies of the requests received so far. */
+  readonly requests: ReadonlyArray<unknown>
+  readonly close: () => Promise<void>
+}
+
+/** Starts a server on 127.0.0.1 that answers with `replies` in order, then with `fallback`. */
+export const start = async (replies: ReadonlyArray<Reply>, fallback: Reply): Promise<ReplayServer> => {
+  const queue = [...replies]
+  const requests: Array<unknown> = []
+  const sockets = new Set<Socket>()
+  const server = Http.createServer((req, res) => {
+    const chunks: Array<Buffer> = []
+    req.on("data", (chunk: Buffer) => chunks.push(chunk))
+    req.on("end", () => {
+      try {
+        requests.push(JSON.parse(Buffer.concat(chunks).toString("utf8")))
+      } catch {
+        requests.push(undefined)
+      }
+      const reply = queue.shift() ?? fallback
+      res.writeHead(200, {
+        "content-type": reply.contentType ?? "text/event-stream; charset=utf-8",
+        "request-id": `req_conformance_${requests.length}`
+      })
+      res.end(reply.body)
+    })
+  })
+  server.on("connection", (socket) => {
+    sockets.add(socket)
+    socket.on("close", () => sockets.delete(socket))
+  })
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject)
+    server.listen(0, "127.0.0.1", () => resolve())
+  })
+  const { port } = server.address() as AddressInfo
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    close: () => {
+      for (const socket of sockets) socket.destroy()
+      return new Promise<void>((resolve) => server.close(() => resolve()))
+    }
+  }
+}
