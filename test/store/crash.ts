@@ -8,8 +8,13 @@ import * as FsP from "node:fs/promises"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
+import { afterAll, assert, it } from "@effect/vitest"
+import { Effect } from "effect"
 import { build } from "esbuild"
+import { assertValidHistory } from "../utils/events.js"
 import type { Spec } from "./crashChild.js"
+import { assertResultsFirst, type Subject, tenantName, withStore } from "./helpers.js"
+import * as Script from "./script.js"
 
 /** How a child opens the storage under test. */
 export type ChildStorage =
@@ -112,3 +117,45 @@ export const runUntilKilled = (
         })
       })
   )
+
+/** The crash test of a persistent subject. */
+export const crashTests = (subject: Subject): void => {
+  if (subject.child === undefined) return
+  const child = subject.child
+  const kills = subject.kills ?? 20
+  afterAll(removeBundle)
+  it.live(
+    `kill -9 at ${kills} random points of a commit loop: the stored history is always valid and holds every reported commit`,
+    () =>
+      Effect.gen(function* () {
+        const session = { tenant: tenantName("crash"), id: "crashing" }
+        let landedAfterWrite = 0
+        let last = 0
+        for (let i = 0; i < kills; i++) {
+          const plan = { afterCommits: Math.floor(Math.random() * 6), delayMs: Math.random() * 8 }
+          const killed = yield* Effect.promise(() => runUntilKilled(child(), session, plan))
+          assert.strictEqual(killed.ready, last, "each child resumes where the store is")
+          const stored = yield* withStore(subject, (store) => store.load(session))
+          const where = `kill ${i + 1} (reported ${killed.reported}, stored ${stored.seq})`
+          assert.isAtLeast(stored.seq, killed.reported, `${where}: a reported commit was lost`)
+          assert.isAtMost(stored.seq, killed.reported + 1, `${where}: more than the commit in flight was stored`)
+          if (stored.seq > killed.reported) landedAfterWrite++
+          assertValidHistory(stored.history, where)
+          assertResultsFirst(stored.history)
+          assert.deepStrictEqual(stored.history, Script.expectedHistory(stored.seq), where)
+          assert.deepStrictEqual(stored.usage, Script.expectedUsage(stored.seq), where)
+          assert.deepStrictEqual(
+            stored.handles.map((handle) => handle.name),
+            Script.expectedHandles(stored.seq),
+            where
+          )
+          last = stored.seq
+        }
+        assert.isAbove(last, kills, "the children made progress")
+        yield* Effect.log(
+          `${subject.name}: ${kills} kills, ${last} commits, ${landedAfterWrite} after a write before its report`
+        )
+      }),
+    { timeout: 180_000 }
+  )
+}

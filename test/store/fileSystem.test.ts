@@ -6,8 +6,9 @@ import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as Message from "../../src/core/Message.js"
 import * as SessionStore from "../../src/store/SessionStore.js"
-import { reasonOf, storeContract, withStore } from "./contract.js"
+import { storeContract } from "./contract.js"
 import { bundleChild, removeBundle } from "./crash.js"
+import { reasonOf, withStore } from "./helpers.js"
 
 let directory = ""
 beforeAll(async () => {
