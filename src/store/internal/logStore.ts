@@ -12,20 +12,19 @@
  * append, not a read of the log.
  */
 import * as Crypto from "node:crypto"
-import { Effect, type Schema, Semaphore } from "effect"
+import { Effect, Semaphore } from "effect"
 import type * as SessionStore from "../SessionStore.js"
 import type { StoreError } from "../StoreError.js"
+import { makeAskLogs } from "./askLogs.js"
 import type { Blobs } from "./blobs.js"
-import { alreadyExists, askNotFound, checkId, checkTenant, fail, notFound, stepsOf, withKey } from "./errors.js"
+import { alreadyExists, checkId, checkTenant, fail, notFound, stepsOf, withKey } from "./errors.js"
 import { advance, Invalid, type Tail } from "./fold.js"
+import { Lru } from "./lru.js"
 import {
   conflict,
-  decodeAskLine,
   decodeCommit,
   decodeHeader,
   encodeCommit,
-  encodeEnd,
-  encodeEvent,
   encodeHeader,
   foldSession,
   type Header,
@@ -74,28 +73,6 @@ interface Entry {
   readonly tail: Tail
 }
 
-/** A map that forgets its least recently used entries beyond `capacity`. */
-class Lru<V> {
-  private readonly map = new Map<string, V>()
-  constructor(private readonly capacity: number) {}
-  get(key: string): V | undefined {
-    const value = this.map.get(key)
-    if (value !== undefined) {
-      this.map.delete(key)
-      this.map.set(key, value)
-    }
-    return value
-  }
-  set(key: string, value: V): void {
-    this.map.delete(key)
-    this.map.set(key, value)
-    if (this.map.size > this.capacity) this.map.delete(this.map.keys().next().value!)
-  }
-  delete(key: string): void {
-    this.map.delete(key)
-  }
-}
-
 const cacheKey = (key: SessionStore.SessionKey) => `${key.tenant}\u0000${key.id}`
 
 /** Serializes the operations on one session: a lock per stripe of sessions. */
@@ -113,7 +90,6 @@ export const make = (backend: Backend, options: SessionStore.Options): SessionSt
   const asksPerSession = options.asksPerSession ?? 20
   const lock = makeLocks(64)
   const entries = new Lru<Entry>(10_000)
-  const askIds = new Lru<{ lastId: number; ended: boolean }>(10_000)
 
   /** Reads and folds a session's log (under its lock). */
   const read = (key: SessionStore.SessionKey) =>
@@ -288,145 +264,13 @@ export const make = (backend: Backend, options: SessionStore.Options): SessionSt
       )
     })
 
-  // events
-
-  const askKey = (key: SessionStore.SessionKey, askId: string) => `${cacheKey(key)}\u0000${askId}`
-
-  /** The ask's state from its log; `undefined` when it has none. */
-  const readAsk = (key: SessionStore.SessionKey, askId: string) =>
-    Effect.gen(function* () {
-      const lines = yield* backend.readAsk(key, askId)
-      if (lines === undefined) return undefined
-      const at = (i: number) => `ask ${askId} of ${key.id} line ${i + 1}`
-      let startedAt = 0
-      let end: SessionStore.AskEnd | undefined
-      const events: Array<{ readonly id: number; readonly event: Schema.Json }> = []
-      for (let i = 0; i < lines.length; i++) {
-        const record = yield* decodeAskLine(yield* parseJson(lines[i]!, at(i), key), at(i), key)
-        if ("startedAt" in record) startedAt = record.startedAt
-        else if ("end" in record) end = record.end
-        else events.push(record)
-      }
-      const lastEventId = events.length === 0 ? 0 : events[events.length - 1]!.id
-      askIds.set(askKey(key, askId), { lastId: lastEventId, ended: end !== undefined })
-      return { startedAt, end, events, lastEventId }
-    })
-
-  /** An ask's last event id and whether it ended: cached, or read from its log; `undefined` when it has none. */
-  const askState = (key: SessionStore.SessionKey, askId: string) =>
-    Effect.suspend(() => {
-      const cached = askIds.get(askKey(key, askId))
-      if (cached !== undefined) return Effect.succeed(cached)
-      return Effect.map(readAsk(key, askId), (ask) =>
-        ask === undefined ? undefined : { lastId: ask.lastEventId, ended: ask.end !== undefined }
-      )
-    })
-
   const requireSession = (key: SessionStore.SessionKey) => Effect.asVoid(entryOf(key))
-
-  /** Starts an ask's log, dropping the oldest ones beyond the retention. */
-  const startAsk = (key: SessionStore.SessionKey, askId: string) =>
-    Effect.gen(function* () {
-      const existing = yield* backend.listAsks(key)
-      if (existing.length >= asksPerSession) {
-        const started: Array<{ askId: string; startedAt: number }> = []
-        for (const id of existing) {
-          const ask = yield* readAsk(key, id)
-          if (ask !== undefined) started.push({ askId: id, startedAt: ask.startedAt })
-        }
-        started.sort((a, b) => a.startedAt - b.startedAt)
-        for (const old of started.slice(0, started.length - asksPerSession + 1)) {
-          yield* backend.removeAsk(key, old.askId)
-          askIds.delete(askKey(key, old.askId))
-        }
-      }
-      const header = JSON.stringify({ askId, startedAt: Date.now() })
-      yield* backend.appendAsk(key, askId, [header], true)
-      const state = { lastId: 0, ended: false }
-      askIds.set(askKey(key, askId), state)
-      return state
-    })
-
-  const appendEvents: SessionStore.Service["appendEvents"] = (key, askId, events) =>
-    withKey(
-      key,
-      () =>
-        lock(key)(
-          Effect.gen(function* () {
-            yield* requireSession(key)
-            const state = (yield* askState(key, askId)) ?? (yield* startAsk(key, askId))
-            if (state.ended) {
-              return yield* Effect.fail(
-                fail("InvalidInput", `Ask "${askId}" has ended: start a new ask with a new id.`, key)
-              )
-            }
-            const lines: Array<string> = []
-            let id = state.lastId
-            for (const event of events) lines.push(yield* encodeEvent({ id: ++id, event }))
-            if (lines.length > 0) yield* backend.appendAsk(key, askId, lines, false)
-            askIds.set(askKey(key, askId), { lastId: id, ended: false })
-            return id
-          })
-        ),
-      askId
-    )
-
-  const endAsk: SessionStore.Service["endAsk"] = (key, askId, end) =>
-    withKey(
-      key,
-      () =>
-        lock(key)(
-          Effect.gen(function* () {
-            yield* requireSession(key)
-            const state = (yield* askState(key, askId)) ?? (yield* startAsk(key, askId))
-            if (state.ended) return
-            yield* backend.appendAsk(key, askId, [yield* encodeEnd({ end })], true)
-            askIds.set(askKey(key, askId), { lastId: state.lastId, ended: true })
-          })
-        ),
-      askId
-    )
-
-  const readEvents: SessionStore.Service["readEvents"] = (key, askId, options) =>
-    withKey(
-      key,
-      () =>
-        lock(key)(
-          Effect.gen(function* () {
-            yield* requireSession(key)
-            const ask = yield* readAsk(key, askId)
-            if (ask === undefined) return yield* Effect.fail(askNotFound(key, askId))
-            const after = options?.after ?? 0
-            return {
-              askId,
-              events: ask.events.filter((event) => event.id > after),
-              ...(ask.end !== undefined ? { end: ask.end } : {})
-            }
-          })
-        ),
-      askId
-    )
-
-  const asks: SessionStore.Service["asks"] = (key) =>
-    withKey(key, () =>
-      lock(key)(
-        Effect.gen(function* () {
-          yield* requireSession(key)
-          const infos: Array<SessionStore.AskInfo> = []
-          for (const askId of yield* backend.listAsks(key)) {
-            const ask = yield* readAsk(key, askId)
-            if (ask === undefined) continue
-            infos.push({
-              askId,
-              startedAt: ask.startedAt,
-              lastEventId: ask.lastEventId,
-              ...(ask.end !== undefined ? { end: ask.end } : {})
-            })
-          }
-          return infos.sort((a, b) => a.startedAt - b.startedAt)
-        })
-      )
-    )
+  const { appendEvents, endAsk, readEvents, asks } = makeAskLogs(backend, {
+    asksPerSession,
+    lock,
+    requireSession,
+    sessionKey: cacheKey
+  })
 
   // data
 

@@ -1,12 +1,12 @@
 /**
  * The store on PostgreSQL through `effect/sql` (`@effect/sql-pg`).
  *
- * Tables (made by the migrations below, recorded in `data_harness_migrations`):
+ * Tables (made by the migrations in `postgresSchema.ts`, recorded in `data_harness_migrations`):
  * - `data_harness_sessions`: one row per session, keyed (tenant, id): its header, its `seq` and the
  *   tail of its history (what the next commit is validated against);
  * - `data_harness_commits`: one row per commit, keyed (tenant, session id, seq), its steps as JSON
  *   text (text, not jsonb: jsonb reorders keys, and a tool call's input must go back byte for byte);
- * - `data_harness_asks` and `data_harness_events`: the event logs.
+ * - `data_harness_asks` and `data_harness_events`: the event logs (`postgresAsks.ts`).
  *
  * A commit is one transaction: lock the session row, check the steps against its tail, insert the
  * commit row, update the session row. Several processes may commit to one session: the row lock
@@ -14,25 +14,14 @@
  * run with `synchronous_commit = off`: a crash of the server may lose the last ones (never a
  * committed step), which a reconnecting client sees as a shorter log.
  */
-import { Effect, Schema } from "effect"
-import type * as Arr from "effect/Array"
+import { Effect } from "effect"
 import { Migrator, SqlClient, type SqlError } from "effect/sql"
 import type * as SessionStore from "../SessionStore.js"
-import { AskEnd } from "../Step.js"
 import type { StoreError } from "../StoreError.js"
 import * as Blobs from "./blobs.js"
-import {
-  alreadyExists,
-  askNotFound,
-  checkId,
-  checkTenant,
-  encodeJson,
-  fail,
-  notFound,
-  stepsOf,
-  withKey
-} from "./errors.js"
+import { alreadyExists, checkId, checkTenant, fail, notFound, stepsOf, withKey } from "./errors.js"
 import { advance, emptyTail, Invalid } from "./fold.js"
+import { makeAskLogs } from "./postgresAsks.js"
 import { decodeTail, encodeTail, fromSqlError, migrations } from "./postgresSchema.js"
 
 export { fromSqlError } from "./postgresSchema.js"
@@ -58,8 +47,6 @@ export interface PostgresOptions {
   /** Where data files go (shared storage when several machines serve the same sessions). */
   readonly dataDirectory?: string | undefined
 }
-
-const encodeAskEnd = encodeJson(AskEnd, "The end of the ask")
 
 interface SessionRow {
   readonly seq: number
@@ -254,156 +241,13 @@ export const makePostgres = Effect.fnUntraced(function* (options: SessionStore.O
       )
     })
 
-  // events
-
-  interface AskRow {
-    readonly last_event_id: number
-    readonly ended: string | null
-    readonly started_at: bigint | number
-    readonly ask_id: string
-  }
-
-  const askRow = (key: SessionStore.SessionKey, askId: string, lock: "" | "FOR UPDATE") =>
-    Effect.map(
-      sql<AskRow>`SELECT ask_id, last_event_id, ended, started_at FROM data_harness_asks
-        WHERE tenant = ${key.tenant} AND session_id = ${key.id} AND ask_id = ${askId} ${sql.literal(lock)}`,
-      (rows) => rows[0]
-    )
-
   /** The session row locked for sharing (so it is not deleted meanwhile), or `NotFound`. */
   const requireSession = (key: SessionStore.SessionKey) =>
     Effect.flatMap(sessionRow(key, "FOR SHARE"), (row) =>
       row === undefined ? Effect.fail(notFound(key)) : Effect.void
     )
 
-  /** Starts an ask's log, dropping the oldest beyond the retention. */
-  const startAsk = (key: SessionStore.SessionKey, askId: string) =>
-    Effect.gen(function* () {
-      yield* sql`DELETE FROM data_harness_asks WHERE tenant = ${key.tenant} AND session_id = ${key.id}
-        AND ask_id IN (SELECT ask_id FROM data_harness_asks WHERE tenant = ${key.tenant} AND session_id = ${key.id}
-          ORDER BY started_at DESC, ask_id DESC OFFSET ${asksPerSession - 1})`
-      yield* sql`INSERT INTO data_harness_asks (tenant, session_id, ask_id, started_at, last_event_id)
-        VALUES (${key.tenant}, ${key.id}, ${askId}, ${Date.now()}, 0)`
-      return { last_event_id: 0, ended: null, started_at: 0, ask_id: askId } satisfies AskRow
-    })
-
-  const appendEvents: SessionStore.Service["appendEvents"] = (key, askId, events) =>
-    withKey(
-      key,
-      () =>
-        Effect.gen(function* () {
-          const texts: Array<string> = []
-          for (const event of events) {
-            const encoded = yield* Schema.encodeUnknownEffect(Schema.Json)(event).pipe(
-              Effect.mapError((error) => fail("InvalidInput", `An event cannot be stored: ${error.message}`, key))
-            )
-            texts.push(JSON.stringify(encoded))
-          }
-          return yield* transaction(
-            key,
-            Effect.gen(function* () {
-              yield* sql`SET LOCAL synchronous_commit = off`
-              yield* requireSession(key)
-              const ask = (yield* askRow(key, askId, "FOR UPDATE")) ?? (yield* startAsk(key, askId))
-              if (ask.ended !== null) {
-                return yield* Effect.fail(
-                  fail("InvalidInput", `Ask "${askId}" has ended: start a new ask with a new id.`, key)
-                )
-              }
-              const first = ask.last_event_id + 1
-              if (texts.length > 0) {
-                const rows = texts.map((event, i) => ({
-                  tenant: key.tenant,
-                  session_id: key.id,
-                  ask_id: askId,
-                  id: first + i,
-                  event
-                }))
-                yield* sql`INSERT INTO data_harness_events ${sql.insert(rows as unknown as Arr.NonEmptyReadonlyArray<(typeof rows)[0]>)}`
-                yield* sql`UPDATE data_harness_asks SET last_event_id = ${first + texts.length - 1}
-                  WHERE tenant = ${key.tenant} AND session_id = ${key.id} AND ask_id = ${askId}`
-              }
-              return first + texts.length - 1
-            })
-          )
-        }),
-      askId
-    )
-
-  const endAsk: SessionStore.Service["endAsk"] = (key, askId, end) =>
-    withKey(
-      key,
-      () =>
-        Effect.flatMap(encodeAskEnd(end, key), (text) =>
-          transaction(
-            key,
-            Effect.gen(function* () {
-              yield* requireSession(key)
-              const ask = (yield* askRow(key, askId, "FOR UPDATE")) ?? (yield* startAsk(key, askId))
-              if (ask.ended !== null) return
-              yield* sql`UPDATE data_harness_asks SET ended = ${text}
-                WHERE tenant = ${key.tenant} AND session_id = ${key.id} AND ask_id = ${askId}`
-            })
-          )
-        ),
-      askId
-    )
-
-  const decodeEnd = (text: string | null, key: SessionStore.SessionKey) =>
-    text === null
-      ? Effect.succeed(undefined)
-      : Effect.flatMap(parseJson(text, "the end of an ask", key), (json) =>
-          Schema.decodeUnknownEffect(AskEnd)(json).pipe(
-            Effect.mapError(() => fail("Corrupt", `The stored end of an ask of "${key.id}" does not decode.`, key))
-          )
-        )
-
-  const readEvents: SessionStore.Service["readEvents"] = (key, askId, options) =>
-    withKey(
-      key,
-      () =>
-        transaction(
-          key,
-          Effect.gen(function* () {
-            yield* requireSession(key)
-            const ask = yield* askRow(key, askId, "")
-            if (ask === undefined) return yield* Effect.fail(askNotFound(key, askId))
-            const rows = yield* sql<{ id: number; event: string }>`SELECT id, event FROM data_harness_events
-              WHERE tenant = ${key.tenant} AND session_id = ${key.id} AND ask_id = ${askId}
-                AND id > ${options?.after ?? 0} ORDER BY id`
-            const events: Array<SessionStore.StoredEvent> = []
-            for (const row of rows) {
-              events.push({ id: row.id, event: (yield* parseJson(row.event, `event ${row.id}`, key)) as Schema.Json })
-            }
-            const end = yield* decodeEnd(ask.ended, key)
-            return { askId, events, ...(end !== undefined ? { end } : {}) }
-          })
-        ),
-      askId
-    )
-
-  const asks: SessionStore.Service["asks"] = (key) =>
-    withKey(key, () =>
-      transaction(
-        key,
-        Effect.gen(function* () {
-          yield* requireSession(key)
-          const rows = yield* sql<AskRow>`SELECT ask_id, last_event_id, ended, started_at FROM data_harness_asks
-            WHERE tenant = ${key.tenant} AND session_id = ${key.id} ORDER BY started_at, ask_id`
-          const infos: Array<SessionStore.AskInfo> = []
-          for (const row of rows) {
-            const end = yield* decodeEnd(row.ended, key)
-            infos.push({
-              askId: row.ask_id,
-              startedAt: Number(row.started_at),
-              lastEventId: row.last_event_id,
-              ...(end !== undefined ? { end } : {})
-            })
-          }
-          return infos
-        })
-      )
-    )
+  const { appendEvents, endAsk, readEvents, asks } = makeAskLogs(sql, { asksPerSession, transaction, requireSession })
 
   // data
 
