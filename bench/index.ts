@@ -11,6 +11,7 @@
  * | loop | agent-loop turns per second, scripted provider and a no-op tool |
  * | openai | deltas/s reading one Chat Completions stream of N deltas: floor, raw `openai` SDK, `agent.runStream` |
  * | anthropic | the Anthropic adapter against the SDK and against library versions of its SSE parser and transport |
+ * | store | session store: commit latency p50/p99 per layer, concurrent commits, resume one of 10,000 sessions |
  * | duckdb, sandbox | the data tools' own benchmarks, when their modules are present |
  *
  * The SSE benchmarks talk to a local server in its own process (`bench/util/serverProcess.ts`),
@@ -27,6 +28,7 @@ import { benchInterrupt } from "./interrupt.js"
 import { benchLoop } from "./loop.js"
 import { benchMemory } from "./memory.js"
 import { benchOpenAI } from "./openai.js"
+import { benchStore } from "./store.js"
 import { benchStreaming } from "./streaming.js"
 import { startServer } from "./util/server.js"
 import { formatMarkdown, formatTable, type Row } from "./util/stats.js"
@@ -112,6 +114,7 @@ try {
 } finally {
   await server.stop()
 }
+await section("store", () => benchStore({ commits: quick ? 200 : 1000, sessions: quick ? 500 : 10_000 }))
 await section("duckdb", async () => {
   const bench = await optional("duckdb.js", "benchDuckdb")
   return bench === undefined ? [] : fromMeasurements("duckdb", await bench())

@@ -1,0 +1,302 @@
+/**
+ * A session store over append-only logs of JSON lines, one per session and one per ask: the
+ * embedded store (a file per log) and the memory store (an array per log) share it, and differ
+ * only in their {@link Backend}.
+ *
+ * A session log is a header line (tenant, id, creation time, options, metadata, fork origin) and
+ * one line per commit (`{ seq, at, steps }`). An ask log is a header line (`{ askId, startedAt }`),
+ * one line per event (`{ id, event }`) and, when it ended, `{ end }`.
+ *
+ * Operations on one session are serialized in this process (striped locks); the state a commit
+ * validates against (its `seq` and the tail of its history) is cached, so a commit costs one
+ * append, not a read of the log.
+ */
+import * as Crypto from "node:crypto"
+import { Effect, Semaphore } from "effect"
+import type * as SessionStore from "../SessionStore.js"
+import type { StoreError } from "../StoreError.js"
+import { makeAskLogs } from "./askLogs.js"
+import type { Blobs } from "./blobs.js"
+import { alreadyExists, checkId, checkTenant, fail, notFound, stepsOf, withKey } from "./errors.js"
+import { advance, Invalid, type Tail } from "./fold.js"
+import { Lru } from "./lru.js"
+import {
+  conflict,
+  decodeCommit,
+  decodeHeader,
+  encodeCommit,
+  encodeHeader,
+  foldSession,
+  type Header,
+  info,
+  parseJson,
+  type StoredCommit,
+  summaryOf
+} from "./records.js"
+
+/** Where the logs live. Lines never contain a newline. */
+export interface Backend {
+  /** A session log's lines, header first (a torn last line dropped); `undefined` when absent. */
+  readonly read: (key: SessionStore.SessionKey) => Effect.Effect<ReadonlyArray<string> | undefined, StoreError>
+  readonly exists: (key: SessionStore.SessionKey) => Effect.Effect<boolean, StoreError>
+  /** Creates a session log with these lines, atomically; `false` when it exists. */
+  readonly create: (key: SessionStore.SessionKey, lines: ReadonlyArray<string>) => Effect.Effect<boolean, StoreError>
+  /** Appends one line to an existing session log, durably, before it returns. */
+  readonly append: (key: SessionStore.SessionKey, line: string) => Effect.Effect<void, StoreError>
+  /** Removes a session log and its ask logs; `false` when it did not exist. */
+  readonly remove: (key: SessionStore.SessionKey) => Effect.Effect<boolean, StoreError>
+  /** The header line and last-change time of each of a tenant's sessions. */
+  readonly list: (
+    tenant: string
+  ) => Effect.Effect<ReadonlyArray<{ readonly header: string; readonly updatedAt: number }>, StoreError>
+  readonly readAsk: (
+    key: SessionStore.SessionKey,
+    askId: string
+  ) => Effect.Effect<ReadonlyArray<string> | undefined, StoreError>
+  /** Appends lines to an ask log (made when missing), flushed to disk only when `durable`. */
+  readonly appendAsk: (
+    key: SessionStore.SessionKey,
+    askId: string,
+    lines: ReadonlyArray<string>,
+    durable: boolean
+  ) => Effect.Effect<void, StoreError>
+  readonly listAsks: (key: SessionStore.SessionKey) => Effect.Effect<ReadonlyArray<string>, StoreError>
+  readonly removeAsk: (key: SessionStore.SessionKey, askId: string) => Effect.Effect<void, StoreError>
+  readonly blobs: Blobs
+}
+
+// the cache
+
+/** What a commit validates against. */
+interface Entry {
+  readonly seq: number
+  readonly tail: Tail
+}
+
+const cacheKey = (key: SessionStore.SessionKey) => `${key.tenant}\u0000${key.id}`
+
+/** Serializes the operations on one session: a lock per stripe of sessions. */
+const makeLocks = (stripes: number) => {
+  const locks = Array.from({ length: stripes }, () => Semaphore.makeUnsafe(1))
+  return (key: SessionStore.SessionKey) => {
+    const hash = Crypto.createHash("md5").update(cacheKey(key)).digest()
+    return locks[hash.readUInt32LE(0) % stripes]!.withPermit
+  }
+}
+
+// the store
+
+export const make = (backend: Backend, options: SessionStore.Options): SessionStore.Service => {
+  const asksPerSession = options.asksPerSession ?? 20
+  const lock = makeLocks(64)
+  const entries = new Lru<Entry>(10_000)
+
+  /** Reads and folds a session's log (under its lock). */
+  const read = (key: SessionStore.SessionKey) =>
+    Effect.gen(function* () {
+      const lines = yield* backend.read(key)
+      if (lines === undefined || lines.length === 0) return yield* Effect.fail(notFound(key))
+      const header = yield* decodeHeader(yield* parseJson(lines[0]!, `${key.id} line 1`, key), `${key.id} line 1`, key)
+      const commits: Array<StoredCommit> = []
+      for (let i = 1; i < lines.length; i++) {
+        const at = `${key.id} line ${i + 1}`
+        commits.push(yield* decodeCommit(yield* parseJson(lines[i]!, at, key), at, key))
+      }
+      const { session, tail } = yield* foldSession(key, header, commits)
+      const entry: Entry = { seq: session.seq, tail }
+      entries.set(cacheKey(key), entry)
+      return { session, lines, header, entry }
+    })
+
+  const entryOf = (key: SessionStore.SessionKey) =>
+    Effect.suspend(() => {
+      const entry = entries.get(cacheKey(key))
+      return entry !== undefined ? Effect.succeed(entry) : Effect.map(read(key), (r) => r.entry)
+    })
+
+  const create: SessionStore.Service["create"] = (tenant, options) => {
+    const key = { tenant, id: options?.id ?? Crypto.randomUUID() }
+    return withKey(key, () => createWith(key, options))
+  }
+
+  const createWith = (key: SessionStore.SessionKey, options: SessionStore.CreateOptions | undefined) =>
+    lock(key)(
+      Effect.gen(function* () {
+        const header: Header = {
+          v: 1,
+          tenant: key.tenant,
+          id: key.id,
+          createdAt: Date.now(),
+          ...(options?.options !== undefined ? { options: options.options } : {}),
+          ...(options?.metadata !== undefined ? { metadata: options.metadata } : {})
+        }
+        const line = yield* encodeHeader(header)
+        if (yield* backend.exists(key)) return yield* Effect.fail(alreadyExists(key))
+        // a crash between a delete's steps, or before a fork's log was written, can leave files
+        yield* backend.blobs.remove(key)
+        if (!(yield* backend.create(key, [line]))) return yield* Effect.fail(alreadyExists(key))
+        const { session } = yield* read(key)
+        yield* note(key, session)
+        return session
+      })
+    )
+
+  const load: SessionStore.Service["load"] = (key) =>
+    withKey(key, () => lock(key)(Effect.map(read(key), (r) => r.session)))
+
+  const commit: SessionStore.Service["commit"] = (key, steps, options) =>
+    withKey(key, () => {
+      const list = stepsOf(steps)
+      if (list.length === 0) return Effect.fail(fail("InvalidInput", "A commit needs at least one step.", key))
+      return lock(key)(
+        Effect.gen(function* () {
+          const entry = yield* entryOf(key)
+          if (options?.expectedSeq !== undefined && options.expectedSeq !== entry.seq) {
+            return yield* Effect.fail(conflict(key, options.expectedSeq, entry.seq))
+          }
+          let tail = entry.tail
+          for (const step of list) {
+            const next = advance(tail, step)
+            if (next instanceof Invalid) return yield* Effect.fail(fail("InvalidStep", next.message, key))
+            tail = next
+          }
+          const seq = entry.seq + 1
+          const at = Date.now()
+          const line = yield* encodeCommit({ seq, at, steps: list }, key)
+          yield* backend.append(key, line).pipe(Effect.onError(() => Effect.sync(() => entries.delete(cacheKey(key)))))
+          entries.set(cacheKey(key), { seq, tail })
+          touch(key, at)
+          return seq
+        })
+      )
+    })
+
+  // the list: each listed tenant's sessions, read once, then kept up to date by this process (the
+  // only writer). Notes taken while a tenant is being read wait for the read (indexLock), so a
+  // session created or deleted meanwhile is not lost; commits only bump `updatedAt` (one made
+  // during the first read of its tenant may show the time of the commit before).
+  const indexLock = Semaphore.makeUnsafe(1)
+  const listed = new Map<string, Map<string, SessionStore.SessionInfo>>()
+
+  const readIndex = (tenant: string) =>
+    Effect.gen(function* () {
+      const known = listed.get(tenant)
+      if (known !== undefined) return known
+      const index = new Map<string, SessionStore.SessionInfo>()
+      for (const { header, updatedAt } of yield* backend.list(tenant)) {
+        const at = `a session header of tenant "${tenant}"`
+        const decoded = yield* decodeHeader(yield* parseJson(header, at, { tenant, id: "?" }), at)
+        index.set(decoded.id, info(decoded, updatedAt))
+      }
+      listed.set(tenant, index)
+      return index
+    })
+
+  /** Records a created, forked or deleted session in its tenant's list, if it was read. */
+  const note = (key: SessionStore.SessionKey, session: SessionStore.SessionInfo | undefined) =>
+    indexLock.withPermit(
+      Effect.sync(() => {
+        const index = listed.get(key.tenant)
+        if (index === undefined) return
+        if (session === undefined) index.delete(key.id)
+        else index.set(key.id, summaryOf(session))
+      })
+    )
+
+  const touch = (key: SessionStore.SessionKey, at: number) => {
+    const index = listed.get(key.tenant)
+    const known = index?.get(key.id)
+    if (known !== undefined) index!.set(key.id, { ...known, updatedAt: at })
+  }
+
+  const list: SessionStore.Service["list"] = (tenant, options) => {
+    const invalid =
+      checkTenant(tenant) ?? (options?.after === undefined ? undefined : checkId("session", options.after))
+    if (invalid !== undefined) return Effect.fail(invalid)
+    return Effect.map(indexLock.withPermit(readIndex(tenant)), (index) => {
+      const after = options?.after
+      const infos = [...index.values()].filter((info) => after === undefined || info.id > after)
+      infos.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
+      return options?.limit === undefined ? infos : infos.slice(0, Math.max(0, options.limit))
+    })
+  }
+
+  const remove: SessionStore.Service["delete"] = (key) =>
+    withKey(key, () =>
+      lock(key)(
+        Effect.gen(function* () {
+          const existed = yield* backend.remove(key)
+          entries.delete(cacheKey(key))
+          if (!existed) return yield* Effect.fail(notFound(key))
+          yield* note(key, undefined)
+          yield* backend.blobs.remove(key)
+        })
+      )
+    )
+
+  const fork: SessionStore.Service["fork"] = (key, options) =>
+    withKey(key, () => {
+      const target = { tenant: key.tenant, id: options?.id ?? Crypto.randomUUID() }
+      return withKey(target, () =>
+        Effect.gen(function* () {
+          const parent = yield* lock(key)(read(key))
+          const header: Header = {
+            ...parent.header,
+            id: target.id,
+            createdAt: Date.now(),
+            forkedFrom: { id: key.id, seq: parent.session.seq }
+          }
+          const line = yield* encodeHeader(header)
+          return yield* lock(target)(
+            Effect.gen(function* () {
+              if (yield* backend.exists(target)) return yield* Effect.fail(alreadyExists(target))
+              yield* backend.blobs.remove(target)
+              yield* backend.blobs.fork(key, target)
+              if (!(yield* backend.create(target, [line, ...parent.lines.slice(1)]))) {
+                return yield* Effect.fail(alreadyExists(target))
+              }
+              const { session } = yield* read(target)
+              yield* note(target, session)
+              return session
+            })
+          )
+        })
+      )
+    })
+
+  const requireSession = (key: SessionStore.SessionKey) => Effect.asVoid(entryOf(key))
+  const { appendEvents, endAsk, readEvents, asks } = makeAskLogs(backend, {
+    asksPerSession,
+    lock,
+    requireSession,
+    sessionKey: cacheKey
+  })
+
+  // data
+
+  const importData: SessionStore.Service["importData"] = (key, file, options) =>
+    withKey(key, () =>
+      Effect.andThen(
+        lock(key)(requireSession(key)),
+        backend.blobs.importFile(key, file, { format: options?.format ?? "parquet", move: options?.move ?? false })
+      )
+    )
+
+  const dataPath: SessionStore.Service["dataPath"] = (key, ref) =>
+    withKey(key, () => Effect.andThen(lock(key)(requireSession(key)), backend.blobs.path(key, ref)))
+
+  return {
+    create,
+    load,
+    list,
+    delete: remove,
+    fork,
+    commit,
+    appendEvents,
+    endAsk,
+    readEvents,
+    asks,
+    importData,
+    dataPath
+  }
+}

@@ -1,0 +1,174 @@
+/**
+ * The event logs of asks on Postgres: `data_harness_asks` (one row per ask: last event id, end)
+ * and `data_harness_events` (one row per event). Appends run with `synchronous_commit = off`.
+ */
+import { Effect, Schema } from "effect"
+import type * as Arr from "effect/Array"
+import type { SqlClient, SqlError } from "effect/sql"
+import type * as SessionStore from "../SessionStore.js"
+import { AskEnd } from "../Step.js"
+import type { StoreError } from "../StoreError.js"
+import { askNotFound, encodeJson, fail, withKey } from "./errors.js"
+import { parseJson } from "./records.js"
+
+const encodeAskEnd = encodeJson(AskEnd, "The end of the ask")
+
+export const makeAskLogs = (
+  sql: SqlClient.SqlClient,
+  options: {
+    readonly asksPerSession: number
+    readonly transaction: <A>(
+      key: SessionStore.SessionKey | undefined,
+      effect: Effect.Effect<A, StoreError | SqlError.SqlError>
+    ) => Effect.Effect<A, StoreError>
+    /** Locks the session row for sharing (so it is not deleted meanwhile), or fails with `NotFound`. */
+    readonly requireSession: (key: SessionStore.SessionKey) => Effect.Effect<void, StoreError | SqlError.SqlError>
+  }
+): Pick<SessionStore.Service, "appendEvents" | "endAsk" | "readEvents" | "asks"> => {
+  const { asksPerSession, transaction, requireSession } = options
+
+  interface AskRow {
+    readonly last_event_id: number
+    readonly ended: string | null
+    readonly started_at: bigint | number
+    readonly ask_id: string
+  }
+
+  const askRow = (key: SessionStore.SessionKey, askId: string, lock: "" | "FOR UPDATE") =>
+    Effect.map(
+      sql<AskRow>`SELECT ask_id, last_event_id, ended, started_at FROM data_harness_asks
+        WHERE tenant = ${key.tenant} AND session_id = ${key.id} AND ask_id = ${askId} ${sql.literal(lock)}`,
+      (rows) => rows[0]
+    )
+
+  /** Starts an ask's log, dropping the oldest beyond the retention. */
+  const startAsk = (key: SessionStore.SessionKey, askId: string) =>
+    Effect.gen(function* () {
+      yield* sql`DELETE FROM data_harness_asks WHERE tenant = ${key.tenant} AND session_id = ${key.id}
+        AND ask_id IN (SELECT ask_id FROM data_harness_asks WHERE tenant = ${key.tenant} AND session_id = ${key.id}
+          ORDER BY started_at DESC, ask_id DESC OFFSET ${asksPerSession - 1})`
+      yield* sql`INSERT INTO data_harness_asks (tenant, session_id, ask_id, started_at, last_event_id)
+        VALUES (${key.tenant}, ${key.id}, ${askId}, ${Date.now()}, 0)`
+      return { last_event_id: 0, ended: null, started_at: 0, ask_id: askId } satisfies AskRow
+    })
+
+  const appendEvents: SessionStore.Service["appendEvents"] = (key, askId, events) =>
+    withKey(
+      key,
+      () =>
+        Effect.gen(function* () {
+          const texts: Array<string> = []
+          for (const event of events) {
+            const encoded = yield* Schema.encodeUnknownEffect(Schema.Json)(event).pipe(
+              Effect.mapError((error) => fail("InvalidInput", `An event cannot be stored: ${error.message}`, key))
+            )
+            texts.push(JSON.stringify(encoded))
+          }
+          return yield* transaction(
+            key,
+            Effect.gen(function* () {
+              yield* sql`SET LOCAL synchronous_commit = off`
+              yield* requireSession(key)
+              const ask = (yield* askRow(key, askId, "FOR UPDATE")) ?? (yield* startAsk(key, askId))
+              if (ask.ended !== null) {
+                return yield* Effect.fail(
+                  fail("InvalidInput", `Ask "${askId}" has ended: start a new ask with a new id.`, key)
+                )
+              }
+              const first = ask.last_event_id + 1
+              if (texts.length > 0) {
+                const rows = texts.map((event, i) => ({
+                  tenant: key.tenant,
+                  session_id: key.id,
+                  ask_id: askId,
+                  id: first + i,
+                  event
+                }))
+                yield* sql`INSERT INTO data_harness_events ${sql.insert(rows as unknown as Arr.NonEmptyReadonlyArray<(typeof rows)[0]>)}`
+                yield* sql`UPDATE data_harness_asks SET last_event_id = ${first + texts.length - 1}
+                  WHERE tenant = ${key.tenant} AND session_id = ${key.id} AND ask_id = ${askId}`
+              }
+              return first + texts.length - 1
+            })
+          )
+        }),
+      askId
+    )
+
+  const endAsk: SessionStore.Service["endAsk"] = (key, askId, end) =>
+    withKey(
+      key,
+      () =>
+        Effect.flatMap(encodeAskEnd(end, key), (text) =>
+          transaction(
+            key,
+            Effect.gen(function* () {
+              yield* requireSession(key)
+              const ask = (yield* askRow(key, askId, "FOR UPDATE")) ?? (yield* startAsk(key, askId))
+              if (ask.ended !== null) return
+              yield* sql`UPDATE data_harness_asks SET ended = ${text}
+                WHERE tenant = ${key.tenant} AND session_id = ${key.id} AND ask_id = ${askId}`
+            })
+          )
+        ),
+      askId
+    )
+
+  const decodeEnd = (text: string | null, key: SessionStore.SessionKey) =>
+    text === null
+      ? Effect.succeed(undefined)
+      : Effect.flatMap(parseJson(text, "the end of an ask", key), (json) =>
+          Schema.decodeUnknownEffect(AskEnd)(json).pipe(
+            Effect.mapError(() => fail("Corrupt", `The stored end of an ask of "${key.id}" does not decode.`, key))
+          )
+        )
+
+  const readEvents: SessionStore.Service["readEvents"] = (key, askId, options) =>
+    withKey(
+      key,
+      () =>
+        transaction(
+          key,
+          Effect.gen(function* () {
+            yield* requireSession(key)
+            const ask = yield* askRow(key, askId, "")
+            if (ask === undefined) return yield* Effect.fail(askNotFound(key, askId))
+            const rows = yield* sql<{ id: number; event: string }>`SELECT id, event FROM data_harness_events
+              WHERE tenant = ${key.tenant} AND session_id = ${key.id} AND ask_id = ${askId}
+                AND id > ${options?.after ?? 0} ORDER BY id`
+            const events: Array<SessionStore.StoredEvent> = []
+            for (const row of rows) {
+              events.push({ id: row.id, event: (yield* parseJson(row.event, `event ${row.id}`, key)) as Schema.Json })
+            }
+            const end = yield* decodeEnd(ask.ended, key)
+            return { askId, events, ...(end !== undefined ? { end } : {}) }
+          })
+        ),
+      askId
+    )
+
+  const asks: SessionStore.Service["asks"] = (key) =>
+    withKey(key, () =>
+      transaction(
+        key,
+        Effect.gen(function* () {
+          yield* requireSession(key)
+          const rows = yield* sql<AskRow>`SELECT ask_id, last_event_id, ended, started_at FROM data_harness_asks
+            WHERE tenant = ${key.tenant} AND session_id = ${key.id} ORDER BY started_at, ask_id`
+          const infos: Array<SessionStore.AskInfo> = []
+          for (const row of rows) {
+            const end = yield* decodeEnd(row.ended, key)
+            infos.push({
+              askId: row.ask_id,
+              startedAt: Number(row.started_at),
+              lastEventId: row.last_event_id,
+              ...(end !== undefined ? { end } : {})
+            })
+          }
+          return infos
+        })
+      )
+    )
+
+  return { appendEvents, endAsk, readEvents, asks }
+}
