@@ -90,6 +90,77 @@ describe("pull deadlines", () => {
   )
 })
 
+/** The current Clock with its `sleep` calls counted (the watcher's wake-ups are its sleeps ending). */
+const countingSleeps = Effect.clockWith((clock) => {
+  const counter = { sleeps: 0 }
+  const counting = new Proxy(clock, {
+    get: (target, key) => {
+      if (key === "sleep") {
+        return (duration: Duration.Duration) => {
+          counter.sleeps++
+          return target.sleep(duration)
+        }
+      }
+      const value = Reflect.get(target, key)
+      return typeof value === "function" ? value.bind(target) : value
+    }
+  })
+  return Effect.succeed({ clock: counting as Clock.Clock, counter })
+})
+
+describe("pull deadlines: the watcher wakes for the nearest deadline that can fire", () => {
+  it.effect("a small idle limit does not wake the watcher while the stream waits for its first event", () =>
+    Effect.gen(function* () {
+      const { clock, counter } = yield* countingSleeps
+      const stream = withPullDeadlines(
+        Stream.never,
+        { first: Duration.seconds(10), idle: Duration.millis(1) },
+        timedOut
+      )
+      const fiber = yield* Effect.forkChild(Stream.runDrain(stream).pipe(Effect.provideService(Clock.Clock, clock)))
+      yield* TestClock.adjust("9999 millis")
+      assert.isUndefined(fiber.pollUnsafe())
+      // one sleep until the first-event deadline; with the old watcher 9,999 sleeps of 1 ms
+      assert.strictEqual(counter.sleeps, 1, "the watcher's sleeps while waiting 10 s for the first event")
+      yield* TestClock.adjust("1 millis")
+      assert.deepStrictEqual(yield* Fiber.await(fiber), Exit.fail("timeout first 10000"))
+      assert.strictEqual(counter.sleeps, 1)
+    })
+  )
+
+  it.effect("after the first event the idle limit applies, and a nearer deadline reschedules the watcher", () =>
+    Effect.gen(function* () {
+      const { clock, counter } = yield* countingSleeps
+      // one chunk at once, then nothing
+      const stream = withPullDeadlines(
+        Stream.concat(Stream.make(1), Stream.never),
+        { first: Duration.hours(1), idle: Duration.seconds(2) },
+        timedOut
+      )
+      const fiber = yield* Effect.forkChild(Stream.runDrain(stream).pipe(Effect.provideService(Clock.Clock, clock)))
+      yield* TestClock.adjust("1999 millis")
+      assert.isUndefined(fiber.pollUnsafe())
+      yield* TestClock.adjust("1 millis")
+      assert.deepStrictEqual(yield* Fiber.await(fiber), Exit.fail("timeout idle 2000"))
+      assert.isAtMost(counter.sleeps, 2)
+    })
+  )
+
+  it.effect("with nothing waiting, the watcher does not run: no sleep at all for a stream that never waits", () =>
+    Effect.gen(function* () {
+      const { clock, counter } = yield* countingSleeps
+      const stream = withPullDeadlines(
+        Stream.fromIterable([1, 2, 3]).pipe(Stream.rechunk(1)),
+        { first: Duration.millis(1), idle: Duration.millis(1) },
+        timedOut
+      )
+      const got = yield* Stream.runCollect(stream).pipe(Effect.provideService(Clock.Clock, clock))
+      assert.deepStrictEqual(got, [1, 2, 3])
+      assert.strictEqual(counter.sleeps, 0)
+    })
+  )
+})
+
 describe("pull deadlines: one watcher per clock", () => {
   /** The process's ref'd timers. */
   const timers = () => process.getActiveResourcesInfo().filter((type) => type === "Timeout").length
