@@ -77,7 +77,7 @@ const runCase = (testCase: Case) =>
 describe("interruption at random points", () => {
   it("keeps the history valid and a follow-up ask succeeds (property)", async () => {
     await fc.assert(
-      fc.asyncProperty(arbitrary, (testCase) => Effect.runPromise(runCase(testCase))),
+      fc.asyncProperty(arbitrary, (testCase) => Effect.runPromise(Effect.scoped(runCase(testCase)))),
       { numRuns: 150 }
     )
   })

@@ -161,15 +161,42 @@ describe("pull deadlines: the watcher wakes for the nearest deadline that can fi
   )
 })
 
-describe("pull deadlines: one watcher per clock", () => {
-  /** The process's ref'd timers. */
-  const timers = () => process.getActiveResourcesInfo().filter((type) => type === "Timeout").length
+/** A live clock that counts its pending sleeps (the watcher's timers). */
+const countingClock = () => {
+  const state = { live: 0 }
+  const monotonic = () => process.hrtime.bigint()
+  const wall = () => BigInt(Date.now()) * 1_000_000n
+  const clock: Clock.Clock = {
+    currentTimeMillisUnsafe: () => Date.now(),
+    currentTimeMillis: Effect.sync(() => Date.now()),
+    currentTimeNanosUnsafe: wall,
+    currentTimeNanos: Effect.sync(wall),
+    monotonicTimeNanosUnsafe: monotonic,
+    monotonicTimeNanos: Effect.sync(monotonic),
+    sleep: (duration) => {
+      const millis = Duration.toMillis(duration)
+      if (!Number.isFinite(millis)) return Effect.never
+      return Effect.callback<void>((resume) => {
+        state.live++
+        const timer = setTimeout(() => {
+          state.live--
+          resume(Effect.void)
+        }, millis)
+        return Effect.sync(() => {
+          state.live--
+          clearTimeout(timer)
+        })
+      })
+    }
+  }
+  return { clock, state }
+}
 
+describe("pull deadlines: one watcher per clock", () => {
   it.live("many waiting streams share one timer, and none is left when they end", () =>
     Effect.gen(function* () {
-      // a sleep of the same kind first: Node counts a timer list once it has had a timer
-      yield* Effect.sleep("20 millis")
-      const before = timers()
+      // a live clock that counts the watcher's pending sleeps (each a real timer)
+      const { clock, state } = countingClock()
       const gate = yield* Deferred.make<void>()
       // each stream's first pull waits (for the gate) under a one-minute limit
       const waiting = withPullDeadlines(
@@ -177,12 +204,14 @@ describe("pull deadlines: one watcher per clock", () => {
         { first: Duration.minutes(1), idle: Duration.minutes(1) },
         timedOut
       )
-      const fibers = yield* Effect.forEach(Array.from({ length: 50 }), () => Effect.forkChild(Stream.runDrain(waiting)))
+      const fibers = yield* Effect.forEach(Array.from({ length: 50 }), () =>
+        Effect.forkChild(Stream.runDrain(waiting).pipe(Effect.provideService(Clock.Clock, clock)))
+      )
       yield* Effect.sleep("20 millis")
-      assert.strictEqual(timers() - before, 1, "one timer for 50 waiting streams")
+      assert.strictEqual(state.live, 1, "one timer for 50 waiting streams")
       yield* Fiber.interruptAll(fibers)
       yield* Effect.sleep("20 millis")
-      assert.strictEqual(timers() - before, 0, "no timer once every stream has ended")
+      assert.strictEqual(state.live, 0, "no timer once every stream has ended")
     })
   )
 
@@ -226,37 +255,6 @@ describe("pull deadlines: the shared watcher", () => {
 })
 
 describe("pull deadlines: registration races", () => {
-  /** A live clock that counts its pending sleeps (the watcher's timers). */
-  const countingClock = () => {
-    const state = { live: 0 }
-    const monotonic = () => process.hrtime.bigint()
-    const wall = () => BigInt(Date.now()) * 1_000_000n
-    const clock: Clock.Clock = {
-      currentTimeMillisUnsafe: () => Date.now(),
-      currentTimeMillis: Effect.sync(() => Date.now()),
-      currentTimeNanosUnsafe: wall,
-      currentTimeNanos: Effect.sync(wall),
-      monotonicTimeNanosUnsafe: monotonic,
-      monotonicTimeNanos: Effect.sync(monotonic),
-      sleep: (duration) => {
-        const millis = Duration.toMillis(duration)
-        if (!Number.isFinite(millis)) return Effect.never
-        return Effect.callback<void>((resume) => {
-          state.live++
-          const timer = setTimeout(() => {
-            state.live--
-            resume(Effect.void)
-          }, millis)
-          return Effect.sync(() => {
-            state.live--
-            clearTimeout(timer)
-          })
-        })
-      }
-    }
-    return { clock, state }
-  }
-
   it.live("two streams starting at once on a new clock start one watcher, and none is left after them", () =>
     Effect.gen(function* () {
       for (let yields = 0; yields < 20; yields++) {
