@@ -51,6 +51,8 @@ export type Phase =
   | { readonly _tag: "Tools"; readonly scope: Scope.Closeable; next: Step }
   | { readonly _tag: "Ended"; readonly next: Step }
 
+const notBegun: Phase = { _tag: "Ended", next: Effect.die("the ask has not begun") }
+
 /** How the run ended, once it has: its `RunResult` is built only when somebody reads it. */
 export interface Ending {
   readonly status: RunResult["status"]
@@ -62,7 +64,8 @@ export interface Ending {
  * the ask's one stream: nothing else reads it.
  */
 export class AskState {
-  phase: Phase
+  /** Set by the loop when the ask is made: its first model turn. */
+  phase: Phase = notBegun
   turns = 0
   attempts = 0
   /** The usage of the attempts that ended (committed, retried or given up). */
@@ -82,10 +85,6 @@ export class AskState {
   retryStep: ((now: number, input: unknown) => Effect.Effect<[unknown, Duration.Duration], unknown>) | undefined =
     undefined
   ending: Ending | undefined = undefined
-
-  constructor(first: Phase) {
-    this.phase = first
-  }
 
   /** The run's result; call it once the run has ended. */
   result(): RunResult {

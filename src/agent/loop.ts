@@ -94,8 +94,8 @@ const makeAsk = (
   scope: Scope.Scope,
   clock: Clock.Clock
 ): Ask => {
-  const state = new AskState(starting())
-  return {
+  const state = new AskState()
+  const ask: Ask = {
     config,
     session,
     state,
@@ -114,6 +114,8 @@ const makeAsk = (
       }
     }
   }
+  state.phase = startingPhase(ask)
+  return ask
 }
 
 /**
@@ -127,7 +129,6 @@ const begin = (ask: Ask, prompt: ReadonlyArray<Message.ContentBlock>): Effect.Ef
     Effect.andThen(
       Ref.update(ask.session.history, (history) => appendUser(history, prompt)),
       Effect.suspend((): Effect.Effect<Step> => {
-        ask.state.phase = { _tag: "Starting", next: Effect.suspend(() => startTurn(ask)) }
         const pull: Step = Effect.suspend(() => ask.state.phase.next)
         const limit = ask.config.timeouts.run
         if (limit === undefined) return Effect.succeed(pull)
@@ -143,9 +144,6 @@ const begin = (ask: Ask, prompt: ReadonlyArray<Message.ContentBlock>): Effect.Ef
       })
     )
   )
-
-/** The phase before the ask's first pull (replaced by `begin`). */
-const starting = (): Phase => ({ _tag: "Starting", next: Effect.die("the ask has not begun") })
 
 // request
 
