@@ -126,8 +126,8 @@ export interface Agent {
    * A new session, optionally continuing a saved history (e.g. from `Message.decodeHistory`; a
    * trailing `tool_use` without results is answered with a synthetic error result). The session
    * is a resource of the `Scope`: when the scope closes (on success, failure or interruption) its
-   * data store and embedded database are released. A `data` store you pass stays yours: it is
-   * used, never closed.
+   * data store and embedded database are released (using the session's data after that is a
+   * defect). A `data` store you pass stays yours: it is used, never closed.
    *
    * @example
    * ```ts

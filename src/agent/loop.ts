@@ -49,7 +49,7 @@ import { answerAll, commitResults, startTools } from "./toolRun.js"
 export type { AskOptions } from "./askState.js"
 
 /** The reminder the last allowed turn carries. */
-export const LAST_TURN_REMINDER =
+const LAST_TURN_REMINDER =
   "[harness] This is your last turn: no further tool results will reach you. Answer now with what you have."
 
 /**
