@@ -13,15 +13,12 @@
  * `idle: 1 ms` does not wake it while a stream waits for its first event).
  *
  * Ending a pull from outside needs a hold on it. A source that reads through a callback of its
- * own (the Anthropic provider's SSE reader) has one: it arms the watchdog when a pull has to wait
- * and resumes its consumer with the timeout itself. It says so by implementing
- * {@link EnforcesDeadlines}. Any other stream runs each upstream pull on a fiber of its own,
- * started at once and run synchronously as far as it goes: a pull that has its chunk at hand
- * (the scripted provider's, a buffered one) completes right there, and costs a fiber object and
- * nothing else (bench `loop`: see `bench/README.md`); only a pull that has to wait arms the
- * watchdog, which can then answer the consumer and interrupt that fiber. The earlier design, one
- * puller fiber per stream handing every pull's result to the consumer, cost about 1.5 µs per pull
- * and 10 µs per stream.
+ * own (the Anthropic provider's SSE reader) arms the watchdog when a pull has to wait and resumes
+ * its consumer with the timeout itself ({@link EnforcesDeadlines}). Any other stream runs each
+ * upstream pull on a fiber of its own, started at once: a pull that has its chunk at hand
+ * completes synchronously and costs a fiber object (one puller fiber per stream, the design
+ * before, cost about 1.5 µs per pull and 10 µs per stream: `bench/README.md`, fix 14); only a
+ * pull that has to wait arms the watchdog, which can then answer the consumer and interrupt it.
  *
  * Interrupting the consumer, or the end of the stream, closes the stream's scope, which stops
  * watching its watchdog (the last one stops the watcher and its timer) and interrupts a pull
@@ -150,17 +147,12 @@ export class Watchdog<E> {
     if (chunk) this.first = false
   }
 
-  /** How long the pending wait may still wait at `now`, or `undefined` when nothing waits under a limit. */
-  remaining(now: number): number | undefined {
-    return this.deadline === undefined ? undefined : this.deadline - now
-  }
-
   /**
    * Called by the watcher at `now`: ends the pending wait if it outwaited its limit; returns how
    * long until it would, or `undefined` when nothing waits under a limit.
    */
   check(now: number): number | undefined {
-    const remaining = this.remaining(now)
+    const remaining = this.deadline === undefined ? undefined : this.deadline - now
     if (remaining === undefined || remaining > 0) return remaining
     try {
       this.expired = Exit.fail(this.onTimeout(this.first, Duration.millis(this.limitMillis)))
