@@ -168,10 +168,10 @@ const program = Effect.gen(function* () {
     `Usage: ${usage.inputTokens} input tokens, ${usage.outputTokens} output tokens, ` +
       `${usage.cacheReadTokens} read from cache, ${usage.cacheWriteTokens} written to cache.`
   )
-  yield* session.close
 })
 
-Effect.runPromise(program.pipe(Effect.provide(provider))).catch((error) => {
+// the session is a resource of this scope: its database is closed when the program ends
+Effect.runPromise(program.pipe(Effect.scoped, Effect.provide(provider))).catch((error) => {
   console.error(`The sample failed: ${error?.message ?? error}`)
   process.exitCode = 1
 })

@@ -2,8 +2,10 @@
  * An agent: a system prompt, tools and limits over a `Provider`, run as a loop of model turns and
  * tool calls until the model ends its turn.
  *
- * `run`, `runResult` and `runStream` each ask in a fresh session; `session()` gives a session that
- * keeps its conversation and data across asks.
+ * `run`, `runResult` and `runStream` each ask in a fresh session, released (its database closed)
+ * when the run ends. `session()` gives a session that keeps its conversation and data across
+ * asks: a resource of the caller's `Scope`, released when the scope closes; `withSession(f)`
+ * scopes one to `f`.
  *
  * @example
  * ```ts
@@ -12,25 +14,37 @@
  *
  * const program = Effect.gen(function*() {
  *   const agent = yield* Agent.make({ system: "You are a data analyst.", maxTurns: 25 })
- *   const session = yield* agent.session()
- *   yield* session.put("sales", [{ region: "EU", revenue: 120 }, { region: "US", revenue: 80 }])
- *   return yield* session.ask("What is the total revenue?")
+ *   return yield* agent.withSession((session) =>
+ *     Effect.gen(function*() {
+ *       yield* session.put("sales", [{ region: "EU", revenue: 120 }, { region: "US", revenue: 80 }])
+ *       return yield* session.ask("What is the total revenue?")
+ *     })
+ *   )
  * }).pipe(Effect.provide(Anthropic.layerConfig()))
  * ```
  * @since 0.1.0
  */
-import { Duration, Effect, Schedule, type Stream } from "effect"
+import { type Duration, Effect, Schedule, type Scope, type Stream } from "effect"
 import { type HarnessError, InvalidOptions } from "../core/HarnessError.js"
 import type * as Message from "../core/Message.js"
 import type { RunResult } from "../core/RunResult.js"
 import type * as StreamEvent from "../core/StreamEvent.js"
 import type * as Data from "../data/Data.js"
-import { Provider } from "../provider/Provider.js"
+import { Provider, type Service as ProviderService } from "../provider/Provider.js"
 import * as DataTools from "../tools/DataTools.js"
-import type * as Tool from "../tools/Tool.js"
+import * as Tool from "../tools/Tool.js"
 import * as Variables from "../tools/Variables.js"
-import type * as Loop from "./loop.js"
-import * as Session from "./Session.js"
+import * as Answer from "./Answer.js"
+import { type Config, defaultTimeouts, positiveInteger, resolveDuration, resolveTimeouts } from "./config.js"
+import * as OpenSession from "./openSession.js"
+import type * as Session from "./Session.js"
+
+/**
+ * The built-in `answer` tool: the model gives the run's structured result with it
+ * (`RunResult.value`). Added to every agent unless `builtinTools: false`.
+ * @since 0.2.0
+ */
+export const answer: Tool.Tool = Answer.answer
 
 // options
 
@@ -68,7 +82,7 @@ export interface Options<R> {
   readonly maxTurns?: number | undefined
   /** Output limit per turn, overriding the provider's default. */
   readonly maxTokens?: number | undefined
-  /** Add the built-in tools (`list_variables`, `answer`, and the data tools). Default true. */
+  /** Add the built-in tools (`list_variables`, {@link answer}, and the data tools). Default true. */
   readonly builtinTools?: boolean | undefined
   /**
    * The data tools (default `DataTools.all`: `sql` and `javascript`); pass
@@ -77,7 +91,10 @@ export interface Options<R> {
   readonly dataTools?: ReadonlyArray<Tool.Tool> | undefined
   /** Mark requests for prompt caching (default true). */
   readonly cache?: boolean | undefined
-  /** Time limits per phase; default: none but `idle` (5 minutes). */
+  /**
+   * Time limits per phase. Defaults: `request` 5 minutes, `firstEvent` 10 minutes, `idle`
+   * 5 minutes; `tool`, `turn` and `run` unset.
+   */
   readonly timeouts?: Session.Timeouts | undefined
   /** Retry policy, or `false` for none. Default: {@link defaultRetrySchedule}, `retry-after` up to 60 s. */
   readonly retry?: RetryOptions | false | undefined
@@ -106,22 +123,45 @@ export interface Agent {
     options?: Session.AskOptions
   ) => Stream.Stream<StreamEvent.StreamEvent, HarnessError>
   /**
-   * A new session, optionally continuing a saved history (e.g. from `Message.decodeHistory`); a
-   * trailing `tool_use` without results is answered with a synthetic error result.
+   * A new session, optionally continuing a saved history (e.g. from `Message.decodeHistory`; a
+   * trailing `tool_use` without results is answered with a synthetic error result). The session
+   * is a resource of the `Scope`: when the scope closes (on success, failure or interruption) its
+   * data store and embedded database are released (using the session's data after that is a
+   * defect). A `data` store you pass stays yours: it is used, never closed.
+   *
+   * @example
+   * ```ts
+   * yield* Effect.scoped(Effect.gen(function*() {
+   *   const session = yield* agent.session()
+   *   return yield* session.ask("What is the total revenue?")
+   * }))
+   * ```
    */
-  readonly session: (options?: {
-    readonly history?: Message.History | undefined
-    readonly data?: Data.Store | undefined
-  }) => Effect.Effect<Session.Session>
+  readonly session: (options?: SessionOptions) => Effect.Effect<Session.Session, never, Scope.Scope>
+  /**
+   * Runs `f` with a new session, released when `f` ends: `Effect.scoped` over {@link Agent.session}.
+   *
+   * @example
+   * ```ts
+   * const answer = yield* agent.withSession((session) => session.ask("What is the total revenue?"))
+   * ```
+   */
+  readonly withSession: <A, E, R>(
+    f: (session: Session.Session) => Effect.Effect<A, E, R>,
+    options?: SessionOptions
+  ) => Effect.Effect<A, E, Exclude<R, Scope.Scope>>
+}
+
+/**
+ * Options of {@link Agent.session}: a saved history to continue, and a data store to use.
+ * @since 0.2.0
+ */
+export interface SessionOptions {
+  readonly history?: Message.History | undefined
+  readonly data?: Data.Store | undefined
 }
 
 // constructors
-
-/** `value` when it is a whole number of at least 1, or the `InvalidOptions` that says so. */
-const positiveInteger = (option: string, value: number): number | InvalidOptions =>
-  Number.isInteger(value) && value >= 1
-    ? value
-    : new InvalidOptions({ option, message: `${option} must be a whole number of at least 1, not ${String(value)}.` })
 
 /**
  * Builds an agent over the `Provider` in context. Tool handlers' services are captured here.
@@ -136,39 +176,52 @@ export const make = <R = never>(options: Options<R> = {}): Effect.Effect<Agent, 
     const builtins =
       options.builtinTools === false
         ? []
-        : [Variables.listVariables, Variables.answer, ...(options.dataTools ?? DataTools.all)]
+        : [Variables.listVariables, Answer.answer, ...(options.dataTools ?? DataTools.all)]
     const tools = [...builtins, ...(options.tools ?? [])] as ReadonlyArray<Tool.Any>
-    const retry = options.retry === false ? undefined : options.retry
-    const given = Session.resolveTimeouts(options.timeouts)
-    if (given instanceof InvalidOptions) return yield* given
-    const timeouts: Loop.Timeouts = { idle: Duration.minutes(5), ...given }
-    const maxRetryAfter = Session.resolveDuration("retry.maxRetryAfter", retry?.maxRetryAfter ?? "60 seconds")
-    if (maxRetryAfter instanceof InvalidOptions) return yield* maxRetryAfter
-    const maxTurns = positiveInteger("maxTurns", options.maxTurns ?? 25)
-    if (maxTurns instanceof InvalidOptions) return yield* maxTurns
-    const maxTokens = options.maxTokens === undefined ? undefined : positiveInteger("maxTokens", options.maxTokens)
-    if (maxTokens instanceof InvalidOptions) return yield* maxTokens
-    const toolConcurrency = positiveInteger("toolConcurrency", options.toolConcurrency ?? 1)
-    if (toolConcurrency instanceof InvalidOptions) return yield* toolConcurrency
-    const config: Loop.Config = {
-      provider,
-      system: options.system,
-      tools,
-      context,
-      maxTurns,
-      maxTokens,
-      cache: options.cache ?? true,
-      timeouts,
-      retry: options.retry === false ? undefined : (retry?.schedule ?? defaultRetrySchedule),
-      maxRetryAfter,
-      partialTurn: options.partialTurn ?? "keep",
-      toolConcurrency
-    }
-    const session: Agent["session"] = (sessionOptions) => Session.make(config, sessionOptions)
+    const invalidTool = Tool.validate(tools)
+    if (invalidTool !== undefined) return yield* invalidTool
+    const config = configOf(options, provider, context, tools)
+    if (config instanceof InvalidOptions) return yield* config
+    const session: Agent["session"] = (from) => OpenSession.open(config, from)
     return {
       session,
-      run: (prompt, askOptions) => Effect.flatMap(session(), (s) => s.ask(prompt, askOptions)),
-      runResult: (prompt, askOptions) => Effect.flatMap(session(), (s) => s.askResult(prompt, askOptions)),
-      runStream: (prompt, askOptions) => Session.streamOnce(config, prompt, askOptions)
+      withSession: (f, from) => Effect.scoped(Effect.flatMap(session(from), f)),
+      run: (prompt, askOptions) => OpenSession.runOnce(config, prompt, askOptions),
+      runResult: (prompt, askOptions) => OpenSession.resultOnce(config, prompt, askOptions),
+      runStream: (prompt, askOptions) => OpenSession.streamOnce(config, prompt, askOptions)
     }
   })
+
+/** The agent's options checked and resolved, or the first that is not valid. */
+const configOf = <R>(
+  options: Options<R>,
+  provider: ProviderService,
+  context: Config["context"],
+  tools: ReadonlyArray<Tool.Any>
+): Config | InvalidOptions => {
+  const retry = options.retry === false ? undefined : options.retry
+  const given = resolveTimeouts(options.timeouts)
+  if (given instanceof InvalidOptions) return given
+  const maxRetryAfter = resolveDuration("retry.maxRetryAfter", retry?.maxRetryAfter ?? "60 seconds")
+  if (maxRetryAfter instanceof InvalidOptions) return maxRetryAfter
+  const maxTurns = positiveInteger("maxTurns", options.maxTurns ?? 25)
+  if (maxTurns instanceof InvalidOptions) return maxTurns
+  const maxTokens = options.maxTokens === undefined ? undefined : positiveInteger("maxTokens", options.maxTokens)
+  if (maxTokens instanceof InvalidOptions) return maxTokens
+  const toolConcurrency = positiveInteger("toolConcurrency", options.toolConcurrency ?? 1)
+  if (toolConcurrency instanceof InvalidOptions) return toolConcurrency
+  return {
+    provider,
+    system: options.system,
+    tools,
+    context,
+    maxTurns,
+    maxTokens,
+    cache: options.cache ?? true,
+    timeouts: { ...defaultTimeouts, ...given },
+    retry: options.retry === false ? undefined : (retry?.schedule ?? defaultRetrySchedule),
+    maxRetryAfter,
+    partialTurn: options.partialTurn ?? "keep",
+    toolConcurrency
+  }
+}

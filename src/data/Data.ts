@@ -95,10 +95,3 @@ export const makeStore: Effect.Effect<Store, never, Scope.Scope> = Effect.acquir
   Effect.sync(() => makeStoreUnsafeInternal()),
   (store) => store.close
 )
-
-/**
- * An unscoped store, for the agent's sessions until they make theirs with {@link makeStore}: its
- * `close` must run, or its database stays open until the process exits.
- * @internal Not part of the public API; it moves to `data/store.ts` once `agent/Session.ts` imports it from there.
- */
-export const makeStoreUnsafe: () => Store = () => makeStoreUnsafeInternal()

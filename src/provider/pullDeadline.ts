@@ -5,27 +5,28 @@
  * `Effect.timeoutOrElse` around every pull forks two fibers and arms a timer for each network
  * read; with 1,000 concurrent streams that was the harness's largest cost per delta. Instead each
  * stream has a {@link Watchdog} (the deadline of its pull in progress, if one is waiting), and one
- * fiber per `Clock` watches them all: it sleeps on the `Clock` until the earliest deadline, ends
- * every pull still waiting past its deadline with the timeout error, and sleeps again. So a timer
- * is armed about once per limit, not once per pull or per stream. The watcher never sleeps longer
- * than the smallest limit it watches, so a deadline that starts while it sleeps is still met
- * (every such deadline is at least that far away).
+ * fiber per `Clock` watches them all: it sleeps on the `Clock` until the nearest deadline of a
+ * pull that is waiting, ends every pull still waiting past its deadline with the timeout error,
+ * and sleeps again; with nothing waiting it does not run. A wait whose deadline is nearer than
+ * the watcher's next wake-up reschedules it. So a timer is armed about once per limit, not once
+ * per pull or per stream, and the watcher never wakes for a limit that cannot fire yet (an
+ * `idle: 1 ms` does not wake it while a stream waits for its first event).
  *
  * Ending a pull from outside needs a hold on it. A source that reads through a callback of its
- * own (the Anthropic provider's SSE reader) has one: it arms the watchdog when a pull has to wait
- * and resumes its consumer with the timeout itself, so each event costs nothing extra. It says so
- * by implementing {@link EnforcesDeadlines}. Any other stream gets a **puller** fiber that runs
- * the upstream pull, one pull per downstream pull (still pull-driven: nothing is read ahead), and
- * hands the result to the waiting consumer, which the watchdog can then answer instead. That
- * hand-off between two fibers costs a few microseconds per pull.
+ * own (the Anthropic provider's SSE reader) arms the watchdog when a pull has to wait and resumes
+ * its consumer with the timeout itself ({@link EnforcesDeadlines}). Any other stream runs each
+ * upstream pull on a fiber of its own, started at once: a pull that has its chunk at hand
+ * completes synchronously and costs a fiber object (one puller fiber per stream, the design
+ * before, cost about 1.5 µs per pull and 10 µs per stream: `bench/README.md`, fix 14); only a
+ * pull that has to wait arms the watchdog, which can then answer the consumer and interrupt it.
  *
  * Interrupting the consumer, or the end of the stream, closes the stream's scope, which stops
- * watching its watchdog (the last one stops the watcher and its timer) and interrupts the
- * puller, with the upstream pull in progress.
+ * watching its watchdog (the last one stops the watcher and its timer) and interrupts a pull
+ * still running.
  *
  * @internal
  */
-import { Channel, Clock, Context, Duration, Effect, Exit, type Fiber, type Pull, Scope, Stream } from "effect"
+import { Channel, Clock, Context, Duration, Effect, Exit, Fiber, type Pull, Scope, Stream } from "effect"
 import type * as Arr from "effect/Array"
 import type * as Cause from "effect/Cause"
 
@@ -53,8 +54,7 @@ export type OnTimeout<E> = (first: boolean, limit: Duration.Duration) => E
  * {@link Watchdog.disarm} when that pull has its result; if the wait outlasts its limit the
  * watchdog calls the `expire` given to `arm` with the timeout, once, and {@link Watchdog.expired}
  * keeps it for every later pull. One fiber per `Clock` ({@link Watchers}) watches every
- * stream's watchdog, instead of a fiber and a timer per stream: 1,000 concurrent streams had
- * 1,000 of each, forked at their start and interrupted at their end.
+ * stream's watchdog, instead of a fiber and a timer per stream.
  * @internal
  */
 export class Watchdog<E> {
@@ -64,11 +64,9 @@ export class Watchdog<E> {
   expired: Exit.Exit<never, E> | undefined = undefined
   private readonly firstMillis: number | undefined
   private readonly idleMillis: number | undefined
-  /** The smallest of the limits (at least 1 ms: a zero limit must not make the watcher spin). */
-  readonly maxSleep: number
-  private pending = false
-  private startedAt = 0
-  private limitMillis: number | undefined = undefined
+  /** When the pending wait ends (on the watchers' clock), or `undefined` when nothing waits under a limit. */
+  private deadline: number | undefined = undefined
+  private limitMillis = 0
   private expire: ((timeout: Exit.Exit<never, E>) => void) | undefined = undefined
 
   private constructor(
@@ -76,14 +74,9 @@ export class Watchdog<E> {
     private readonly onTimeout: OnTimeout<E>,
     private readonly watchers: Watchers
   ) {
-    this.now = watchers.now
     this.firstMillis = limits.first === undefined ? undefined : Duration.toMillis(limits.first)
     this.idleMillis = limits.idle === undefined ? undefined : Duration.toMillis(limits.idle)
-    const set = [this.firstMillis, this.idleMillis].filter((limit) => limit !== undefined)
-    this.maxSleep = Math.max(1, Math.min(...set))
   }
-
-  private readonly now: () => number
 
   /**
    * A watchdog on the current `Clock` ({@link monotonicMillis}), watched until {@link stop};
@@ -124,34 +117,34 @@ export class Watchdog<E> {
 
   /** Stops watching this watchdog; the last one on its Clock stops the watching fiber. Synchronous. */
   stop(): void {
+    this.deadline = undefined
     this.watchers.remove(this)
   }
 
   /** A pull has to wait: from now it may wait its limit, then `expire` is called with the timeout. */
   arm(expire: (timeout: Exit.Exit<never, E>) => void): void {
-    this.pending = true
-    this.startedAt = this.now()
-    this.limitMillis = this.first ? this.firstMillis : this.idleMillis
     this.expire = expire
+    const limit = this.first ? this.firstMillis : this.idleMillis
+    if (limit === undefined || this.expired !== undefined) {
+      this.deadline = undefined
+      return
+    }
+    this.limitMillis = limit
+    this.deadline = this.watchers.now() + limit
+    this.watchers.armed(this.deadline)
   }
 
   /** The wait in progress goes on (its deadline stays), but `expire` now ends it. */
   handOver(expire: (timeout: Exit.Exit<never, E>) => void): void {
-    if (this.pending) this.expire = expire
+    if (this.expire !== undefined) this.expire = expire
     else this.arm(expire)
   }
 
   /** The pull in progress has its result: `chunk` when it is a chunk (not the end or a failure). */
   disarm(chunk: boolean): void {
-    this.pending = false
+    this.deadline = undefined
     this.expire = undefined
     if (chunk) this.first = false
-  }
-
-  /** How long the pending wait may still wait at `now`, or `undefined` when nothing waits under a limit. */
-  remaining(now: number): number | undefined {
-    if (!this.pending || this.limitMillis === undefined || this.expired !== undefined) return undefined
-    return this.startedAt + this.limitMillis - now
   }
 
   /**
@@ -159,10 +152,10 @@ export class Watchdog<E> {
    * long until it would, or `undefined` when nothing waits under a limit.
    */
   check(now: number): number | undefined {
-    const remaining = this.remaining(now)
+    const remaining = this.deadline === undefined ? undefined : this.deadline - now
     if (remaining === undefined || remaining > 0) return remaining
     try {
-      this.expired = Exit.fail(this.onTimeout(this.first, Duration.millis(this.limitMillis!)))
+      this.expired = Exit.fail(this.onTimeout(this.first, Duration.millis(this.limitMillis)))
     } catch (defect) {
       this.expired = Exit.die(defect)
     }
@@ -174,10 +167,10 @@ export class Watchdog<E> {
 }
 
 /**
- * The fiber that watches every {@link Watchdog} on one `Clock` while any stream has one: it wakes
- * at the earliest pending deadline, and never sleeps longer than the smallest limit it watches,
- * so a wait that starts while it sleeps (its deadline is at least that far away) is still met.
- * A watchdog with a smaller limit restarts it; the last one to go stops it (and its timer).
+ * The fiber that watches every {@link Watchdog} on one `Clock`. It runs only while some pull
+ * waits under a limit: it sleeps until the nearest such deadline, ends the waits past theirs,
+ * and sleeps until the next one, or stops when nothing waits. A wait that starts while it sleeps
+ * and ends sooner than its wake-up reschedules it; the last watchdog to go stops it (and its timer).
  */
 class Watchers {
   private static readonly byClock = new WeakMap<Clock.Clock, Watchers>()
@@ -195,8 +188,10 @@ class Watchers {
   private readonly watched = new Set<Watchdog<any>>()
   /** The watching fiber; one that finds it is no longer this one stops. */
   private fiber: Fiber.Fiber<void> | undefined = undefined
-  /** The longest the fiber sleeps: the smallest limit it has watched since it started. */
-  private maxSleep = Number.POSITIVE_INFINITY
+  /** When the fiber wakes next; +Infinity when it does not run. */
+  private wakeAt = Number.POSITIVE_INFINITY
+  /** While the fiber checks the watchdogs: the nearest deadline armed meanwhile (by a consumer it resumed). */
+  private armedWhileChecking: number | undefined = undefined
   /** Milliseconds on the clock's monotonic time, shared by its watchdogs. */
   readonly now: () => number
   /** The fiber runs with nothing of any stream's context but the Clock. */
@@ -208,59 +203,81 @@ class Watchers {
     this.run = (effect) => Effect.runForkWith(context)(effect)
   }
 
-  /** Watches `watchdog`, starting (or restarting, for a smaller limit) the fiber. Synchronous. */
+  /** Watches `watchdog`; nothing runs until one of its pulls waits. Synchronous. */
   add<E>(watchdog: Watchdog<E>): void {
     this.watched.add(watchdog)
-    if (this.fiber !== undefined && watchdog.maxSleep >= this.maxSleep) return
-    this.maxSleep = Math.min(this.maxSleep, watchdog.maxSleep)
-    const previous = this.fiber
-    this.fiber = undefined
-    previous?.interruptUnsafe()
-    this.fiber = this.run(this.watch)
   }
 
   /** Stops watching `watchdog`; the last one stops the fiber and its timer. Synchronous. */
   remove<E>(watchdog: Watchdog<E>): void {
     if (!this.watched.delete(watchdog)) return
-    if (this.watched.size > 0 || this.fiber === undefined) return
-    const fiber = this.fiber
-    this.fiber = undefined
-    this.maxSleep = Number.POSITIVE_INFINITY
-    fiber.interruptUnsafe()
+    if (this.watched.size === 0) this.schedule(undefined)
   }
 
-  /** Ends every wait past its deadline; returns how long to sleep until the next one. */
-  private checkAll(fire: boolean): number {
+  /** A wait that ends at `deadline` started: the fiber wakes by then. Synchronous, fires nothing. */
+  armed(deadline: number): void {
+    if (this.armedWhileChecking !== undefined) {
+      this.armedWhileChecking = Math.min(this.armedWhileChecking, deadline)
+    } else if (deadline < this.wakeAt) {
+      this.schedule(deadline)
+    }
+  }
+
+  /** Replaces the fiber by one that wakes at `at`, or by none. */
+  private schedule(at: number | undefined): void {
+    const previous = this.fiber
+    this.fiber = undefined
+    this.wakeAt = at ?? Number.POSITIVE_INFINITY
+    previous?.interruptUnsafe()
+    // the fiber's first step is a sleep of at least 1 ms (a zero limit fires after 1 ms): starting
+    // it inside `armed` (inside a consumer's pull) resumes no consumer
+    if (at !== undefined) this.fiber = this.run(this.watch(Math.max(1, at - this.now())))
+  }
+
+  /** Ends every wait past its deadline; returns how long until the nearest one left, if any. */
+  private checkAll(): number | undefined {
     const now = this.now()
-    let sleep = this.maxSleep
+    let nearest = Number.POSITIVE_INFINITY
+    this.armedWhileChecking = Number.POSITIVE_INFINITY
     for (const watchdog of this.watched) {
       let remaining: number | undefined
       try {
-        remaining = fire ? watchdog.check(now) : watchdog.remaining(now)
+        remaining = watchdog.check(now)
       } catch {
         // a consumer that throws when resumed must not stop the deadlines of every other stream
         remaining = undefined
       }
-      if (remaining !== undefined && remaining < sleep) sleep = Math.max(0, remaining)
+      if (remaining !== undefined && remaining < nearest) nearest = remaining
     }
-    return sleep
+    const armed = this.armedWhileChecking - now
+    this.armedWhileChecking = undefined
+    nearest = Math.min(nearest, armed)
+    return Number.isFinite(nearest) ? Math.max(0, nearest) : undefined
   }
 
-  /**
-   * Sleeps, then checks, for as long as it is the watching fiber (the first sleep is computed
-   * without firing anything: the fiber starts inside `add`, which must not resume consumers).
-   */
-  private readonly watch: Effect.Effect<void> = Effect.withFiber((self) => {
-    const loop = (sleep: number): Effect.Effect<void> =>
-      Effect.flatMap(Effect.sleep(Duration.millis(sleep)), () =>
-        self === this.fiber ? loop(this.checkAll(true)) : Effect.void
-      )
-    return loop(this.checkAll(false))
-  })
+  /** Sleeps `millis`, checks, and goes on for as long as it is the watching fiber and something waits. */
+  private watch(millis: number): Effect.Effect<void> {
+    return Effect.withFiber((self) => {
+      const loop = (sleep: number): Effect.Effect<void> =>
+        Effect.flatMap(Effect.sleep(Duration.millis(sleep)), () => {
+          if (self !== this.fiber) return Effect.void
+          const next = this.checkAll()
+          if (self !== this.fiber) return Effect.void
+          if (next === undefined) {
+            this.fiber = undefined
+            this.wakeAt = Number.POSITIVE_INFINITY
+            return Effect.void
+          }
+          this.wakeAt = this.now() + next
+          return loop(next)
+        })
+      return loop(millis)
+    })
+  }
 }
 
 /**
- * A stream that enforces per-pull deadlines itself, without a puller fiber: `withDeadlines`
+ * A stream that enforces per-pull deadlines itself, without a fiber per pull: `withDeadlines`
  * returns the same stream with them.
  * @internal
  */
@@ -299,107 +316,98 @@ export const withPullDeadlines = <A, E, E2>(
   if (enforcesDeadlines(self)) return self[EnforcesDeadlines](limits, onTimeout)
   return Stream.fromChannel(
     Channel.fromTransform((_, scope) =>
-      Effect.flatMap(Watchdog.make(limits, onTimeout, scope), (watchdog) =>
-        // the upstream is opened by the puller, under the first pull's deadline: a stream that
-        // does its work when it starts (sends a request) is timed from its first pull
-        puller(Channel.toPullScoped(Stream.toChannel(self), scope), watchdog!, scope)
+      Effect.uninterruptible(
+        Effect.flatMap(Watchdog.start(limits, onTimeout), (watchdog) => {
+          const pulls = new DeadlinePulls<A, E, E2>(self, watchdog!)
+          // one finalizer: the watch, a pull still running, then the upstream (in that order)
+          return Effect.as(
+            Scope.addFinalizerExit(scope, (exit) => pulls.close(exit)),
+            pulls.pull
+          )
+        })
       )
     )
   )
 }
 
-/** The generic deadline: a puller fiber runs the upstream pull, so the watchdog can answer the consumer. */
-const puller = <A, E, E2>(
-  open: Effect.Effect<Pull.Pull<Chunk<A>, E>>,
-  watchdog: Watchdog<E2>,
-  scope: Scope.Scope
-): Effect.Effect<Pull.Pull<Chunk<A>, E | E2>> => {
-  type Result = Exit.Exit<Chunk<A>, E | E2 | Cause.Done>
-  let opened: Pull.Pull<Chunk<A>, E> | undefined
-  const upstream = Effect.suspend(
-    () =>
-      opened ??
-      Effect.flatMap(open, (pull) => {
-        opened = pull
-        return pull
-      })
-  )
-  /** The waiting consumer of the pull in progress, or its result when it came at once. */
-  let consumer: ((result: Result) => void) | undefined
-  let ready: Result | undefined
+type Result<A, E> = Exit.Exit<Chunk<A>, E | Cause.Done>
+
+/**
+ * The pulls of a stream without deadlines of its own: each upstream pull runs on a fiber of its
+ * own, started at once; one that completes synchronously is returned as it is, one that has to
+ * wait is awaited under the watchdog, which can end it. The first pull opens the upstream, so a
+ * stream that does its work when it starts (sends a request) is timed from its first pull.
+ */
+class DeadlinePulls<A, E, E2> {
+  /** The upstream's own scope, closed after a pull still running was interrupted. */
+  private readonly scope = Scope.makeUnsafe()
+  private upstream: Pull.Pull<Chunk<A>, E> | undefined = undefined
   /** The upstream's last exit when it ended or failed (or the timeout): every later pull gets it. */
-  let ended: Result | undefined
-  let requested = false
-  let wakePuller: (() => void) | undefined
+  private ended: Result<A, E | E2> | undefined = undefined
+  /** A pull whose consumer gave up, still running: the next pull takes its result. */
+  private running: Fiber.Fiber<Chunk<A>, E | Cause.Done> | undefined = undefined
+  private readonly open: Pull.Pull<Chunk<A>, E>
 
-  /** The result waiting for a pull (one that came at once, or one its consumer gave up on), taken. */
-  const takeReady = (): Result | undefined => {
-    const result = ready
-    ready = undefined
-    return result
-  }
-
-  const deliver = (result: Result) => {
-    const resume = consumer
-    consumer = undefined
-    if (resume !== undefined) resume(result)
-    else ready = result
-  }
-
-  const expire = (timeout: Exit.Exit<never, E2>) => {
-    ended = timeout
-    deliver(timeout)
-  }
-
-  const waitForRequest = Effect.callback<void>((resume) => {
-    if (requested) return resume(Effect.void)
-    wakePuller = () => resume(Effect.void)
-  })
-
-  // built once: every pull of the stream runs the same effect
-  const pullOnce = Effect.andThen(
-    waitForRequest,
-    Effect.flatMap(Effect.exit(upstream), (exit) => {
-      // timed out meanwhile: the late result is dropped, every pull gets the timeout
-      if (ended !== undefined) return Effect.void
-      requested = false
-      watchdog.disarm(Exit.isSuccess(exit))
-      if (Exit.isFailure(exit)) ended = exit
-      deliver(exit)
-      return Effect.void
+  constructor(
+    self: Stream.Stream<A, E>,
+    private readonly watchdog: Watchdog<E2>
+  ) {
+    this.open = Effect.flatMap(Channel.toPullScoped(Stream.toChannel(self), this.scope), (pull) => {
+      this.upstream = pull
+      return pull
     })
-  )
-  const loop = Effect.whileLoop({ while: () => ended === undefined, body: () => pullOnce, step: () => {} })
+  }
 
-  const awaitResult = Effect.callback<Chunk<A>, E | E2 | Cause.Done>((resume) => {
-    // the watchdog, started just before, may already have delivered a zero-limit timeout
-    const result = takeReady()
-    if (result !== undefined) return resume(result)
-    consumer = resume
-    return Effect.sync(() => {
-      // the consumer gave up this pull: its result, when it comes, is kept for the next one
-      consumer = undefined
-      watchdog.disarm(false)
+  readonly pull: Pull.Pull<Chunk<A>, E | E2> = Effect.withFiber((consumer) => {
+    if (this.ended !== undefined) return this.ended
+    let fiber = this.running
+    this.running = undefined
+    fiber ??= Effect.runForkWith(consumer.context)(this.upstream ?? this.open)
+    const exit = fiber.pollUnsafe()
+    return exit !== undefined ? this.settle(exit) : this.await(fiber)
+  })
+
+  /** The pull has its result: the watchdog learns whether a chunk came, and an end or failure is kept. */
+  private settle(exit: Result<A, E | E2>): Result<A, E | E2> {
+    this.watchdog.disarm(Exit.isSuccess(exit))
+    if (Exit.isFailure(exit)) this.ended = exit
+    return exit
+  }
+
+  /** Waits for `fiber` under the pull's deadline; a consumer that gives up leaves it for the next pull. */
+  private await(fiber: Fiber.Fiber<Chunk<A>, E | Cause.Done>): Pull.Pull<Chunk<A>, E | E2> {
+    return Effect.callback<Chunk<A>, E | E2 | Cause.Done>((resume) => {
+      let waiting = true
+      const unobserve = fiber.addObserver((exit) => {
+        waiting = false
+        resume(this.settle(exit))
+      })
+      this.watchdog.arm((timeout) => {
+        if (!waiting) return
+        waiting = false
+        unobserve()
+        this.ended = timeout
+        // interrupted now, awaited when the stream closes (before the upstream is closed)
+        this.running = fiber
+        fiber.interruptUnsafe()
+        resume(timeout)
+      })
+      return Effect.sync(() => {
+        if (!waiting) return
+        waiting = false
+        unobserve()
+        this.watchdog.disarm(false)
+        this.running = fiber
+      })
     })
-  })
+  }
 
-  const pull: Pull.Pull<Chunk<A>, E | E2> = Effect.suspend(() => {
-    // the result of a pull its consumer gave up on comes first
-    const leftover = takeReady()
-    if (leftover !== undefined) return leftover
-    if (ended !== undefined) return ended
-    watchdog.arm(expire)
-    requested = true
-    if (wakePuller !== undefined) {
-      const wake = wakePuller
-      wakePuller = undefined
-      wake()
-    }
-    // answered at once (events already buffered): no waiting
-    const immediate = takeReady()
-    if (immediate !== undefined) return immediate
-    return awaitResult
-  })
-
-  return Effect.as(Effect.forkIn(loop, scope, { startImmediately: true }), pull)
+  /** Stops the watch, interrupts a pull still running, then closes the upstream. */
+  close(exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> {
+    this.watchdog.stop()
+    const running = this.running
+    this.running = undefined
+    const closeUpstream = Scope.close(this.scope, exit)
+    return running === undefined ? closeUpstream : Effect.andThen(Fiber.interrupt(running), closeUpstream)
+  }
 }

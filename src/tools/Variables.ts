@@ -1,6 +1,7 @@
 /**
- * Built-in tools over a session's data handles: `list_variables` (what data there is) and
- * `answer` (the run's structured result, `RunResult.value`).
+ * The built-in tool over a session's data handles: `list_variables` (what data there is). The
+ * `answer` tool, which belongs to the run rather than to the data, is `Agent.answer` (it was
+ * `Variables.answer` before 0.2.0).
  * @since 0.1.0
  */
 import { Effect, Schema } from "effect"
@@ -20,16 +21,4 @@ export const listVariables: Tool.Tool = Tool.make("list_variables", {
     Effect.map(context.data.list, (handles) =>
       handles.length === 0 ? "No data handles yet." : handles.map(Data.describe)
     )
-})
-
-/**
- * `answer`: sets the run's structured result (`RunResult.value`) to the given value.
- * @since 0.1.0
- */
-export const answer: Tool.Tool = Tool.make("answer", {
-  description:
-    "Give the final answer as a value (a number, string, list or object). " +
-    "Call it once you have the result; it becomes the run's structured answer.",
-  parameters: Schema.Struct({ value: Schema.Unknown }),
-  handler: ({ value }, context) => Effect.as(context.setAnswer(value), "Answer recorded.")
 })

@@ -90,15 +90,113 @@ describe("pull deadlines", () => {
   )
 })
 
-describe("pull deadlines: one watcher per clock", () => {
-  /** The process's ref'd timers. */
-  const timers = () => process.getActiveResourcesInfo().filter((type) => type === "Timeout").length
+/** The current Clock with its `sleep` calls counted (the watcher's wake-ups are its sleeps ending). */
+const countingSleeps = Effect.clockWith((clock) => {
+  const counter = { sleeps: 0 }
+  const counting = new Proxy(clock, {
+    get: (target, key) => {
+      if (key === "sleep") {
+        return (duration: Duration.Duration) => {
+          counter.sleeps++
+          return target.sleep(duration)
+        }
+      }
+      const value = Reflect.get(target, key)
+      return typeof value === "function" ? value.bind(target) : value
+    }
+  })
+  return Effect.succeed({ clock: counting as Clock.Clock, counter })
+})
 
+describe("pull deadlines: the watcher wakes for the nearest deadline that can fire", () => {
+  it.effect("a small idle limit does not wake the watcher while the stream waits for its first event", () =>
+    Effect.gen(function* () {
+      const { clock, counter } = yield* countingSleeps
+      const stream = withPullDeadlines(
+        Stream.never,
+        { first: Duration.seconds(10), idle: Duration.millis(1) },
+        timedOut
+      )
+      const fiber = yield* Effect.forkChild(Stream.runDrain(stream).pipe(Effect.provideService(Clock.Clock, clock)))
+      yield* TestClock.adjust("9999 millis")
+      assert.isUndefined(fiber.pollUnsafe())
+      // one sleep until the first-event deadline; with the old watcher 9,999 sleeps of 1 ms
+      assert.strictEqual(counter.sleeps, 1, "the watcher's sleeps while waiting 10 s for the first event")
+      yield* TestClock.adjust("1 millis")
+      assert.deepStrictEqual(yield* Fiber.await(fiber), Exit.fail("timeout first 10000"))
+      assert.strictEqual(counter.sleeps, 1)
+    })
+  )
+
+  it.effect("after the first event the idle limit applies, and a nearer deadline reschedules the watcher", () =>
+    Effect.gen(function* () {
+      const { clock, counter } = yield* countingSleeps
+      // one chunk at once, then nothing
+      const stream = withPullDeadlines(
+        Stream.concat(Stream.make(1), Stream.never),
+        { first: Duration.hours(1), idle: Duration.seconds(2) },
+        timedOut
+      )
+      const fiber = yield* Effect.forkChild(Stream.runDrain(stream).pipe(Effect.provideService(Clock.Clock, clock)))
+      yield* TestClock.adjust("1999 millis")
+      assert.isUndefined(fiber.pollUnsafe())
+      yield* TestClock.adjust("1 millis")
+      assert.deepStrictEqual(yield* Fiber.await(fiber), Exit.fail("timeout idle 2000"))
+      assert.isAtMost(counter.sleeps, 2)
+    })
+  )
+
+  it.effect("with nothing waiting, the watcher does not run: no sleep at all for a stream that never waits", () =>
+    Effect.gen(function* () {
+      const { clock, counter } = yield* countingSleeps
+      const stream = withPullDeadlines(
+        Stream.fromIterable([1, 2, 3]).pipe(Stream.rechunk(1)),
+        { first: Duration.millis(1), idle: Duration.millis(1) },
+        timedOut
+      )
+      const got = yield* Stream.runCollect(stream).pipe(Effect.provideService(Clock.Clock, clock))
+      assert.deepStrictEqual(got, [1, 2, 3])
+      assert.strictEqual(counter.sleeps, 0)
+    })
+  )
+})
+
+/** A live clock that counts its pending sleeps (the watcher's timers). */
+const countingClock = () => {
+  const state = { live: 0 }
+  const monotonic = () => process.hrtime.bigint()
+  const wall = () => BigInt(Date.now()) * 1_000_000n
+  const clock: Clock.Clock = {
+    currentTimeMillisUnsafe: () => Date.now(),
+    currentTimeMillis: Effect.sync(() => Date.now()),
+    currentTimeNanosUnsafe: wall,
+    currentTimeNanos: Effect.sync(wall),
+    monotonicTimeNanosUnsafe: monotonic,
+    monotonicTimeNanos: Effect.sync(monotonic),
+    sleep: (duration) => {
+      const millis = Duration.toMillis(duration)
+      if (!Number.isFinite(millis)) return Effect.never
+      return Effect.callback<void>((resume) => {
+        state.live++
+        const timer = setTimeout(() => {
+          state.live--
+          resume(Effect.void)
+        }, millis)
+        return Effect.sync(() => {
+          state.live--
+          clearTimeout(timer)
+        })
+      })
+    }
+  }
+  return { clock, state }
+}
+
+describe("pull deadlines: one watcher per clock", () => {
   it.live("many waiting streams share one timer, and none is left when they end", () =>
     Effect.gen(function* () {
-      // a sleep of the same kind first: Node counts a timer list once it has had a timer
-      yield* Effect.sleep("20 millis")
-      const before = timers()
+      // a live clock that counts the watcher's pending sleeps (each a real timer)
+      const { clock, state } = countingClock()
       const gate = yield* Deferred.make<void>()
       // each stream's first pull waits (for the gate) under a one-minute limit
       const waiting = withPullDeadlines(
@@ -106,12 +204,14 @@ describe("pull deadlines: one watcher per clock", () => {
         { first: Duration.minutes(1), idle: Duration.minutes(1) },
         timedOut
       )
-      const fibers = yield* Effect.forEach(Array.from({ length: 50 }), () => Effect.forkChild(Stream.runDrain(waiting)))
+      const fibers = yield* Effect.forEach(Array.from({ length: 50 }), () =>
+        Effect.forkChild(Stream.runDrain(waiting).pipe(Effect.provideService(Clock.Clock, clock)))
+      )
       yield* Effect.sleep("20 millis")
-      assert.strictEqual(timers() - before, 1, "one timer for 50 waiting streams")
+      assert.strictEqual(state.live, 1, "one timer for 50 waiting streams")
       yield* Fiber.interruptAll(fibers)
       yield* Effect.sleep("20 millis")
-      assert.strictEqual(timers() - before, 0, "no timer once every stream has ended")
+      assert.strictEqual(state.live, 0, "no timer once every stream has ended")
     })
   )
 
@@ -155,37 +255,6 @@ describe("pull deadlines: the shared watcher", () => {
 })
 
 describe("pull deadlines: registration races", () => {
-  /** A live clock that counts its pending sleeps (the watcher's timers). */
-  const countingClock = () => {
-    const state = { live: 0 }
-    const monotonic = () => process.hrtime.bigint()
-    const wall = () => BigInt(Date.now()) * 1_000_000n
-    const clock: Clock.Clock = {
-      currentTimeMillisUnsafe: () => Date.now(),
-      currentTimeMillis: Effect.sync(() => Date.now()),
-      currentTimeNanosUnsafe: wall,
-      currentTimeNanos: Effect.sync(wall),
-      monotonicTimeNanosUnsafe: monotonic,
-      monotonicTimeNanos: Effect.sync(monotonic),
-      sleep: (duration) => {
-        const millis = Duration.toMillis(duration)
-        if (!Number.isFinite(millis)) return Effect.never
-        return Effect.callback<void>((resume) => {
-          state.live++
-          const timer = setTimeout(() => {
-            state.live--
-            resume(Effect.void)
-          }, millis)
-          return Effect.sync(() => {
-            state.live--
-            clearTimeout(timer)
-          })
-        })
-      }
-    }
-    return { clock, state }
-  }
-
   it.live("two streams starting at once on a new clock start one watcher, and none is left after them", () =>
     Effect.gen(function* () {
       for (let yields = 0; yields < 20; yields++) {

@@ -1,7 +1,11 @@
 import { assert, describe, it } from "@effect/vitest"
-import { type Duration, Effect, Exit, Fiber, Schema } from "effect"
+import { Cause, type Duration, Effect, Exit, Fiber, Schema } from "effect"
 import { TestClock } from "effect/testing"
-import { Agent, Message, Mock, NormalizedResponse, Provider, Tool, Usage } from "../../src/index.js"
+import { Agent, Data, HarnessError, Message, Mock, NormalizedResponse, Provider, Tool, Usage } from "../../src/index.js"
+
+const { InvalidOptions } = HarnessError
+type InvalidOptions = HarnessError.InvalidOptions
+
 import { assertValidHistory, lastUserMessage, runEvents, toolResultBlocks, toolResultEvents } from "../utils/events.js"
 
 class LookupError extends Schema.TaggedError<LookupError>()("LookupError", { message: Schema.String }) {}
@@ -444,13 +448,28 @@ describe("invalid tool options", () => {
     assert.isUndefined(Tool.validate([make("5 seconds"), mean]))
   })
 
-  it.effect("a call of such a tool answers with the invalid option instead of running", () =>
+  it.effect("Agent.make with such a tool fails with InvalidOptions naming it, before any ask", () =>
     Effect.gen(function* () {
-      const agent = yield* Agent.make({ tools: [make("abc")], builtinTools: false })
-      const { events } = yield* runEvents(agent.runStream("go"))
-      const [result] = toolResultEvents(events)
-      assert.isTrue(result!.is_error)
-      assert.include(result!.content as string, 'slow.timeout is not a duration ("abc")')
+      const exit = yield* Effect.exit(Agent.make({ tools: [make("abc")], builtinTools: false }))
+      assert.isTrue(Exit.isFailure(exit))
+      const error = Exit.isFailure(exit) ? Cause.squash(exit.cause) : undefined
+      assert.instanceOf(error, InvalidOptions)
+      assert.strictEqual((error as InvalidOptions).option, "slow.timeout")
+      const recorder = yield* Mock.Recorder
+      assert.strictEqual((yield* recorder.requests).length, 0)
     }).pipe(Effect.provide(Mock.layer({ turns: [Mock.toolCall("slow"), Mock.text("ok")] })))
+  )
+
+  it.effect("a call of such a tool (made outside Agent.make's check) answers with the invalid option", () =>
+    Effect.gen(function* () {
+      const slow = make("abc")
+      const store = yield* Data.makeStore
+      const outcome = yield* slow.call(
+        {},
+        { toolUseId: "t1", data: store, reveal: () => Effect.void, setAnswer: () => Effect.void }
+      )
+      assert.isTrue(outcome.isError)
+      assert.include(outcome.content, 'slow.timeout is not a duration ("abc")')
+    })
   )
 })

@@ -99,3 +99,15 @@ export const assertValidHistory = (messages: ReadonlyArray<Message.Message>, whe
     }
   })
 }
+
+/**
+ * Asserts that no text block of `messages` is empty or whitespace-only: the Messages API rejects
+ * such a block with a 400 ("text content blocks must contain non-whitespace text").
+ */
+export const assertSendableText = (messages: ReadonlyArray<Message.Message>, where = "history"): void => {
+  messages.forEach((message, i) => {
+    for (const block of textBlocks(message)) {
+      assert.match(block.text, /\S/, `${where}: message ${i} has a text block of whitespace only`)
+    }
+  })
+}

@@ -1,0 +1,82 @@
+/**
+ * The rules every committed history keeps, so that it is valid to send to any provider:
+ * roles alternate (a user message after a user message is merged into it, an assistant one into
+ * an assistant one), no message is empty, no text block is empty or whitespace-only (the
+ * Messages API rejects those with a 400), and every `tool_use` is answered by one `tool_result`
+ * in the next message before the next model call.
+ *
+ * @internal
+ */
+import * as Message from "../core/Message.js"
+
+/** Whether a text block has something besides whitespace: the only text the API accepts back. */
+const hasText = (text: string): boolean => /\S/.test(text)
+
+/**
+ * Whether `block` may be sent back: anything but a text block that is empty or whitespace-only.
+ * @internal
+ */
+export const isSendable = (block: Message.ContentBlock): boolean =>
+  block.type !== "text" || hasText((block as Message.TextBlock).text)
+
+/** `blocks` without those that may not be sent back (the same array when all may). */
+const sendable = (blocks: ReadonlyArray<Message.ContentBlock>): ReadonlyArray<Message.ContentBlock> =>
+  blocks.every(isSendable) ? blocks : blocks.filter(isSendable)
+
+/** Appends `blocks` as a message of `role`, merging into a trailing message of the same role. */
+const append = (
+  history: Message.History,
+  role: Message.Role,
+  blocks: ReadonlyArray<Message.ContentBlock>
+): Message.History => {
+  const kept = sendable(blocks)
+  if (kept.length === 0) return history
+  const last = history[history.length - 1]
+  return last?.role === role
+    ? [...history.slice(0, -1), { role, content: [...last.content, ...kept] }]
+    : [...history, { role, content: kept }]
+}
+
+/**
+ * Appends user blocks, merging into a trailing user message so roles keep alternating (after an
+ * assistant turn that left nothing to keep, the next user message joins the previous one).
+ * @internal
+ */
+export const appendUser = (history: Message.History, blocks: ReadonlyArray<Message.ContentBlock>): Message.History =>
+  append(history, "user", blocks)
+
+/**
+ * Appends assistant blocks without the empty and whitespace-only text blocks; an assistant turn
+ * left with no blocks is not committed. Merges into a trailing assistant message (a `pause_turn`
+ * continuation).
+ * @internal
+ */
+export const appendAssistant = (
+  history: Message.History,
+  blocks: ReadonlyArray<Message.ContentBlock>
+): Message.History => append(history, "assistant", blocks)
+
+/**
+ * Synthetic error results for tool calls that never ran, with `why` as their content.
+ * @internal
+ */
+export const notRun = (uses: ReadonlyArray<Message.ToolUseBlock>, why: string): Array<Message.ToolResultBlock> =>
+  uses.map((use) => Message.toolResult(use.id, why, true))
+
+/**
+ * Makes a saved history valid to send: its messages rebuilt by the rules above (empty and
+ * whitespace-only text blocks dropped, empty messages dropped, same-role neighbours merged), and
+ * the `tool_use`s of a trailing assistant message that has no results answered with synthetic
+ * error results, as after an interrupted ask.
+ * @internal
+ */
+export const repairHistory = (saved: Message.History): Message.History => {
+  let history: Message.History = []
+  for (const message of saved) history = append(history, message.role, message.content)
+  const last = history[history.length - 1]
+  if (last?.role !== "assistant") return history
+  const uses = Message.toolUses(last.content)
+  return uses.length === 0
+    ? history
+    : appendUser(history, notRun(uses, "Tool call did not run: the conversation was saved before it finished."))
+}
