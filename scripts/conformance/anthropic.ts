@@ -12,8 +12,9 @@
  * 2. **Agent**: a session's `askStream` and a fresh `agent.runResult`, with no tools (a `tool_use`
  *    gets the harness's "unknown tool" error result) and the server answering any later turn with
  *    a short text. The first turn's events must equal the wire's; the session history must hold
- *    the user prompt, then the SDK's content as the assistant message (empty text blocks left
- *    out, as the harness keeps them out of history; a `pause_turn` continuation is appended to
+ *    the user prompt, then the SDK's content as the assistant message as it may be sent back
+ *    (`Message.sendable`: whitespace-only text merged into its neighbour or dropped, since the API
+ *    rejects it; events keep it as it arrived); a `pause_turn` continuation is appended to
  *    it), and every `tool_use` must have its `tool_result` in the next message. The `RunResult`
  *    must have the fixture's text, stop reason and usage when the fixture's turn is the last, and
  *    two turns with both turns' usage when the harness continues it (tool calls, `pause_turn`).
@@ -193,15 +194,14 @@ const checkProvider = (fixture: Fixture, wire: ReadonlyArray<Json>, expected: Js
     }).pipe(Effect.provide(layerAt(server)))
   )
 
-const isKept = (block: Json) => block.type !== "text" || block.text.length > 0
-
 /** What the session's history must hold after the ask. */
 const compareHistory = (expected: Json, history: Message.History): Array<string> => {
   const failures: Array<string> = []
   const first = history[0]
   if (first?.role !== "user" || Message.textOf(first.content) !== PROMPT) failures.push("history[0] is not the prompt")
   const assistant = history[1]
-  const kept = (expected.content as Array<Json>).filter(isKept)
+  // the harness commits what may be sent back: whitespace-only text merged into its neighbour
+  const kept = Message.sendable(expected.content as Array<Message.ContentBlock>) as Array<Json>
   if (assistant?.role !== "assistant") return [...failures, "history[1] is not an assistant message"]
   const difference = firstDifference(kept, JSON.parse(JSON.stringify(assistant.content.slice(0, kept.length))))
   if (difference !== undefined) failures.push(`history[1].content${difference.replace(/^\$/, "")}`)

@@ -2,26 +2,13 @@
  * The rules every committed history keeps, so that it is valid to send to any provider:
  * roles alternate (a user message after a user message is merged into it, an assistant one into
  * an assistant one), no message is empty, no text block is empty or whitespace-only (the
- * Messages API rejects those with a 400), and every `tool_use` is answered by one `tool_result`
+ * Messages API rejects those with a 400: `Message.sendable` merges them into the text next to them
+ * or drops them), and every `tool_use` is answered by one `tool_result`
  * in the next message before the next model call.
  *
  * @internal
  */
 import * as Message from "../core/Message.js"
-
-/** Whether a text block has something besides whitespace: the only text the API accepts back. */
-const hasText = (text: string): boolean => /\S/.test(text)
-
-/**
- * Whether `block` may be sent back: anything but a text block that is empty or whitespace-only.
- * @internal
- */
-export const isSendable = (block: Message.ContentBlock): boolean =>
-  block.type !== "text" || hasText((block as Message.TextBlock).text)
-
-/** `blocks` without those that may not be sent back (the same array when all may). */
-const sendable = (blocks: ReadonlyArray<Message.ContentBlock>): ReadonlyArray<Message.ContentBlock> =>
-  blocks.every(isSendable) ? blocks : blocks.filter(isSendable)
 
 /** Appends `blocks` as a message of `role`, merging into a trailing message of the same role. */
 const append = (
@@ -29,7 +16,7 @@ const append = (
   role: Message.Role,
   blocks: ReadonlyArray<Message.ContentBlock>
 ): Message.History => {
-  const kept = sendable(blocks)
+  const kept = Message.sendable(blocks)
   if (kept.length === 0) return history
   const last = history[history.length - 1]
   return last?.role === role
@@ -46,7 +33,7 @@ export const appendUser = (history: Message.History, blocks: ReadonlyArray<Messa
   append(history, "user", blocks)
 
 /**
- * Appends assistant blocks without the empty and whitespace-only text blocks; an assistant turn
+ * Appends assistant blocks, whitespace-only text merged or dropped (`Message.sendable`); an assistant turn
  * left with no blocks is not committed. Merges into a trailing assistant message (a `pause_turn`
  * continuation).
  * @internal
@@ -65,7 +52,7 @@ export const notRun = (uses: ReadonlyArray<Message.ToolUseBlock>, why: string): 
 
 /**
  * Makes a saved history valid to send: its messages rebuilt by the rules above (empty and
- * whitespace-only text blocks dropped, empty messages dropped, same-role neighbours merged), and
+ * whitespace-only text blocks merged or dropped, empty messages dropped, same-role neighbours merged), and
  * the `tool_use`s of a trailing assistant message that has no results answered with synthetic
  * error results, as after an interrupted ask.
  * @internal

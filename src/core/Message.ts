@@ -383,6 +383,48 @@ export const toolResult = (toolUseId: string, content: string, isError = false):
     ? { type: "tool_result", tool_use_id: toolUseId, content, is_error: true }
     : { type: "tool_result", tool_use_id: toolUseId, content }
 
+// sending back
+
+const hasText = (text: string): boolean => /\S/.test(text)
+
+/**
+ * The blocks as they may be sent back to a provider: the Messages API rejects a text block that
+ * is empty or whitespace-only with a 400, so such a block is merged into the text block next to
+ * it (appended to the one before, else prepended to the one after: a `" "` between two cited
+ * sentences keeps the sentences apart) and dropped when no text block is next to it. Every other
+ * block is kept as it is. Returns the same array when nothing needs to change.
+ *
+ * @example
+ * ```ts
+ * Message.sendable([Message.text("A"), Message.text(" "), Message.text("B")])
+ * // [{ type: "text", text: "A " }, { type: "text", text: "B" }]
+ * ```
+ * @since 0.2.0
+ */
+export const sendable = (blocks: ReadonlyArray<ContentBlock>): ReadonlyArray<ContentBlock> => {
+  if (blocks.every((block) => block.type !== "text" || hasText((block as TextBlock).text))) return blocks
+  const out: Array<ContentBlock> = []
+  let pending = ""
+  blocks.forEach((block, index) => {
+    if (block.type !== "text") {
+      pending = ""
+      out.push(block)
+      return
+    }
+    const text = (block as TextBlock).text
+    if (hasText(text)) {
+      out.push(pending === "" ? block : { ...(block as TextBlock), text: pending + text })
+      pending = ""
+      return
+    }
+    const previous = out[out.length - 1]
+    const previousIsText = previous?.type === "text" && blocks[index - 1] === previous
+    if (previousIsText) out[out.length - 1] = { ...(previous as TextBlock), text: (previous as TextBlock).text + text }
+    else if (blocks[index + 1]?.type === "text") pending += text
+  })
+  return out
+}
+
 // getters
 
 /**

@@ -34,7 +34,7 @@ describe("extensions", () => {
             const events = yield* Stream.runCollect(session.askStream("Stem it."))
             yield* session.close
             return Array.from(events).filter((event) => event.type === "tool_result")
-          }).pipe(Effect.provide(Mock.layer({ turns: [
+          }).pipe(Effect.scoped, Effect.provide(Mock.layer({ turns: [
             Mock.toolCall("sql", { query: "SELECT stem(word, 'porter') AS s FROM words" }),
             Mock.text("done")
           ] })))
