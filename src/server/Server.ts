@@ -101,6 +101,7 @@ export const routes = (
   | HttpRouter.HttpRouter
   | ServerSessions.ServerSessions
   | EventLog.EventLog
+  | Provider.Provider
   | HttpPlatform.HttpPlatform
   | Etag.Generator
   | FileSystem.FileSystem
@@ -113,7 +114,7 @@ export const routes = (
   const handlerOptions = { maxUploadBytes: limits.maxUploadBytes, keepAlive }
   const groups = Layer.mergeAll(
     sessionHandlers(handlerOptions).pipe(Layer.provide([authenticationLayer(tokens), invalidInputLayer])),
-    messagesHandlers({ tokens })
+    messagesHandlers({ tokens, agent: options.agent })
   )
   return Layer.mergeAll(
     HttpApiBuilder.layer(Api, { openapiPath: "/openapi.json" }).pipe(Layer.provide(groups)),

@@ -12,10 +12,11 @@
  * @since 0.2.0
  */
 import { HttpApi } from "effect/http-api"
+import { Messages } from "./MessagesApi.js"
 import { Sessions } from "./SessionApi.js"
 
 /**
  * The server's API.
  * @since 0.2.0
  */
-export class Api extends HttpApi.make("data-harness").add(Sessions) {}
+export class Api extends HttpApi.make("data-harness").add(Sessions).add(Messages) {}

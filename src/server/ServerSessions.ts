@@ -91,6 +91,7 @@ export interface Service {
   readonly askSlot: (tenant: string) => Effect.Effect<void, TooManyRequests, Scope.Scope>
   /** The provider the sessions use. */
   readonly provider: Provider.Info
+  readonly limits: Limits
 }
 
 /**
@@ -353,7 +354,8 @@ export const make = Effect.fnUntraced(function* (options: Options = {}) {
       Effect.flatMap(slots.scoped(tenant), (taken) =>
         taken ? Effect.void : Effect.fail(tooManyAsks(limits.maxConcurrentAsks))
       ),
-    provider: provider.info
+    provider: provider.info,
+    limits
   }
   return service
 })
