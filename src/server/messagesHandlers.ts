@@ -164,7 +164,7 @@ export const messagesHandlers = (options: MessagesOptions) =>
           if (payload.stream !== true) {
             const accumulator = new MessageAccumulator()
             const exit = yield* prepared.events.pipe(
-              Stream.runForEach((chunk) => Effect.sync(() => chunk.forEach((e) => accumulator.push(e)))),
+              Stream.runForEach((chunk) => Effect.sync(() => accumulator.pushAll(chunk))),
               Effect.exit,
               Effect.ensuring(close)
             )

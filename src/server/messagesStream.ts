@@ -178,6 +178,10 @@ export class MessageAccumulator {
   private readonly blocks = new Map<number, Record<string, unknown>>()
   private readonly json = new Map<number, string>()
 
+  pushAll(events: ReadonlyArray<Out>): void {
+    for (const event of events) this.push(event)
+  }
+
   push(event: Out): void {
     switch (event.type) {
       case "message_start":
@@ -187,7 +191,8 @@ export class MessageAccumulator {
         this.blocks.set(event.index as number, { ...(event.content_block as Record<string, unknown>) })
         return
       case "content_block_delta":
-        return this.delta(event.index as number, event.delta as Record<string, unknown>)
+        this.delta(event.index as number, event.delta as Record<string, unknown>)
+        return
       case "content_block_stop": {
         const index = event.index as number
         const block = this.blocks.get(index)
