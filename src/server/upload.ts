@@ -67,15 +67,24 @@ const writeBody = <E>(body: Stream.Stream<Uint8Array, E>, path: string, limit: n
             bytes += chunk.length
             return bytes > limit ? Effect.fail(tooLarge(limit)) : Effect.promise(() => file.write(chunk))
           }),
-          Effect.as(bytes)
+          Effect.map(() => bytes)
         )
       }),
     (file) => Effect.promise(() => file.close())
   )
 
-/** A `DataError` as the client sees it: the server's path replaced by the upload's name. */
+/**
+ * A `DataError` as the client sees it: the file's path replaced by the upload's name, and
+ * DuckDB's echo of the statement (which holds the session directory) cut off.
+ */
 const fromDataError = (error: HarnessError.DataError, path: string, name: string) => {
-  const message = error.message.split(path).join(`the upload "${name}"`)
+  const message = error.message
+    .split(/\n\s*LINE \d+:/)[0]!
+    .split(path)
+    .join(`the upload "${name}"`)
+    .split(Path.dirname(path))
+    .join("(the session's directory)")
+    .trim()
   return error.reason === "InvalidName"
     ? new BadRequest({ field: "params.name", message, issues: [{ field: "params.name", message }] })
     : new BadFile({ field: "body", reason: error.reason, message })
