@@ -10,6 +10,8 @@ import type * as EventLog from "./EventLog.js"
 
 const encoder = new TextEncoder()
 const keepAliveComment = encoder.encode(": keepalive\n\n")
+/** Written first: Node sends the response headers with the first write, and a client waits for them. */
+const openComment = encoder.encode(": open\n\n")
 
 /**
  * One SSE record. `JSON.stringify` escapes line breaks, so `data` is always one line; the event
@@ -61,7 +63,10 @@ export const response = <E>(
           ),
           { haltStrategy: "left" }
         )
-  return HttpServerResponse.stream(body, { contentType: "text/event-stream", headers })
+  return HttpServerResponse.stream(Stream.concat(Stream.succeed(openComment), body), {
+    contentType: "text/event-stream",
+    headers
+  })
 }
 
 /**

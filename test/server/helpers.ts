@@ -2,7 +2,7 @@
  * Helpers for the server tests: a server on a random port over the scripted model, HTTP calls
  * with a tenant's token, and an SSE reader that keeps each event's id.
  */
-import { Context, Effect, Layer, type Scope } from "effect"
+import { Context, Effect, Layer, Schedule, type Scope } from "effect"
 import { HttpServer } from "effect/http"
 import { Mock } from "../../src/index.js"
 import { Server, ServerSessions } from "../../src/server/index.js"
@@ -68,6 +68,16 @@ export const call = (
     } catch {}
     return { status: response.status, body, headers: response.headers }
   })
+
+/** Waits until the session runs no ask (polling its info; a wait, never an assertion). */
+export const awaitIdle = (url: string, id: string, token = TOKEN_A) =>
+  call(url, "GET", `/v1/sessions/${id}`, { token }).pipe(
+    Effect.repeat({
+      until: (response) => response.body.running_ask === null,
+      schedule: Schedule.spaced("5 millis")
+    }),
+    Effect.asVoid
+  )
 
 /** Creates a session for a token; its id. */
 export const createSession = (url: string, token = TOKEN_A, system?: string) =>
