@@ -28,8 +28,25 @@ type Blocks = ReadonlyArray<Message.ContentBlock>
 const blocksOf = (content: MessageParam["content"]): Blocks =>
   typeof content === "string" ? [Message.text(content)] : content
 
-const isOurs = (block: Message.ContentBlock, type: string): boolean =>
-  block.type === type && (block as { readonly server_name?: unknown }).server_name === SERVER_NAME
+/** An `mcp_tool_use` of the harness's (`server_name` says whose). */
+const isOurUse = (block: Message.ContentBlock): boolean =>
+  block.type === "mcp_tool_use" && (block as { readonly server_name?: unknown }).server_name === SERVER_NAME
+
+/** An `mcp_tool_result` answering one of `uses` (a result block names no server). */
+const isOurResult = (block: Message.ContentBlock, uses: ReadonlySet<string>): boolean =>
+  block.type === "mcp_tool_result" && uses.has((block as { readonly tool_use_id?: unknown }).tool_use_id as string)
+
+/**
+ * A result's content as the harness wrote it: one plain text block was a string (the same bytes
+ * as in the first request keep the provider's prompt cache warm).
+ */
+const resultContent = (content: unknown): Message.ToolResultBlock["content"] => {
+  if (Array.isArray(content) && content.length === 1) {
+    const only = content[0] as Record<string, unknown>
+    if (only.type === "text" && typeof only.text === "string" && Object.keys(only).length === 2) return only.text
+  }
+  return content as Message.ToolResultBlock["content"]
+}
 
 /** An `mcp_tool_result` as the `tool_result` it stands for. */
 const toToolResult = (block: Message.ContentBlock): Message.ContentBlock => {
@@ -41,7 +58,7 @@ const toToolResult = (block: Message.ContentBlock): Message.ContentBlock => {
   return {
     type: "tool_result",
     tool_use_id: result.tool_use_id,
-    ...(result.content !== undefined ? { content: result.content as Message.ToolResultBlock["content"] } : {}),
+    ...(result.content !== undefined ? { content: resultContent(result.content) } : {}),
     ...(result.is_error === true ? { is_error: true } : {})
   } as Message.ContentBlock
 }
@@ -65,15 +82,17 @@ const expandAssistant = (content: Blocks): ReadonlyArray<Message.Message> => {
     if (results.length > 0) out.push({ role: "user", content: results })
     results = []
   }
+  const uses = new Set<string>()
   for (const block of content) {
-    if (isOurs(block, "mcp_tool_result")) {
+    if (isOurUse(block)) uses.add((block as { readonly id: string }).id)
+    if (isOurResult(block, uses)) {
       if (assistant.length > 0) out.push({ role: "assistant", content: assistant })
       assistant = []
       results.push(toToolResult(block))
       continue
     }
     flushResults()
-    assistant.push(isOurs(block, "mcp_tool_use") ? toToolUse(block) : block)
+    assistant.push(isOurUse(block) ? toToolUse(block) : block)
   }
   flushResults()
   if (assistant.length > 0) out.push({ role: "assistant", content: assistant })
