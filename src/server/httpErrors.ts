@@ -42,7 +42,7 @@ const describe = (status: number, limit: number, request: HttpServerRequest.Http
       return {
         tag: "UnsupportedMediaType",
         field: "content-type",
-        message: `This endpoint does not take a ${request.headers["content-type"] ?? "body without a content type"}.`
+        message: `This endpoint does not take ${request.headers["content-type"] ?? "a body without a content type"}.`
       }
     case 404:
       return { tag: "NotFound", field: "url", message: `No route ${request.method} ${request.url.split("?")[0]}.` }

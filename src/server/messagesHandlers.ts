@@ -137,6 +137,8 @@ export const messagesHandlers = (options: MessagesOptions) =>
           if (Exit.isFailure(made)) return { response: invalidRequest(Cause.pretty(made.cause)) }
           const { history, prompt } = conversationOf(request.messages)
           const session = yield* made.value.session({ history }).pipe(Effect.provideService(Scope.Scope, scope))
+          // released with the scope whether or not the agent makes sessions scoped resources
+          yield* Scope.addFinalizer(scope, session.close)
           const translator = new MessageTranslator(
             `msg_${randomBytes(12).toString("base64url")}`,
             new Set(tools.map((tool) => tool.name))
