@@ -212,16 +212,40 @@ export const make = Effect.fnUntraced(function* (options: Options = {}) {
   const release = (held: Held) =>
     Effect.andThen(Scope.close(held.scope, Exit.void), log.remove(held.id)).pipe(Effect.uninterruptible)
 
+  /** Sessions being made, per tenant: they count against the limit before they are held. */
+  const making = new Map<string, number>()
+  const reserve = (tenant: string): boolean => {
+    const pending = making.get(tenant) ?? 0
+    if ((byTenant.get(tenant)?.size ?? 0) + pending >= limits.maxSessions) return false
+    making.set(tenant, pending + 1)
+    return true
+  }
+  const unreserve = (tenant: string) => {
+    const pending = (making.get(tenant) ?? 1) - 1
+    if (pending <= 0) making.delete(tenant)
+    else making.set(tenant, pending)
+  }
+
   const create: Service["create"] = (tenant, createOptions) =>
-    Effect.gen(function* () {
-      const mine = byTenant.get(tenant) ?? new Map<string, Held>()
-      if (mine.size >= limits.maxSessions) {
-        return yield* new TooManyRequests({
-          limit: limits.maxSessions,
-          message: `This token already holds ${limits.maxSessions} sessions, its limit; delete one first.`
-        })
+    Effect.suspend(() => {
+      if (!reserve(tenant)) {
+        return Effect.fail(
+          new TooManyRequests({
+            limit: limits.maxSessions,
+            message: `This token already holds ${limits.maxSessions} sessions, its limit; delete one first.`
+          })
+        )
       }
-      const system = createOptions?.system ?? options.system
+      // uninterruptible: a session half made (its scope forked, its directory made) is never left behind
+      return Effect.ensuring(
+        Effect.uninterruptible(open(tenant, createOptions?.system)),
+        Effect.sync(() => unreserve(tenant))
+      )
+    })
+
+  const open = (tenant: string, requested: string | undefined) =>
+    Effect.gen(function* () {
+      const system = requested ?? options.system
       const agent = yield* Agent.make({ ...options.agent, system }).pipe(
         Effect.provideService(Provider.Provider, provider),
         Effect.orDie
@@ -247,8 +271,10 @@ export const make = Effect.fnUntraced(function* (options: Options = {}) {
         running: undefined,
         runningAsk: () => held.running?.askId
       }
-      mine.set(id, held)
+      // looked up only now: another create of the same tenant may have made the map meanwhile
+      const mine = byTenant.get(tenant) ?? new Map<string, Held>()
       byTenant.set(tenant, mine)
+      mine.set(id, held)
       return held
     })
 

@@ -126,6 +126,24 @@ describe("tenancy", () => {
       )
   )
 
+  it.live("sessions created at once are all kept, and the session limit holds however many arrive together", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const { url } = yield* startServer({ turns: [Mock.text("hi")] }, { limits: { maxSessions: 15 } })
+        const created = yield* Effect.forEach(
+          Array.from({ length: 20 }, () => undefined),
+          () => call(url, "POST", "/v1/sessions", { body: {} }),
+          { concurrency: "unbounded" }
+        )
+        const ok = created.filter((r) => r.status === 201).map((r) => r.body.id as string)
+        assert.strictEqual(ok.length, 15)
+        assert.strictEqual(created.filter((r) => r.status === 429).length, 5)
+        for (const id of ok) assert.strictEqual((yield* call(url, "GET", `/v1/sessions/${id}`)).status, 200)
+        assert.strictEqual((yield* call(url, "GET", "/v1/sessions")).body.sessions.length, 15)
+      })
+    )
+  )
+
   it.live("a tenant holds at most maxSessions sessions (429); deleting one makes room", () =>
     Effect.scoped(
       Effect.gen(function* () {
