@@ -21,9 +21,10 @@ import { randomBytes } from "node:crypto"
 import * as Fs from "node:fs/promises"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { Cause, Context, Effect, Exit, Fiber, Layer, Option, Scope, Stream } from "effect"
-import { Agent, HarnessError, Provider, type Session, type Usage } from "../index.js"
+import { Context, Effect, Exit, Fiber, Layer, Scope, Stream } from "effect"
+import { Agent, Provider, type Session, type Usage } from "../index.js"
 import { AskInProgress, SessionNotFound, TooManyRequests } from "./ApiError.js"
+import { askOutcome } from "./askOutcome.js"
 import { AskSlots } from "./askSlots.js"
 import * as EventLog from "./EventLog.js"
 import type * as ServerEvent from "./ServerEvent.js"
@@ -135,37 +136,6 @@ const usageOf = (before: Usage.Usage, after: Usage.Usage): ServerEvent.AskUsage 
   cache_read_input_tokens: after.cacheReadTokens - before.cacheReadTokens,
   cache_creation_input_tokens: after.cacheWriteTokens - before.cacheWriteTokens
 })
-
-/**
- * What an ask's exit says about it: its status and, when it failed, the error as the client sees
- * it. A defect is reported as an internal error whose details stay in the server's log.
- * @internal
- */
-export const askOutcome = (
-  exit: Exit.Exit<unknown, unknown>
-): { readonly status: ServerEvent.AskStatus; readonly error?: ServerEvent.AskError } => {
-  if (Exit.isSuccess(exit)) return { status: "completed" }
-  const failure = Cause.findErrorOption(exit.cause)
-  if (Option.isSome(failure)) {
-    const error = failure.value as HarnessError.HarnessError
-    const tagged = error as { readonly reason?: string; readonly phase?: string }
-    return {
-      status: error._tag === "MaxTurnsExceeded" ? "max_turns" : "failed",
-      error: {
-        _tag: error._tag,
-        message: error.message,
-        retryable: HarnessError.isRetryable(error),
-        ...(tagged.reason !== undefined ? { reason: tagged.reason } : {}),
-        ...(tagged.phase !== undefined ? { phase: tagged.phase } : {})
-      }
-    }
-  }
-  if (Cause.hasInterruptsOnly(exit.cause)) return { status: "interrupted" }
-  return {
-    status: "failed",
-    error: { _tag: "InternalError", message: "The server failed while running the ask.", retryable: false }
-  }
-}
 
 // constructors
 
