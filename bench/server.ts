@@ -283,6 +283,7 @@ export const benchServer = async (
     },
     { benchmark, contender: "server CPU", value: at(2), unit: "ms" },
     { benchmark, contender: "server CPU / wall", value: at(3), unit: "% of a core" },
+    { benchmark, contender: "server CPU per event", value: (at(2) * 1000) / at(5), unit: "µs" },
     { benchmark, contender: "client CPU", value: at(4), unit: "ms" },
     { benchmark, contender: "events received", value: at(5), unit: "events" },
     { benchmark, contender: "wall", value: at(6), unit: "ms" },
