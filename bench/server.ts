@@ -143,8 +143,12 @@ const json = async (url: string, method: string, path: string, body?: unknown): 
 }
 
 /** Reads one ask's event stream; records the time between consecutive events into `gaps`. */
-const readAsk = async (url: string, id: string, gaps: Array<number>): Promise<number> => {
-  const response = await request(url, "POST", `/v1/sessions/${id}/asks`, { prompt: "Stream to me." })
+const readAsk = (url: string, id: string, gaps: Array<number>): Promise<number> =>
+  readEvents(request(url, "POST", `/v1/sessions/${id}/asks`, { prompt: "Stream to me." }), gaps)
+
+/** Reads an event stream; records the time between consecutive events into `gaps`. */
+const readEvents = async (responded: Promise<Http.IncomingMessage>, gaps: Array<number>): Promise<number> => {
+  const response = await responded
   let rest = ""
   let last: number | undefined
   let events = 0
@@ -152,20 +156,43 @@ const readAsk = async (url: string, id: string, gaps: Array<number>): Promise<nu
   if (response.statusCode !== 200) {
     let body = ""
     for await (const chunk of response) body += chunk
-    throw new Error(`ask ${id}: ${response.statusCode} ${body}`)
+    throw new Error(`${response.statusCode} ${body}`)
   }
   for await (const chunk of response) {
     const arrived = nowMs()
     const records = (rest + (chunk as string)).split("\n\n")
     rest = records.pop()!
     for (const record of records) {
-      if (!record.includes("\nevent: ")) continue // the opening and keep-alive comments
+      if (!record.startsWith("event: ") && !record.includes("\nevent: ")) continue // comments
       events++
       if (last !== undefined) gaps.push(arrived - last)
       last = arrived
     }
   }
   return events
+}
+
+/**
+ * The floor: the bench server (plain `node:http`, pre-rendered events, a timer per event) writing
+ * as many events per stream at the same pace to the same clients.
+ */
+const benchFloor = async (
+  upstream: BenchServer,
+  options: { readonly clients: number; readonly deltas: number }
+): Promise<ReadonlyArray<number>> => {
+  // an ask's stream is its deltas and 7 more events (ask_start, ask_end and 5 frame events of the
+  // turn); the bench server adds 4 frame events to its deltas
+  const model = `paced:${options.deltas + 3}:${INTERVAL_MS}:${INTERVAL_MS}`
+  collectGarbage()
+  const gaps: Array<number> = []
+  const cpu0 = await upstream.cpuMs()
+  const events = await Promise.all(
+    Array.from({ length: options.clients }, () =>
+      readEvents(request(upstream.url, "POST", "/v1/messages", { model }), gaps)
+    )
+  )
+  const cpuMs = (await upstream.cpuMs()) - cpu0
+  return [percentile(gaps, 50), percentile(gaps, 99), cpuMs, (cpuMs * 1000) / events.reduce((a, b) => a + b, 0)]
 }
 
 const benchSse = async (options: {
@@ -267,8 +294,13 @@ export const benchServer = async (
   }
 ): Promise<ReadonlyArray<Row>> => {
   const runs: Array<ReadonlyArray<number>> = []
-  for (let rep = 0; rep < options.repetitions; rep++) runs.push(await benchSse(options))
+  const floors: Array<ReadonlyArray<number>> = []
+  for (let rep = 0; rep < options.repetitions; rep++) {
+    runs.push(await benchSse(options))
+    floors.push(await benchFloor(upstream, options))
+  }
   const at = (i: number) => median(runs.map((run) => run[i]!))
+  const floor = (i: number) => median(floors.map((run) => run[i]!))
   const benchmark = `server SSE, ${options.clients.toLocaleString("en-US")} clients, ${INTERVAL_MS} ms/event`
   const p99 = at(1)
   return [
@@ -287,6 +319,10 @@ export const benchServer = async (
     { benchmark, contender: "client CPU", value: at(4), unit: "ms" },
     { benchmark, contender: "events received", value: at(5), unit: "events" },
     { benchmark, contender: "wall", value: at(6), unit: "ms" },
+    { benchmark, contender: "floor (node:http): gap p50", value: floor(0), unit: "ms" },
+    { benchmark, contender: "floor (node:http): gap p99", value: floor(1), unit: "ms" },
+    { benchmark, contender: "floor (node:http): server CPU", value: floor(2), unit: "ms" },
+    { benchmark, contender: "floor (node:http): CPU per event", value: floor(3), unit: "µs" },
     ...(await benchMessages(upstream, { deltas: options.messageDeltas, repetitions: options.repetitions }))
   ]
 }
