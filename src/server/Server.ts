@@ -28,8 +28,16 @@
  */
 import { createServer } from "node:http"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
-import { Duration, Effect, type FileSystem, Layer, type Path } from "effect"
-import { type Etag, type HttpPlatform, HttpRouter, HttpServer, type HttpServerError } from "effect/http"
+import { Duration, Effect, type FileSystem, Layer, type Path, Redacted } from "effect"
+import {
+  type Etag,
+  type HttpPlatform,
+  HttpRouter,
+  HttpServer,
+  type HttpServerError,
+  HttpServerRequest,
+  HttpServerResponse
+} from "effect/http"
 import { HttpApiBuilder } from "effect/http-api"
 import type { Provider } from "../index.js"
 import * as EventLog from "./EventLog.js"
@@ -84,6 +92,8 @@ export type ExtraRoutesContext =
   | Etag.Generator
   | FileSystem.FileSystem
   | Path.Path
+  // what route handlers ask for per request
+  | HttpRouter.Request.From<"Requires", ServerSessions.ServerSessions | EventLog.EventLog | Provider.Provider>
 
 const tokensOf = (tokens: Options["tokens"]): Tenancy.Tokens => ("lookup" in tokens ? tokens : Tenancy.tokens(tokens))
 
@@ -146,6 +156,57 @@ export const layer = (
         gracefulShutdownTimeout: options.gracefulShutdownTimeout ?? Duration.seconds(1)
       })
     )
+  )
+}
+
+/** The token a request presents: a bearer, an `x-api-key`, or the `dh_token` cookie. */
+const presented = (request: HttpServerRequest.HttpServerRequest): string | undefined => {
+  const authorization = request.headers.authorization
+  if (authorization !== undefined && /^bearer /i.test(authorization)) return authorization.slice(7).trim()
+  const apiKey = request.headers["x-api-key"]
+  if (apiKey !== undefined && apiKey.length > 0) return apiKey
+  return request.cookies.dh_token
+}
+
+/**
+ * Router middleware for routes mounted beside the API (a page's data routes, MCP): it takes the
+ * same tokens and schemes as the API, answers 401 without one, and provides the request's
+ * `Tenancy.Tenant`.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Layer } from "effect"
+ * import { HttpRouter, HttpServerResponse } from "effect/http"
+ * import { Server, ServerSessions, Tenancy } from "data-harness/server"
+ * const tokens = Tenancy.tokens([{ tenant: "acme", token: "..." }])
+ * const mine = HttpRouter.add("GET", "/my/sessions", Effect.gen(function*() {
+ *   const tenant = yield* Tenancy.Tenant
+ *   const sessions = yield* ServerSessions.ServerSessions
+ *   return HttpServerResponse.jsonUnsafe((yield* sessions.list(tenant.id)).map((s) => s.id))
+ * })).pipe(Layer.provide(Server.authenticate(tokens).layer))
+ * Server.layer({ tokens, routes: mine })
+ * ```
+ * @since 0.2.0
+ */
+export const authenticate = (tokens: Options["tokens"]) => {
+  const table = tokensOf(tokens)
+  return HttpRouter.middleware<{ provides: Tenancy.Tenant }>()((effect) =>
+    Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
+      const token = presented(request)
+      const tenant = token === undefined ? undefined : table.lookup(Redacted.make(token))
+      return tenant === undefined
+        ? Effect.succeed(
+            HttpServerResponse.jsonUnsafe(
+              {
+                _tag: "Unauthorized",
+                message:
+                  "Missing or unknown token: send `Authorization: Bearer <token>` (or `x-api-key: <token>`) with a token the server is configured with."
+              },
+              { status: 401 }
+            )
+          )
+        : Effect.provideService(effect, Tenancy.Tenant, { id: tenant })
+    })
   )
 }
 
