@@ -17,17 +17,14 @@
  * ```
  * @since 0.2.0
  */
-import { randomBytes } from "node:crypto"
 import * as Fs from "node:fs/promises"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { Context, Effect, Exit, Fiber, Layer, Scope, Stream } from "effect"
-import { Agent, Provider, type Session, type Usage } from "../index.js"
-import { AskInProgress, SessionNotFound, TooManyRequests } from "./ApiError.js"
-import { askOutcome } from "./askOutcome.js"
-import { AskSlots } from "./askSlots.js"
+import { Context, Effect, Layer, type Scope, type Stream } from "effect"
+import { type Agent, Provider, type Session } from "../index.js"
+import type { AskInProgress, SessionNotFound, TooManyRequests } from "./ApiError.js"
 import * as EventLog from "./EventLog.js"
-import type * as ServerEvent from "./ServerEvent.js"
+import { Registry } from "./registry.js"
 import { defaultLimits, type Limits } from "./Tenancy.js"
 
 // models
@@ -115,28 +112,6 @@ export interface Options {
   readonly directory?: string | undefined
 }
 
-// internals
-
-interface Running {
-  readonly askId: string
-  startId: number
-  fiber: Fiber.Fiber<void> | undefined
-}
-
-interface Held extends ServerSession {
-  readonly scope: Scope.Closeable
-  running: Running | undefined
-}
-
-const newId = (prefix: string) => `${prefix}_${randomBytes(12).toString("base64url")}`
-
-const usageOf = (before: Usage.Usage, after: Usage.Usage): ServerEvent.AskUsage => ({
-  input_tokens: after.inputTokens - before.inputTokens,
-  output_tokens: after.outputTokens - before.outputTokens,
-  cache_read_input_tokens: after.cacheReadTokens - before.cacheReadTokens,
-  cache_creation_input_tokens: after.cacheWriteTokens - before.cacheWriteTokens
-})
-
 // constructors
 
 /**
@@ -149,218 +124,35 @@ export const make = Effect.fnUntraced(function* (options: Options = {}) {
   const provider = yield* Provider.Provider
   const log = yield* EventLog.EventLog
   const limits: Limits = { ...defaultLimits, ...options.limits }
-  const slots = new AskSlots(limits.maxConcurrentAsks)
-  const layerScope = yield* Effect.scope
   const root = options.directory ?? (yield* Effect.promise(() => Fs.mkdtemp(Path.join(Os.tmpdir(), "data-harness-"))))
   if (options.directory === undefined) {
     yield* Effect.addFinalizer(() => Effect.promise(() => Fs.rm(root, { recursive: true, force: true })))
   }
-  const byTenant = new Map<string, Map<string, Held>>()
-  // closed before the root directory is removed (finalizers run in reverse)
-  yield* Effect.addFinalizer(() =>
-    Effect.forEach(
-      [...byTenant.values()].flatMap((m) => [...m.values()]),
-      (held) => release(held),
-      {
-        concurrency: "unbounded",
-        discard: true
-      }
-    )
-  )
-
-  const notFound = (id: string) =>
-    new SessionNotFound({
-      session_id: id,
-      message: `No session ${id}: it was deleted, or never existed for this token. Create one with POST /v1/sessions.`
-    })
-
-  const find = (tenant: string, id: string): Effect.Effect<Held, SessionNotFound> => {
-    const held = byTenant.get(tenant)?.get(id)
-    return held === undefined ? Effect.fail(notFound(id)) : Effect.succeed(held)
-  }
-
-  const release = (held: Held) =>
-    Effect.andThen(Scope.close(held.scope, Exit.void), log.remove(held.id)).pipe(Effect.uninterruptible)
-
-  /** Sessions being made, per tenant: they count against the limit before they are held. */
-  const making = new Map<string, number>()
-  const reserve = (tenant: string): boolean => {
-    const pending = making.get(tenant) ?? 0
-    if ((byTenant.get(tenant)?.size ?? 0) + pending >= limits.maxSessions) return false
-    making.set(tenant, pending + 1)
-    return true
-  }
-  const unreserve = (tenant: string) => {
-    const pending = (making.get(tenant) ?? 1) - 1
-    if (pending <= 0) making.delete(tenant)
-    else making.set(tenant, pending)
-  }
-
-  const create: Service["create"] = (tenant, createOptions) =>
-    Effect.suspend(() => {
-      if (!reserve(tenant)) {
-        return Effect.fail(
-          new TooManyRequests({
-            limit: limits.maxSessions,
-            message: `This token already holds ${limits.maxSessions} sessions, its limit; delete one first.`
-          })
-        )
-      }
-      // uninterruptible: a session half made (its scope forked, its directory made) is never left behind
-      return Effect.ensuring(
-        Effect.uninterruptible(open(tenant, createOptions?.system)),
-        Effect.sync(() => unreserve(tenant))
-      )
-    })
-
-  const open = (tenant: string, requested: string | undefined) =>
-    Effect.gen(function* () {
-      const system = requested ?? options.system
-      const agent = yield* Agent.make({ ...options.agent, system }).pipe(
-        Effect.provideService(Provider.Provider, provider),
-        Effect.orDie
-      )
-      const id = newId("sess")
-      const scope = yield* Scope.fork(layerScope, "sequential")
-      const directory = Path.join(root, id)
-      yield* Effect.promise(() => Fs.mkdir(directory, { recursive: true }))
-      yield* Scope.addFinalizer(
-        scope,
-        Effect.promise(() => Fs.rm(directory, { recursive: true, force: true }))
-      )
-      const session = yield* agent.session().pipe(Effect.provideService(Scope.Scope, scope))
-      yield* Scope.addFinalizer(scope, session.close)
-      const held: Held = {
-        id,
-        tenant,
-        createdAt: new Date(),
-        system,
-        session,
-        directory,
-        scope,
-        running: undefined,
-        runningAsk: () => held.running?.askId
-      }
-      // looked up only now: another create of the same tenant may have made the map meanwhile
-      const mine = byTenant.get(tenant) ?? new Map<string, Held>()
-      byTenant.set(tenant, mine)
-      mine.set(id, held)
-      return held
-    })
-
-  const remove: Service["remove"] = (tenant, id) =>
-    Effect.flatMap(find(tenant, id), (held) => {
-      byTenant.get(tenant)?.delete(id)
-      return release(held)
-    })
-
-  const runAsk = (held: Held, running: Running, prompt: string) =>
-    Effect.gen(function* () {
-      const before = yield* held.session.usage
-      return yield* held.session.askStream(prompt).pipe(
-        Stream.runForEachArray((events) => log.append(held.id, events)),
-        Effect.onExit((exit) =>
-          Effect.gen(function* () {
-            const outcome = askOutcome(exit)
-            if (outcome.error?._tag === "InternalError") yield* Effect.logError("ask failed", exit)
-            const end: ServerEvent.AskEnd = {
-              type: "ask_end",
-              ask_id: running.askId,
-              usage: usageOf(before, yield* held.session.usage),
-              ...outcome
-            }
-            yield* log.append(held.id, [end])
-          })
-        )
-      )
-    }).pipe(
-      Effect.ignore,
-      Effect.ensuring(
-        Effect.sync(() => {
-          if (held.running === running) held.running = undefined
-          slots.release(held.tenant)
-        })
-      )
-    )
-
-  const ask: Service["ask"] = (tenant, id, prompt) =>
-    Effect.flatMap(find(tenant, id), (held) =>
-      Effect.suspend((): Effect.Effect<AcceptedAsk, AskInProgress | TooManyRequests> => {
-        if (held.running !== undefined) {
-          return Effect.fail(
-            new AskInProgress({
-              ask_id: held.running.askId,
-              message:
-                `Session ${id} is running ask ${held.running.askId}. Wait for its ask_end ` +
-                `(GET /v1/sessions/${id}/events) or interrupt it (POST /v1/sessions/${id}/interrupt).`
-            })
-          )
-        }
-        if (!slots.tryTake(tenant)) return Effect.fail(tooManyAsks(limits.maxConcurrentAsks))
-        const running: Running = { askId: newId("ask"), startId: 0, fiber: undefined }
-        held.running = running
-        return Effect.gen(function* () {
-          const startId = yield* log.append(held.id, [{ type: "ask_start", ask_id: running.askId, prompt }])
-          running.startId = startId
-          running.fiber = yield* runAsk(held, running, prompt).pipe(Effect.forkIn(held.scope))
-          return { askId: running.askId, startId }
-        }).pipe(Effect.uninterruptible)
-      })
-    )
-
-  const interrupt: Service["interrupt"] = (tenant, id) =>
-    Effect.flatMap(find(tenant, id), (held) => {
-      const running = held.running
-      if (running?.fiber === undefined) return Effect.succeed(undefined)
-      return Effect.as(Fiber.interrupt(running.fiber), running.askId)
-    })
-
-  const events: Service["events"] = (tenant, id, eventOptions) =>
-    Effect.flatMap(find(tenant, id), (held) =>
-      Effect.gen(function* () {
-        const bounds = yield* log.bounds(held.id)
-        const running = held.running
-        const after = eventOptions.after ?? (running === undefined ? bounds.last : running.startId - 1)
-        if (after < bounds.first - 1) {
-          return yield* new EventLog.EventsExpired({
-            after,
-            oldest: bounds.first,
-            message:
-              `The events after id ${after} are no longer kept (the oldest kept is ${bounds.first}). ` +
-              `Read the session's history (GET /v1/sessions/${id}/history), or resume from a newer id.`
-          })
-        }
-        const all = log.subscribe(held.id, after)
-        if (eventOptions.follow === true) return all
-        // caught up and nothing running: nothing to wait for
-        if (after >= bounds.last && running === undefined) return Stream.empty
-        return all.pipe(Stream.takeUntil((entry) => entry.event.type === "ask_end"))
-      })
-    )
-
+  const registry = new Registry({
+    provider,
+    log,
+    limits,
+    root,
+    scope: yield* Effect.scope,
+    system: options.system,
+    agent: options.agent
+  })
+  // run before the root directory is removed (finalizers run in reverse)
+  yield* Effect.addFinalizer(() => registry.releaseAll)
   const service: Service = {
-    create,
-    get: find,
-    list: (tenant) => Effect.sync(() => [...(byTenant.get(tenant)?.values() ?? [])]),
-    remove,
-    ask,
-    interrupt,
-    events,
-    askSlot: (tenant) =>
-      Effect.flatMap(slots.scoped(tenant), (taken) =>
-        taken ? Effect.void : Effect.fail(tooManyAsks(limits.maxConcurrentAsks))
-      ),
+    create: (tenant, createOptions) => registry.create(tenant, createOptions?.system),
+    get: (tenant, id) => registry.find(tenant, id),
+    list: (tenant) => Effect.sync(() => registry.list(tenant)),
+    remove: (tenant, id) => registry.remove(tenant, id),
+    ask: (tenant, id, prompt) => registry.ask(tenant, id, prompt),
+    interrupt: (tenant, id) => registry.interrupt(tenant, id),
+    events: (tenant, id, eventOptions) => registry.events(tenant, id, eventOptions),
+    askSlot: (tenant) => registry.askSlot(tenant),
     provider: provider.info,
     limits
   }
   return service
 })
-
-const tooManyAsks = (limit: number) =>
-  new TooManyRequests({
-    limit,
-    message: `This token is running ${limit} asks, its limit; wait for one to end or interrupt one.`
-  })
 
 /**
  * The sessions service as a layer; needs a `Provider` and an `EventLog`.
