@@ -12,6 +12,7 @@
  * | openai | deltas/s reading one Chat Completions stream of N deltas: floor, raw `openai` SDK, `agent.runStream` |
  * | anthropic | the Anthropic adapter against the SDK and against library versions of its SSE parser and transport |
  * | store | session store: commit latency p50/p99 per layer, concurrent commits, resume one of 10,000 sessions |
+ * | server | the HTTP server: 1,000 SSE clients at 20 ms/event (gap p50/p99, server CPU); `/v1/messages` events/s to the SDK |
  * | duckdb, sandbox | the data tools' own benchmarks, when their modules are present |
  *
  * The SSE benchmarks talk to a local server in its own process (`bench/util/serverProcess.ts`),
@@ -28,6 +29,7 @@ import { benchInterrupt } from "./interrupt.js"
 import { benchLoop } from "./loop.js"
 import { benchMemory } from "./memory.js"
 import { benchOpenAI } from "./openai.js"
+import { benchServer } from "./server.js"
 import { benchStore } from "./store.js"
 import { benchStreaming } from "./streaming.js"
 import { startServer } from "./util/server.js"
@@ -109,6 +111,14 @@ try {
       sessions: quick ? 100 : 1000,
       pacedDeltas: quick ? 20 : 100,
       pacedRepetitions: quick ? 1 : 3
+    })
+  )
+  await section("server", () =>
+    benchServer(server, {
+      clients: quick ? 100 : 1000,
+      deltas: quick ? 20 : 100,
+      repetitions: quick ? 1 : 3,
+      messageDeltas: quick ? 10_000 : 100_000
     })
   )
 } finally {
