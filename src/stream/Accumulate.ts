@@ -43,10 +43,11 @@ import { Clock, Effect, Pull, Sink, Stream } from "effect"
 import { dual } from "effect/Function"
 import { ProviderError } from "../core/HarnessError.js"
 import * as StreamEvent from "../core/StreamEvent.js"
-import { type Snapshot, SnapshotFold } from "./snapshotFold.js"
+import type { Snapshot } from "./snapshot.js"
+import { SnapshotFold } from "./snapshotFold.js"
 import { type Summary, SummaryFold } from "./summaryFold.js"
 
-export type { MessageSnapshot, Snapshot, ToolCall } from "./snapshotFold.js"
+export type { MessageSnapshot, Snapshot, ToolCall } from "./snapshot.js"
 export type { Summary } from "./summaryFold.js"
 
 /**
