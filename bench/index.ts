@@ -6,6 +6,7 @@
  * | --- | --- |
  * | streaming | events/s reading one SSE response of N deltas: floor, raw SDK, `agent.runStream` |
  * | memory | peak RSS / heap growth while 1,000,000 deltas stream through `runStream` |
+ * | snapshots | 1,000,000 deltas through `Accumulate.summary` / `Accumulate.snapshots`: events/s, peak RSS growth |
  * | concurrency | 1,000 sessions streaming at once, 20 ms per delta: delivery gap p50/p99, CPU |
  * | interrupt | interrupting a streaming ask until the server sees its socket close, p50/p99 |
  * | loop | agent-loop turns per second, scripted provider and a no-op tool |
@@ -30,6 +31,7 @@ import { benchLoop } from "./loop.js"
 import { benchMemory } from "./memory.js"
 import { benchOpenAI } from "./openai.js"
 import { benchServer } from "./server.js"
+import { benchSnapshots } from "./snapshots.js"
 import { benchStore } from "./store.js"
 import { benchStreaming } from "./streaming.js"
 import { startServer } from "./util/server.js"
@@ -124,6 +126,7 @@ try {
 } finally {
   await server.stop()
 }
+await section("snapshots", () => benchSnapshots({ n: quick ? 100_000 : 1_000_000, runs: quick ? 1 : 3 }))
 await section("store", () => benchStore({ commits: quick ? 200 : 1000, sessions: quick ? 500 : 10_000 }))
 await section("duckdb", async () => {
   const bench = await optional("duckdb.js", "benchDuckdb")

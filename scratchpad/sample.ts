@@ -1,12 +1,16 @@
 /**
  * The sample a new user runs first (`npm start`): a data analyst session over a bundled sales
- * CSV, two questions, text streamed as it arrives, tool calls shown as they happen, usage at the
- * end. With ANTHROPIC_API_KEY set it asks Claude; without it, the embedded scripted model, which
- * issues real SQL and JavaScript calls and quotes their real results.
+ * CSV, two questions, text streamed as it arrives, each tool call shown as its input streams,
+ * a summary line after each answer (duration, events, time to first token) and usage at the end.
+ *
+ * The model comes from the environment: `ANTHROPIC_API_KEY` asks Claude (`ANTHROPIC_MODEL`,
+ * `ANTHROPIC_BASE_URL`); else `OPENAI_API_KEY` or `OPENAI_BASE_URL` asks an OpenAI-compatible
+ * server (`OPENAI_MODEL`; an Ollama URL needs no key); else the embedded scripted model, which
+ * issues real SQL and JavaScript calls and quotes their real results. The first line says which.
  */
 import { fileURLToPath } from "node:url"
-import { Effect, Layer, Stream } from "effect"
-import { Agent, Anthropic, Mock, type Provider, type StreamEvent } from "../src/index.js"
+import { Duration, Effect, Layer, Option, Stream } from "effect"
+import { Accumulate, Agent, Anthropic, Mock, OpenAI, type Provider } from "../src/index.js"
 
 const salesCsv = fileURLToPath(new URL("./data/sales.csv", import.meta.url))
 
@@ -90,88 +94,159 @@ best`
   })
 ]
 
-const offline = !process.env.ANTHROPIC_API_KEY
-const provider: Layer.Layer<Provider.Provider, unknown> = offline
-  ? Layer.orDie(Mock.layer({ turns: scripted, chunkSize: 6, eventDelay: "4 millis", model: "scripted-analyst" }))
-  : Anthropic.layerConfig()
+// the model, from the environment
 
-// printing events as they arrive
+const env = (name: string): string | undefined => {
+  const value = process.env[name]?.trim()
+  return value === undefined || value.length === 0 ? undefined : value
+}
 
+/** The provider the environment asks for, and the line that says which. */
+const chooseProvider = (): { readonly layer: Layer.Layer<Provider.Provider, unknown>; readonly says: string } => {
+  if (env("ANTHROPIC_API_KEY") !== undefined) {
+    return {
+      layer: Anthropic.layerConfig(),
+      says: `Using Claude (${env("ANTHROPIC_MODEL") ?? Anthropic.defaultModel}), from ANTHROPIC_API_KEY.`
+    }
+  }
+  const baseURL = env("OPENAI_BASE_URL")
+  if (env("OPENAI_API_KEY") !== undefined || baseURL !== undefined) {
+    return {
+      layer: OpenAI.layerConfig(),
+      says:
+        `Using the OpenAI-compatible server at ${baseURL ?? OpenAI.presets.openai.baseURL} ` +
+        `(model ${env("OPENAI_MODEL") ?? OpenAI.defaultModel}), from ${baseURL === undefined ? "OPENAI_API_KEY" : "OPENAI_BASE_URL"}.`
+    }
+  }
+  return {
+    layer: Layer.orDie(
+      Mock.layer({ turns: scripted, chunkSize: 6, eventDelay: "4 millis", model: "scripted-analyst" })
+    ),
+    says:
+      "No ANTHROPIC_API_KEY, OPENAI_API_KEY or OPENAI_BASE_URL set: running the embedded scripted model " +
+      "(offline); its tool calls run for real."
+  }
+}
+
+// printing the run as it streams
+
+const tty = process.stdout.isTTY === true
+const write = (text: string) => process.stdout.write(text)
+const oneLine = (text: string) => text.replace(/\s+/g, " ")
+const clip = (text: string, width: number) => (text.length > width ? `${text.slice(0, width - 1)}…` : text)
+
+/**
+ * Shows each snapshot of an ask: text as it arrives; the tool call being streamed on a line that
+ * updates as its input grows (on a terminal; elsewhere the line is printed once, whole); each
+ * tool result.
+ */
 const printer = () => {
-  const toolInputs = new Map<number, { name: string; json: string }>()
-  return (event: StreamEvent.StreamEvent) =>
+  let atLineStart = true
+  let shown: Accumulate.ToolCall | undefined
+  const newline = () => {
+    if (!atLineStart) write("\n")
+    atLineStart = true
+  }
+  const width = () => Math.max(40, (process.stdout.columns ?? 120) - 1)
+  /** The call as it streams: its input's last characters, where it grows. */
+  const growingLine = (call: Accumulate.ToolCall) => {
+    const head = `  → ${call.name} `
+    const json = oneLine(call.json)
+    const room = width() - head.length
+    return json.length > room ? `${head}…${json.slice(json.length - room + 1)}` : head + json
+  }
+  /** The whole call: its input's first characters. */
+  const callLine = (call: Accumulate.ToolCall) => clip(`  → ${call.name} ${oneLine(call.json)}`, width())
+  return (snapshot: Accumulate.Snapshot) =>
     Effect.sync(() => {
+      const event = snapshot.event
+      const call = snapshot.toolCall
+      if (call !== undefined) {
+        if (shown === undefined) newline()
+        shown = call
+        if (tty) {
+          write(`\r\x1b[2K${growingLine(call)}`)
+          atLineStart = false
+        }
+        return
+      }
       switch (event.type) {
-        case "content_block_start":
-          if (event.content_block.type === "tool_use") {
-            toolInputs.set(event.index, { name: (event.content_block as { name: string }).name, json: "" })
-          }
-          break
         case "content_block_delta":
-          if (event.delta.type === "text_delta") process.stdout.write((event.delta as { text: string }).text)
-          if (event.delta.type === "input_json_delta") {
-            const tool = toolInputs.get(event.index)
-            if (tool) tool.json += (event.delta as { partial_json: string }).partial_json
+          if (event.delta.type === "text_delta") {
+            write((event.delta as { text: string }).text)
+            atLineStart = false
           }
           break
         case "content_block_stop": {
-          const tool = toolInputs.get(event.index)
-          if (tool) {
-            process.stdout.write(
-              `\n  → ${tool.name} ${tool.json.length > 300 ? `${tool.json.slice(0, 300)}…` : tool.json}\n`
-            )
-            toolInputs.delete(event.index)
-          }
+          if (shown === undefined || shown.index !== event.index) break
+          const whole = snapshot.toolCalls.find((c) => c.id === shown!.id) ?? shown
+          write(`${tty ? "\r\x1b[2K" : ""}${callLine(whole)}\n`)
+          atLineStart = true
+          shown = undefined
           break
         }
         case "tool_result": {
+          newline()
           const text = typeof event.content === "string" ? event.content : JSON.stringify(event.content)
-          const line = text.replace(/\s+/g, " ")
-          process.stdout.write(
-            `  ← ${event.is_error ? "error: " : ""}${line.length > 200 ? `${line.slice(0, 200)}…` : line}\n`
-          )
+          write(`  ← ${event.is_error ? "error: " : ""}${clip(oneLine(text), 200)}\n`)
           break
         }
         case "discard":
-          process.stdout.write(`\n  [retrying: ${event.reason}]\n`)
+          newline()
+          write(`  [the model's turn failed part-way (${event.reason}); retrying it from the start]\n`)
+          shown = undefined
           break
         case "message_stop":
-          process.stdout.write("\n")
+          newline()
           break
       }
     })
 }
 
-const program = Effect.gen(function* () {
-  console.log(
-    offline
-      ? "No ANTHROPIC_API_KEY set: running the embedded scripted model (offline); its tool calls run for real."
-      : `Using Claude (${process.env.ANTHROPIC_MODEL ?? "claude-sonnet-4-6"}).`
-  )
-  const agent = yield* Agent.make({
-    system: "You are a data analyst. Use the sql and javascript tools on the session's data; quote figures exactly.",
-    maxTurns: 12
+const ms = (duration: Duration.Duration) => `${Math.round(Duration.toMillis(duration))} ms`
+
+/** The line after each answer: how long, how many events, how soon the first token. */
+const summaryLine = (summary: Accumulate.Summary) =>
+  `  [${(Duration.toMillis(summary.duration) / 1000).toFixed(2)} s, ${summary.events} events ` +
+  `(${summary.deltas} deltas) over ${summary.turns.length} turns; first token after ` +
+  `${Option.match(summary.timeToFirstToken, { onNone: () => "none", onSome: ms })}, first tool call after ` +
+  `${Option.match(summary.timeToFirstToolCall, { onNone: () => "none", onSome: ms })}]`
+
+const program = (says: string) =>
+  Effect.gen(function* () {
+    console.log(says)
+    const agent = yield* Agent.make({
+      system: "You are a data analyst. Use the sql and javascript tools on the session's data; quote figures exactly.",
+      maxTurns: 12
+    })
+    const session = yield* agent.session()
+    const handle = yield* session.putFile("sales", salesCsv, {
+      description: "Sales in the first half of 2024, one row per order",
+      semantics: { units: "items in the order", unit_price: "price per item in EUR" }
+    })
+    console.log(`Put ${salesCsv.split("/").slice(-2).join("/")} into the session as "${handle}".\n`)
+    for (const question of questions) {
+      console.log(`? ${question}`)
+      // one pass over the events: snapshots to show the run, the same events into the summary
+      const summary = yield* session.askStream(question).pipe(
+        Accumulate.snapshots,
+        Stream.tap(printer()),
+        Stream.map((snapshot) => snapshot.event),
+        Stream.run(Accumulate.summary)
+      )
+      console.log(`${summaryLine(summary)}\n`)
+    }
+    const usage = yield* session.usage
+    console.log(
+      `Usage: ${usage.inputTokens} input tokens, ${usage.outputTokens} output tokens, ` +
+        `${usage.cacheReadTokens} read from cache, ${usage.cacheWriteTokens} written to cache.`
+    )
   })
-  const session = yield* agent.session()
-  const handle = yield* session.putFile("sales", salesCsv, {
-    description: "Sales in the first half of 2024, one row per order",
-    semantics: { units: "items in the order", unit_price: "price per item in EUR" }
-  })
-  console.log(`Put ${salesCsv.split("/").slice(-2).join("/")} into the session as "${handle}".\n`)
-  for (const question of questions) {
-    console.log(`? ${question}`)
-    yield* session.askStream(question).pipe(Stream.runForEach(printer()))
-    console.log()
-  }
-  const usage = yield* session.usage
-  console.log(
-    `Usage: ${usage.inputTokens} input tokens, ${usage.outputTokens} output tokens, ` +
-      `${usage.cacheReadTokens} read from cache, ${usage.cacheWriteTokens} written to cache.`
-  )
-})
+
+const chosen = chooseProvider()
 
 // the session is a resource of this scope: its database is closed when the program ends
-Effect.runPromise(program.pipe(Effect.scoped, Effect.provide(provider))).catch((error) => {
+Effect.runPromise(program(chosen.says).pipe(Effect.scoped, Effect.provide(chosen.layer))).catch((error) => {
   console.error(`The sample failed: ${error?.message ?? error}`)
   process.exitCode = 1
 })
