@@ -8,12 +8,12 @@
  * handle overwritten later does not rewrite the history of what was derived from it; the lineage
  * a store reports marks such an ancestor `superseded`.
  *
- * The Schemas decode the JSON a session store keeps (`StoredHandle.lineage`) back into steps. The
- * helpers below them (merging chains, the brief form `list_variables` shows) are internal.
+ * The Schemas decode the JSON a session store keeps (`StoredHandle.lineage`) back into steps; the
+ * helpers below them (merging chains) are internal. This module imports nothing else of ours, so
+ * it can move to `core` should a core type (an answer's sources) need it.
  * @since 0.2.0
  */
 import { Schema } from "effect"
-import type { Handle } from "./model.js"
 
 // models
 
@@ -136,57 +136,4 @@ export const chainOf = (step: LineageStep, inputs: ReadonlyArray<LineageChain>):
   const only = inputs.length === 1 ? inputs[0] : undefined
   if (step.inputs.length === 1 && only !== undefined && only[0]?.id === step.inputs[0]!.id) return [step, ...only]
   return mergeChains([step], inputs)
-}
-
-/**
- * The id of the version a handle is now, if it has a recorded chain.
- * @internal
- */
-export const versionOf = (handle: Handle): string | undefined => handle.lineage?.[0]?.id
-
-/** Most inputs named in a brief; the rest are counted. */
-const BRIEF_INPUTS = 5
-
-const basename = (path: string): string => path.slice(path.lastIndexOf("/") + 1)
-
-/**
- * A step's kind in a few words: `put`, `file orders.parquet`, `sql`, `javascript`, a tool name.
- * @internal
- */
-export const kindWords = (step: LineageStep): string =>
-  step.kind === "file" && step.path !== undefined ? `file ${basename(step.path)}` : step.kind
-
-/**
- * The one-line lineage of a derived handle, as `list_variables` shows it: how it was made and what
- * it read, one level deep (`sql over sales (put)`, `javascript over revenue_by_region (sql),
- * sales (put, replaced since)`). `current` gives the version each handle name is now (lower-cased
- * names). `undefined` for a source (put by the user, or a file), whose snapshot says enough.
- * @internal
- */
-export const brief = (handle: Handle, current: ReadonlyMap<string, string>): string | undefined => {
-  const chain = handle.lineage
-  const step = chain?.[0]
-  if (chain === undefined || step === undefined) return undefined
-  if (step.inputs.length === 0) return step.kind === "put" || step.kind === "file" ? undefined : step.kind
-  const inputs = step.inputs.slice(0, BRIEF_INPUTS).map((input) => {
-    const made = chain.find((candidate) => candidate.id === input.id)
-    const words = [made === undefined ? "?" : kindWords(made)]
-    if (current.get(input.name.toLowerCase()) !== input.id) words.push("replaced since")
-    return `${input.name} (${words.join(", ")})`
-  })
-  const more = step.inputs.length > BRIEF_INPUTS ? ` and ${step.inputs.length - BRIEF_INPUTS} more` : ""
-  return `${step.kind} over ${inputs.join(", ")}${more}`
-}
-
-/**
- * The version each handle is now, by lower-cased name, for {@link brief}.
- * @internal
- */
-export const currentVersions = (handles: Iterable<Handle>): ReadonlyMap<string, string> => {
-  const versions = new Map<string, string>()
-  for (const handle of handles) {
-    const id = versionOf(handle)
-    if (id !== undefined) versions.set(handle.name.toLowerCase(), id)
-  }
-  return versions
 }

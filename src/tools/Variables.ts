@@ -6,7 +6,7 @@
  */
 import { Effect, Schema } from "effect"
 import * as Data from "../data/Data.js"
-import { brief, currentVersions } from "../data/lineage.js"
+import { brief, currentVersions } from "../data/lineageView.js"
 import * as Tool from "./Tool.js"
 
 /**
