@@ -1,0 +1,397 @@
+/**
+ * Fallback chains: one provider made of several, tried in order. `Provider.fallback` and
+ * `Provider.layerFallback` are the public names (re-exported by `Provider.ts`).
+ *
+ * A turn goes to the first provider; when it fails with an error the policy names (by default
+ * overloaded, rate limited, server error, connection, and the request / first-event / idle
+ * timeouts), the same request goes to the next one, and so on; the last error is the chain's.
+ *
+ * - **Before any output** the switch is invisible: the consumer sees the answering provider's
+ *   events only.
+ * - **After output** the chain's stream emits a `discard` event (`attempt`: the chain's attempt
+ *   that is dropped, `reason`: its error's message), then the next provider's events from a fresh
+ *   `message_start`. The agent's fold and `Provider.collect` start the turn over on it (the dropped
+ *   attempt's usage stays counted) and the agent passes it on, as it does its own retry's.
+ * - Every turn's `message_start` names the provider that streams it (`message.provider`), so
+ *   `RunResult.answeredBy` says who answered each turn.
+ * - **Every turn starts at the first provider.** A chain is stateless: the next turn (and the
+ *   agent's retry of a failed one) tries the primary again. An overloaded or rate-limited primary
+ *   answers a 529 or 429 at once, so this costs a round trip, and the preferred model comes back
+ *   as soon as it can.
+ * - **Retries.** By default a named error moves on at once: the point of a fallback is an answer
+ *   now, not after a backoff. The agent's own retry `Schedule` wraps the whole chain: when every
+ *   provider failed with a retryable error it waits, then runs the chain again from the first.
+ *   A member given as `{ provider, attempts, schedule }` is first retried by its own schedule
+ *   (`ExecutionPlan` step semantics: the policy gates those retries too, and a member's
+ *   `schedule` also spaces the switch into it); `retry-after` is honoured only by the agent's
+ *   schedule.
+ * - **Deadlines.** The agent's first-event and idle limits apply to each provider's stream on its
+ *   own, so a primary that hangs times out and the chain moves on (a `Timeout` the policy names).
+ *
+ * Built on effect's `ExecutionPlan` (`Stream.withExecutionPlan` / `Effect.withExecutionPlan`):
+ * each member is a step that provides it, the policy is every step's `while`. Two things the plan
+ * cannot do are done here: it rebuilds a step's Layer for every attempt (so steps provide the
+ * already built services, and `layerFallback` builds each layer once, for the chain's lifetime),
+ * and it has no signal for partial output (each attempt tracks whether it emitted, and the next
+ * attempt emits `discard` first).
+ *
+ * History written by one provider must be valid for the next, so every request a chain sends is
+ * made portable first (the input is not mutated; a history that needs nothing is sent as it is):
+ * - a `thinking` block without a signature (what OpenAI-compatible servers' reasoning becomes) is
+ *   dropped: Anthropic refuses it, and the OpenAI-compatible presets do not send thinking back;
+ *   an assistant message left empty is dropped (the user messages around it are merged);
+ * - a tool id outside `[a-zA-Z0-9_-]` (Anthropic's pattern; some servers send ids like
+ *   `functions.sql:0`) is rewritten the same way in its `tool_use` and its `tool_result`: the
+ *   characters replaced by `_`, plus a hash of the original so two ids stay two.
+ * A signed thinking block or `redacted_thinking` written by another vendor's model (OpenRouter's
+ * reasoning details) cannot be told from Anthropic's own and is sent as it is.
+ *
+ * Per-call request fields (`model`, `thinking`, `topK`, ...) go to every member as they are: set
+ * each member's model on its own layer.
+ * @internal
+ */
+import { Context, Effect, ExecutionPlan, type Schedule, Stream } from "effect"
+import type * as Arr from "effect/Array"
+import { InvalidOptions, ProviderError, type ProviderErrorReason, Timeout } from "../core/HarnessError.js"
+import type * as Message from "../core/Message.js"
+import type * as StreamEvent from "../core/StreamEvent.js"
+import type * as Provider from "./Provider.js"
+import { enforcingDeadlines, type Limits, type OnTimeout, withPullDeadlines } from "./pullDeadline.js"
+
+// options
+
+/**
+ * A failure a fallback policy can name: a `ProviderError` reason, or `"Timeout"` (the request,
+ * first-event and idle timeouts of one provider's call).
+ * @since 0.2.0
+ */
+export type FallbackReason = ProviderErrorReason | "Timeout"
+
+/**
+ * When a chain moves on: the failures it names, or a predicate over the failure.
+ * @since 0.2.0
+ */
+export type FallbackPolicy = ReadonlyArray<FallbackReason> | ((error: Provider.ProviderFailure) => boolean)
+
+/**
+ * The failures a chain moves on after by default: the retryable ones.
+ * @since 0.2.0
+ */
+export const defaultFallbackOn: ReadonlyArray<FallbackReason> = [
+  "Overloaded",
+  "RateLimited",
+  "ServerError",
+  "Connection",
+  "Timeout"
+]
+
+/**
+ * A member of a chain with retries of its own before the chain moves on: `attempts` in all
+ * (default 1), spaced by `schedule` (default: none).
+ * @since 0.2.0
+ */
+export interface FallbackMember {
+  readonly provider: Provider.Service
+  readonly attempts?: number | undefined
+  readonly schedule?: Schedule.Schedule<unknown, Provider.ProviderFailure> | undefined
+}
+
+/**
+ * Options of `Provider.fallback` and `Provider.layerFallback`.
+ * @since 0.2.0
+ */
+export interface FallbackOptions {
+  /** Which failures move on to the next provider (default {@link defaultFallbackOn}). */
+  readonly on?: FallbackPolicy | undefined
+  /** The chain's `Provider.Info.name` (default `fallback(<member names>)`). */
+  readonly name?: string | undefined
+}
+
+const reasons: ReadonlySet<string> = new Set<FallbackReason>([
+  "InvalidRequest",
+  "Authentication",
+  "Permission",
+  "NotFound",
+  "RequestTooLarge",
+  "RateLimited",
+  "Overloaded",
+  "ServerError",
+  "Connection",
+  "InvalidResponse",
+  "Unknown",
+  "Timeout"
+])
+
+/** The member as a step: a bare service is one attempt. */
+const stepOf = (member: Provider.Service | FallbackMember): FallbackMember =>
+  "provider" in member ? member : { provider: member }
+
+/**
+ * Checks a chain's members and options: at least one member, whole `attempts` of at least 1,
+ * known reasons. The `InvalidOptions` names the first bad one.
+ * @internal
+ */
+export const check = (
+  members: ReadonlyArray<Provider.Service | FallbackMember>,
+  options: FallbackOptions | undefined
+): InvalidOptions | undefined => {
+  if (!Array.isArray(members) || members.length === 0) {
+    return new InvalidOptions({ option: "fallback", message: "A fallback chain needs at least one provider." })
+  }
+  for (let i = 0; i < members.length; i++) {
+    const member = members[i]
+    if (typeof member !== "object" || member === null) {
+      return new InvalidOptions({
+        option: `fallback[${i}]`,
+        message: `fallback[${i}] must be a provider service or { provider, attempts, schedule }.`
+      })
+    }
+    const attempts = stepOf(member).attempts
+    if (attempts !== undefined && !(Number.isInteger(attempts) && attempts >= 1)) {
+      return new InvalidOptions({
+        option: `fallback[${i}].attempts`,
+        message: `fallback[${i}].attempts must be a whole number of at least 1, not ${String(attempts)}.`
+      })
+    }
+  }
+  const on = options?.on
+  if (on !== undefined && typeof on !== "function") {
+    const bad = Array.isArray(on) ? on.find((reason) => !reasons.has(reason)) : on
+    if (!Array.isArray(on) || bad !== undefined) {
+      return new InvalidOptions({
+        option: "fallback.on",
+        message: `fallback.on must be a predicate or a list of failures (${[...reasons].join(", ")}); ${JSON.stringify(bad)} is not one.`
+      })
+    }
+  }
+  return undefined
+}
+
+/** The policy as a predicate over whatever an attempt failed with. */
+const policyOf = (on: FallbackPolicy | undefined): ((error: unknown) => boolean) => {
+  if (typeof on === "function") {
+    return (error) => (error instanceof ProviderError || error instanceof Timeout ? on(error) : false)
+  }
+  const named = new Set(on ?? defaultFallbackOn)
+  return (error) =>
+    error instanceof ProviderError ? named.has(error.reason) : error instanceof Timeout && named.has("Timeout")
+}
+
+// portable history
+
+const SAFE_ID = /^[a-zA-Z0-9_-]+$/
+
+/** FNV-1a, 32 bits, base 36: a short, stable tag of an id. */
+const hashOf = (text: string): string => {
+  let hash = 0x811c9dc5
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i)
+    hash = Math.imul(hash, 0x01000193)
+  }
+  return (hash >>> 0).toString(36)
+}
+
+/** A tool id every provider takes: the id itself when it already is one. */
+const safeId = (id: string): string => (SAFE_ID.test(id) ? id : `${id.replace(/[^a-zA-Z0-9_-]/g, "_")}_${hashOf(id)}`)
+
+type Block = Message.ContentBlock & { readonly [key: string]: unknown }
+
+/** Whether a block must change (or go) to be sent to any provider. */
+const needsWork = (block: Block): boolean => {
+  switch (block.type) {
+    case "thinking":
+      return typeof block.signature !== "string" || block.signature === ""
+    case "tool_use":
+      return !SAFE_ID.test(block.id as string)
+    case "tool_result":
+      return !SAFE_ID.test(block.tool_use_id as string)
+    default:
+      return false
+  }
+}
+
+/** A message's blocks made portable (see the module's documentation). */
+const portableBlocks = (content: ReadonlyArray<Message.ContentBlock>): Array<Message.ContentBlock> => {
+  const out: Array<Message.ContentBlock> = []
+  for (const block of content as ReadonlyArray<Block>) {
+    if (!needsWork(block)) out.push(block)
+    else if (block.type === "tool_use") out.push({ ...block, id: safeId(block.id as string) } as Message.ContentBlock)
+    else if (block.type === "tool_result") {
+      out.push({ ...block, tool_use_id: safeId(block.tool_use_id as string) } as Message.ContentBlock)
+    }
+    // an unsigned thinking block is left out
+  }
+  return out
+}
+
+/**
+ * The request with a history every member can take; the same request when it already is one.
+ * @internal
+ */
+export const portable = (request: Provider.Request): Provider.Request => {
+  const messages = request.messages
+  if (!messages.some((message) => (message.content as ReadonlyArray<Block>).some(needsWork))) return request
+  const out: Array<Message.Message> = []
+  for (const message of messages) {
+    const content = (message.content as ReadonlyArray<Block>).some(needsWork)
+      ? portableBlocks(message.content)
+      : message.content
+    if (content.length === 0 && message.role === "assistant") continue
+    const previous = out[out.length - 1]
+    if (previous !== undefined && previous.role === message.role) {
+      out[out.length - 1] = { role: message.role, content: [...previous.content, ...content] }
+    } else out.push(content === message.content ? message : { role: message.role, content })
+  }
+  return { ...request, messages: out }
+}
+
+// the chain
+
+/** The member an attempt of the plan runs with (each step provides one). */
+class Member extends Context.Service<Member, Provider.Service>()("data-harness/provider/Fallback/Member") {}
+
+/** The deadlines the agent gave the chain's stream, passed on to each member's. */
+interface Deadlines {
+  readonly limits: Limits
+  readonly onTimeout: OnTimeout<unknown>
+}
+
+type Events = Arr.NonEmptyReadonlyArray<StreamEvent.ProviderEvent>
+
+/** The error's message, for a `discard`'s `reason`. */
+const reasonOf = (error: unknown): string =>
+  typeof error === "object" && error !== null && typeof (error as { message?: unknown }).message === "string"
+    ? (error as { message: string }).message
+    : String(error)
+
+/**
+ * One run of a chain's stream: which attempt it is on, whether that attempt has emitted, and
+ * how the last one failed.
+ */
+class ChainRun {
+  private attempt = 0
+  private emitted = false
+  private failure: unknown = undefined
+
+  constructor(
+    private readonly request: Provider.Request,
+    private readonly cache: boolean,
+    private readonly deadlines: Deadlines | undefined
+  ) {}
+
+  /** The stream of the next attempt on `member`: `discard` first when the one before had emitted. */
+  open(member: Provider.Service): Stream.Stream<StreamEvent.ProviderEvent, unknown> {
+    const attempt = ++this.attempt
+    const discard: StreamEvent.Discard | undefined = this.emitted
+      ? { type: "discard", attempt: attempt - 1, reason: reasonOf(this.failure) }
+      : undefined
+    this.emitted = false
+    const request = this.cache ? member.formatCacheControl(this.request) : this.request
+    let events: Stream.Stream<StreamEvent.ProviderEvent, unknown> = member.stream(request)
+    if (this.deadlines !== undefined) {
+      events = withPullDeadlines(events, this.deadlines.limits, this.deadlines.onTimeout)
+    }
+    const name = member.info.name
+    let first = true
+    events = events.pipe(
+      Stream.mapArray((chunk: Events): Events => {
+        this.emitted = true
+        if (!first) return chunk
+        first = false
+        return named(chunk, name)
+      }),
+      Stream.mapError((error) => {
+        this.failure = error
+        return error
+      })
+    )
+    return discard === undefined ? events : Stream.concat(Stream.succeed(discard), events)
+  }
+}
+
+/** The chunk with its `message_start` naming `provider` (unless a nested chain already did). */
+const named = (chunk: Events, provider: string): Events => {
+  const index = chunk.findIndex((event) => event.type === "message_start")
+  if (index === -1) return chunk
+  const start = chunk[index] as StreamEvent.MessageStart
+  if (start.message.provider !== undefined) return chunk
+  const out = chunk.slice() as unknown as Array<StreamEvent.ProviderEvent>
+  out[index] = { ...start, message: { ...start.message, provider } }
+  return out as unknown as Events
+}
+
+type Plan = ExecutionPlan.ExecutionPlan<{ provides: Member; input: unknown; error: never; requirements: never }>
+
+/**
+ * A provider that tries `members` in order (see the module's documentation). Members are built
+ * services; `Provider.layerFallback` builds them from layers. Invalid members or options make a
+ * provider whose every call fails with the `InvalidOptions` that says what is wrong
+ * (`layerFallback` fails to build instead).
+ *
+ * @example
+ * ```ts
+ * const chain = Provider.fallback([anthropic, openai], { on: ["Overloaded", "RateLimited"] })
+ * ```
+ * @since 0.2.0
+ */
+export const make = (
+  members: Arr.NonEmptyReadonlyArray<Provider.Service | FallbackMember>,
+  options?: FallbackOptions
+): Provider.Service => {
+  const invalid = check(members, options)
+  const steps = invalid === undefined ? members.map(stepOf) : []
+  const services = steps.map((step) => step.provider)
+  const info: Provider.Info = {
+    name: options?.name ?? `fallback(${services.map((service) => service.info.name).join(", ")})`,
+    model: services[0]?.info.model ?? "unknown",
+    supportsStreaming: services.length > 0 && services.every((service) => service.info.supportsStreaming)
+  }
+  if (invalid !== undefined) {
+    return {
+      info,
+      chat: () => Effect.fail(invalid),
+      stream: () => Stream.fail(invalid),
+      formatCacheControl: (request) => request
+    }
+  }
+  const policy = policyOf(options?.on)
+  const plan = ExecutionPlan.make(
+    ...(steps.map((step) => ({
+      provide: Context.make(Member, step.provider),
+      attempts: step.attempts,
+      schedule: step.schedule,
+      while: policy
+    })) as unknown as [ExecutionPlan.make.Step])
+  ) as unknown as Plan
+  /** Requests the agent marked for caching: each member marks them its own way. */
+  const marked = new WeakSet<Provider.Request>()
+
+  const chain = (request: Provider.Request, deadlines: Deadlines | undefined) =>
+    Stream.suspend(() => {
+      const run = new ChainRun(portable(request), marked.has(request), deadlines)
+      return Stream.unwrap(Effect.map(Effect.service(Member), (member) => run.open(member))).pipe(
+        Stream.withExecutionPlan(plan)
+      )
+    }) as Stream.Stream<StreamEvent.ProviderEvent, Provider.ProviderFailure>
+
+  return {
+    info,
+    chat: (request) =>
+      Effect.suspend(() => {
+        const sent = portable(request)
+        const cache = marked.has(request)
+        return Effect.flatMap(Effect.service(Member), (member) =>
+          member.chat(cache ? member.formatCacheControl(sent) : sent)
+        ).pipe(Effect.withExecutionPlan(plan))
+      }),
+    stream: (request) =>
+      enforcingDeadlines(chain(request, undefined), (limits, onTimeout) =>
+        chain(request, { limits, onTimeout: onTimeout as OnTimeout<unknown> })
+      ),
+    formatCacheControl: (request) => {
+      const copy = { ...request }
+      marked.add(copy)
+      return copy
+    }
+  }
+}
