@@ -227,6 +227,68 @@ describe("Provider.fallback", () => {
     })
   )
 
+  it.effect("each provider gets a history it takes: unsigned thinking dropped, tool ids safe and still distinct", () =>
+    Effect.gen(function* () {
+      const { anthropic, chain } = yield* setup()
+      anthropic.enqueue({ sse: Faults.textSse(["ok"]) })
+      const history: Provider.Request = {
+        messages: [
+          { role: "user", content: [{ type: "text", text: "q1" }] },
+          // all an OpenAI-compatible server's reasoning leaves: no signature
+          { role: "assistant", content: [{ type: "thinking", thinking: "hmm", signature: "" }] },
+          { role: "user", content: [{ type: "text", text: "q2" }] },
+          {
+            role: "assistant",
+            content: [
+              { type: "thinking", thinking: "signed", signature: "sig-1" },
+              { type: "thinking", thinking: "unsigned", signature: "" },
+              { type: "tool_use", id: "a.b", name: "sql", input: {} },
+              { type: "tool_use", id: "a:b", name: "sql", input: {} },
+              { type: "tool_use", id: "call_ok-1", name: "sql", input: {} }
+            ]
+          },
+          {
+            role: "user",
+            content: [
+              { type: "tool_result", tool_use_id: "a.b", content: "1" },
+              { type: "tool_result", tool_use_id: "a:b", content: "2" },
+              { type: "tool_result", tool_use_id: "call_ok-1", content: "3" }
+            ]
+          },
+          { role: "user", content: [{ type: "text", text: "q3" }] }
+        ],
+        tools: []
+      }
+      const before = json(history)
+      yield* Stream.runDrain(chain.stream(chain.formatCacheControl(history)))
+      assert.deepStrictEqual(json(history), before, "the caller's request is not changed")
+
+      const sent = (yield* Effect.promise(() => anthropic.request(0))).body.messages
+      assert.deepStrictEqual(
+        sent.map((message: { role: string; content: Array<{ type: string }> }) => [
+          message.role,
+          message.content.map((block) => block.type)
+        ]),
+        [
+          ["user", ["text", "text"]],
+          ["assistant", ["thinking", "tool_use", "tool_use", "tool_use"]],
+          ["user", ["tool_result", "tool_result", "tool_result", "text"]]
+        ]
+      )
+      const ids = sent[1].content.slice(1).map((block: { id: string }) => block.id)
+      for (const id of ids) assert.match(id, /^[a-zA-Z0-9_-]+$/)
+      assert.strictEqual(new Set(ids).size, 3)
+      assert.strictEqual(ids[2], "call_ok-1", "a safe id is kept as it is")
+      assert.deepStrictEqual(
+        sent[2].content.slice(0, 3).map((block: { tool_use_id: string }) => block.tool_use_id),
+        ids
+      )
+      assert.strictEqual(sent[1].content[0].signature, "sig-1")
+      // the chain's cache marking is Anthropic's own for the Anthropic member
+      assert.deepStrictEqual(sent[2].content[3].cache_control, { type: "ephemeral" })
+    })
+  )
+
   it.effect("an invalid chain is an InvalidOptions: no layers, an unknown failure, attempts below 1", () =>
     Effect.gen(function* () {
       const empty = errorOf(yield* Effect.exit(built(Provider.layerFallback([] as never))))
