@@ -343,10 +343,10 @@ export const make = (options: {
  * `Timeout`) the same request goes to the next. Before any output the switch is invisible; after
  * output the stream emits `discard`, then the next provider's events from a fresh
  * `message_start`. Every turn starts at the first provider; `RunResult.answeredBy` says who
- * answered each. A member given as `{ provider, attempts, schedule }` is retried by its own
- * schedule before the chain moves on; the agent's retry schedule wraps the whole chain. Requests
- * are made portable between vendors (unsigned thinking dropped, tool ids made safe for every
- * provider). Built on effect's `ExecutionPlan`. See the README's "Fallback chains".
+ * answered each. A member given as `{ provider, attempts, schedule }` is retried on its own
+ * before the chain moves on; the agent's retry schedule wraps the whole chain. Requests are made
+ * portable between vendors (unsigned thinking dropped, tool ids made safe for every provider).
+ * See the README's "Fallback chains" (and why it is not built on effect's `ExecutionPlan`).
  *
  * @example
  * ```ts

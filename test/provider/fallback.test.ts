@@ -6,7 +6,8 @@
  * the fold of a `discard` by `Provider.collect`.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Context, Deferred, Effect, Exit, Fiber, Layer, Stream } from "effect"
+import { Cause, Context, Deferred, Duration, Effect, Exit, Fiber, Layer, Schedule, Stream } from "effect"
+import { TestClock } from "effect/testing"
 import { HarnessError, Provider, type StreamEvent, Usage } from "../../src/index.js"
 import * as Anthropic from "../../src/provider/anthropic/Anthropic.js"
 import * as OpenAI from "../../src/provider/openai/OpenAI.js"
@@ -204,6 +205,29 @@ describe("Provider.fallback", () => {
         [1]
       )
       assert.strictEqual(textOf(events.slice(events.findIndex((event) => event.type === "discard"))), "answered")
+    })
+  )
+
+  it.effect("a member's schedule spaces its retries (on the TestClock), and when it ends the chain moves on", () =>
+    Effect.gen(function* () {
+      const anthropic = yield* AnthropicServer.make()
+      const openai = yield* OpenAIServer.make()
+      const primary = yield* built(anthropicLayer(anthropic))
+      const secondary = yield* built(openaiLayer(openai))
+      const chain = Provider.fallback([
+        { provider: primary, schedule: Schedule.spaced("10 seconds").pipe(Schedule.upTo({ times: 1 })) },
+        secondary
+      ])
+      anthropic.enqueue(overloaded, overloaded)
+      openai.enqueue({ sse: openaiText(["after the schedule"]) })
+      const fiber = yield* runEvents(chain.stream(request)).pipe(Effect.forkChild)
+      yield* Effect.promise(() => anthropic.request(0))
+      yield* TestClock.adjust(Duration.seconds(9))
+      assert.strictEqual(anthropic.requests.length, 1, "no retry before the schedule's delay")
+      yield* TestClock.adjust(Duration.seconds(1))
+      const { events } = yield* Fiber.join(fiber)
+      assert.strictEqual(anthropic.requests.length, 2)
+      assert.strictEqual(textOf(events), "after the schedule")
     })
   )
 
