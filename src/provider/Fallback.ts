@@ -29,13 +29,12 @@
  *
  * **Why not effect's `ExecutionPlan`**, which has these steps (ordered, each providing a service,
  * with `attempts`, `schedule` and a `while`): `Stream.withExecutionPlan` provides the step's
- * context and the attempt's metadata around every pull of the stream, two `Context` merges per
- * chunk, and that made a chain's turn cost about 3 times the direct provider's per chunk under the
- * agent (3.1 against 0.9 us per chunk of 8 events, 4.5 against 0.9 us per single-event chunk; the
- * version on the catch below: 1.1 and 1.5 us; `scratchpad`-style A/B on a loaded 2-core machine,
- * indicative). Besides, it rebuilds a step's Layer for every attempt, has no signal for partial
- * output, and a later step's `schedule` also delays the switch into it. The chain here is its
- * attempts joined by `Stream.catch` (nothing per pull), the policy deciding at each failure.
+ * context and the attempt's metadata around every pull of the stream (two `Context` merges per
+ * chunk), which made a turn through a chain cost about 3 times the provider's own per-chunk cost
+ * under the agent (`scratchpad/fallback-overhead.ts`; figures in the README's "Fallback chains").
+ * Besides, it rebuilds a step's Layer for every attempt, has no signal for partial output, and a
+ * later step's `schedule` also delays the switch into it. The chain here is its attempts joined
+ * by `Stream.catch` (nothing per pull), the policy deciding at each failure.
  *
  * History written by one provider must be valid for the next, so every request a chain sends is
  * made portable first (the input is not mutated; a history that needs nothing is sent as it is):
@@ -173,7 +172,8 @@ export const check = (
 /** The policy as a predicate over whatever an attempt failed with. */
 const policyOf = (on: FallbackPolicy | undefined): ((error: unknown) => boolean) => {
   if (typeof on === "function") {
-    return (error) => (error instanceof ProviderError || error instanceof Timeout ? on(error) : false)
+    return (error) =>
+      error instanceof ProviderError || error instanceof Timeout || error instanceof InvalidOptions ? on(error) : false
   }
   const named = new Set(on ?? defaultFallbackOn)
   return (error) =>

@@ -231,6 +231,29 @@ describe("Provider.fallback", () => {
     })
   )
 
+  it.effect("a chain inside a chain: the turn names the provider that answered, not the inner chain", () =>
+    Effect.gen(function* () {
+      const anthropic = yield* AnthropicServer.make()
+      const openai = yield* OpenAIServer.make()
+      const inner = Provider.fallback([yield* built(anthropicLayer(anthropic))])
+      const chain = Provider.fallback([inner, yield* built(openaiLayer(openai))])
+      anthropic.enqueue({ sse: overloadedAfter(["partial"]) }, { sse: Faults.textSse(["from Anthropic"]) })
+      openai.enqueue({ sse: openaiText(["from OpenAI"]) })
+      const moved = yield* runEvents(chain.stream(request))
+      assert.deepStrictEqual(
+        startOf(moved.events).map((start) => start.message.provider),
+        ["anthropic", "openai"]
+      )
+      assert.strictEqual(moved.events.filter((event) => event.type === "discard").length, 1)
+      const stayed = yield* runEvents(chain.stream(request))
+      assert.deepStrictEqual(
+        startOf(stayed.events).map((start) => start.message.provider),
+        ["anthropic"]
+      )
+      assert.strictEqual(textOf(stayed.events), "from Anthropic")
+    })
+  )
+
   it.effect("chat falls back too", () =>
     Effect.gen(function* () {
       const { anthropic, openai, chain } = yield* setup()
