@@ -201,4 +201,21 @@ describe("Provider.fallback under the agent", () => {
       assert.strictEqual(yield* Effect.promise(() => anthropic.outcome(0)), "clientClosed")
     })
   )
+
+  it.live("without a chain, answeredBy names the agent's provider and the model each response named", () =>
+    Effect.gen(function* () {
+      const anthropic = yield* AnthropicServer.make()
+      anthropic.enqueue({ sse: Faults.toolUseSse("toolu_1", "sql", { query: "SELECT 1 AS one" }) })
+      anthropic.enqueue({ sse: Faults.textSse(["One."]) })
+      const agent = yield* Agent.make({ retry: false }).pipe(
+        Effect.provide(Anthropic.layer({ model: "claude-configured", apiKey: "sk-ant-test", baseURL: anthropic.url }))
+      )
+      const result = yield* agent.runResult(PROMPT)
+      assert.strictEqual(result.text, "One.")
+      assert.deepStrictEqual(json(result.answeredBy), [
+        { provider: "anthropic", model: "claude-test" },
+        { provider: "anthropic", model: "claude-test" }
+      ])
+    })
+  )
 })

@@ -6,9 +6,9 @@
  * the fold of a `discard` by `Provider.collect`.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Context, Deferred, Duration, Effect, Exit, Fiber, Layer, Schedule, Stream } from "effect"
+import { Cause, Context, Deferred, Duration, Effect, Exit, Fiber, Layer, Schedule, Schema, Stream } from "effect"
 import { TestClock } from "effect/testing"
-import { HarnessError, Provider, type StreamEvent, Usage } from "../../src/index.js"
+import { HarnessError, Provider, RunResult, type StreamEvent, Usage } from "../../src/index.js"
 import * as Anthropic from "../../src/provider/anthropic/Anthropic.js"
 import * as OpenAI from "../../src/provider/openai/OpenAI.js"
 import * as AnthropicServer from "../utils/anthropicServer.js"
@@ -376,4 +376,28 @@ describe("Provider.collect and discard", () => {
       )
     })
   )
+})
+
+describe("RunResult.answeredBy", () => {
+  it("encodes and decodes back equal; a result encoded before the field existed decodes with none", () => {
+    const result = new RunResult.RunResult({
+      text: "done",
+      status: "completed",
+      turns: 2,
+      attempts: 3,
+      stopReason: "end_turn",
+      usage: Usage.empty,
+      answeredBy: [
+        { provider: "openai", model: "gpt-test" },
+        { provider: "anthropic", model: "claude-test" }
+      ]
+    })
+    const encoded = Schema.encodeSync(RunResult.RunResult)(result)
+    assert.deepStrictEqual(Schema.decodeUnknownSync(RunResult.RunResult)(JSON.parse(JSON.stringify(encoded))), result)
+    const { answeredBy: _, ...older } = encoded
+    assert.deepStrictEqual(Schema.decodeUnknownSync(RunResult.RunResult)(older).answeredBy, [])
+    assert.throws(() =>
+      Schema.decodeUnknownSync(RunResult.RunResult)({ ...encoded, answeredBy: [{ provider: "openai" }] })
+    )
+  })
 })
