@@ -314,6 +314,7 @@ const commitTurn = (ask: Ask, phase: Extract<Phase, { _tag: "Model" }>, response
   state.turn = undefined
   state.response = response
   state.usage = Usage.add(state.usage, response.usage)
+  state.answeredBy.push({ provider: phase.turn.answeredBy, model: response.model ?? ask.config.provider.info.model })
   const uses = Message.toolUses(response.content)
   state.pending = uses.length > 0 ? uses : undefined
   return Ref.update(ask.session.history, (history) => appendAssistant(history, response.content))
