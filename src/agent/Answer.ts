@@ -24,13 +24,8 @@
 import { Effect, Schema } from "effect"
 import { InvalidOptions, Partial } from "../core/HarnessError.js"
 import * as Tool from "../tools/Tool.js"
-import {
-  type InferOutput,
-  isStandardSchema,
-  type JsonSchema,
-  makeTool,
-  type StandardSchemaV1
-} from "./standardSchema.js"
+import { makeTool } from "./standardSchema.js"
+import { type InferOutput, isStandardSchema, type JsonSchema, type StandardSchemaV1 } from "./standardSchemaSpec.js"
 
 /**
  * The answer tool's name; snapshots of a stream can read a partial answer from its input.
