@@ -18,7 +18,7 @@
  */
 import { Cause, Channel, type Clock, Duration, Effect, Exit, Option, Pull, Ref, Scope, Stream } from "effect"
 import type { HarnessError } from "../core/HarnessError.js"
-import { InvalidOptions, ProviderError, type Timeout } from "../core/HarnessError.js"
+import { ProviderError, type Timeout } from "../core/HarnessError.js"
 import * as Message from "../core/Message.js"
 import type { RunResult } from "../core/RunResult.js"
 import type * as StreamEvent from "../core/StreamEvent.js"
@@ -42,6 +42,7 @@ import {
   withPartial
 } from "./askState.js"
 import type { Config } from "./config.js"
+import { rollback } from "./firstRequest.js"
 import { appendAssistant, appendUser } from "./history.js"
 import { toolChoiceOfTurn } from "./params.js"
 import { retryDelay } from "./retry.js"
@@ -150,26 +151,6 @@ const begin = (ask: Ask, prompt: ReadonlyArray<Message.ContentBlock>): Effect.Ef
       })
     )
   )
-
-/**
- * When the provider refused the ask's first request before sending it (`InvalidOptions`: a
- * parameter or a block it cannot take), the ask never reached the model: the history goes back
- * to what it was before the prompt (`before`), so the session is unchanged.
- */
-const rollback =
-  (ask: Ask, before: Message.History) =>
-  (exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> =>
-    Effect.suspend(() => {
-      const { state } = ask
-      if (Exit.isSuccess(exit) || state.turns !== 1 || state.attempts !== 1 || state.response !== undefined) {
-        return Effect.void
-      }
-      if (state.turn?.emitted === true) return Effect.void
-      const error = Cause.findErrorOption(exit.cause)
-      return Option.isSome(error) && error.value instanceof InvalidOptions
-        ? Ref.set(ask.session.history, before)
-        : Effect.void
-    })
 
 // request
 
