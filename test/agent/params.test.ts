@@ -5,8 +5,8 @@
  * records every request).
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Schema } from "effect"
-import { Agent, HarnessError, Message, Mock, Tool } from "../../src/index.js"
+import { Effect, Layer, Schema } from "effect"
+import { Agent, HarnessError, Message, Mock, NormalizedResponse, Provider, Tool, Usage } from "../../src/index.js"
 
 const lookup = Tool.make("lookup", {
   description: "Looks a word up.",
@@ -115,5 +115,46 @@ describe("per-call parameters checked by the agent", () => {
       assert.deepStrictEqual(one!.system, [Message.text("Be terse.")])
       assert.isUndefined(two!.system)
     }).pipe(Effect.provide(Mock.layer({ turns: [Mock.text("ok")] })))
+  )
+
+  it.effect("a provider's refusal of a later turn keeps what the ask did; of the first, nothing", () =>
+    Effect.gen(function* () {
+      const agent = yield* Agent.make({ tools: [lookup], builtinTools: false })
+      const session = yield* agent.session()
+      // turn 1 calls the tool; the provider refuses turn 2 (as it would a block it cannot carry)
+      const error = yield* Effect.flip(session.ask("Look x up."))
+      assert.instanceOf(error, HarnessError.InvalidOptions)
+      const kept = yield* session.history
+      assert.deepStrictEqual(
+        kept.map((message) => message.role),
+        ["user", "assistant", "user"]
+      )
+      // the next ask's first request is refused: the session stays as it was
+      yield* Effect.flip(session.ask("Again."))
+      assert.deepStrictEqual(yield* session.history, kept)
+    }).pipe(
+      Effect.provide(
+        Layer.effect(
+          Provider.Provider,
+          Effect.sync(() => {
+            let calls = 0
+            return Provider.make({
+              name: "refusing",
+              model: "m",
+              chat: () =>
+                calls++ === 0
+                  ? Effect.succeed(
+                      new NormalizedResponse.NormalizedResponse({
+                        stopReason: "tool_use",
+                        content: [{ type: "tool_use", id: "toolu_1", name: "lookup", input: { q: "x" } }],
+                        usage: Usage.empty
+                      })
+                    )
+                  : Effect.fail(new HarnessError.InvalidOptions({ option: "x", message: "refused" }))
+            })
+          })
+        )
+      )
+    )
   )
 })
