@@ -123,10 +123,13 @@ export class Transcript {
   }
 
   /**
-   * Shows one event of an ask.
+   * Shows one event of an ask (the answer counts them in `data-events`).
    * @param {ServerEvent} event
    */
   apply(event) {
+    if (event.type !== "ask_start" && this.answer !== undefined) {
+      this.answer.dataset.events = String(Number(this.answer.dataset.events ?? 0) + 1)
+    }
     switch (event.type) {
       case "ask_start":
         return this.prompt(event.prompt, event.ask_id)
@@ -191,7 +194,7 @@ export class Transcript {
   prompt(prompt, askId) {
     if (this.answer !== undefined && this.answer.dataset.status === "running") this.answer.dataset.status = "history"
     this.root.append(h("article", { class: "prompt" }, h("p", {}, prompt)))
-    this.answer = h("article", { class: "answer", "data-ask": askId, "data-status": "running" })
+    this.answer = h("article", { class: "answer", "data-ask": askId, "data-status": "running", "data-events": 1 })
     this.root.append(this.answer)
     this.turn = undefined
   }
