@@ -106,9 +106,8 @@ const lastAnswer = () => h.page.locator("article.answer").last()
 /** Waits until the last answer on the page has ended with `status`. */
 const ended = (status: string, timeout = 30_000) =>
   h.page.waitForFunction(
-    (status) =>
-      document.querySelector<HTMLElement>("#conversation article.answer:last-of-type")?.dataset.status === status,
-    status,
+    `document.querySelector("#conversation article.answer:last-of-type")?.dataset.status === ${JSON.stringify(status)}`,
+    undefined,
     { timeout }
   )
 
@@ -175,11 +174,11 @@ describe("the analyst page in Chromium", () => {
       assert.deepStrictEqual(h.errors, [])
 
       const file = process.env.SCREENSHOT ?? Path.join(Os.tmpdir(), `dh-page-${process.pid}.png`)
-      await page.evaluate(() => {
-        const conversation = document.getElementById("conversation")!
+      await page.click("#handles li[data-handle=sales] summary")
+      await page.evaluate(`{
+        const conversation = document.getElementById("conversation")
         conversation.scrollTop = conversation.scrollHeight
-        document.querySelector<HTMLDetailsElement>("#handles li[data-handle=sales] details")!.open = true
-      })
+      }`)
       await page.screenshot({ path: file })
       assert.deepStrictEqual([...Fs.readFileSync(file).subarray(1, 4)], [0x50, 0x4e, 0x47], "a PNG")
     })
