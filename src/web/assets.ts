@@ -53,8 +53,8 @@ const asset = (file: string): Asset => {
 /** Where the page's files are: next to this module (in `src/`, or in `dist/` where the build copies them). */
 const staticDir = fileURLToPath(new URL("./static/", import.meta.url))
 
-/** The files of `static/` a browser loads (not its tsconfig or type declarations). */
-const served = (name: string) => /\.(html|js|css|svg|png)$/.test(name) && !name.endsWith(".d.ts")
+/** The files of `static/` a browser loads (not its tsconfig, nor `types.js`, which holds only types). */
+const served = (name: string) => /\.(html|js|css|svg|png)$/.test(name) && name !== "types.js"
 
 /** The directory of a package's `build/`, found through a file its `exports` map lists. */
 const buildDir = (exported: string) => Path.dirname(createRequire(import.meta.url).resolve(exported))

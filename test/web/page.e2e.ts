@@ -15,7 +15,7 @@ import { DataTools, type Message, Mock } from "../../src/index.js"
 import { Server } from "../../src/server/index.js"
 import * as Chart from "../../src/tools/Chart.js"
 import { Web } from "../../src/web/index.js"
-import { type Proxy, proxy } from "./proxy.js"
+import { type Network, network } from "./proxy.js"
 
 const TOKEN = "token-for-the-browser-test"
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium"
@@ -44,7 +44,7 @@ const analyst = Mock.reply((context) => {
 
 interface Harness {
   readonly server: string
-  readonly net: Proxy
+  readonly net: Network
   readonly browser: BrowserContext
   readonly page: Page
   /** Every request the page made: method, URL, `last-event-id`. */
@@ -65,7 +65,7 @@ const start = Effect.gen(function* () {
   }).pipe(Layer.provide(Mock.layer({ turns: [analyst], chunkSize: 6, eventDelay: "8 millis", model: "scripted" })))
   const context = yield* Layer.build(layer).pipe(Effect.orDie)
   const server = HttpServer.formatAddress(Context.get(context, HttpServer.HttpServer).address)
-  const net = yield* proxy(server)
+  const net = yield* network(server)
   const profile = Fs.mkdtempSync(Path.join(Os.tmpdir(), "dh-chromium-"))
   yield* Effect.addFinalizer(() => Effect.sync(() => Fs.rmSync(profile, { recursive: true, force: true })))
   if (!Fs.existsSync(CHROMIUM)) {

@@ -6,7 +6,7 @@
 import * as Net from "node:net"
 import { Effect, type Scope } from "effect"
 
-export interface Proxy {
+export interface Network {
   /** `http://127.0.0.1:<port>`, forwarding to the target. */
   readonly url: string
   /** Cuts every connection and refuses new ones. */
@@ -17,11 +17,11 @@ export interface Proxy {
 }
 
 /** A proxy to `target` (`http://host:port`) on a free port of 127.0.0.1, for the scope's life. */
-export const proxy = (target: string): Effect.Effect<Proxy, never, Scope.Scope> =>
+export const network = (target: string): Effect.Effect<Network, never, Scope.Scope> =>
   Effect.acquireRelease(
     Effect.promise(
       () =>
-        new Promise<{ proxy: Proxy; server: Net.Server; sockets: Set<Net.Socket> }>((resolve) => {
+        new Promise<{ proxy: Network; server: Net.Server; sockets: Set<Net.Socket> }>((resolve) => {
           const { hostname, port } = new URL(target)
           const sockets = new Set<Net.Socket>()
           let isDown = false
