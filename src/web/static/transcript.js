@@ -41,6 +41,18 @@ const inputText = (name, input) => {
     return fields.save_as === undefined ? fields.query : `${fields.query}\n-- save_as ${String(fields.save_as)}`
   }
   if (name === "javascript" && typeof fields.code === "string") return fields.code
+  if (name === "chart" && typeof fields.encoding === "object" && fields.encoding !== null) {
+    const mark =
+      typeof fields.mark === "object" && fields.mark !== null ? /** @type {any} */ (fields.mark).type : fields.mark
+    const data =
+      typeof fields.data === "object" && fields.data !== null ? /** @type {any} */ (fields.data).name : fields.data
+    const channels = Object.entries(fields.encoding).map(([channel, defs]) => {
+      const list = Array.isArray(defs) ? defs : [defs]
+      const shown = list.map((d) => (d?.aggregate === undefined ? d?.field : `${d.aggregate}(${d.field ?? ""})`))
+      return `${channel}: ${shown.join(", ")}`
+    })
+    return `${String(mark)} chart of ${String(data)}${fields.title === undefined ? "" : ` "${String(fields.title)}"`}\n${channels.join(" · ")}`
+  }
   if (Object.keys(fields).length === 0) return ""
   return JSON.stringify(input)
 }
