@@ -30,13 +30,25 @@ const promptOf = (messages: ReadonlyArray<Message.Message>) => {
   return ""
 }
 
+/** Long enough to stream over many events, so the page shows it while it is being written. */
+const JS_CODE = [
+  "// the big sales, region and units only",
+  ...Array.from({ length: 6 }, (_, i) => `// (a comment line ${i + 1} that makes the code stream for a while)`),
+  "sales.filter((row) => row.units > 10).map((row) => ({ region: row.region, units: row.units }))"
+].join("\n")
+
 /**
- * The scripted analyst, plus two prompts for the tests: `[stall]` streams a little and then never
- * ends (until interrupted); `[slow]` thinks for a second before it charts.
+ * The scripted analyst, plus prompts for the tests: `[stall]` streams a little and then never
+ * ends (until interrupted); `[slow]` thinks for a second before it charts; `[js]` runs JavaScript.
  */
 const analyst = Mock.reply((context) => {
   const prompt = promptOf(context.messages)
   if (prompt.includes("[stall]")) return Mock.stall("Working on a long answer")
+  if (prompt.includes("[js]")) {
+    return context.lastToolResults.length === 0
+      ? Mock.toolCalls([{ name: "javascript", input: { code: JS_CODE } }], "In JavaScript: ")
+      : Mock.text("Those are the sales of more than 10 units.")
+  }
   const script = Web.scriptedAnalyst(context)
   const charting = script.toolCalls?.[0]?.name === "chart"
   return prompt.includes("[slow]") && charting ? Effect.as(Effect.sleep("1 second"), script) : script
@@ -219,6 +231,22 @@ describe("the analyst page in Chromium", () => {
       assert.strictEqual(await first.locator("svg .mark-rect path").count(), 4)
       assert.include(await first.textContent(), "west has the most total units: 39")
       assert.strictEqual(await page.locator("#handles li[data-handle=sales]").count(), 1)
+    })
+  )
+
+  it.live("a JavaScript call shows its code as it is written, then its result as a table", () =>
+    Effect.promise(async () => {
+      const { page } = h
+      await ask("[js] Which sales were big?")
+      const card = lastAnswer().locator("section.tool[data-name=javascript]")
+      const writing = card.locator(".input")
+      await page.locator("section.tool[data-name=javascript][data-state=writing] .input:not(:empty)").waitFor()
+      const partial = (await writing.textContent()) ?? ""
+      await ended("completed")
+      assert.strictEqual(await writing.textContent(), JS_CODE, "the code, not its JSON")
+      assert.isTrue(partial.length > 0 && partial.length < JS_CODE.length && JS_CODE.startsWith(partial), partial)
+      assert.deepStrictEqual(await card.locator("thead th").allTextContents(), ["region", "units"])
+      assert.deepStrictEqual(await card.locator("tbody tr").allTextContents(), ["west11", "south12", "west13"])
     })
   )
 

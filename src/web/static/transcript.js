@@ -83,6 +83,23 @@ const resultBody = (sessionId, tool, text) => {
       )
     }
   }
+  if (tool === "javascript") {
+    // "Output:\n<printed lines>" and "Result: <JSON of the last expression>", then notes
+    const lines = text.split("\n")
+    const at = lines.findIndex((line) => line.startsWith("Result: "))
+    const value = at < 0 ? undefined : tryJson(lines[at].slice("Result: ".length))
+    if (isRecords(value)) {
+      const before = lines.slice(0, at).join("\n")
+      const after = lines.slice(at + 1).join("\n")
+      return h(
+        "div",
+        {},
+        before.length > 0 ? h("pre", { class: "text" }, before) : undefined,
+        recordTable(value),
+        after.length > 0 ? h("p", { class: "note" }, after) : undefined
+      )
+    }
+  }
   if (tool === "chart") {
     const confirmation = /** @type {any} */ (tryJson(text))
     if (typeof confirmation?.chart === "string") {
