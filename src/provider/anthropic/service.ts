@@ -16,12 +16,13 @@ import { Cause, Channel, Clock, Duration, Effect, Exit, Redacted, Scope, Stream 
 import { emptyPartial, InvalidOptions, type ProviderError, Timeout } from "../../core/HarnessError.js"
 import type { NormalizedResponse } from "../../core/NormalizedResponse.js"
 import type * as StreamEvent from "../../core/StreamEvent.js"
+import { chunksOf } from "../http/sseBody.js"
 import * as Provider from "../Provider.js"
 import * as PullDeadline from "../pullDeadline.js"
 import { type ErrorContext, fromSdkError, makeError, redactor } from "./errors.js"
 import { decodeApiMessage, toNormalizedResponse } from "./messages.js"
 import { buildParams, type Defaults, type Params } from "./request.js"
-import { BodyReader, chunksOf, type ResponseInfo } from "./sseReader.js"
+import { BodyReader, type ResponseInfo } from "./sseReader.js"
 
 /** The part of an SDK client the service uses. */
 export interface Client {

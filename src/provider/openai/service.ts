@@ -11,13 +11,14 @@ import type OpenAISdk from "openai"
 import { emptyPartial, InvalidOptions, type ProviderError, Timeout } from "../../core/HarnessError.js"
 import type { NormalizedResponse } from "../../core/NormalizedResponse.js"
 import type * as StreamEvent from "../../core/StreamEvent.js"
+import { chunksOf } from "../http/sseBody.js"
 import * as Provider from "../Provider.js"
 import * as PullDeadline from "../pullDeadline.js"
 import * as Chunk from "./Chunk.js"
 import * as Errors from "./errors.js"
 import type { Preset } from "./Preset.js"
 import * as Body from "./request.js"
-import { bytesOf, SseReader } from "./SseReader.js"
+import { SseReader } from "./SseReader.js"
 import { ChunkTranslator } from "./Translator.js"
 
 /**
@@ -215,7 +216,7 @@ class Service {
     const read = Effect.flatMap(restore(this.open(body, request, controller)), (response) =>
       Effect.clockWith((clock) => {
         reader = new SseReader(
-          bytesOf(response),
+          chunksOf(response),
           new ChunkTranslator(body.model as string, this.setup.raw),
           response.headers.get("x-request-id") ?? undefined,
           controller,
