@@ -29,7 +29,7 @@ export interface ClientSettings {
   readonly apiKey?: Redacted.Redacted<string> | string | undefined
   readonly baseURL?: string | undefined
   readonly clientOptions?: SdkOptions | undefined
-  readonly transport?: Sdk.Transport | undefined
+  readonly transport?: "node" | "fetch" | undefined
 }
 
 /** The key an SDK client holds, if any, as `Redacted`. */
