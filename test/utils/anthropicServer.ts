@@ -20,7 +20,7 @@
  * ```
  */
 import { readFileSync } from "node:fs"
-import { Effect, type Scope } from "effect"
+import { Effect } from "effect"
 import * as Scripted from "./scriptedServer.js"
 
 // replies (shared with the Chat Completions server: `scriptedServer.ts`)
@@ -115,24 +115,16 @@ export const errorReply = (
 
 // server
 
-/** The Messages API: `POST /v1/messages` takes the scripted replies; request ids in `request-id`. */
-const api: Scripted.Api = {
+/**
+ * Starts a server on 127.0.0.1 at a free port (`start`), or as a scoped resource closed on release
+ * (`make`). `POST /v1/messages` takes the scripted replies; request ids are in `request-id`.
+ */
+export const { start, make } = Scripted.forApi({
   requestIdHeader: "request-id",
   scripted: (method, url) => method === "POST" && url?.startsWith("/v1/messages") === true,
   basePath: "",
   defaultReply: errorReply(500, "api_error", "the test server has no scripted reply left")
-}
-
-/**
- * Starts a server on 127.0.0.1 at a free port.
- */
-export const start = (options?: Scripted.Options): Promise<AnthropicServer> => Scripted.start(api, options)
-
-/**
- * The server as a scoped resource: started on acquire, closed (every socket destroyed) on release.
- */
-export const make = (options?: Scripted.Options): Effect.Effect<AnthropicServer, never, Scope.Scope> =>
-  Scripted.make(api, options)
+})
 
 /**
  * Waits, in an Effect, until the server has seen request `index` end, and returns how it ended.
@@ -140,7 +132,8 @@ export const make = (options?: Scripted.Options): Effect.Effect<AnthropicServer,
 export const awaitOutcome = (server: AnthropicServer, index: number): Effect.Effect<Scripted.Outcome> =>
   Effect.promise(() => server.outcome(index))
 
-const providerEventTypes = new Set([
+/** The event types the provider streams (not `ping`, `error` or unknown types). */
+export const providerEventTypes: ReadonlySet<string> = new Set([
   "message_start",
   "content_block_start",
   "content_block_delta",

@@ -15,7 +15,6 @@
  * const layer = OpenAI.layer({ model: "gpt-test", apiKey: "sk-test", baseURL: server.url })
  * ```
  */
-import type { Effect, Scope } from "effect"
 import * as Scripted from "./scriptedServer.js"
 
 // replies (shared with the Anthropic server: `scriptedServer.ts`)
@@ -41,16 +40,21 @@ export interface ChunkOptions {
   readonly model?: string | undefined
 }
 
+/** The fields of every chunk besides `choices` and `usage`. */
+const chunkHeader = (options: ChunkOptions) => ({
+  id: options.id ?? "chatcmpl-test",
+  object: "chat.completion.chunk",
+  created: 1_700_000_000,
+  model: options.model ?? "gpt-test"
+})
+
 /** A `chat.completion.chunk` with one choice. */
 export const chunk = (
   delta: Record<string, unknown>,
   finishReason: string | null = null,
   options: ChunkOptions = {}
 ): Record<string, unknown> => ({
-  id: options.id ?? "chatcmpl-test",
-  object: "chat.completion.chunk",
-  created: 1_700_000_000,
-  model: options.model ?? "gpt-test",
+  ...chunkHeader(options),
   choices: [{ index: 0, delta, logprobs: null, finish_reason: finishReason }]
 })
 
@@ -59,10 +63,7 @@ export const usageChunk = (
   usage: { readonly prompt: number; readonly completion: number; readonly cached?: number },
   options: ChunkOptions = {}
 ): Record<string, unknown> => ({
-  id: options.id ?? "chatcmpl-test",
-  object: "chat.completion.chunk",
-  created: 1_700_000_000,
-  model: options.model ?? "gpt-test",
+  ...chunkHeader(options),
   choices: [],
   usage: {
     prompt_tokens: usage.prompt,
@@ -136,17 +137,13 @@ export const bytesThroughMessage = (text: string, n: number): number => {
 
 // server
 
-/** Chat Completions: `POST .../chat/completions` takes the scripted replies; request ids in `x-request-id`. */
-const api: Scripted.Api = {
+/**
+ * Starts a server on 127.0.0.1 at a free port (`start`), or as a scoped resource closed on release
+ * (`make`). `POST .../chat/completions` takes the scripted replies; request ids are in `x-request-id`.
+ */
+export const { start, make } = Scripted.forApi({
   requestIdHeader: "x-request-id",
   scripted: (method, url) => method === "POST" && url?.endsWith("/chat/completions") === true,
   basePath: "/v1",
   defaultReply: errorReply(500, "server_error", "the test server has no scripted reply left")
-}
-
-/** Starts a server on 127.0.0.1 at a free port. */
-export const start = (options?: Scripted.Options): Promise<OpenAIServer> => Scripted.start(api, options)
-
-/** The server as a scoped resource: started on acquire, closed (every socket destroyed) on release. */
-export const make = (options?: Scripted.Options): Effect.Effect<OpenAIServer, never, Scope.Scope> =>
-  Scripted.make(api, options)
+})

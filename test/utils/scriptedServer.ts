@@ -301,3 +301,11 @@ export const make = (api: Api, options?: Options): Effect.Effect<ScriptedServer,
     Effect.promise(() => start(api, options)),
     (server) => Effect.promise(() => server.close())
   )
+
+/** `start` and `make` for one API, for its server module to export. */
+export const forApi = (api: Api) => ({
+  /** Starts a server on 127.0.0.1 at a free port. */
+  start: (options?: Options): Promise<ScriptedServer> => start(api, options),
+  /** The server as a scoped resource: started on acquire, closed (every socket destroyed) on release. */
+  make: (options?: Options): Effect.Effect<ScriptedServer, never, Scope.Scope> => make(api, options)
+})
