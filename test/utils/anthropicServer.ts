@@ -25,15 +25,7 @@ import * as Scripted from "./scriptedServer.js"
 
 // replies (shared with the Chat Completions server: `scriptedServer.ts`)
 
-export type {
-  HangReply,
-  JsonReply,
-  Outcome,
-  RecordedRequest,
-  Reply,
-  Script,
-  SseReply
-} from "./scriptedServer.js"
+export type * from "./scriptedServer.js"
 
 /**
  * A running test server.

@@ -19,15 +19,7 @@ import * as Scripted from "./scriptedServer.js"
 
 // replies (shared with the Anthropic server: `scriptedServer.ts`)
 
-export type {
-  HangReply,
-  JsonReply,
-  Outcome,
-  RecordedRequest,
-  Reply,
-  Script,
-  SseReply
-} from "./scriptedServer.js"
+export type * from "./scriptedServer.js"
 
 /** A running test server; its `url` ends in `/v1`. */
 export type OpenAIServer = Scripted.ScriptedServer
