@@ -30,6 +30,7 @@ import type { NormalizedResponse } from "../../src/core/NormalizedResponse.js"
 import type * as StreamEvent from "../../src/core/StreamEvent.js"
 import * as Anthropic from "../../src/provider/anthropic/Anthropic.js"
 import * as Provider from "../../src/provider/Provider.js"
+import { providerEventTypes } from "../../test/utils/anthropicServer.js"
 import type { Check, Fixture } from "./index.js"
 import * as Server from "./server.js"
 
@@ -62,15 +63,6 @@ const doneSse = [
 ]
   .map((event) => `event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`)
   .join("")
-
-const providerEventTypes: ReadonlySet<string> = new Set([
-  "message_start",
-  "content_block_start",
-  "content_block_delta",
-  "content_block_stop",
-  "message_delta",
-  "message_stop"
-])
 
 /**
  * The events of an SSE body by the SDK's reading of it (a message is dispatched at a blank line;

@@ -19,8 +19,6 @@
  * (exit code 1 when any failed). The conformance dispatcher calls {@link checkFixture}.
  */
 import { readdirSync, readFileSync } from "node:fs"
-import * as Http from "node:http"
-import type { AddressInfo } from "node:net"
 import { join } from "node:path"
 import { pathToFileURL } from "node:url"
 import { Cause, Effect, Exit, Stream } from "effect"
@@ -29,6 +27,7 @@ import type * as Message from "../../src/core/Message.js"
 import * as StreamEvent from "../../src/core/StreamEvent.js"
 import * as OpenAI from "../../src/provider/openai/OpenAI.js"
 import * as Provider from "../../src/provider/Provider.js"
+import * as LocalServer from "../../test/utils/localServer.js"
 
 /** What {@link checkFixture} found. */
 export interface Result {
@@ -40,31 +39,25 @@ export interface Result {
 type Json = any
 
 /** Serves `bytes` to every request, written `chunkSize` bytes at a time (0: one write). */
-const serve = (bytes: Buffer, chunkSize: number): Promise<{ readonly url: string; readonly close: () => void }> =>
-  new Promise((resolve) => {
-    const server = Http.createServer((req, res) => {
-      req.resume()
-      req.on("end", async () => {
-        res.writeHead(200, { "content-type": "text/event-stream" })
-        if (chunkSize <= 0) return res.end(bytes)
-        for (let offset = 0; offset < bytes.length; offset += chunkSize) {
-          if (!res.write(bytes.subarray(offset, offset + chunkSize))) {
-            await new Promise((done) => res.once("drain", done))
-          }
+const serve = async (
+  bytes: Buffer,
+  chunkSize: number
+): Promise<{ readonly url: string; readonly close: () => void }> => {
+  const server = await LocalServer.listen((req, res) => {
+    req.resume()
+    req.on("end", async () => {
+      res.writeHead(200, { "content-type": "text/event-stream" })
+      if (chunkSize <= 0) return res.end(bytes)
+      for (let offset = 0; offset < bytes.length; offset += chunkSize) {
+        if (!res.write(bytes.subarray(offset, offset + chunkSize))) {
+          await new Promise((done) => res.once("drain", done))
         }
-        res.end()
-      })
+      }
+      res.end()
     })
-    server.listen(0, "127.0.0.1", () =>
-      resolve({
-        url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`,
-        close: () => {
-          server.closeAllConnections()
-          server.close()
-        }
-      })
-    )
   })
+  return { url: `http://127.0.0.1:${server.port}/v1`, close: () => void server.close() }
+}
 
 /** Reads the stream through the provider: its events and how it ended. */
 const readThrough = async (url: string) => {

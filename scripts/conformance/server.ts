@@ -2,8 +2,7 @@
  * A local HTTP server for the conformance runners: each POST takes the next queued body (or the
  * default one) and sends it as an event stream, as the real API would; every request body is kept.
  */
-import * as Http from "node:http"
-import type { AddressInfo, Socket } from "node:net"
+import * as LocalServer from "../../test/utils/localServer.js"
 
 /** A body to answer with, and its content type. */
 export interface Reply {
@@ -24,16 +23,9 @@ export interface ReplayServer {
 export const start = async (replies: ReadonlyArray<Reply>, fallback: Reply): Promise<ReplayServer> => {
   const queue = [...replies]
   const requests: Array<unknown> = []
-  const sockets = new Set<Socket>()
-  const server = Http.createServer((req, res) => {
-    const chunks: Array<Buffer> = []
-    req.on("data", (chunk: Buffer) => chunks.push(chunk))
-    req.on("end", () => {
-      try {
-        requests.push(JSON.parse(Buffer.concat(chunks).toString("utf8")))
-      } catch {
-        requests.push(undefined)
-      }
+  const local = await LocalServer.listen((req, res) =>
+    LocalServer.readBody(req, (_, json) => {
+      requests.push(json)
       const reply = queue.shift() ?? fallback
       res.writeHead(200, {
         "content-type": reply.contentType ?? "text/event-stream; charset=utf-8",
@@ -41,22 +33,6 @@ export const start = async (replies: ReadonlyArray<Reply>, fallback: Reply): Pro
       })
       res.end(reply.body)
     })
-  })
-  server.on("connection", (socket) => {
-    sockets.add(socket)
-    socket.on("close", () => sockets.delete(socket))
-  })
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject)
-    server.listen(0, "127.0.0.1", () => resolve())
-  })
-  const { port } = server.address() as AddressInfo
-  return {
-    url: `http://127.0.0.1:${port}`,
-    requests,
-    close: () => {
-      for (const socket of sockets) socket.destroy()
-      return new Promise<void>((resolve) => server.close(() => resolve()))
-    }
-  }
+  )
+  return { url: `http://127.0.0.1:${local.port}`, requests, close: local.close }
 }

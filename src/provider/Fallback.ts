@@ -53,7 +53,7 @@
  */
 import { Effect, Pull, Schedule, Stream } from "effect"
 import type * as Arr from "effect/Array"
-import { InvalidOptions, ProviderError, type ProviderErrorReason, Timeout } from "../core/HarnessError.js"
+import { InvalidOptions, ProviderError, ProviderErrorReason, Timeout } from "../core/HarnessError.js"
 import type { NormalizedResponse } from "../core/NormalizedResponse.js"
 import type * as StreamEvent from "../core/StreamEvent.js"
 import type * as Provider from "./Provider.js"
@@ -109,20 +109,8 @@ export interface FallbackOptions {
   readonly name?: string | undefined
 }
 
-const reasons: ReadonlySet<string> = new Set<FallbackReason>([
-  "InvalidRequest",
-  "Authentication",
-  "Permission",
-  "NotFound",
-  "RequestTooLarge",
-  "RateLimited",
-  "Overloaded",
-  "ServerError",
-  "Connection",
-  "InvalidResponse",
-  "Unknown",
-  "Timeout"
-])
+/** Every reason a policy may name: the `ProviderError` reasons, then `Timeout`. */
+const reasons: ReadonlySet<string> = new Set<FallbackReason>([...ProviderErrorReason.literals, "Timeout"])
 
 /** The member as a step: a bare service is one attempt. */
 const stepOf = (member: Provider.Service | FallbackMember): FallbackMember =>

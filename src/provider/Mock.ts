@@ -246,6 +246,76 @@ const check = (options: Options): Checked | InvalidOptions => {
   return { model, chunkSize, eventDelay, headersDelay }
 }
 
+// serving a turn
+
+/** A turn's "response headers": after `delay`, or a `Timeout` once the request's `requestTimeout` has passed. */
+const headersAfter = (delay: Duration.Duration, request: Provider.Request): Effect.Effect<void, Timeout> => {
+  const wait = Effect.sleep(delay)
+  const limit = request.requestTimeout
+  if (limit === undefined) return wait
+  return Effect.timeoutOrElse(wait, {
+    duration: limit,
+    orElse: () =>
+      Effect.fail(
+        new Timeout({
+          phase: "request",
+          limitMillis: Duration.toMillis(limit),
+          message: `The mock provider sent no response headers within ${Duration.format(limit)}.`,
+          partial: emptyPartial
+        })
+      )
+  })
+}
+
+/** What scripted turn `turn` answers `request` with; past the script's end with `whenExhausted: "fail"`, a defect. */
+const answerOf = (options: Options, turn: number, request: Provider.Request): Effect.Effect<Script | Failure> => {
+  const scripted =
+    options.turns[turn] ?? (options.whenExhausted === "fail" ? undefined : options.turns[options.turns.length - 1])
+  if (scripted === undefined) {
+    return Effect.die(
+      new Error(`Mock provider: the script has ${options.turns.length} turns; turn ${turn + 1} was requested`)
+    )
+  }
+  if (typeof scripted !== "function") return Effect.succeed(scripted)
+  const last = request.messages[request.messages.length - 1]
+  const value = scripted({
+    request,
+    messages: request.messages,
+    turn,
+    lastToolResults:
+      last?.role === "user" ? last.content.filter((b): b is Message.ToolResultBlock => b.type === "tool_result") : []
+  })
+  return Effect.isEffect(value) ? value : Effect.succeed(value)
+}
+
+/** `events` as a stream, each after `eventDelay` when set. */
+const delayed = (
+  events: ReadonlyArray<StreamEvent.ProviderEvent>,
+  eventDelay: Duration.Duration | undefined
+): Stream.Stream<StreamEvent.ProviderEvent> =>
+  eventDelay === undefined
+    ? Stream.fromArray(events)
+    : Stream.fromArray(events).pipe(Stream.mapEffect((event) => Effect.as(Effect.sleep(eventDelay), event)))
+
+/**
+ * A failing turn: the events of its `afterText` (`textEvents`) up to the first event that ends
+ * something (the text block's stop, or the message's end when the text is empty), so the failure
+ * strikes mid-turn; then the error, or no end at all for a stall.
+ */
+const failing = (
+  failure: Failure,
+  textEvents: (text: string) => ReadonlyArray<StreamEvent.ProviderEvent>,
+  eventDelay: Duration.Duration | undefined
+): Stream.Stream<StreamEvent.ProviderEvent, ProviderError | Timeout> => {
+  const end = failure.error === "stall" ? Stream.never : Stream.fail(failure.error)
+  if (failure.afterText === undefined) return end
+  const events = textEvents(failure.afterText)
+  const cut = events.findIndex(
+    (event) => event.type === "content_block_stop" || event.type === "message_delta" || event.type === "message_stop"
+  )
+  return Stream.concat(delayed(events.slice(0, cut === -1 ? events.length : cut), eventDelay), end)
+}
+
 // constructors
 
 /**
@@ -257,7 +327,7 @@ const check = (options: Options): Checked | InvalidOptions => {
 export const make = Effect.fnUntraced(function* (options: Options) {
   const checked = check(options)
   if (checked instanceof InvalidOptions) return yield* checked
-  const { model, eventDelay, headersDelay } = checked
+  const { model, chunkSize, eventDelay, headersDelay } = checked
   // appended in place: copying the list per request made long-lived mocks quadratic
   const requests: Array<Provider.Request> = []
   const counter = yield* Ref.make(0)
@@ -266,51 +336,10 @@ export const make = Effect.fnUntraced(function* (options: Options) {
     Effect.gen(function* () {
       requests.push(request)
       const turn = yield* Ref.getAndUpdate(counter, (n) => n + 1)
-      if (headersDelay !== undefined) {
-        const wait = Effect.sleep(headersDelay)
-        yield* request.requestTimeout === undefined
-          ? wait
-          : wait.pipe(
-              Effect.timeoutOrElse({
-                duration: request.requestTimeout,
-                orElse: () =>
-                  Effect.fail(
-                    new Timeout({
-                      phase: "request",
-                      limitMillis: Duration.toMillis(request.requestTimeout!),
-                      message: `The mock provider sent no response headers within ${Duration.format(request.requestTimeout!)}.`,
-                      partial: emptyPartial
-                    })
-                  )
-              })
-            )
-      }
-      const scripted =
-        options.turns[turn] ?? (options.whenExhausted === "fail" ? undefined : options.turns[options.turns.length - 1])
-      if (scripted === undefined) {
-        return yield* Effect.die(
-          new Error(`Mock provider: the script has ${options.turns.length} turns; turn ${turn + 1} was requested`)
-        )
-      }
-      const last = request.messages[request.messages.length - 1]
-      const context: TurnContext = {
-        request,
-        messages: request.messages,
-        turn,
-        lastToolResults:
-          last?.role === "user"
-            ? last.content.filter((b): b is Message.ToolResultBlock => b.type === "tool_result")
-            : []
-      }
-      const value = typeof scripted === "function" ? scripted(context) : scripted
-      const resolved = Effect.isEffect(value) ? yield* value : value
+      if (headersDelay !== undefined) yield* headersAfter(headersDelay, request)
+      const resolved = yield* answerOf(options, turn, request)
       return { turn, resolved }
     })
-
-  const delayed = (events: ReadonlyArray<StreamEvent.ProviderEvent>) =>
-    eventDelay === undefined
-      ? Stream.fromArray(events)
-      : Stream.fromArray(events).pipe(Stream.mapEffect((event) => Effect.as(Effect.sleep(eventDelay), event)))
 
   const chat = (request: Provider.Request) =>
     Effect.flatMap(next(request), ({ turn, resolved }) =>
@@ -324,23 +353,10 @@ export const make = Effect.fnUntraced(function* (options: Options) {
   const stream = (request: Provider.Request): Stream.Stream<StreamEvent.ProviderEvent, Provider.ProviderFailure> =>
     Stream.unwrap(
       Effect.map(next(request), ({ turn, resolved }) => {
-        if (!isFailure(resolved)) {
-          return delayed(
-            Provider.synthesize(responseOf(resolved, turn, request, model), { chunkSize: checked.chunkSize })
-          )
-        }
-        const end = resolved.error === "stall" ? Stream.never : Stream.fail(resolved.error)
-        if (resolved.afterText === undefined) return end
-        const events = Provider.synthesize(responseOf({ text: resolved.afterText }, turn, request, model), {
-          chunkSize: checked.chunkSize
-        })
-        // everything before the first event that ends something (the text block's stop, or the
-        // message's end when the text is empty): the failure strikes mid-turn
-        const cut = events.findIndex(
-          (event) =>
-            event.type === "content_block_stop" || event.type === "message_delta" || event.type === "message_stop"
-        )
-        return Stream.concat(delayed(events.slice(0, cut === -1 ? events.length : cut)), end)
+        const events = (script: Script) => Provider.synthesize(responseOf(script, turn, request, model), { chunkSize })
+        return isFailure(resolved)
+          ? failing(resolved, (text) => events({ text }), eventDelay)
+          : delayed(events(resolved), eventDelay)
       })
     )
 

@@ -25,9 +25,9 @@
 import { Cause, Duration, Effect, Exit, Option, Schema, SchemaAST } from "effect"
 import { InvalidOptions } from "../core/HarnessError.js"
 import { stringify } from "../core/jsonValue.js"
+import { resolveDuration } from "../core/options.js"
 import type * as Data from "../data/Data.js"
 import type * as Provider from "../provider/Provider.js"
-import { resolveDuration } from "./durationOption.js"
 
 // models
 

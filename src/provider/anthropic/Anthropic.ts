@@ -42,11 +42,12 @@
 import type AnthropicSdk from "@anthropic-ai/sdk"
 import { Config, Effect, Layer, Option, type Redacted, type Scope } from "effect"
 import { InvalidOptions } from "../../core/HarnessError.js"
+import { baseURLOf } from "../http/sdkClient.js"
 import * as Provider from "../Provider.js"
 import { PROVIDER } from "./errors.js"
 import { buildParams, type Defaults } from "./request.js"
 import { makeService } from "./service.js"
-import { baseURLOf, keyOf, makeClient, type SdkOptions } from "./transport.js"
+import { keyOf, makeClient, type SdkOptions } from "./transport.js"
 
 export { fromMessageParams, toMessageParams } from "./messages.js"
 

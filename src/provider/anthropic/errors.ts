@@ -22,6 +22,17 @@
 import AnthropicSdk from "@anthropic-ai/sdk"
 import { ProviderError, type ProviderErrorReason } from "../../core/HarnessError.js"
 import type * as StreamEvent from "../../core/StreamEvent.js"
+import {
+  causeText,
+  headerOf,
+  isConnectionFailure,
+  layout,
+  providerError,
+  reasonOfStatus,
+  retryAfterMillis,
+  statusTag,
+  trimDot
+} from "../http/errors.js"
 
 /** The provider name on every error of this module. */
 export const PROVIDER = "anthropic"
@@ -87,46 +98,6 @@ interface SdkErrorLike {
   readonly cause?: unknown
 }
 
-const headerOf = (headers: unknown, name: string): string | undefined => {
-  if (headers === null || typeof headers !== "object") return undefined
-  if (typeof (headers as Headers).get === "function") return (headers as Headers).get(name) ?? undefined
-  const value = (headers as Record<string, unknown>)[name]
-  return typeof value === "string" ? value : undefined
-}
-
-/**
- * The server's `retry-after-ms` or `retry-after` (seconds or an HTTP date) in milliseconds.
- */
-export const retryAfterMillis = (headers: unknown, nowMillis: number): number | undefined => {
-  const ms = headerOf(headers, "retry-after-ms")
-  if (ms !== undefined) {
-    const value = Number.parseFloat(ms)
-    if (Number.isFinite(value) && value >= 0) return value
-  }
-  const after = headerOf(headers, "retry-after")
-  if (after === undefined) return undefined
-  const seconds = Number(after.trim())
-  if (after.trim() !== "" && Number.isFinite(seconds) && seconds >= 0) return seconds * 1000
-  const date = Date.parse(after)
-  return Number.isNaN(date) ? undefined : Math.max(0, date - nowMillis)
-}
-
-const statusReasons: Readonly<Record<number, ProviderErrorReason>> = {
-  400: "InvalidRequest",
-  422: "InvalidRequest",
-  401: "Authentication",
-  402: "Permission",
-  403: "Permission",
-  404: "NotFound",
-  408: "Connection",
-  413: "RequestTooLarge",
-  429: "RateLimited",
-  529: "Overloaded"
-}
-
-const reasonOfStatus = (status: number): ProviderErrorReason =>
-  statusReasons[status] ?? (status >= 500 ? "ServerError" : "Unknown")
-
 const typeReasons: Readonly<Record<string, ProviderErrorReason>> = {
   overloaded_error: "Overloaded",
   rate_limit_error: "RateLimited",
@@ -171,19 +142,6 @@ const what: Record<ProviderErrorReason, string> = {
   Unknown: "The Anthropic request failed"
 }
 
-const causeText = (error: SdkErrorLike): string => {
-  let text = typeof error.apiMessage === "string" && error.apiMessage !== "" ? error.apiMessage : undefined
-  if (text === undefined && typeof error.message === "string") text = error.message
-  let cause = error.cause as SdkErrorLike | undefined
-  for (let depth = 0; depth < 3 && cause !== null && typeof cause === "object"; depth++) {
-    if (typeof cause.message === "string" && cause.message !== "" && !text?.includes(cause.message)) {
-      text = text === undefined ? cause.message : `${text}: ${cause.message}`
-    }
-    cause = cause.cause as SdkErrorLike | undefined
-  }
-  return text ?? String(error)
-}
-
 /**
  * What an error of one provider instance needs: `redact` removes its key from any text that goes
  * into an error, `baseURL` is named in connection failures.
@@ -204,13 +162,7 @@ export interface ErrorDetails {
 }
 
 const headOf = (reason: ProviderErrorReason, extra: ErrorDetails): string =>
-  extra.head !== undefined
-    ? extra.head
-    : extra.status !== undefined
-      ? `${what[reason]} (HTTP ${extra.status}${extra.type ? ` ${extra.type}` : ""})`
-      : extra.type
-        ? `${what[reason]} (${extra.type})`
-        : what[reason]
+  extra.head ?? `${what[reason]}${statusTag(extra.status, extra.type)}`
 
 /**
  * A {@link ProviderError} whose message says what happened, what to do, and the request id. Only
@@ -225,26 +177,26 @@ export const makeError = (
 ): ProviderError => {
   const redact = context.redact
   const where = reason === "Connection" && context.baseURL ? ` at ${redact(context.baseURL)}` : ""
-  const wait = extra.retryAfter !== undefined ? ` The server asks to wait ${Math.ceil(extra.retryAfter)} ms.` : ""
-  const id = extra.requestId ? ` (request-id ${redact(extra.requestId)})` : ""
+  const requestId = extra.requestId ? redact(extra.requestId) : undefined
   const head = headOf(reason, extra.type === undefined ? extra : { ...extra, type: redact(extra.type) })
-  return new ProviderError({
-    reason,
-    provider: PROVIDER,
-    message: `${head}${where}: ${redact(detail)}.${wait} ${advice[reason]}${id}`,
-    ...(extra.status !== undefined ? { status: extra.status } : {}),
-    ...(extra.retryAfter !== undefined ? { retryAfter: extra.retryAfter } : {}),
-    ...(extra.requestId ? { requestId: redact(extra.requestId) } : {})
+  const message = layout({
+    head: `${head}${where}`,
+    detail: redact(detail),
+    retryAfter: extra.retryAfter,
+    advice: advice[reason],
+    id: requestId ? ` (request-id ${requestId})` : ""
   })
+  return providerError(reason, PROVIDER, message, { status: extra.status, retryAfter: extra.retryAfter, requestId })
 }
-
-const trimDot = (text: string) => text.replace(/\.+$/, "")
 
 const typeOf = (error: SdkErrorLike): string | undefined => {
   if (typeof error.type === "string") return error.type
   const body = error.error as { readonly error?: { readonly type?: unknown } } | undefined
   return typeof body?.error?.type === "string" ? body.error.type : undefined
 }
+
+/** The SDK's errors that are the network's fault (see `isConnectionFailure`). */
+const connectionErrors = [AnthropicSdk.APIConnectionError, AnthropicSdk.APIUserAbortError]
 
 /**
  * Maps anything the SDK throws (its `APIError` classes, connection errors, SSE `error` events,
@@ -257,7 +209,7 @@ export const fromSdkError = (context: ErrorContext, thrown: unknown, nowMillis: 
   const requestId =
     typeof error.requestID === "string" ? error.requestID : (headerOf(error.headers, "request-id") ?? undefined)
   const type = typeOf(error)
-  const detail = trimDot(causeText(error))
+  const detail = trimDot(causeText(error, error.apiMessage))
   if (status !== undefined) {
     const reason = reasonOfStatus(status)
     const retryAfter =
@@ -271,31 +223,12 @@ export const fromSdkError = (context: ErrorContext, thrown: unknown, nowMillis: 
   if (thrown instanceof SyntaxError) {
     return makeError(context, "InvalidResponse", `an event is not valid JSON (${detail})`, { requestId })
   }
-  if (isConnectionFailure(thrown)) return makeError(context, "Connection", detail, { requestId })
+  if (isConnectionFailure(thrown, connectionErrors)) return makeError(context, "Connection", detail, { requestId })
   if (/api.?key|authenticat|credential|auth.?token/i.test(detail)) {
     // The SDK found no credentials (no key given and none in the environment or its profiles).
     return makeError(context, "Authentication", detail, { head: "No usable Anthropic credentials" })
   }
   return makeError(context, "Unknown", detail, { requestId })
-}
-
-const connectionCode = /^(E[A-Z_]+|UND_ERR_[A-Z_]+)$/
-
-/**
- * Whether something thrown while sending or reading a request is the network's fault: the SDK's
- * `APIConnectionError` (and its timeout), an abort, or fetch's `TypeError` ("fetch failed",
- * "terminated") with a socket error (`ECONNRESET`, `UND_ERR_SOCKET`, ...) somewhere in its causes.
- */
-const isConnectionFailure = (thrown: unknown): boolean => {
-  if (thrown instanceof AnthropicSdk.APIConnectionError || thrown instanceof AnthropicSdk.APIUserAbortError) return true
-  if (thrown instanceof TypeError) return true
-  let current = thrown as { readonly name?: unknown; readonly code?: unknown; readonly cause?: unknown } | undefined
-  for (let depth = 0; depth < 4 && current !== null && typeof current === "object"; depth++) {
-    if (current.name === "AbortError" || current.name === "APIConnectionError") return true
-    if (typeof current.code === "string" && connectionCode.test(current.code)) return true
-    current = current.cause as typeof current
-  }
-  return false
 }
 
 /** The provider's in-stream `error` event as a {@link ProviderError}. */

@@ -12,16 +12,18 @@
  * @internal
  */
 import type AnthropicSdk from "@anthropic-ai/sdk"
-import { Cause, Channel, Clock, Duration, Effect, Exit, Redacted, Scope, Stream } from "effect"
-import { emptyPartial, InvalidOptions, type ProviderError, Timeout } from "../../core/HarnessError.js"
+import { Effect, Exit, Redacted, Stream } from "effect"
+import { InvalidOptions, type ProviderError, type Timeout } from "../../core/HarnessError.js"
 import type { NormalizedResponse } from "../../core/NormalizedResponse.js"
 import type * as StreamEvent from "../../core/StreamEvent.js"
+import * as Http from "../http/responseStream.js"
+import { chunksOf } from "../http/sseBody.js"
 import * as Provider from "../Provider.js"
 import * as PullDeadline from "../pullDeadline.js"
 import { type ErrorContext, fromSdkError, makeError, redactor } from "./errors.js"
 import { decodeApiMessage, toNormalizedResponse } from "./messages.js"
 import { buildParams, type Defaults, type Params } from "./request.js"
-import { BodyReader, chunksOf, type ResponseInfo } from "./sseReader.js"
+import { BodyReader, type ResponseInfo } from "./sseReader.js"
 
 /** The part of an SDK client the service uses. */
 export interface Client {
@@ -38,56 +40,28 @@ export interface ServiceOptions {
   readonly baseURL: string | undefined
 }
 
-const maxTimerMillis = 2_147_483_647
-
-const requestTimeoutError = (limit: Duration.Duration) => {
-  const limitMillis = Duration.toMillis(limit)
-  return new Timeout({
-    phase: "request",
-    limitMillis,
-    message: `Anthropic sent no response headers within ${limitMillis} ms; the request was aborted. It can be retried, or raise \`requestTimeout\`.`,
-    partial: emptyPartial
-  })
-}
-
-const withRequestTimeout = <A>(
-  effect: Effect.Effect<A, ProviderError>,
-  limit: Duration.Duration | undefined
-): Effect.Effect<A, ProviderError | Timeout> =>
-  limit === undefined
-    ? effect
-    : Effect.timeoutOrElse(effect, { duration: limit, orElse: () => Effect.fail(requestTimeoutError(limit)) })
-
-type Deadlines<E> = { readonly limits: PullDeadline.Limits; readonly onTimeout: PullDeadline.OnTimeout<E> }
-
 /** What every request of one service is sent with. */
 interface Sender {
   readonly client: Client
   readonly context: ErrorContext
   readonly requestOptions: (signal: AbortSignal) => AnthropicSdk.RequestOptions
+  readonly toError: (thrown: unknown, nowMillis: number) => ProviderError
 }
 
 const senderOf = (client: Client, options: ServiceOptions): Sender => {
   const secret = options.key !== undefined ? Redacted.value(options.key) : undefined
-  const headers = options.headers
+  const context: ErrorContext = { redact: redactor(secret), baseURL: options.baseURL }
   return {
     client,
-    context: { redact: redactor(secret), baseURL: options.baseURL },
-    // built field by field: conditional spreads are a runtime call each, for every request
-    requestOptions: (signal) => {
-      const built: { -readonly [K in keyof AnthropicSdk.RequestOptions]: AnthropicSdk.RequestOptions[K] } = {
-        signal,
-        maxRetries: 0,
-        timeout: maxTimerMillis
-      }
-      if (headers !== undefined) built.headers = headers
-      return built
-    }
+    context,
+    requestOptions: Http.requestOptions(options.headers),
+    toError: (thrown, now) => fromSdkError(context, thrown, now)
   }
 }
 
-const failWith = (sender: Sender) => (thrown: unknown) =>
-  Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.fail(fromSdkError(sender.context, thrown, now)))
+/** Sends through the SDK, under `Request.requestTimeout` until the response (headers) came. */
+const send = <A>(sender: Sender, request: Provider.Request, call: (signal: AbortSignal) => PromiseLike<A>) =>
+  Http.send(call, sender.toError, "Anthropic", request.requestTimeout)
 
 /** One whole turn: a non-streaming `messages.create`, its body validated. */
 const chat = (
@@ -97,13 +71,7 @@ const chat = (
 ): Effect.Effect<NormalizedResponse, Provider.ProviderFailure> => {
   const params = buildParams(defaults, request, false)
   if (params instanceof InvalidOptions) return Effect.fail(params)
-  return withRequestTimeout(
-    Effect.tryPromise({
-      try: (signal) => sender.client.messages.create(params, sender.requestOptions(signal)),
-      catch: (thrown) => thrown
-    }).pipe(Effect.catch(failWith(sender))),
-    request.requestTimeout
-  ).pipe(
+  return send(sender, request, (signal) => sender.client.messages.create(params, sender.requestOptions(signal))).pipe(
     Effect.flatMap((message) => {
       const exit = decodeApiMessage(message)
       return Exit.isSuccess(exit)
@@ -116,16 +84,13 @@ const chat = (
 }
 
 /** Sends the request through the SDK (status checks, errors, headers) and returns the raw response. */
-const open = (sender: Sender, params: Params<true>, request: Provider.Request, controller: AbortController) =>
-  withRequestTimeout(
-    Effect.tryPromise({
-      try: (signal) => {
-        signal.addEventListener("abort", () => controller.abort(), { once: true })
-        return sender.client.messages.create(params, sender.requestOptions(controller.signal)).asResponse()
-      },
-      catch: (thrown) => thrown
-    }).pipe(Effect.catch(failWith(sender))),
-    request.requestTimeout
+const open = (sender: Sender, params: Params<true>, request: Provider.Request) => (controller: AbortController) =>
+  send(
+    sender,
+    request,
+    Http.relayAbort(controller, (signal) =>
+      sender.client.messages.create(params, sender.requestOptions(signal)).asResponse()
+    )
   )
 
 const infoOf = (response: Response): ResponseInfo => ({
@@ -134,63 +99,18 @@ const infoOf = (response: Response): ResponseInfo => ({
   contentType: response.headers.get("content-type") ?? undefined
 })
 
-/**
- * One turn's events. With `deadlines`, the reader enforces the first-event and idle limits
- * itself (see `pullDeadline.ts`): the first-event limit runs from the first pull, over the
- * request and the response headers, to the first event.
- */
+/** One turn's events, read by a {@link BodyReader} (with `deadlines`, under them: see `Http.readResponse`). */
 const streamWith = <E>(
   sender: Sender,
   request: Provider.Request,
   params: Params<true>,
-  deadlines: Deadlines<E> | undefined
+  deadlines: Http.Deadlines<E> | undefined
 ): Stream.Stream<StreamEvent.ProviderEvent, ProviderError | Timeout | E> =>
-  Stream.fromChannel(
-    Channel.fromTransform((_, scope) =>
-      Effect.uninterruptibleMask((restore) => {
-        const controller = new AbortController()
-        let reader: BodyReader<E> | undefined
-        let watchdog: PullDeadline.Watchdog<E> | undefined
-        /** The first-event limit passed before the response headers: the request is aborted. */
-        let early: Exit.Exit<never, E> | undefined
-        const read = Effect.flatMap(restore(open(sender, params, request, controller)), (response) =>
-          Effect.clockWith((clock) => {
-            const now = () => clock.currentTimeMillisUnsafe()
-            reader = new BodyReader(chunksOf(response), infoOf(response), controller, sender.context, now, watchdog)
-            return early === undefined ? Effect.succeed(reader.pull) : early
-          })
-        ).pipe(
-          Effect.catchCause((cause) =>
-            early !== undefined && !Cause.hasInterrupts(cause) ? early : Effect.failCause(cause)
-          )
-        )
-        const watched = (started: PullDeadline.Watchdog<E> | undefined) => {
-          watchdog = started
-          watchdog?.arm((timeout) => {
-            early = timeout
-            controller.abort()
-          })
-          return read
-        }
-        // One finalizer for the reader and the watchdog: Effect closes a scope of one finalizer
-        // directly, and one of several through a generator (about 9 µs at the end of every turn).
-        return Effect.andThen(
-          Scope.addFinalizer(
-            scope,
-            Effect.sync(() => {
-              try {
-                reader?.close()
-              } finally {
-                watchdog?.stop()
-              }
-            })
-          ),
-          deadlines === undefined
-            ? read
-            : Effect.flatMap(PullDeadline.Watchdog.start(deadlines.limits, deadlines.onTimeout), watched)
-        )
-      })
-    )
+  Http.readResponse(
+    open(sender, params, request),
+    (response, controller, now, watchdog) =>
+      new BodyReader(chunksOf(response), infoOf(response), controller, sender.context, now, watchdog),
+    deadlines
   )
 
 /** One turn as events; an invalid parameter fails before the request. */

@@ -18,6 +18,7 @@
 import AnthropicSdk, { type ClientOptions } from "@anthropic-ai/sdk"
 import { Effect, Redacted, type Scope } from "effect"
 import * as NodeFetch from "../http/nodeFetch.js"
+import * as Sdk from "../http/sdkClient.js"
 import { redactArg, redactor } from "./errors.js"
 
 /** The SDK client options this module sets itself. */
@@ -37,48 +38,13 @@ export const keyOf = (client: unknown): Redacted.Redacted<string> | undefined =>
   return typeof apiKey === "string" && apiKey.length > 0 ? Redacted.make(apiKey) : undefined
 }
 
-/** The base URL an SDK client sends to, if it says. */
-export const baseURLOf = (client: unknown): string | undefined => {
-  const baseURL = (client as { readonly baseURL?: unknown }).baseURL
-  return typeof baseURL === "string" ? baseURL : undefined
-}
-
-type SdkLogger = NonNullable<ClientOptions["logger"]>
-
-/**
- * The SDK's logger with the key taken out of every line: the SDK already hides auth headers, this
- * also covers a response body or message that echoes the key. Runs only for lines that are logged.
- */
-const redactingLogger = (logger: SdkLogger, key: Redacted.Redacted<string>): SdkLogger => {
+/** The SDK's logger with the key taken out of every line (by token, and credential headers whole). */
+const redactingLogger = (logger: Sdk.SdkLogger, key: Redacted.Redacted<string>): Sdk.SdkLogger => {
   const secret = Redacted.value(key)
   if (secret.length === 0) return logger
   const redact = redactor(secret)
-  const wrap =
-    (level: keyof SdkLogger) =>
-    (message: string, ...rest: Array<unknown>) =>
-      logger[level](redactArg(redact, message) as string, ...rest.map((arg) => redactArg(redact, arg)))
-  return { error: wrap("error"), warn: wrap("warn"), info: wrap("info"), debug: wrap("debug") }
+  return Sdk.redactingLogger(logger, (arg) => redactArg(redact, arg))
 }
-
-/**
- * Whether Node is told to send through the proxy in `HTTP_PROXY`/`HTTPS_PROXY`
- * (`NODE_USE_ENV_PROXY=1`, Node 24+): its `fetch` honours that and an agent of our own would not,
- * so without an explicit `transport` such a process keeps the global `fetch`.
- */
-const envProxyRequested = (): boolean => {
-  const env = process.env
-  return (
-    env.NODE_USE_ENV_PROXY === "1" &&
-    [env.HTTPS_PROXY, env.https_proxy, env.HTTP_PROXY, env.http_proxy].some((v) => v !== undefined && v !== "")
-  )
-}
-
-const usesNodeTransport = (settings: ClientSettings): boolean =>
-  settings.clientOptions?.fetch === undefined &&
-  settings.clientOptions?.fetchOptions === undefined &&
-  typeof process !== "undefined" &&
-  typeof process.versions?.node === "string" &&
-  (settings.transport === "node" || (settings.transport === undefined && !envProxyRequested()))
 
 const keyGiven = (apiKey: ClientSettings["apiKey"]): Redacted.Redacted<string> | undefined =>
   apiKey === undefined ? undefined : Redacted.isRedacted(apiKey) ? apiKey : Redacted.make(apiKey)
@@ -90,7 +56,7 @@ const keyGiven = (apiKey: ClientSettings["apiKey"]): Redacted.Redacted<string> |
  */
 export const makeClient = Effect.fnUntraced(function* (settings: ClientSettings) {
   const given = keyGiven(settings.apiKey)
-  const fetch = usesNodeTransport(settings) ? yield* NodeFetch.scoped() : undefined
+  const fetch = Sdk.usesNodeTransport(settings) ? yield* NodeFetch.scoped() : undefined
   const client = yield* Effect.sync(
     () =>
       new AnthropicSdk({

@@ -43,6 +43,7 @@
 import { Config, Effect, Layer, Option, Redacted } from "effect"
 import type { ClientOptions } from "openai"
 import type { InvalidOptions } from "../../core/HarnessError.js"
+import * as Sdk from "../http/sdkClient.js"
 import * as Provider from "../Provider.js"
 import { type Preset, type PresetName, presetFor, presets } from "./Preset.js"
 import * as Body from "./request.js"
@@ -191,7 +192,7 @@ const setupOf = (
  */
 export const makeWithClient = (client: Client, options: FromClientOptions): Effect.Effect<Provider.Service> =>
   Effect.sync(() => {
-    const baseURL = SdkClient.baseURLOf(client)
+    const baseURL = Sdk.baseURLOf(client)
     const preset = resolvePreset(options.preset, baseURL)
     return Service.make(client, setupOf(options, preset, SdkClient.keyOf(client), baseURL, false))
   })

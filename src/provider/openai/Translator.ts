@@ -27,6 +27,7 @@
  */
 import type * as StreamEvent from "../../core/StreamEvent.js"
 import type * as Chunk from "./Chunk.js"
+import { generatedId, hasReasoning, isComplete, reasoningOf, stopReasonOf, wireUsageOf } from "./chunkFields.js"
 
 type Event = StreamEvent.ProviderEvent
 type Mutable = { [key: string]: unknown }
@@ -46,39 +47,6 @@ interface OpenBlock {
   readonly kind: "text" | "thinking"
   readonly index: number
 }
-
-const stopReasons: Record<string, string> = {
-  stop: "end_turn",
-  tool_calls: "tool_use",
-  function_call: "tool_use",
-  length: "max_tokens",
-  content_filter: "refusal"
-}
-
-/**
- * Maps a `finish_reason` to a stop reason; an unknown one is kept as sent.
- * @internal
- */
-export const stopReasonOf = (finishReason: string): string => stopReasons[finishReason] ?? finishReason
-
-/**
- * Maps a Chat Completions usage to the Anthropic wire counters: input without the cached part,
- * output, cached input as cache reads.
- * @internal
- */
-export const wireUsageOf = (usage: Chunk.ChunkUsage) => {
-  const prompt = usage.prompt_tokens ?? 0
-  const cached = usage.prompt_tokens_details?.cached_tokens ?? usage.prompt_cache_hit_tokens ?? 0
-  return {
-    input_tokens: Math.max(0, prompt - cached),
-    output_tokens: usage.completion_tokens ?? 0,
-    cache_read_input_tokens: cached,
-    cache_creation_input_tokens: 0
-  }
-}
-
-let generated = 0
-const generatedId = (prefix: string) => `${prefix}_${Date.now().toString(36)}${(generated++).toString(36)}`
 
 /**
  * The chunk-to-event translator of one turn. Events go to {@link ChunkTranslator.out}, which the
@@ -383,29 +351,5 @@ export class ChunkTranslator {
     this.emit(delta)
     this.emit({ type: "message_stop" })
     this.stopped = true
-  }
-}
-
-const hasReasoning = (delta: Chunk.Delta): boolean =>
-  (delta.reasoning_content != null && delta.reasoning_content !== "") ||
-  (delta.reasoning != null && delta.reasoning !== "") ||
-  (delta.reasoning_details != null && delta.reasoning_details.length > 0)
-
-/** The reasoning text a delta carries in a string field (`reasoning_content`, else `reasoning`). */
-const reasoningOf = (delta: Chunk.Delta): string => {
-  const content = delta.reasoning_content
-  if (content != null && content !== "") return content
-  const reasoning = delta.reasoning
-  return reasoning != null ? reasoning : ""
-}
-
-/** Whether tool arguments so far are a whole JSON value (the block can close). Empty is not: more may come. */
-const isComplete = (json: string): boolean => {
-  if (json.trim() === "") return false
-  try {
-    JSON.parse(json)
-    return true
-  } catch {
-    return false
   }
 }

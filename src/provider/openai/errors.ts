@@ -18,13 +18,14 @@
  * An error inside a 200 stream (`data: {"error": {...}}`, with or without `event: error`) is
  * classified by its numeric `code` or `status_code` as an HTTP status, else by its `type`/`code`.
  *
- * Copied in idea from the Anthropic provider's error mapping (`retryAfterMillis`, the connection
- * check, the message layout); 503 is `Overloaded` here (OpenAI-compatible servers answer 503 when
- * busy, and have no 529) and 429 `insufficient_quota` is not a rate limit.
+ * The `retry-after` delay, the connection check and the message layout are shared with the
+ * Anthropic provider (`http/errors.ts`); 503 is `Overloaded` here (OpenAI-compatible servers
+ * answer 503 when busy, and have no 529) and 429 `insufficient_quota` is not a rate limit.
  * @internal
  */
 import OpenAISdk from "openai"
 import { ProviderError, type ProviderErrorReason } from "../../core/HarnessError.js"
+import * as Http from "../http/errors.js"
 
 /**
  * What error messages need: the server's name, its base URL, and how to take secrets out of text.
@@ -38,60 +39,11 @@ export interface ErrorContext {
   readonly scrub: (text: string) => string
 }
 
-const headerOf = (headers: unknown, name: string): string | undefined => {
-  if (headers === null || typeof headers !== "object") return undefined
-  if (typeof (headers as Headers).get === "function") return (headers as Headers).get(name) ?? undefined
-  const value = (headers as Record<string, unknown>)[name]
-  return typeof value === "string" ? value : undefined
-}
+/** The statuses' reasons: busy OpenAI-compatible servers answer 503 (they have no 529). */
+const statusReasons: Readonly<Record<number, ProviderErrorReason>> = { ...Http.statusReasons, 503: "Overloaded" }
 
-/**
- * The server's `retry-after-ms` or `retry-after` (seconds or an HTTP date) in milliseconds.
- * @internal
- */
-export const retryAfterMillis = (headers: unknown, nowMillis: number): number | undefined => {
-  const ms = headerOf(headers, "retry-after-ms")
-  if (ms !== undefined) {
-    const value = Number.parseFloat(ms)
-    if (Number.isFinite(value) && value >= 0) return value
-  }
-  const after = headerOf(headers, "retry-after")
-  if (after === undefined) return undefined
-  const seconds = Number(after.trim())
-  if (after.trim() !== "" && Number.isFinite(seconds) && seconds >= 0) return seconds * 1000
-  const date = Date.parse(after)
-  return Number.isNaN(date) ? undefined : Math.max(0, date - nowMillis)
-}
-
-/**
- * The reason of an HTTP status.
- * @internal
- */
-export const reasonOfStatus = (status: number): ProviderErrorReason => {
-  switch (status) {
-    case 400:
-    case 422:
-      return "InvalidRequest"
-    case 401:
-      return "Authentication"
-    case 402:
-    case 403:
-      return "Permission"
-    case 404:
-      return "NotFound"
-    case 408:
-      return "Connection"
-    case 413:
-      return "RequestTooLarge"
-    case 429:
-      return "RateLimited"
-    case 503:
-    case 529:
-      return "Overloaded"
-    default:
-      return status >= 500 ? "ServerError" : "Unknown"
-  }
-}
+/** The reason of an HTTP status. */
+const reasonOfStatus = (status: number): ProviderErrorReason => Http.reasonOfStatus(status, statusReasons)
 
 const reasonOfType: Record<string, ProviderErrorReason> = {
   invalid_request_error: "InvalidRequest",
@@ -168,8 +120,6 @@ const what: Record<ProviderErrorReason, string> = {
   Unknown: "failed"
 }
 
-const trimDot = (text: string) => text.replace(/\.+$/, "")
-
 /**
  * A {@link ProviderError} with a message that says what happened and what to do.
  * @internal
@@ -185,44 +135,19 @@ export const make = (
     readonly requestId?: string | undefined
   } = {}
 ): ProviderError => {
-  const tag =
-    extra.status !== undefined
-      ? ` (HTTP ${extra.status}${extra.code ? ` ${extra.code}` : ""})`
-      : extra.code
-        ? ` (${extra.code})`
-        : ""
   const where = reason === "Connection" && context.baseURL ? ` at ${context.baseURL}` : ""
-  const wait = extra.retryAfter !== undefined ? ` The server asks to wait ${Math.ceil(extra.retryAfter)} ms.` : ""
-  const id = extra.requestId ? ` (request id ${extra.requestId})` : ""
-  return new ProviderError({
-    reason,
-    provider: context.provider,
-    message: context.scrub(
-      `${context.label}${where} ${what[reason]}${tag}: ${trimDot(detail)}.${wait} ${advice(context, reason, extra.code)}${id}`
-    ),
-    ...(extra.status !== undefined ? { status: extra.status } : {}),
-    ...(extra.retryAfter !== undefined ? { retryAfter: extra.retryAfter } : {}),
-    ...(extra.requestId ? { requestId: extra.requestId } : {})
+  const message = Http.layout({
+    head: `${context.label}${where} ${what[reason]}${Http.statusTag(extra.status, extra.code)}`,
+    detail: Http.trimDot(detail),
+    retryAfter: extra.retryAfter,
+    advice: advice(context, reason, extra.code),
+    id: extra.requestId ? ` (request id ${extra.requestId})` : ""
   })
+  return Http.providerError(reason, context.provider, context.scrub(message), extra)
 }
 
-const connectionCode = /^(E[A-Z_]+|UND_ERR_[A-Z_]+)$/
-
-/**
- * Whether something thrown while sending or reading is the network's fault: the SDK's
- * `APIConnectionError`, an abort, fetch's `TypeError`, or a socket error code in its causes.
- */
-const isConnectionFailure = (thrown: unknown): boolean => {
-  if (thrown instanceof OpenAISdk.APIConnectionError || thrown instanceof OpenAISdk.APIUserAbortError) return true
-  if (thrown instanceof TypeError) return true
-  let current = thrown as { readonly name?: unknown; readonly code?: unknown; readonly cause?: unknown } | undefined
-  for (let depth = 0; depth < 4 && current !== null && typeof current === "object"; depth++) {
-    if (current.name === "AbortError" || current.name === "APIConnectionError") return true
-    if (typeof current.code === "string" && connectionCode.test(current.code)) return true
-    current = current.cause as typeof current
-  }
-  return false
-}
+/** The SDK's errors that are the network's fault (see `Http.isConnectionFailure`). */
+const connectionErrors = [OpenAISdk.APIConnectionError, OpenAISdk.APIUserAbortError]
 
 interface ErrorLike {
   readonly message?: unknown
@@ -231,20 +156,6 @@ interface ErrorLike {
   readonly requestID?: unknown
   readonly error?: unknown
   readonly cause?: unknown
-}
-
-const causeText = (error: ErrorLike): string => {
-  const body = error.error as { readonly message?: unknown } | undefined
-  let text = typeof body?.message === "string" && body.message !== "" ? body.message : undefined
-  if (text === undefined && typeof error.message === "string") text = error.message
-  let cause = error.cause as ErrorLike | undefined
-  for (let depth = 0; depth < 3 && cause !== null && typeof cause === "object"; depth++) {
-    if (typeof cause.message === "string" && cause.message !== "" && !text?.includes(cause.message)) {
-      text = text === undefined ? cause.message : `${text}: ${cause.message}`
-    }
-    cause = cause.cause as ErrorLike | undefined
-  }
-  return text ?? String(error)
 }
 
 const stringField = (body: unknown, key: string): string | undefined => {
@@ -261,16 +172,16 @@ export const fromThrown = (context: ErrorContext, thrown: unknown, nowMillis: nu
   const error = (typeof thrown === "object" && thrown !== null ? thrown : { message: String(thrown) }) as ErrorLike
   const status = typeof error.status === "number" ? error.status : undefined
   const requestId =
-    typeof error.requestID === "string" ? error.requestID : (headerOf(error.headers, "x-request-id") ?? undefined)
+    typeof error.requestID === "string" ? error.requestID : (Http.headerOf(error.headers, "x-request-id") ?? undefined)
   const code = stringField(error.error, "code") ?? stringField(error.error, "type")
-  const detail = causeText(error)
+  const detail = Http.causeText(error, (error.error as { readonly message?: unknown } | undefined)?.message)
   if (status !== undefined) {
     const reason = (code !== undefined ? overridingCodes[code] : undefined) ?? reasonOfStatus(status)
     const retryAfter =
-      reason === "RateLimited" || reason === "Overloaded" ? retryAfterMillis(error.headers, nowMillis) : undefined
+      reason === "RateLimited" || reason === "Overloaded" ? Http.retryAfterMillis(error.headers, nowMillis) : undefined
     return make(context, reason, detail, { status, code, retryAfter, requestId })
   }
-  if (isConnectionFailure(thrown)) return make(context, "Connection", detail, { requestId })
+  if (Http.isConnectionFailure(thrown, connectionErrors)) return make(context, "Connection", detail, { requestId })
   return make(context, "Unknown", detail, { requestId })
 }
 

@@ -5,13 +5,15 @@
  * to whatever server it talks to), no `Authorization` header for a server without a key, and a
  * logger that takes the key out of every line.
  *
- * Copied in idea from the Anthropic provider (its transport choice and scrubbing logger).
+ * The transport choice and the logger wrapper are shared with the Anthropic provider
+ * (`http/sdkClient.ts`).
  * @internal
  */
 
 import { Redacted } from "effect"
 import OpenAISdk, { type ClientOptions } from "openai"
 import * as NodeFetch from "../http/nodeFetch.js"
+import * as Sdk from "../http/sdkClient.js"
 import type { Preset } from "./Preset.js"
 
 /** The key the SDK is built with when the server takes none: its `Authorization` header is removed. */
@@ -27,24 +29,6 @@ export const keyOf = (client: unknown): Redacted.Redacted<string> | undefined =>
 }
 
 /**
- * The base URL a client sends to.
- * @internal
- */
-export const baseURLOf = (client: unknown): string | undefined => {
-  const baseURL = (client as { readonly baseURL?: unknown }).baseURL
-  return typeof baseURL === "string" ? baseURL : undefined
-}
-
-/** Whether Node is told to send through the proxy in `HTTPS_PROXY` (`NODE_USE_ENV_PROXY=1`, Node 24+). */
-const envProxyRequested = (): boolean => {
-  const env = process.env
-  return (
-    env.NODE_USE_ENV_PROXY === "1" &&
-    [env.HTTPS_PROXY, env.https_proxy, env.HTTP_PROXY, env.http_proxy].some((v) => v !== undefined && v !== "")
-  )
-}
-
-/**
  * How the client should be built.
  * @internal
  */
@@ -53,15 +37,8 @@ export interface ClientSetup {
   readonly baseURL: string
   readonly key: Redacted.Redacted<string> | undefined
   readonly clientOptions?: Omit<ClientOptions, "apiKey" | "baseURL" | "maxRetries"> | undefined
-  readonly transport?: "node" | "fetch" | undefined
+  readonly transport?: Sdk.Transport | undefined
 }
-
-const usesNodeTransport = (setup: ClientSetup): boolean =>
-  setup.clientOptions?.fetch === undefined &&
-  setup.clientOptions?.fetchOptions === undefined &&
-  typeof process !== "undefined" &&
-  typeof process.versions?.node === "string" &&
-  (setup.transport === "node" || (setup.transport === undefined && !envProxyRequested()))
 
 /**
  * The error object of an error body that does not have OpenAI's `{ "error": { ... } }` shape, in
@@ -100,8 +77,6 @@ const withErrorBodies =
     return new Response(error === undefined ? text : JSON.stringify({ error }), init2)
   }
 
-type SdkLogger = NonNullable<ClientOptions["logger"]>
-
 const scrubArg = (secret: string, arg: unknown): unknown => {
   if (typeof arg === "string") return arg.includes(secret) ? arg.split(secret).join("<redacted>") : arg
   if (arg === null || typeof arg !== "object") return arg
@@ -114,14 +89,10 @@ const scrubArg = (secret: string, arg: unknown): unknown => {
 }
 
 /** The SDK's logger with the key taken out of every line it logs. */
-const scrubbingLogger = (logger: SdkLogger, key: Redacted.Redacted<string>): SdkLogger => {
+const scrubbingLogger = (logger: Sdk.SdkLogger, key: Redacted.Redacted<string>): Sdk.SdkLogger => {
   const secret = Redacted.value(key)
   if (secret.length === 0) return logger
-  const wrap =
-    (level: keyof SdkLogger) =>
-    (message: string, ...rest: Array<unknown>) =>
-      logger[level](scrubArg(secret, message) as string, ...rest.map((arg) => scrubArg(secret, arg)))
-  return { error: wrap("error"), warn: wrap("warn"), info: wrap("info"), debug: wrap("debug") }
+  return Sdk.redactingLogger(logger, (arg) => scrubArg(secret, arg))
 }
 
 /**
@@ -134,7 +105,7 @@ export const make = (setup: ClientSetup): OpenAISdk => {
   const client = new OpenAISdk({
     ...setup.clientOptions,
     fetch: withErrorBodies(
-      usesNodeTransport(setup) ? NodeFetch.make() : (setup.clientOptions?.fetch ?? globalThis.fetch)
+      Sdk.usesNodeTransport(setup) ? NodeFetch.make() : (setup.clientOptions?.fetch ?? globalThis.fetch)
     ),
     apiKey: key !== undefined ? Redacted.value(key) : noKey,
     // the SDK would read these from the environment: only OpenAI's own preset sends them

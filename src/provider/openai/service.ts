@@ -6,18 +6,20 @@
  * @internal
  */
 
-import { Cause, Channel, Clock, Duration, Effect, type Exit, Redacted, Scope, Stream } from "effect"
+import { Effect, Redacted, Stream } from "effect"
 import type OpenAISdk from "openai"
-import { emptyPartial, InvalidOptions, type ProviderError, Timeout } from "../../core/HarnessError.js"
+import { InvalidOptions, type ProviderError, type Timeout } from "../../core/HarnessError.js"
 import type { NormalizedResponse } from "../../core/NormalizedResponse.js"
 import type * as StreamEvent from "../../core/StreamEvent.js"
+import * as Http from "../http/responseStream.js"
+import { chunksOf } from "../http/sseBody.js"
 import * as Provider from "../Provider.js"
 import * as PullDeadline from "../pullDeadline.js"
 import * as Chunk from "./Chunk.js"
 import * as Errors from "./errors.js"
 import type { Preset } from "./Preset.js"
 import * as Body from "./request.js"
-import { bytesOf, SseReader } from "./SseReader.js"
+import { SseReader } from "./SseReader.js"
 import { ChunkTranslator } from "./Translator.js"
 
 /**
@@ -46,10 +48,7 @@ export interface Setup {
   readonly missingKey: boolean
 }
 
-type Deadlines<E> = { readonly limits: PullDeadline.Limits; readonly onTimeout: PullDeadline.OnTimeout<E> }
 type RequestBody = Record<string, unknown>
-
-const maxTimerMillis = 2_147_483_647
 
 /** A completion as one chunk: its message as the delta (tool calls indexed in order). */
 const completionChunk = (completion: unknown): unknown => {
@@ -75,6 +74,7 @@ class Service {
   private readonly context: Errors.ErrorContext
   /** The failure of every request when the preset needs a key and there is none. */
   private readonly missingKey: Effect.Effect<never, ProviderError> | undefined
+  private readonly requestOptions: (signal: AbortSignal) => OpenAISdk.RequestOptions
 
   constructor(
     private readonly client: Client,
@@ -99,12 +99,7 @@ class Service {
           )
         )
       : undefined
-  }
-
-  private requestOptions(signal: AbortSignal): OpenAISdk.RequestOptions {
-    const built: OpenAISdk.RequestOptions = { signal, maxRetries: 0, timeout: maxTimerMillis }
-    if (this.setup.headers !== undefined) built.headers = this.setup.headers
-    return built
+    this.requestOptions = Http.requestOptions(setup.headers)
   }
 
   /** The request body, or why it cannot be sent. */
@@ -116,32 +111,15 @@ class Service {
     return body
   }
 
-  private readonly failWith = (thrown: unknown) =>
-    Effect.flatMap(Clock.currentTimeMillis, (now) => Effect.fail(Errors.fromThrown(this.context, thrown, now)))
-
   /** Sends through the SDK, under `Request.requestTimeout` until the response (headers) came. */
   private send<A>(
     request: Provider.Request,
     call: (signal: AbortSignal) => PromiseLike<A>
   ): Effect.Effect<A, ProviderError | Timeout> {
-    const sent = Effect.tryPromise({ try: call, catch: (thrown) => thrown }).pipe(Effect.catch(this.failWith))
-    const limit = request.requestTimeout
-    if (limit === undefined) return sent
-    return Effect.timeoutOrElse(sent, {
-      duration: limit,
-      orElse: () => {
-        const limitMillis = Duration.toMillis(limit)
-        return Effect.fail(
-          new Timeout({
-            phase: "request",
-            limitMillis,
-            message: `${this.setup.preset.label} sent no response headers within ${limitMillis} ms; the request was aborted. It can be retried, or raise \`requestTimeout\`.`,
-            partial: emptyPartial
-          })
-        )
-      }
-    })
+    return Http.send(call, this.toError, this.setup.preset.label, request.requestTimeout)
   }
+
+  private readonly toError = (thrown: unknown, now: number) => Errors.fromThrown(this.context, thrown, now)
 
   readonly chat = (request: Provider.Request): Effect.Effect<NormalizedResponse, Provider.ProviderFailure> => {
     const body = this.bodyOf(request, false)
@@ -172,87 +150,38 @@ class Service {
   }
 
   /** Sends the streaming request (status checks, errors, headers) and returns the raw response. */
-  private open(body: RequestBody, request: Provider.Request, controller: AbortController) {
+  private open(body: RequestBody, request: Provider.Request) {
     const params = body as unknown as OpenAISdk.ChatCompletionCreateParamsStreaming
-    return this.send(request, (signal) => {
-      signal.addEventListener("abort", () => controller.abort(), { once: true })
-      return this.client.chat.completions.create(params, this.requestOptions(controller.signal)).asResponse()
-    })
+    return (controller: AbortController) =>
+      this.send(
+        request,
+        Http.relayAbort(controller, (signal) =>
+          this.client.chat.completions.create(params, this.requestOptions(signal)).asResponse()
+        )
+      )
   }
 
-  /**
-   * One turn's events. With `deadlines`, the reader enforces the first-event and idle limits
-   * itself (see `pullDeadline.ts`): the first-event limit runs from the first pull, over the
-   * request and the response headers, to the first event.
-   */
+  /** One turn's events, read by an {@link SseReader} (with `deadlines`, under them: see `Http.readResponse`). */
   private streamWith<E>(
     request: Provider.Request,
-    deadlines: Deadlines<E> | undefined
+    deadlines: Http.Deadlines<E> | undefined
   ): Stream.Stream<StreamEvent.ProviderEvent, Provider.ProviderFailure | E> {
     const body = this.bodyOf(request, true)
     if (body instanceof InvalidOptions) return Stream.fail(body)
     if (this.missingKey !== undefined) return Stream.fromEffect(this.missingKey)
-    return Stream.fromChannel(
-      Channel.fromTransform((_, scope) =>
-        Effect.uninterruptibleMask((restore) => this.pullOf(body, request, deadlines, scope, restore))
-      )
-    )
-  }
-
-  /** Opens the response (under the first-event deadline, if any) and returns the reader's pull. */
-  private pullOf<E>(
-    body: RequestBody,
-    request: Provider.Request,
-    deadlines: Deadlines<E> | undefined,
-    scope: Scope.Scope,
-    restore: <A, E1, R>(effect: Effect.Effect<A, E1, R>) => Effect.Effect<A, E1, R>
-  ) {
-    const controller = new AbortController()
-    let reader: SseReader<E> | undefined
-    let watchdog: PullDeadline.Watchdog<E> | undefined
-    /** The first-event limit passed before the response headers: the request is aborted. */
-    let early: Exit.Exit<never, E> | undefined
-    const read = Effect.flatMap(restore(this.open(body, request, controller)), (response) =>
-      Effect.clockWith((clock) => {
-        reader = new SseReader(
-          bytesOf(response),
+    return Http.readResponse(
+      this.open(body, request),
+      (response, controller, now, watchdog) =>
+        new SseReader(
+          chunksOf(response),
           new ChunkTranslator(body.model as string, this.setup.raw),
           response.headers.get("x-request-id") ?? undefined,
           controller,
           this.context,
-          () => clock.currentTimeMillisUnsafe(),
+          now,
           watchdog
-        )
-        return early === undefined ? Effect.succeed(reader.pull) : early
-      })
-    ).pipe(
-      Effect.catchCause((cause) =>
-        early !== undefined && !Cause.hasInterrupts(cause) ? early : Effect.failCause(cause)
-      )
-    )
-    const watched = (started: PullDeadline.Watchdog<E> | undefined) => {
-      watchdog = started
-      watchdog?.arm((timeout) => {
-        early = timeout
-        controller.abort()
-      })
-      return read
-    }
-    // one finalizer for the reader and the watchdog (a scope of one finalizer closes directly)
-    return Effect.andThen(
-      Scope.addFinalizer(
-        scope,
-        Effect.sync(() => {
-          try {
-            reader?.close()
-          } finally {
-            watchdog?.stop()
-          }
-        })
-      ),
-      deadlines === undefined
-        ? read
-        : Effect.flatMap(PullDeadline.Watchdog.start(deadlines.limits, deadlines.onTimeout), watched)
+        ),
+      deadlines
     )
   }
 
