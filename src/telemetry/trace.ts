@@ -45,14 +45,14 @@ export interface AskInfo {
   readonly conversationId?: string | undefined
 }
 
-/** A model turn attempt as far as it got: a committed `TurnResult`, or the accumulator of a failed one. */
+/** A model turn attempt as far as it got (the loop's `TurnAccumulator` is one). */
 export interface TurnInfo {
   readonly id?: string | undefined
   readonly model?: string | undefined
   readonly stopReason?: string | null | undefined
   readonly usage: Usage.Counts
-  /** The reply's content (captured only when content capture is on). */
-  readonly content?: ReadonlyArray<Message.ContentBlock> | undefined
+  /** The provider that streamed it, when a fallback chain named one. */
+  readonly answeredBy?: string | undefined
 }
 
 /** A tool call of the model. */
@@ -71,7 +71,8 @@ export interface ToolOutcome {
 
 /**
  * What the loop reports of one ask. Attempts are sequential: `attemptStarted`, then
- * `firstChunk` (once), then `attemptEnded`; `ended` closes whatever is still open.
+ * `firstChunk` (once), then `attemptCompleted` or `attemptFailed`; `ended` closes whatever is
+ * still open.
  */
 export interface AskTrace {
   /** Whether anything is recorded (false for {@link disabled}). */
@@ -80,8 +81,10 @@ export interface AskTrace {
   readonly attemptStarted: (request: Provider.Request, attempt: number) => void
   /** The attempt's first chunk arrived. */
   readonly firstChunk: () => void
-  /** The attempt ended: completed with `turn` (no `cause`), or failed with `cause`. */
-  readonly attemptEnded: (turn: TurnInfo, cause?: Cause.Cause<unknown>) => void
+  /** The attempt completed `turn`, whose reply is `content`. */
+  readonly attemptCompleted: (turn: TurnInfo, content: ReadonlyArray<Message.ContentBlock>) => void
+  /** The attempt failed with `cause`, having got as far as `turn`. */
+  readonly attemptFailed: (turn: TurnInfo, cause: Cause.Cause<unknown>) => void
   /** A failed attempt is retried: attempt `attempt` starts after `delay`. */
   readonly retrying: (attempt: number, delay: Duration.Duration, error: unknown) => void
   /** `run` (the tool call `call`) inside its `execute_tool` span. */
@@ -95,7 +98,8 @@ export const disabled: AskTrace = {
   recording: false,
   attemptStarted: () => {},
   firstChunk: () => {},
-  attemptEnded: () => {},
+  attemptCompleted: () => {},
+  attemptFailed: () => {},
   retrying: () => {},
   tool: (_, run) => run,
   ended: () => {}
@@ -275,7 +279,7 @@ class Recorder implements AskTrace {
   }
 
   attemptStarted(request: Provider.Request, attempt: number): void {
-    if (this.attempt !== undefined) this.closeAttempt(undefined, Cause.interrupt())
+    if (this.attempt !== undefined) this.closeAttempt(undefined, Cause.interrupt(), undefined)
     const model = request.model ?? this.info.provider.model
     const common = {
       [A.operationName]: "chat",
@@ -313,11 +317,19 @@ class Recorder implements AskTrace {
     this.record(timeToFirstChunk, ttfc, attempt.metricAttributes)
   }
 
-  attemptEnded(turn: TurnInfo, cause?: Cause.Cause<unknown>): void {
-    this.closeAttempt(turn, cause)
+  attemptCompleted(turn: TurnInfo, content: ReadonlyArray<Message.ContentBlock>): void {
+    this.closeAttempt(turn, undefined, content)
   }
 
-  private closeAttempt(turn: TurnInfo | undefined, cause: Cause.Cause<unknown> | undefined): void {
+  attemptFailed(turn: TurnInfo, cause: Cause.Cause<unknown>): void {
+    this.closeAttempt(turn, cause, undefined)
+  }
+
+  private closeAttempt(
+    turn: TurnInfo | undefined,
+    cause: Cause.Cause<unknown> | undefined,
+    content: ReadonlyArray<Message.ContentBlock> | undefined
+  ): void {
     const attempt = this.attempt
     if (attempt === undefined) return
     this.attempt = undefined
@@ -325,16 +337,21 @@ class Recorder implements AskTrace {
     const end = this.now()
     const attributes: Record<string, string> = { ...attempt.metricAttributes }
     if (turn !== undefined) {
+      // a fallback chain's turn: the provider that answered it, not the chain
+      if (turn.answeredBy !== undefined && turn.answeredBy !== this.info.provider.name) {
+        attributes[A.providerName] = turn.answeredBy
+        span.attribute(A.providerName, turn.answeredBy)
+      }
       if (turn.model !== undefined) attributes[A.responseModel] = turn.model
       this.usage(span, turn, attributes)
+      const finish = turn.stopReason == null || cause !== undefined ? undefined : Content.finishReason(turn.stopReason)
       annotate(span, {
         [A.responseId]: turn.id,
         [A.responseModel]: turn.model,
-        [A.responseFinishReasons]:
-          turn.stopReason == null || cause !== undefined ? undefined : [Content.finishReason(turn.stopReason)]
+        [A.responseFinishReasons]: finish === undefined ? undefined : [finish]
       })
-      if (this.capture && cause === undefined && turn.content !== undefined && turn.stopReason != null) {
-        span.attribute(A.outputMessages, Content.outputMessages(turn.content, Content.finishReason(turn.stopReason)))
+      if (this.capture && content !== undefined && finish !== undefined) {
+        span.attribute(A.outputMessages, Content.outputMessages(content, finish))
       }
     }
     const failure = cause === undefined ? undefined : errorOf(cause)
@@ -407,7 +424,7 @@ class Recorder implements AskTrace {
 
   ended(exit: Exit.Exit<unknown, unknown>, inProgress?: TurnInfo | undefined): void {
     const cause = Exit.isFailure(exit) && !Pull.isDoneCause(exit.cause) ? exit.cause : undefined
-    if (this.attempt !== undefined) this.closeAttempt(inProgress, cause ?? Cause.interrupt())
+    if (this.attempt !== undefined) this.closeAttempt(inProgress, cause ?? Cause.interrupt(), undefined)
     const end = this.now()
     const span = this.agent
     span.attribute(A.usageInputTokens, this.inputTokens + this.cacheReadTokens + this.cacheWriteTokens)

@@ -31,9 +31,9 @@ const turn = (usage: Partial<Usage.Counts>, stopReason = "end_turn"): Trace.Turn
   id: "msg_1",
   model: "claude-test-2026",
   stopReason,
-  usage: Usage.make(usage),
-  content: [Message.text("42")]
+  usage: Usage.make(usage)
 })
+const reply = [Message.text("42")]
 
 const overloaded = new HarnessError.ProviderError({ reason: "Overloaded", provider: "anthropic", message: "busy" })
 
@@ -50,7 +50,10 @@ describe("Telemetry spans", () => {
           yield* TestClock.adjust("500 millis")
           trace.firstChunk()
           yield* TestClock.adjust("1500 millis")
-          trace.attemptEnded(turn({ inputTokens: 10, outputTokens: 5, cacheReadTokens: 100, cacheWriteTokens: 20 }))
+          trace.attemptCompleted(
+            turn({ inputTokens: 10, outputTokens: 5, cacheReadTokens: 100, cacheWriteTokens: 20 }),
+            reply
+          )
           const outcome = yield* trace.tool(
             { id: "toolu_1", name: "sql", input: { query: "select 1" } },
             Effect.as(TestClock.adjust("250 millis"), { content: "1", isError: false })
@@ -140,10 +143,10 @@ describe("Telemetry spans", () => {
         Effect.gen(function* () {
           const trace = yield* Trace.start(info)
           trace.attemptStarted(request, 1)
-          trace.attemptEnded(turn({}), Cause.fail(overloaded))
+          trace.attemptFailed(turn({}), Cause.fail(overloaded))
           trace.retrying(2, Duration.millis(1500), overloaded)
           trace.attemptStarted(request, 2)
-          trace.attemptEnded(turn({ inputTokens: 3, outputTokens: 1 }))
+          trace.attemptCompleted(turn({ inputTokens: 3, outputTokens: 1 }), reply)
           trace.ended(Exit.void)
         })
       )
@@ -174,6 +177,28 @@ describe("Telemetry spans", () => {
           ["Overloaded", 1],
           [undefined, 1]
         ].sort()
+      )
+    })
+  )
+
+  it.effect("a fallback chain's turn names the provider that answered it", () =>
+    Effect.gen(function* () {
+      const receiver = yield* OtlpReceiver.make
+      yield* observed(
+        receiver,
+        Effect.gen(function* () {
+          const trace = yield* Trace.start({ provider: { name: "fallback(anthropic, openai)", model: "claude-test" } })
+          trace.attemptStarted(request, 1)
+          trace.attemptCompleted({ ...turn({ inputTokens: 2, outputTokens: 1 }), answeredBy: "openai" }, reply)
+          trace.ended(Exit.void)
+        })
+      )
+      const chat = only(yield* receiver.spans, "chat claude-test")
+      assert.strictEqual(chat.attributes["gen_ai.provider.name"], "openai")
+      const tokens = metric(yield* receiver.metrics, "gen_ai.client.token.usage")
+      assert.deepStrictEqual(
+        [...new Set(tokens.points.map((point) => point.attributes["gen_ai.provider.name"]))],
+        ["openai"]
       )
     })
   )
@@ -325,7 +350,7 @@ describe("Telemetry content", () => {
         Effect.gen(function* () {
           const trace = yield* Trace.start(info)
           trace.attemptStarted(history, 1)
-          trace.attemptEnded(turn({ inputTokens: 1, outputTokens: 1 }))
+          trace.attemptCompleted(turn({ inputTokens: 1, outputTokens: 1 }), reply)
           yield* trace.tool(
             { id: "toolu_2", name: "sql", input: { q: "y" } },
             Effect.succeed({ content: "7", isError: false })
@@ -372,7 +397,7 @@ describe("Telemetry metrics", () => {
             trace.attemptStarted(request, 1)
             yield* TestClock.adjust("250 millis")
             trace.firstChunk()
-            trace.attemptEnded(turn(usage, "tool_use"))
+            trace.attemptCompleted(turn(usage, "tool_use"), reply)
           }
           trace.ended(Exit.void)
         })
