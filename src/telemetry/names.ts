@@ -105,63 +105,108 @@ export const Events = {
 
 // metrics
 
+/**
+ * A histogram of the conventions: its name, unit and bucket boundaries.
+ * @internal
+ */
+export interface HistogramSpec {
+  readonly name: string
+  readonly description: string
+  readonly unit: string
+  readonly boundaries: ReadonlyArray<number>
+}
+
 /** The conventions' advice for durations in seconds: 0.01 s doubling to 81.92 s. */
 const durationBoundaries = [0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92]
 
 /**
+ * The histograms the harness records.
+ * @internal
+ */
+export const specs = {
+  tokenUsage: {
+    name: "gen_ai.client.token.usage",
+    description: "Number of input and output tokens used per model call",
+    unit: "{token}",
+    boundaries: [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864]
+  },
+  operationDuration: {
+    name: "gen_ai.client.operation.duration",
+    description: "Duration of one model call (one attempt), in seconds",
+    unit: "s",
+    boundaries: durationBoundaries
+  },
+  timeToFirstChunk: {
+    name: "gen_ai.client.operation.time_to_first_chunk",
+    description: "Time from sending a streaming model call to its first chunk, in seconds",
+    unit: "s",
+    boundaries: durationBoundaries
+  },
+  toolDuration: {
+    name: "gen_ai.execute_tool.duration",
+    description: "Duration of one tool call, in seconds",
+    unit: "s",
+    boundaries: durationBoundaries
+  },
+  agentDuration: {
+    name: "gen_ai.invoke_agent.duration",
+    description: "Duration of one ask of an agent, in seconds",
+    unit: "s",
+    boundaries: [0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 12.8, 25.6, 51.2, 102.4, 204.8, 409.6]
+  }
+} as const satisfies Record<string, HistogramSpec>
+
+/**
+ * The histogram of `spec` with `attributes` fixed (one series). Its unit travels as the
+ * `unit` attribute, which is how effect's OTLP exporter finds it. The same series as
+ * `Metric.withAttributes(<the exported metric>, attributes)`.
+ * @internal
+ */
+export const histogram = (spec: HistogramSpec, attributes?: Readonly<Record<string, string>>) =>
+  Metric.histogram(spec.name, {
+    description: spec.description,
+    boundaries: spec.boundaries,
+    attributes: { unit: spec.unit, ...attributes }
+  })
+
+/**
  * `gen_ai.client.token.usage`: tokens per model call, one series per `gen_ai.token.type`
  * (`input`, cached tokens included; `output`). Its sums over a run equal the run's usage.
+ *
+ * @example
+ * ```ts
+ * import { Effect, Metric } from "effect"
+ * import { Telemetry } from "data-harness"
+ * const snapshot = Effect.map(Metric.snapshot, (all) => all.filter((m) => m.id === Telemetry.tokenUsage.id))
+ * ```
  * @since 0.3.0
  */
-export const tokenUsage: Metric.Histogram<number> = Metric.histogram("gen_ai.client.token.usage", {
-  description: "Number of input and output tokens used per model call",
-  boundaries: [1, 4, 16, 64, 256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216, 67108864],
-  attributes: { unit: "{token}" }
-})
+export const tokenUsage: Metric.Histogram<number> = histogram(specs.tokenUsage)
 
 /**
  * `gen_ai.client.operation.duration`: seconds per model call attempt, with `error.type` when it failed.
  * @since 0.3.0
  */
-export const operationDuration: Metric.Histogram<number> = Metric.histogram("gen_ai.client.operation.duration", {
-  description: "Duration of one model call (one attempt), in seconds",
-  boundaries: durationBoundaries,
-  attributes: { unit: "s" }
-})
+export const operationDuration: Metric.Histogram<number> = histogram(specs.operationDuration)
 
 /**
  * `gen_ai.client.operation.time_to_first_chunk`: seconds from sending a model call to its first chunk.
  * @since 0.3.0
  */
-export const timeToFirstChunk: Metric.Histogram<number> = Metric.histogram(
-  "gen_ai.client.operation.time_to_first_chunk",
-  {
-    description: "Time from sending a streaming model call to its first chunk, in seconds",
-    boundaries: durationBoundaries,
-    attributes: { unit: "s" }
-  }
-)
+export const timeToFirstChunk: Metric.Histogram<number> = histogram(specs.timeToFirstChunk)
 
 /**
  * `gen_ai.execute_tool.duration`: seconds per tool call, by `gen_ai.tool.name`, with `error.type`
  * when the tool answered with an error.
  * @since 0.3.0
  */
-export const toolDuration: Metric.Histogram<number> = Metric.histogram("gen_ai.execute_tool.duration", {
-  description: "Duration of one tool call, in seconds",
-  boundaries: durationBoundaries,
-  attributes: { unit: "s" }
-})
+export const toolDuration: Metric.Histogram<number> = histogram(specs.toolDuration)
 
 /**
  * `gen_ai.invoke_agent.duration`: seconds per ask, with `error.type` when it failed.
  * @since 0.3.0
  */
-export const agentDuration: Metric.Histogram<number> = Metric.histogram("gen_ai.invoke_agent.duration", {
-  description: "Duration of one ask of an agent, in seconds",
-  boundaries: [0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 12.8, 25.6, 51.2, 102.4, 204.8, 409.6],
-  attributes: { unit: "s" }
-})
+export const agentDuration: Metric.Histogram<number> = histogram(specs.agentDuration)
 
 // settings
 

@@ -16,24 +16,14 @@
  *
  * @internal
  */
-import { Cause, Clock, Context, Duration, Effect, Exit, LogLevel, Metric, Option, Pull, Tracer } from "effect"
+import { Cause, Clock, Context, Duration, Effect, Exit, LogLevel, type Metric, Option, Pull, Tracer } from "effect"
 import * as References from "effect/References"
 import { ProviderError, Timeout } from "../core/HarnessError.js"
 import type * as Message from "../core/Message.js"
 import type * as Usage from "../core/Usage.js"
 import type * as Provider from "../provider/Provider.js"
 import * as Content from "./content.js"
-import {
-  Attributes as A,
-  agentDuration,
-  CaptureContent,
-  Enabled,
-  Events,
-  operationDuration,
-  timeToFirstChunk,
-  tokenUsage,
-  toolDuration
-} from "./names.js"
+import { Attributes as A, CaptureContent, Enabled, Events, type HistogramSpec, histogram, specs } from "./names.js"
 
 // inputs
 
@@ -153,6 +143,29 @@ class ToolErrorResult extends Error {
   }
 }
 
+// metric series
+
+/** At most this many series are kept made (the attributes are low-cardinality; this bounds a misuse). */
+const MAX_SERIES = 4096
+const seriesMade = new Map<string, Metric.Metric<number, unknown>>()
+
+/**
+ * The series of `spec` with `attributes`, made once: effect keys a metric's series by its
+ * attributes, sorted and JSON-encoded, and caches the key per metric object, so one object per
+ * series keeps that work out of every update (`Metric.withAttributes` on a shared metric redid it
+ * at each of a turn's five updates).
+ */
+const series = (spec: HistogramSpec, attributes: Readonly<Record<string, string>>): Metric.Metric<number, unknown> => {
+  let key = spec.name
+  for (const name in attributes) key += `\u0000${name}\u0000${attributes[name]}`
+  let made = seriesMade.get(key)
+  if (made === undefined) {
+    made = histogram(spec, attributes)
+    if (seriesMade.size < MAX_SERIES) seriesMade.set(key, made)
+  }
+  return made
+}
+
 // the recorder
 
 type Attrs = Record<string, unknown>
@@ -260,17 +273,19 @@ class Recorder implements AskTrace {
     return span
   }
 
-  private record(metric: Metric.Metric<number, unknown>, value: number, attributes: Record<string, string>): void {
-    Metric.withAttributes(metric, attributes).updateUnsafe(value, this.context)
+  private record(spec: HistogramSpec, value: number, attributes: Record<string, string>): void {
+    series(spec, attributes).updateUnsafe(value, this.context)
   }
 
-  /** Status error with `error.type`, and a timeout event for a `Timeout` (on `span` when it is its phase's). */
+  /**
+   * `error.type` on `span` (its status follows from the exit it ends with); a `Timeout` is also an
+   * event, on the span whose limit passed: the run's on the `invoke_agent` span only.
+   */
   private failed(span: Tracer.Span, error: unknown): string {
     const type = errorType(error)
     span.attribute(A.errorType, type)
-    if (error instanceof Timeout) {
-      const target = error.phase === "run" ? this.agent : span
-      target.event(Events.timeout, this.now(), {
+    if (error instanceof Timeout && (error.phase !== "run" || span === this.agent)) {
+      span.event(Events.timeout, this.now(), {
         [A.timeoutPhase]: error.phase,
         [A.timeoutLimitMs]: error.limitMillis
       })
@@ -314,7 +329,7 @@ class Recorder implements AskTrace {
     attempt.firstChunk = this.now()
     const ttfc = seconds(attempt.start, attempt.firstChunk)
     attempt.span.attribute(A.responseTimeToFirstChunk, ttfc)
-    this.record(timeToFirstChunk, ttfc, attempt.metricAttributes)
+    this.record(specs.timeToFirstChunk, ttfc, attempt.metricAttributes)
   }
 
   attemptCompleted(turn: TurnInfo, content: ReadonlyArray<Message.ContentBlock>): void {
@@ -356,7 +371,7 @@ class Recorder implements AskTrace {
     }
     const failure = cause === undefined ? undefined : errorOf(cause)
     if (failure !== undefined) attributes[A.errorType] = this.failed(span, failure.error)
-    this.record(operationDuration, seconds(attempt.start, end), attributes)
+    this.record(specs.operationDuration, seconds(attempt.start, end), attributes)
     span.end(end, cause === undefined ? Exit.void : Exit.failCause(cause))
   }
 
@@ -373,8 +388,8 @@ class Recorder implements AskTrace {
     span.attribute(A.usageOutputTokens, outputTokens)
     span.attribute(A.usageCacheReadInputTokens, cacheReadTokens)
     span.attribute(A.usageCacheCreationInputTokens, cacheWriteTokens)
-    this.record(tokenUsage, input, { ...attributes, [A.tokenType]: "input" })
-    this.record(tokenUsage, outputTokens, { ...attributes, [A.tokenType]: "output" })
+    this.record(specs.tokenUsage, input, { ...attributes, [A.tokenType]: "input" })
+    this.record(specs.tokenUsage, outputTokens, { ...attributes, [A.tokenType]: "output" })
   }
 
   retrying(attempt: number, delay: Duration.Duration, error: unknown): void {
@@ -395,7 +410,9 @@ class Recorder implements AskTrace {
         [A.toolType]: "function"
       })
       if (this.capture) span.attribute(A.toolCallArguments, Content.toolArguments(call.input))
-      return Effect.onExit(Effect.withParentSpan(run, span), (exit) =>
+      // the span is the parent of the tool's own spans (provided directly: `withParentSpan`
+      // captures a stack trace per call)
+      return Effect.onExit(Effect.provideService(run, Tracer.ParentSpan, span), (exit) =>
         Effect.sync(() => this.toolEnded(span, start, call, exit))
       )
     })
@@ -418,7 +435,7 @@ class Recorder implements AskTrace {
       const failure = errorOf(exit.cause)
       if (failure !== undefined) attributes[A.errorType] = this.failed(span, failure.error)
     }
-    this.record(toolDuration, seconds(start, end), attributes)
+    this.record(specs.toolDuration, seconds(start, end), attributes)
     span.end(end, spanExit)
   }
 
@@ -439,7 +456,7 @@ class Recorder implements AskTrace {
     })
     const failure = cause === undefined ? undefined : errorOf(cause)
     if (failure !== undefined) attributes[A.errorType] = this.failed(span, failure.error)
-    this.record(agentDuration, seconds(this.start, end), attributes)
+    this.record(specs.agentDuration, seconds(this.start, end), attributes)
     span.end(end, cause === undefined ? Exit.void : Exit.failCause(cause))
   }
 }

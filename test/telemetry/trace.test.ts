@@ -3,7 +3,7 @@
  * and exported with `Telemetry.layerOtlp` to a local OTLP/HTTP receiver: what arrives on the wire.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Cause, Duration, Effect, Exit, Layer, Tracer } from "effect"
+import { Cause, Duration, Effect, Exit, Layer, Metric, Tracer } from "effect"
 import { TestClock } from "effect/testing"
 import { HarnessError, Message, type Provider, Telemetry, Usage } from "../../src/index.js"
 import * as Trace from "../../src/telemetry/trace.js"
@@ -421,6 +421,28 @@ describe("Telemetry metrics", () => {
       assert.strictEqual(ttfc.points[0]!.sum, 0.5)
       assert.strictEqual(metric(metrics, "gen_ai.invoke_agent.duration").points[0]!.count, 1)
     })
+  )
+})
+
+describe("Telemetry metric series", () => {
+  it.effect("what an ask records is readable through the exported metric with the same attributes", () =>
+    Effect.gen(function* () {
+      const trace = yield* Trace.start({ provider: { name: "mock", model: "m" } })
+      trace.attemptStarted({ messages: [], tools: [] }, 1)
+      trace.attemptCompleted({ model: "m", stopReason: "end_turn", usage: Usage.make({ inputTokens: 3 }) }, [])
+      trace.ended(Exit.void)
+      const input = yield* Metric.value(
+        Metric.withAttributes(Telemetry.tokenUsage, {
+          "gen_ai.operation.name": "chat",
+          "gen_ai.provider.name": "mock",
+          "gen_ai.request.model": "m",
+          "gen_ai.response.model": "m",
+          "gen_ai.token.type": "input"
+        })
+      )
+      assert.strictEqual(input.count, 1)
+      assert.strictEqual(input.sum, 3)
+    }).pipe(Effect.provideService(Telemetry.Enabled, true), Effect.provideService(Metric.MetricRegistry, new Map()))
   )
 })
 
