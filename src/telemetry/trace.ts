@@ -150,17 +150,19 @@ const MAX_SERIES = 4096
 const seriesMade = new Map<string, Metric.Metric<number, unknown>>()
 
 /**
- * The series of `spec` with `attributes`, made once: effect keys a metric's series by its
- * attributes, sorted and JSON-encoded, and caches the key per metric object, so one object per
- * series keeps that work out of every update (`Metric.withAttributes` on a shared metric redid it
- * at each of a turn's five updates).
+ * The series `key` of `spec` (its attributes made by `attributes()` the first time), made once:
+ * effect keys a metric's series by its attributes, sorted and JSON-encoded, and caches that key
+ * per metric object, so one object per series keeps the work out of every update
+ * (`Metric.withAttributes` on a shared metric redid it at each of a turn's five updates).
  */
-const series = (spec: HistogramSpec, attributes: Readonly<Record<string, string>>): Metric.Metric<number, unknown> => {
-  let key = spec.name
-  for (const name in attributes) key += `\u0000${name}\u0000${attributes[name]}`
+const series = (
+  spec: HistogramSpec,
+  key: string,
+  attributes: () => Record<string, string>
+): Metric.Metric<number, unknown> => {
   let made = seriesMade.get(key)
   if (made === undefined) {
-    made = histogram(spec, attributes)
+    made = histogram(spec, attributes())
     if (seriesMade.size < MAX_SERIES) seriesMade.set(key, made)
   }
   return made
@@ -168,42 +170,34 @@ const series = (spec: HistogramSpec, attributes: Readonly<Record<string, string>
 
 // the recorder
 
-type Attrs = Record<string, unknown>
-
 interface Attempt {
   readonly span: Tracer.Span
   readonly start: bigint
-  readonly metricAttributes: Record<string, string>
   firstChunk: bigint | undefined
+}
+
+/** The attributes of a `chat` span's metrics for one request model, and their series key. */
+interface ChatSeries {
+  readonly model: string
+  readonly attributes: Readonly<Record<string, string>>
+  readonly key: string
 }
 
 const seconds = (from: bigint, to: bigint): number => Number(to - from) / 1e9
 
 /** `server.address` and `server.port` of a base URL (the port the scheme implies when none is given). */
-const serverOf = (baseURL: string | undefined): Attrs => {
-  if (baseURL === undefined) return {}
-  try {
-    const url = new URL(baseURL)
-    const port = url.port !== "" ? Number(url.port) : url.protocol === "https:" ? 443 : 80
-    return { [A.serverAddress]: url.hostname, [A.serverPort]: port }
-  } catch {
-    return {}
+const serverOf = (baseURL: string | undefined): { readonly address: string; readonly port: number } | undefined => {
+  if (baseURL === undefined || !URL.canParse(baseURL)) return undefined
+  const url = new URL(baseURL)
+  return {
+    address: url.hostname,
+    port: url.port !== "" ? Number(url.port) : url.protocol === "https:" ? 443 : 80
   }
 }
 
-/** Copies the defined attributes onto `span`. */
-const annotate = (span: Tracer.Span, attributes: Attrs): void => {
-  for (const key in attributes) {
-    const value = attributes[key]
-    if (value !== undefined) span.attribute(key, value)
-  }
-}
-
-/** The defined attributes as strings: a metric series' attributes (`server.port` 443 is "443"). */
-const defined = (attributes: Attrs): Record<string, string> => {
-  const out: Record<string, string> = {}
-  for (const key in attributes) if (attributes[key] !== undefined) out[key] = String(attributes[key])
-  return out
+/** Sets `key` on `span` when `value` is defined. */
+const set = (span: Tracer.Span, key: string, value: unknown): void => {
+  if (value !== undefined) span.attribute(key, value)
 }
 
 class Recorder implements AskTrace {
@@ -211,11 +205,13 @@ class Recorder implements AskTrace {
   private readonly clock: Clock.Clock
   private readonly capture: boolean
   private readonly sampled: boolean
-  private readonly envAnnotations: Readonly<Record<string, unknown>>
-  private readonly server: Attrs
+  private readonly envAnnotations: Readonly<Record<string, unknown>> | undefined
+  private readonly server: { readonly address: string; readonly port: number } | undefined
   private readonly agent: Tracer.Span
+  private readonly underAgent: Option.Option<Tracer.AnySpan>
   private readonly start: bigint
   private attempt: Attempt | undefined = undefined
+  private chat: ChatSeries | undefined = undefined
   private inputTokens = 0
   private outputTokens = 0
   private cacheReadTokens = 0
@@ -228,7 +224,8 @@ class Recorder implements AskTrace {
   ) {
     this.clock = Context.get(context, Clock.Clock)
     this.capture = Context.get(context, CaptureContent)
-    this.envAnnotations = Context.get(context, References.TracerSpanAnnotations)
+    const annotations = Context.get(context, References.TracerSpanAnnotations)
+    this.envAnnotations = Object.keys(annotations).length === 0 ? undefined : annotations
     const parent = Context.getOption(context, Tracer.ParentSpan)
     this.sampled =
       !(Option.isSome(parent) && parent.value.sampled === false) &&
@@ -238,26 +235,26 @@ class Recorder implements AskTrace {
       )
     this.server = serverOf(info.provider.baseURL)
     this.start = this.now()
-    this.agent = this.span(
+    const agent = this.span(
       info.agentName === undefined ? "invoke_agent" : `invoke_agent ${info.agentName}`,
       "internal",
-      parent,
-      {
-        [A.operationName]: "invoke_agent",
-        [A.providerName]: info.provider.name,
-        [A.agentName]: info.agentName,
-        [A.conversationId]: info.conversationId,
-        [A.requestModel]: info.provider.model,
-        ...this.server
-      }
+      parent
     )
+    agent.attribute(A.operationName, "invoke_agent")
+    agent.attribute(A.providerName, info.provider.name)
+    set(agent, A.agentName, info.agentName)
+    set(agent, A.conversationId, info.conversationId)
+    agent.attribute(A.requestModel, info.provider.model)
+    this.serverOn(agent)
+    this.agent = agent
+    this.underAgent = Option.some(agent)
   }
 
   private now(): bigint {
     return this.clock.currentTimeNanosUnsafe()
   }
 
-  private span(name: string, kind: Tracer.SpanKind, parent: Option.Option<Tracer.AnySpan>, attributes: Attrs) {
+  private span(name: string, kind: Tracer.SpanKind, parent: Option.Option<Tracer.AnySpan>): Tracer.Span {
     const span = this.tracer.span({
       name,
       parent,
@@ -268,13 +265,52 @@ class Recorder implements AskTrace {
       root: Option.isNone(parent),
       sampled: this.sampled
     })
-    annotate(span, this.envAnnotations)
-    annotate(span, attributes)
+    const annotations = this.envAnnotations
+    if (annotations !== undefined) for (const key in annotations) span.attribute(key, annotations[key])
     return span
   }
 
-  private record(spec: HistogramSpec, value: number, attributes: Record<string, string>): void {
-    series(spec, attributes).updateUnsafe(value, this.context)
+  private serverOn(span: Tracer.Span): void {
+    if (this.server === undefined) return
+    span.attribute(A.serverAddress, this.server.address)
+    span.attribute(A.serverPort, this.server.port)
+  }
+
+  /** The chat metrics' attributes for `model`, made when the model changes (once per ask, usually). */
+  private chatSeries(model: string): ChatSeries {
+    if (this.chat !== undefined && this.chat.model === model) return this.chat
+    const attributes: Record<string, string> = {
+      [A.operationName]: "chat",
+      [A.providerName]: this.info.provider.name,
+      [A.requestModel]: model
+    }
+    if (this.server !== undefined) {
+      attributes[A.serverAddress] = this.server.address
+      attributes[A.serverPort] = String(this.server.port)
+    }
+    this.chat = { model, attributes, key: `${this.info.provider.name}\u0000${model}\u0000${this.server?.address}` }
+    return this.chat
+  }
+
+  /** Records `value` in the chat metric `spec`, in the series of its attributes and these. */
+  private recordChat(
+    spec: HistogramSpec,
+    value: number,
+    chat: ChatSeries,
+    provider: string | undefined,
+    responseModel: string | undefined,
+    error: string | undefined,
+    tokenType: string | undefined
+  ): void {
+    const key = `${spec.name}\u0000${chat.key}\u0000${provider}\u0000${responseModel}\u0000${error}\u0000${tokenType}`
+    series(spec, key, () => {
+      const attributes = { ...chat.attributes }
+      if (provider !== undefined) attributes[A.providerName] = provider
+      if (responseModel !== undefined) attributes[A.responseModel] = responseModel
+      if (error !== undefined) attributes[A.errorType] = error
+      if (tokenType !== undefined) attributes[A.tokenType] = tokenType
+      return attributes
+    }).updateUnsafe(value, this.context)
   }
 
   /**
@@ -296,23 +332,18 @@ class Recorder implements AskTrace {
   attemptStarted(request: Provider.Request, attempt: number): void {
     if (this.attempt !== undefined) this.closeAttempt(undefined, Cause.interrupt(), undefined)
     const model = request.model ?? this.info.provider.model
-    const common = {
-      [A.operationName]: "chat",
-      [A.providerName]: this.info.provider.name,
-      [A.requestModel]: model,
-      ...this.server
-    }
-    const metricAttributes = defined(common)
-    const span = this.span(`chat ${model}`, "client", Option.some(this.agent), {
-      ...common,
-      [A.requestMaxTokens]: request.maxTokens,
-      [A.requestTemperature]: request.temperature,
-      [A.requestTopP]: request.topP,
-      [A.requestTopK]: request.topK,
-      [A.requestStopSequences]: request.stopSequences,
-      [A.requestStream]: true,
-      [A.attempt]: attempt
-    })
+    const span = this.span(`chat ${model}`, "client", this.underAgent)
+    span.attribute(A.operationName, "chat")
+    span.attribute(A.providerName, this.info.provider.name)
+    span.attribute(A.requestModel, model)
+    this.serverOn(span)
+    set(span, A.requestMaxTokens, request.maxTokens)
+    set(span, A.requestTemperature, request.temperature)
+    set(span, A.requestTopP, request.topP)
+    set(span, A.requestTopK, request.topK)
+    set(span, A.requestStopSequences, request.stopSequences)
+    span.attribute(A.requestStream, true)
+    span.attribute(A.attempt, attempt)
     if (this.capture) {
       span.attribute(A.inputMessages, Content.inputMessages(request.messages))
       if (request.system !== undefined && request.system.length > 0) {
@@ -320,7 +351,8 @@ class Recorder implements AskTrace {
       }
       if (request.tools.length > 0) span.attribute(A.toolDefinitions, Content.toolDefinitions(request.tools))
     }
-    this.attempt = { span, start: this.now(), metricAttributes, firstChunk: undefined }
+    this.chatSeries(model)
+    this.attempt = { span, start: this.now(), firstChunk: undefined }
   }
 
   firstChunk(): void {
@@ -329,7 +361,7 @@ class Recorder implements AskTrace {
     attempt.firstChunk = this.now()
     const ttfc = seconds(attempt.start, attempt.firstChunk)
     attempt.span.attribute(A.responseTimeToFirstChunk, ttfc)
-    this.record(specs.timeToFirstChunk, ttfc, attempt.metricAttributes)
+    this.recordChat(specs.timeToFirstChunk, ttfc, this.chat!, undefined, undefined, undefined, undefined)
   }
 
   attemptCompleted(turn: TurnInfo, content: ReadonlyArray<Message.ContentBlock>): void {
@@ -349,34 +381,34 @@ class Recorder implements AskTrace {
     if (attempt === undefined) return
     this.attempt = undefined
     const { span } = attempt
+    const chat = this.chat!
     const end = this.now()
-    const attributes: Record<string, string> = { ...attempt.metricAttributes }
+    // a fallback chain's turn: the provider that answered it, not the chain
+    const provider =
+      turn?.answeredBy !== undefined && turn.answeredBy !== this.info.provider.name ? turn.answeredBy : undefined
+    const responseModel = turn?.model
+    if (provider !== undefined) span.attribute(A.providerName, provider)
     if (turn !== undefined) {
-      // a fallback chain's turn: the provider that answered it, not the chain
-      if (turn.answeredBy !== undefined && turn.answeredBy !== this.info.provider.name) {
-        attributes[A.providerName] = turn.answeredBy
-        span.attribute(A.providerName, turn.answeredBy)
-      }
-      if (turn.model !== undefined) attributes[A.responseModel] = turn.model
-      this.usage(span, turn, attributes)
+      set(span, A.responseId, turn.id)
+      set(span, A.responseModel, responseModel)
       const finish = turn.stopReason == null || cause !== undefined ? undefined : Content.finishReason(turn.stopReason)
-      annotate(span, {
-        [A.responseId]: turn.id,
-        [A.responseModel]: turn.model,
-        [A.responseFinishReasons]: finish === undefined ? undefined : [finish]
-      })
-      if (this.capture && content !== undefined && finish !== undefined) {
-        span.attribute(A.outputMessages, Content.outputMessages(content, finish))
+      if (finish !== undefined) {
+        span.attribute(A.responseFinishReasons, [finish])
+        if (this.capture && content !== undefined) {
+          span.attribute(A.outputMessages, Content.outputMessages(content, finish))
+        }
       }
+      this.usage(span, turn, chat, provider)
     }
     const failure = cause === undefined ? undefined : errorOf(cause)
-    if (failure !== undefined) attributes[A.errorType] = this.failed(span, failure.error)
-    this.record(specs.operationDuration, seconds(attempt.start, end), attributes)
+    const error = failure === undefined ? undefined : this.failed(span, failure.error)
+    const duration = seconds(attempt.start, end)
+    this.recordChat(specs.operationDuration, duration, chat, provider, responseModel, error, undefined)
     span.end(end, cause === undefined ? Exit.void : Exit.failCause(cause))
   }
 
   /** The turn's token counts on its span, in the ask's totals and in the token usage metric. */
-  private usage(span: Tracer.Span, turn: TurnInfo, attributes: Record<string, string>): void {
+  private usage(span: Tracer.Span, turn: TurnInfo, chat: ChatSeries, provider: string | undefined): void {
     const { inputTokens, outputTokens, cacheReadTokens, cacheWriteTokens } = turn.usage
     const input = inputTokens + cacheReadTokens + cacheWriteTokens
     if (input === 0 && outputTokens === 0) return
@@ -388,8 +420,8 @@ class Recorder implements AskTrace {
     span.attribute(A.usageOutputTokens, outputTokens)
     span.attribute(A.usageCacheReadInputTokens, cacheReadTokens)
     span.attribute(A.usageCacheCreationInputTokens, cacheWriteTokens)
-    this.record(specs.tokenUsage, input, { ...attributes, [A.tokenType]: "input" })
-    this.record(specs.tokenUsage, outputTokens, { ...attributes, [A.tokenType]: "output" })
+    this.recordChat(specs.tokenUsage, input, chat, provider, turn.model, undefined, "input")
+    this.recordChat(specs.tokenUsage, outputTokens, chat, provider, turn.model, undefined, "output")
   }
 
   retrying(attempt: number, delay: Duration.Duration, error: unknown): void {
@@ -403,12 +435,11 @@ class Recorder implements AskTrace {
   tool<O extends ToolOutcome>(call: ToolCall, run: Effect.Effect<O>): Effect.Effect<O> {
     return Effect.suspend(() => {
       const start = this.now()
-      const span = this.span(`execute_tool ${call.name}`, "internal", Option.some(this.agent), {
-        [A.operationName]: "execute_tool",
-        [A.toolName]: call.name,
-        [A.toolCallId]: call.id,
-        [A.toolType]: "function"
-      })
+      const span = this.span(`execute_tool ${call.name}`, "internal", this.underAgent)
+      span.attribute(A.operationName, "execute_tool")
+      span.attribute(A.toolName, call.name)
+      span.attribute(A.toolCallId, call.id)
+      span.attribute(A.toolType, "function")
       if (this.capture) span.attribute(A.toolCallArguments, Content.toolArguments(call.input))
       // the span is the parent of the tool's own spans (provided directly: `withParentSpan`
       // captures a stack trace per call)
@@ -420,22 +451,26 @@ class Recorder implements AskTrace {
 
   private toolEnded(span: Tracer.Span, start: bigint, call: ToolCall, exit: Exit.Exit<ToolOutcome>): void {
     const end = this.now()
-    const attributes: Record<string, string> = { [A.operationName]: "execute_tool", [A.toolName]: call.name }
+    let error: string | undefined
     let spanExit: Exit.Exit<unknown, unknown> = exit
     if (Exit.isSuccess(exit)) {
       const outcome = exit.value
       if (this.capture) span.attribute(A.toolCallResult, outcome.content)
       if (outcome.isError) {
-        const type = outcome.errorType ?? "ToolError"
-        span.attribute(A.errorType, type)
-        attributes[A.errorType] = type
-        spanExit = Exit.fail(new ToolErrorResult(type))
+        error = outcome.errorType ?? "ToolError"
+        span.attribute(A.errorType, error)
+        spanExit = Exit.fail(new ToolErrorResult(error))
       }
     } else {
       const failure = errorOf(exit.cause)
-      if (failure !== undefined) attributes[A.errorType] = this.failed(span, failure.error)
+      if (failure !== undefined) error = this.failed(span, failure.error)
     }
-    this.record(specs.toolDuration, seconds(start, end), attributes)
+    const key = `${specs.toolDuration.name}\u0000${call.name}\u0000${error}`
+    series(specs.toolDuration, key, () => {
+      const attributes: Record<string, string> = { [A.operationName]: "execute_tool", [A.toolName]: call.name }
+      if (error !== undefined) attributes[A.errorType] = error
+      return attributes
+    }).updateUnsafe(seconds(start, end), this.context)
     span.end(end, spanExit)
   }
 
@@ -448,15 +483,20 @@ class Recorder implements AskTrace {
     span.attribute(A.usageOutputTokens, this.outputTokens)
     span.attribute(A.usageCacheReadInputTokens, this.cacheReadTokens)
     span.attribute(A.usageCacheCreationInputTokens, this.cacheWriteTokens)
-    const attributes = defined({
-      [A.operationName]: "invoke_agent",
-      [A.providerName]: this.info.provider.name,
-      [A.agentName]: this.info.agentName,
-      [A.requestModel]: this.info.provider.model
-    })
     const failure = cause === undefined ? undefined : errorOf(cause)
-    if (failure !== undefined) attributes[A.errorType] = this.failed(span, failure.error)
-    this.record(specs.agentDuration, seconds(this.start, end), attributes)
+    const error = failure === undefined ? undefined : this.failed(span, failure.error)
+    const { provider, agentName } = this.info
+    const key = `${specs.agentDuration.name}\u0000${provider.name}\u0000${provider.model}\u0000${agentName}\u0000${error}`
+    series(specs.agentDuration, key, () => {
+      const attributes: Record<string, string> = {
+        [A.operationName]: "invoke_agent",
+        [A.providerName]: provider.name,
+        [A.requestModel]: provider.model
+      }
+      if (agentName !== undefined) attributes[A.agentName] = agentName
+      if (error !== undefined) attributes[A.errorType] = error
+      return attributes
+    }).updateUnsafe(seconds(this.start, end), this.context)
     span.end(end, cause === undefined ? Exit.void : Exit.failCause(cause))
   }
 }
