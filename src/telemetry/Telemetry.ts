@@ -29,8 +29,7 @@
  * @since 0.3.0
  */
 import { type Duration, Effect, Layer } from "effect"
-import { FetchHttpClient } from "effect/http"
-import { Otlp, OtlpExporter } from "effect/observability"
+import type { OtlpExporter } from "effect/observability"
 import { InvalidOptions } from "../core/HarnessError.js"
 import { CaptureContent } from "./names.js"
 
@@ -75,8 +74,10 @@ export interface OtlpOptions {
   readonly shutdownTimeout?: Duration.Input | undefined
 }
 
+const loadOtlp = Effect.promise(() => import("./otlp.js"))
+
 const invalid = (option: string, message: string): Layer.Layer<OtlpExporter.Flusher, InvalidOptions> =>
-  Layer.effect(OtlpExporter.Flusher, Effect.fail(new InvalidOptions({ option, message })))
+  Layer.unwrap(Effect.fail(new InvalidOptions({ option, message })))
 
 /**
  * Exports traces, metrics and logs to an OpenTelemetry collector over OTLP/HTTP, with effect's
@@ -106,19 +107,8 @@ export const layerOtlp = (options: OtlpOptions): Layer.Layer<OtlpExporter.Flushe
   if (typeof options.serviceName !== "string" || options.serviceName.trim() === "") {
     return invalid("serviceName", "serviceName is empty; OTLP needs a service.name for every resource.")
   }
-  const exporter = (options.encoding === "protobuf" ? Otlp.layerProtobuf : Otlp.layerJson)({
-    baseUrl: options.url,
-    resource: {
-      serviceName: options.serviceName,
-      serviceVersion: options.serviceVersion,
-      ...(options.resourceAttributes !== undefined ? { attributes: options.resourceAttributes } : {})
-    },
-    headers: options.headers,
-    tracerExportInterval: options.exportInterval,
-    loggerExportInterval: options.exportInterval,
-    metricsExportInterval: options.metricsExportInterval,
-    shutdownTimeout: options.shutdownTimeout
-  }).pipe(Layer.provide(FetchHttpClient.layer))
+  // the exporter's modules load when the layer is built, not when the package is imported
+  const exporter = Layer.unwrap(Effect.map(loadOtlp, (otlp) => otlp.layer(options)))
   return Layer.merge(exporter, Layer.succeed(CaptureContent)(options.captureContent ?? false))
 }
 
@@ -133,7 +123,6 @@ export const layerOtlp = (options: OtlpOptions): Layer.Layer<OtlpExporter.Flushe
  * ```
  * @since 0.3.0
  */
-export const flush: Effect.Effect<void, never, OtlpExporter.Flusher> = Effect.flatMap(
-  Effect.service(OtlpExporter.Flusher),
-  (flusher) => flusher.flush
+export const flush: Effect.Effect<void, never, OtlpExporter.Flusher> = Effect.flatMap(loadOtlp, (otlp) =>
+  Effect.flatMap(Effect.service(otlp.OtlpExporter.Flusher), (flusher) => flusher.flush)
 )

@@ -464,6 +464,25 @@ describe("Telemetry off", () => {
     })
   )
 
+  it.effect("Telemetry.flush sends what the exporter holds before the layer closes", () =>
+    Effect.gen(function* () {
+      const receiver = yield* OtlpReceiver.make
+      const before = yield* observed(
+        receiver,
+        Effect.gen(function* () {
+          const trace = yield* Trace.start(info)
+          trace.ended(Exit.void)
+          yield* Telemetry.flush
+          return yield* receiver.spans
+        })
+      )
+      assert.deepStrictEqual(
+        before.map((span) => span.name),
+        ["invoke_agent analyst"]
+      )
+    })
+  )
+
   it.effect("layerOtlp rejects a URL that is not http(s) and an empty service name", () =>
     Effect.gen(function* () {
       const bad = yield* Effect.flip(
