@@ -12,6 +12,7 @@
  * | loop | agent-loop turns per second, scripted provider and a no-op tool |
  * | openai | deltas/s reading one Chat Completions stream of N deltas: floor, raw `openai` SDK, `agent.runStream` |
  * | anthropic | the Anthropic adapter against the SDK and against library versions of its SSE parser and transport |
+ * | telemetry | streaming N deltas and the agent loop with tracing off and on (`Telemetry.layerOtlp`, JSON and protobuf) |
  * | store | session store: commit latency p50/p99 per layer, concurrent commits, resume one of 10,000 sessions |
  * | server | the HTTP server: 1,000 SSE clients at 20 ms/event (gap p50/p99, server CPU); `/v1/messages` events/s to the SDK |
  * | duckdb, sandbox | the data tools' own benchmarks, when their modules are present |
@@ -34,6 +35,7 @@ import { benchServer } from "./server.js"
 import { benchSnapshots } from "./snapshots.js"
 import { benchStore } from "./store.js"
 import { benchStreaming } from "./streaming.js"
+import { benchTelemetry } from "./telemetry.js"
 import { startServer } from "./util/server.js"
 import { formatMarkdown, formatTable, type Row } from "./util/stats.js"
 
@@ -122,6 +124,9 @@ try {
       repetitions: quick ? 1 : 3,
       messageDeltas: quick ? 10_000 : 100_000
     })
+  )
+  await section("telemetry", () =>
+    benchTelemetry(server, { n: quick ? 100_000 : 1_000_000, asks: quick ? 50 : 300, repetitions: quick ? 2 : 3 })
   )
 } finally {
   await server.stop()

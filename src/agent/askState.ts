@@ -15,6 +15,7 @@ import { RunResult, type TurnModel } from "../core/RunResult.js"
 import type * as StreamEvent from "../core/StreamEvent.js"
 import { TurnAccumulator, type TurnResult } from "../core/TurnAccumulator.js"
 import * as Usage from "../core/Usage.js"
+import type { AskTrace } from "../telemetry/trace.js"
 import type { Config } from "./config.js"
 import type { SessionState } from "./sessionState.js"
 import type { ToolEnv } from "./toolCalls.js"
@@ -148,6 +149,8 @@ export interface Ask {
   readonly now: () => number
   /** Wall-clock milliseconds, for the retry schedule. */
   readonly wallNow: () => number
+  /** What the ask reports to telemetry (nothing, unless a tracing backend is installed). */
+  readonly trace: AskTrace
   readonly tools: ToolEnv
 }
 

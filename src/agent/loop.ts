@@ -26,6 +26,7 @@ import { TurnAccumulator, type TurnResult } from "../core/TurnAccumulator.js"
 import * as Usage from "../core/Usage.js"
 import type * as Provider from "../provider/Provider.js"
 import { monotonicMillis, withPullDeadlines } from "../provider/pullDeadline.js"
+import * as Trace from "../telemetry/trace.js"
 import * as Tool from "../tools/Tool.js"
 import { afterTools, beforeEnd } from "./answerTurns.js"
 import {
@@ -82,7 +83,11 @@ const start = (
   scope: Scope.Scope
 ): Effect.Effect<Step> => {
   const withSession = (session: SessionState) =>
-    Effect.clockWith((clock) => begin(makeAsk(config, session, options, scope, clock), prompt))
+    Effect.clockWith((clock) =>
+      Effect.flatMap(Trace.start({ provider: config.provider.info }), (trace) =>
+        begin(makeAsk(config, session, options, scope, clock, trace), prompt)
+      )
+    )
   const ready = Effect.isEffect(given)
     ? Effect.flatMap(Effect.provideService(given, Scope.Scope, scope), withSession)
     : withSession(given)
@@ -95,7 +100,8 @@ const makeAsk = (
   session: SessionState,
   options: AskOptions | undefined,
   scope: Scope.Scope,
-  clock: Clock.Clock
+  clock: Clock.Clock,
+  trace: Trace.AskTrace
 ): Ask => {
   const state = new AskState()
   const ask: Ask = {
@@ -106,6 +112,7 @@ const makeAsk = (
     scope,
     now: monotonicMillis(clock),
     wallNow: () => clock.currentTimeMillisUnsafe(),
+    trace,
     tools: {
       config,
       visible: session.visible,
@@ -129,7 +136,7 @@ const makeAsk = (
 const begin = (ask: Ask, prompt: ReadonlyArray<Message.ContentBlock>): Effect.Effect<Step> =>
   Effect.andThen(
     Effect.andThen(
-      Scope.addFinalizer(ask.scope, repair(ask)),
+      Scope.addFinalizerExit(ask.scope, (exit) => repair(ask, exit)),
       // registered after the repair, so it runs first
       Scope.addFinalizerExit(ask.scope, rollback(ask, Ref.getUnsafe(ask.session.history)))
     ),
@@ -208,7 +215,9 @@ const startAttempt = (ask: Ask, attempt: number): Step => {
   state.turn = turn
   state.attempts++
   const scope = Scope.forkUnsafe(ask.scope)
-  const events = providerEvents(ask, buildRequest(ask))
+  const request = buildRequest(ask)
+  ask.trace.attemptStarted(request, attempt)
+  const events = providerEvents(ask, request)
   const phase: Extract<Phase, { _tag: "Model" }> = {
     _tag: "Model",
     attempt,
@@ -245,6 +254,7 @@ const foldChunk = (
     const error = turn.apply(event)
     if (error) return attemptFailed(ask, phase, Cause.fail(error))
   }
+  if (!turn.emitted) ask.trace.firstChunk()
   turn.emitted = true
   if (!turn.stopped) return Effect.succeed(chunk as Events)
   const response = turn.result()
@@ -267,11 +277,13 @@ const attemptEnded = (ask: Ask, phase: Extract<Phase, { _tag: "Model" }>, cause:
 }
 
 /** The attempt failed: its scope closes (aborting the request), then it is retried or the ask fails. */
-const attemptFailed = (ask: Ask, phase: Extract<Phase, { _tag: "Model" }>, cause: Cause.Cause<unknown>): Step =>
-  Effect.andThen(
+const attemptFailed = (ask: Ask, phase: Extract<Phase, { _tag: "Model" }>, cause: Cause.Cause<unknown>): Step => {
+  ask.trace.attemptFailed(phase.turn, cause)
+  return Effect.andThen(
     Scope.close(phase.scope, Exit.failCause(cause)),
     Effect.suspend(() => retryOrFail(ask, phase, cause))
   )
+}
 
 /**
  * Retries a retryable failure after the schedule's delay (a fresh attempt; after partial output
@@ -287,6 +299,7 @@ const retryOrFail = (ask: Ask, phase: Extract<Phase, { _tag: "Model" }>, cause: 
   return Effect.flatMap(Effect.exit(retryDelay(ask.config, ask.state, error, ask.wallNow())), (delay): Step => {
     if (Exit.isFailure(delay)) return giveUp()
     const { state } = ask
+    ask.trace.retrying(phase.attempt + 1, delay.value, error)
     state.usage = Usage.add(state.usage, phase.turn.usage)
     state.turn = undefined
     const backoff = backoffPhase(ask, phase.attempt, delay.value)
@@ -319,6 +332,7 @@ const backoffPhase = (ask: Ask, attempt: number, delay: Duration.Duration): Phas
 const commitTurn = (ask: Ask, phase: Extract<Phase, { _tag: "Model" }>, response: TurnResult): Effect.Effect<void> => {
   const { state } = ask
   phase.committed = true
+  ask.trace.attemptCompleted(phase.turn, response.content)
   state.turn = undefined
   state.response = response
   state.usage = Usage.add(state.usage, response.usage)
@@ -375,11 +389,12 @@ const finish = (ask: Ask, status: RunResult["status"], response: TurnResult): Ph
  * in progress is kept (its text) or dropped by policy, the run's usage is added to the session's,
  * and a completed run reports its result.
  */
-const repair = (ask: Ask): Effect.Effect<void> =>
+const repair = (ask: Ask, exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> =>
   Effect.suspend(() => {
     const { state, session, config } = ask
     const results = state.pending === undefined ? Effect.void : commitResults(ask)
     const turn = state.turn
+    ask.trace.ended(exit, turn)
     state.turn = undefined
     if (turn !== undefined) state.usage = Usage.add(state.usage, turn.usage)
     const kept =

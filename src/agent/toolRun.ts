@@ -36,7 +36,7 @@ export const startTools = (ask: Ask, uses: ReadonlyArray<Message.ToolUseBlock>, 
 
 /** One tool call; its result is kept for the commit. */
 const runTool = (ask: Ask, use: Message.ToolUseBlock): Effect.Effect<StreamEvent.StreamEvent> =>
-  Effect.map(callTool(ask.tools, use), (outcome) => {
+  Effect.map(ask.trace.tool(use, callTool(ask.tools, use)), (outcome) => {
     ask.state.results.set(use.id, Message.toolResult(use.id, outcome.content, outcome.isError))
     const event: StreamEvent.ToolResult = {
       type: "tool_result",
