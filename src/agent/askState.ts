@@ -11,7 +11,7 @@ import type * as Arr from "effect/Array"
 import type { HarnessError } from "../core/HarnessError.js"
 import { type Partial, ProviderError, Timeout, type TimeoutPhase } from "../core/HarnessError.js"
 import * as Message from "../core/Message.js"
-import { RunResult } from "../core/RunResult.js"
+import { RunResult, type TurnModel } from "../core/RunResult.js"
 import type * as StreamEvent from "../core/StreamEvent.js"
 import { TurnAccumulator, type TurnResult } from "../core/TurnAccumulator.js"
 import * as Usage from "../core/Usage.js"
@@ -72,10 +72,14 @@ export class AskState {
   usage: Usage.Usage = Usage.empty
   /** What the model passed to the `answer` tool. */
   answer: { readonly value: unknown } | undefined = undefined
+  /** Typed answers refused (invalid, or missing at the end) so far in this ask. */
+  answerRefusals = 0
   /** The model turn attempt in progress, not yet committed (what a partial turn keeps). */
   turn: TurnAccumulator | undefined = undefined
   /** The last committed turn. */
   response: TurnResult | undefined = undefined
+  /** Who answered each committed turn. */
+  readonly answeredBy: Array<TurnModel> = []
   /** Tool calls committed in an assistant message whose results are not yet committed. */
   pending: ReadonlyArray<Message.ToolUseBlock> | undefined = undefined
   readonly results = new Map<string, Message.ToolResultBlock>()
@@ -96,6 +100,7 @@ export class AskState {
       attempts: this.attempts,
       stopReason: response.stopReason,
       usage: this.usage,
+      answeredBy: [...this.answeredBy],
       ...(this.answer !== undefined ? { value: this.answer.value } : {})
     })
   }

@@ -180,7 +180,8 @@ export const DataErrorReason = Schema.Literals([
   "UnsupportedValue",
   "FileNotFound",
   "UnsupportedFormat",
-  "ParseError"
+  "ParseError",
+  "NotFound"
 ])
 /** @since 0.1.0 */
 export type DataErrorReason = typeof DataErrorReason.Type

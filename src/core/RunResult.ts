@@ -2,7 +2,7 @@
  * The outcome of one ask: the final text, how the run ended, and what it cost.
  * @since 0.1.0
  */
-import { Schema } from "effect"
+import { Effect, Schema } from "effect"
 import { AnyStopReason } from "./NormalizedResponse.js"
 import { Usage } from "./Usage.js"
 
@@ -16,13 +16,37 @@ export const Status = Schema.Literals(["completed", "max_turns"])
 export type Status = typeof Status.Type
 
 /**
+ * Who answered one model turn: the provider's name (`Provider.Info.name`; in a fallback chain the
+ * member that answered, e.g. `"openai"` after `"anthropic"` was overloaded) and the model the
+ * response named (its `message_start`), e.g. `"claude-sonnet-4-6"`.
+ * @since 0.2.0
+ */
+export const TurnModel = Schema.Struct({
+  provider: Schema.String,
+  model: Schema.String
+})
+/** @since 0.2.0 */
+export type TurnModel = typeof TurnModel.Type
+
+const noTurns = Effect.sync((): ReadonlyArray<TurnModel> => [])
+
+/**
  * The outcome of one ask.
  *
  * - `text`: the final turn's text
- * - `turns`: model turns taken; `attempts`: provider calls made, retries included
+ * - `turns`: model turns taken; `attempts`: calls the agent made of its provider, retries
+ *   included (a fallback chain is one provider: its switches inside a call are not counted here)
  * - `stopReason`: why the last turn ended
- * - `usage`: summed over every turn and attempt
+ * - `usage`: summed over every turn and attempt (a fallback chain's dropped attempts included)
  * - `value`: what the model passed to the `answer` tool, if it did
+ * - `answeredBy`: for each completed turn, in order, the provider and model that answered it
+ *   (empty when decoded from a result written before the field existed)
+ *
+ * @example
+ * ```ts
+ * const result = yield* agent.runResult("How many orders are late?")
+ * result.answeredBy // [{ provider: "openai", model: "gpt-4.1-mini" }, { provider: "anthropic", ... }]
+ * ```
  * @since 0.1.0
  */
 export class RunResult extends Schema.Class<RunResult>("data-harness/RunResult")({
@@ -32,5 +56,9 @@ export class RunResult extends Schema.Class<RunResult>("data-harness/RunResult")
   attempts: Schema.Number,
   stopReason: AnyStopReason,
   usage: Usage,
-  value: Schema.optionalKey(Schema.Unknown)
+  value: Schema.optionalKey(Schema.Unknown),
+  answeredBy: Schema.Array(TurnModel).pipe(
+    Schema.withDecodingDefaultKey(noTurns),
+    Schema.withConstructorDefault(noTurns)
+  )
 }) {}

@@ -3,12 +3,12 @@
  *
  * A provider turn is `message_start`, then for each content block `content_block_start`,
  * `content_block_delta`s and `content_block_stop`, then `message_delta` (stop reason, usage) and
- * `message_stop`. The harness adds two events no provider emits:
+ * `message_stop`. The harness adds two events of its own:
  *
  * | type | when |
  * | --- | --- |
  * | `tool_result` | after the harness ran a tool: `tool_use_id`, `tool_name`, `content`, `is_error` |
- * | `discard` | a turn failed after it had streamed output and is being retried: drop what you showed of it |
+ * | `discard` | a turn failed after it had streamed output and is being retried (or a fallback chain moved on to its next provider): drop what you showed of it |
  *
  * Every event that crosses the provider boundary is decoded with {@link decodeWire}: it validates
  * the fields the harness relies on and keeps the event object exactly as it arrived, so ids, model,
@@ -98,6 +98,10 @@ export type Delta = typeof Delta.Type
  * (and `stop_reason` be set), e.g. a tool call made by code the API ran (programmatic tool
  * calling): the turn starts from that message, as the SDK's `MessageStream` does. Those blocks
  * are checked as `Message.ContentBlock`s when the turn is folded.
+ *
+ * `message.provider` is the harness's, not the API's: a fallback chain (`Provider.fallback`) sets
+ * it to the name of the provider that streams the turn; without it the turn is the agent's
+ * provider's.
  * @since 0.1.0
  */
 export const MessageStart = Schema.Struct({
@@ -106,6 +110,7 @@ export const MessageStart = Schema.Struct({
     id: Schema.String,
     role: Schema.Literal("assistant"),
     model: Schema.String,
+    provider: Schema.optionalKey(Schema.String),
     content: Schema.Array(Schema.Unknown),
     stop_reason: Schema.optionalKey(Schema.NullOr(Schema.String)),
     stop_sequence: Schema.optionalKey(Schema.NullOr(Schema.String)),
@@ -172,7 +177,10 @@ export type ToolResult = typeof ToolResult.Type
 /**
  * Harness event: the current turn failed after it had streamed output and is being retried
  * (attempt `attempt`, because of `reason`). A consumer drops what it showed of this turn since its
- * `message_start`; the new attempt's events follow.
+ * `message_start`; the new attempt's events follow, from a fresh `message_start`. The agent emits
+ * it before its own retries; a fallback chain (`Provider.fallback`) emits it in its stream when it
+ * moves on to its next provider after output (so `Provider.collect` and the agent's fold start the
+ * turn over, counting the dropped attempt's usage).
  * @since 0.1.0
  */
 export const Discard = Schema.Struct({
@@ -184,7 +192,8 @@ export const Discard = Schema.Struct({
 export type Discard = typeof Discard.Type
 
 /**
- * The events a provider emits for one turn.
+ * The events a provider emits for one turn. `discard` comes only from a provider that switches
+ * attempts inside its own stream (a fallback chain), never from the wire: `decodeWire` skips it.
  * @since 0.1.0
  */
 export const ProviderEvent = Schema.Union([
@@ -193,7 +202,8 @@ export const ProviderEvent = Schema.Union([
   ContentBlockDelta,
   ContentBlockStop,
   MessageDelta,
-  MessageStop
+  MessageStop,
+  Discard
 ])
 /** @since 0.1.0 */
 export type ProviderEvent = typeof ProviderEvent.Type
@@ -364,6 +374,7 @@ const isValidFrame = (raw: unknown): raw is ProviderEvent => {
         typeof message.id === "string" &&
         message.role === "assistant" &&
         typeof message.model === "string" &&
+        (message.provider === undefined ? !("provider" in message) : typeof message.provider === "string") &&
         Array.isArray(message.content) &&
         optionalNullOr(message, "stop_reason", isString) &&
         optionalNullOr(message, "stop_sequence", isString) &&

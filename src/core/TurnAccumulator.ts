@@ -4,7 +4,9 @@
  * JSON joined and parsed at block stop (an empty input meaning `{}`), thinking with its
  * signature, citations appended, a `compaction` block's summary set from its `compaction_delta`,
  * deltas of unknown kinds folded by their shape (string fields appended to the block's field of
- * the same name), usage counters replaced (not summed) as they arrive.
+ * the same name), usage counters replaced (not summed) as they arrive. A `discard` event (a
+ * fallback chain moving on after output) starts the turn over from the next `message_start`; the
+ * usage of what it dropped stays counted.
  *
  * Mutable for speed on the per-token path, but local: one accumulator per turn attempt.
  */
@@ -55,6 +57,10 @@ export class TurnAccumulator {
    */
   private counters: Usage.Counts | undefined = undefined
   private built: Usage.Usage | undefined = undefined
+  /** The usage of the attempts a `discard` dropped (a fallback chain's), counted in {@link usage}. */
+  private dropped: Usage.Usage | undefined = undefined
+  /** The provider `message_start` named (`message.provider`, set by a fallback chain). */
+  private named: string | undefined = undefined
   /** Whether any event of this attempt has been handed on. */
   emitted = false
   readonly blocks: Array<MutableBlock | undefined> = []
@@ -79,19 +85,25 @@ export class TurnAccumulator {
   constructor(readonly provider: string) {}
 
   private invalid(message: string): ProviderError {
+    const provider = this.answeredBy
     return new ProviderError({
       reason: "InvalidResponse",
-      provider: this.provider,
-      message: `The ${this.provider} stream was malformed: ${message}. This is a provider or proxy fault; report it if it repeats.`,
+      provider,
+      message: `The ${provider} stream was malformed: ${message}. This is a provider or proxy fault; report it if it repeats.`,
       partial: this.partial(Usage.empty)
     })
   }
 
-  /** The turn's usage so far. */
+  /** The provider that streams the turn: the one `message_start` named, else the accumulator's. */
+  get answeredBy(): string {
+    return this.named ?? this.provider
+  }
+
+  /** The turn's usage so far, with that of attempts a `discard` dropped. */
   get usage(): Usage.Usage {
-    if (this.counters === undefined) return Usage.empty
+    if (this.counters === undefined) return this.dropped ?? Usage.empty
     this.built ??= Usage.make(this.counters)
-    return this.built
+    return this.dropped === undefined ? this.built : Usage.add(this.dropped, this.built)
   }
 
   /** Applies a wire usage object as `Usage.merge` does: present counters replace earlier ones. */
@@ -136,7 +148,33 @@ export class TurnAccumulator {
         this.stopped = true
         return undefined
       }
+      case "discard":
+        this.restart()
+        return undefined
     }
+  }
+
+  /**
+   * A `discard`: what the turn had is dropped (its usage stays counted) and the next
+   * `message_start` starts it over. `emitted` stays: the consumer has seen output of this turn.
+   */
+  private restart(): void {
+    this.dropped = this.usage
+    this.counters = undefined
+    this.built = undefined
+    this.id = undefined
+    this.model = undefined
+    this.named = undefined
+    this.started = false
+    this.stopped = false
+    this.stopReason = undefined
+    this.stopSequence = undefined
+    this.blocks.length = 0
+    this.json.length = 0
+    this.closed.length = 0
+    this.parts.length = 0
+    this.truncated.clear()
+    this.unfolded.length = 0
   }
 
   /** A `content_block_delta`: the per-token path. */
@@ -209,6 +247,7 @@ export class TurnAccumulator {
     const message = event.message
     this.id = message.id
     this.model = message.model
+    if (message.provider !== undefined) this.named = message.provider
     this.counters = undefined
     this.count(message.usage)
     const content = message.content

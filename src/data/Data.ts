@@ -33,6 +33,15 @@
  * interruption) the database is closed and the data directory removed; nothing waits for garbage
  * collection. {@link openDatabases} counts the databases open in the process.
  *
+ * **Lineage.** Every handle records how it was made ({@link LineageStep}): put by the user, a
+ * file (its path and format), or the SQL statement (`select`, `saveQuery`, the `sql` tool) or
+ * JavaScript code (the `javascript` tool's `save`) that made it, with the exact versions of the
+ * handles it read (for SQL, the tables DuckDB's parser finds in the statement; CTE names are not
+ * handles) and when (Effect's `Clock`). A handle carries its whole chain, fixed when it is made:
+ * replacing or removing an ancestor later changes nothing in it, and `lineage(name)` marks that
+ * ancestor's step `superseded`. `lineage(name)` returns the chain back to the sources;
+ * `lineageOf(names)` the chains of several handles merged (what an answer came from).
+ *
  * Values that cannot be stored (functions, symbols, cycles, class instances), a missing file, a
  * directory, a file of unknown format and a file DuckDB cannot parse are a `DataError` that names
  * the problem, and the store is unchanged.
@@ -43,6 +52,7 @@
  * // handle === "sales"; the model sees { kind: "table", rows: 1, columns: [...], sample: [...] }
  * const orders = yield* session.putFile("orders", "data/orders.parquet")
  * const result = yield* session.data.query("SELECT count(*) AS n FROM orders")
+ * const { steps } = yield* session.data.lineage("orders") // [{ kind: "file", path: ".../orders.parquet", ... }]
  * ```
  * @since 0.1.0
  */
@@ -62,6 +72,7 @@ export {
 export type { FileFormat } from "./duckdb/fileFormats.js"
 export { openDatabases } from "./duckdb/openDatabases.js"
 export { DatabaseLimits, type Limits } from "./duckdb/settings.js"
+export { HandleVersion, Lineage, LineageChain, LineageEntry, LineageStep } from "./lineage.js"
 export type {
   Column,
   Handle,
@@ -70,6 +81,7 @@ export type {
   SelectOptions,
   SelectResult,
   Snapshot,
+  Source,
   Store
 } from "./model.js"
 export { describe } from "./snapshots.js"

@@ -7,6 +7,7 @@ import type { DataError } from "../core/HarnessError.js"
 import type { QueryResult, Selection } from "./duckdb/Database.js"
 import type { SqlError } from "./duckdb/errors.js"
 import type { FileFormat } from "./duckdb/fileFormats.js"
+import type { Lineage, LineageChain } from "./lineage.js"
 
 /**
  * A column of a table snapshot.
@@ -53,6 +54,40 @@ export interface Handle {
   readonly format?: FileFormat | undefined
   /** The SQL that produced it, when it is a saved query result. */
   readonly query?: string | undefined
+  /**
+   * How this version was made and everything it was made from: its own step first, then each
+   * ancestor's step once (see `LineageChain`). Set on every handle a store holds; fixed when the
+   * handle is made, so replacing an ancestor later does not change it.
+   */
+  readonly lineage?: LineageChain | undefined
+}
+
+/**
+ * What made a value put with `put` or `putHandle`, for its lineage: by default, the user put it
+ * (`kind: "put"`). A tool that computes a value from handles says so, and the value's lineage
+ * reaches back through those handles.
+ *
+ * @example
+ * ```ts
+ * const sales = yield* store.get("sales")
+ * yield* store.put("forecast", forecast(sales), {
+ *   source: { kind: "forecast", code: "holt-winters, 12 months", inputs: [sales!] }
+ * })
+ * ```
+ * @since 0.2.0
+ */
+export interface Source {
+  /** What made it: `"javascript"`, or your tool's name (`"put"`, `"file"` and `"sql"` are the store's own). */
+  readonly kind: string
+  /** The code or parameters that made it. */
+  readonly code?: string | undefined
+  /**
+   * The handles it was computed from: the `Handle`s read (the exact versions, even if they have
+   * been replaced since), or names (the version there now). An unknown name is a `NotFound`.
+   */
+  readonly inputs?: ReadonlyArray<Handle | string> | undefined
+  /** The `tool_use` that made it, when a tool did. */
+  readonly toolUseId?: string | undefined
 }
 
 /**
@@ -66,6 +101,12 @@ export interface PutOptions {
   readonly description?: string | undefined
   /** What each column means, shown to the model in the table snapshot. */
   readonly semantics?: Readonly<Record<string, string>> | undefined
+  /**
+   * For `put` and `putHandle`: what made the value, recorded in its lineage (default: put by the
+   * user). `putFile` and `saveQuery` record their own (the file; the statement and the handles it
+   * read). A handle given to `putHandle` with a `lineage` and no `source` keeps its lineage.
+   */
+  readonly source?: Source | undefined
 }
 
 /**
@@ -93,6 +134,8 @@ export interface SelectOptions {
   readonly keepAs?: ((preview: Selection) => string | undefined) | undefined
   /** What each column means, for the snapshot of a kept result. */
   readonly semantics?: Readonly<Record<string, string>> | undefined
+  /** The `tool_use` that ran the statement, recorded in a kept result's lineage. */
+  readonly toolUseId?: string | undefined
 }
 
 /**
@@ -151,6 +194,24 @@ export interface Store {
    * for files and saved results, read by DuckDB.
    */
   readonly read: (handle: Handle) => Effect.Effect<unknown, SqlError>
+  /**
+   * How the handle of that name (compared ignoring case) was made, back to its sources: every step
+   * (put, file, SQL statement, JavaScript code) with the versions it read and when, newest first.
+   * Steps whose handle was replaced or removed since are still there, marked `superseded`. Fails
+   * with a `DataError` `NotFound` for an unknown name.
+   *
+   * @example
+   * ```ts
+   * const { steps } = yield* store.lineage("revenue_by_region")
+   * steps.map((step) => `${step.name} <- ${step.kind}`) // ["revenue_by_region <- sql", "sales <- put"]
+   * ```
+   */
+  readonly lineage: (name: string) => Effect.Effect<Lineage, DataError>
+  /**
+   * The lineage of several handles at once, each step once: what an answer computed from those
+   * handles came from. Fails with a `DataError` `NotFound` naming the first unknown name.
+   */
+  readonly lineageOf: (names: ReadonlyArray<string>) => Effect.Effect<Lineage, DataError>
   /**
    * Releases the session database and removes its data directory. Put values and files stay
    * (they are reloaded on next use, which opens a new database); saved query results, which lived

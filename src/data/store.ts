@@ -3,16 +3,23 @@
  * users make a store with `Data.makeStore` (scoped); the agent makes one per session.
  * @since 0.1.0
  */
+import { randomBytes } from "node:crypto"
 import * as NodePath from "node:path"
-import { Effect, Exit } from "effect"
+import { Clock, Effect, Exit } from "effect"
 import { DataError } from "../core/HarnessError.js"
+import { readParsed } from "./duckdb/readOnly.js"
+import { tableReferences } from "./duckdb/references.js"
 import type { Limits } from "./duckdb/settings.js"
+import { asSubquery } from "./duckdb/sqlText.js"
 import * as DuckDB from "./duckdb.js"
-import type { Handle, PutOptions, SelectOptions, Store } from "./model.js"
+import { chainOf, type LineageStep, mergeChains } from "./lineage.js"
+import { versionOf } from "./lineageView.js"
+import type { Handle, PutOptions, SelectOptions, Source, Store } from "./model.js"
 import { HandleIndex, normalizeName } from "./names.js"
 import { findProblem } from "./plainData.js"
 import { SessionDatabase } from "./sessionDatabase.js"
-import { snapshotOf, tableSnapshot } from "./snapshots.js"
+import { isSqlTable, snapshotOf, tableSnapshot } from "./snapshots.js"
+import { mentions } from "./tableSync.js"
 
 const DEFAULT_PREVIEW_ROWS = 50
 const DEFAULT_MAX_RESULT_ROWS = 1_000_000
@@ -40,6 +47,85 @@ const fileError =
     })
   }
 
+/** The `NotFound` of a name no handle has. */
+const notFound = (name: string, known: ReadonlyArray<Handle>) => {
+  const names = known.slice(0, 20).map((handle) => handle.name)
+  const more = known.length > names.length ? `, … (${known.length} in all)` : ""
+  return new DataError({
+    reason: "NotFound",
+    name,
+    message:
+      known.length === 0
+        ? `No handle is named "${name}": the session has no handles yet.`
+        : `No handle is named "${name}". The session's handles: ${names.join(", ")}${more}.`
+  })
+}
+
+/** What made a new version, before it has a name, an id and a time. */
+interface Origin {
+  readonly kind: string
+  readonly code?: string | undefined
+  readonly path?: string | undefined
+  readonly format?: string | undefined
+  readonly toolUseId?: string | undefined
+  /** The versions it read, each with its lineage. */
+  readonly inputs: ReadonlyArray<Handle>
+}
+
+const PUT_BY_USER: Origin = { kind: "put", inputs: [] }
+
+const NO_INPUTS: ReadonlyArray<never> = []
+
+/** The step of a new version of `name`, with id `id`, made at `now` (ms) from `origin`. */
+const stepOf = (id: string, name: string, origin: Origin, now: number): LineageStep => {
+  if (origin.inputs.length === 0 && origin.code === undefined && origin.path === undefined) {
+    // the common case (a put) in one shape, without the spreads below
+    return origin.toolUseId === undefined
+      ? { id, name, kind: origin.kind, inputs: NO_INPUTS, createdAt: now }
+      : { id, name, kind: origin.kind, toolUseId: origin.toolUseId, inputs: NO_INPUTS, createdAt: now }
+  }
+  const inputs: Array<{ readonly name: string; readonly id: string }> = []
+  const seen = new Set<string>()
+  for (const handle of origin.inputs) {
+    const id = versionOf(handle)
+    if (id === undefined || seen.has(id)) continue
+    seen.add(id)
+    inputs.push({ name: handle.name, id })
+  }
+  return {
+    id,
+    name,
+    kind: origin.kind,
+    ...(origin.code !== undefined ? { code: origin.code } : {}),
+    ...(origin.path !== undefined ? { path: origin.path } : {}),
+    ...(origin.format !== undefined ? { format: origin.format } : {}),
+    ...(origin.toolUseId !== undefined ? { toolUseId: origin.toolUseId } : {}),
+    inputs,
+    createdAt: now
+  }
+}
+
+/**
+ * The handle as stored: a literal with the fields set, in one order. Not `{ ...handle, name }`
+ * plus more fields: in V8 a property added to a spread clone makes a map for every object (~450
+ * bytes per handle, and megamorphic reads in every query's table sync: 10x slower with 100,000
+ * handles).
+ */
+const storedHandle = (
+  handle: Handle,
+  name: string,
+  description: string | undefined,
+  lineage: Handle["lineage"]
+): Handle => {
+  const stored: { -readonly [K in keyof Handle]: Handle[K] } = { name, value: handle.value, snapshot: handle.snapshot }
+  if (description !== undefined) stored.description = description
+  if (handle.path !== undefined) stored.path = handle.path
+  if (handle.format !== undefined) stored.format = handle.format
+  if (handle.query !== undefined) stored.query = handle.query
+  if (lineage !== undefined) stored.lineage = lineage
+  return stored
+}
+
 /** A temp table's name in a DuckDB error, replaced by the name the user asked for. */
 const renamed = (error: DuckDB.SqlError, temp: string, name: string) =>
   new DuckDB.SqlError({
@@ -55,17 +141,92 @@ class HandleStore implements Store {
   private readonly handles = new HandleIndex()
   private readonly database: SessionDatabase
   private temporary = 0
+  /**
+   * Version ids are this store's random prefix and a counter: unique among the ids of other
+   * stores too (a restored or forked session keeps its handles' ids), and short (a UUID string
+   * costs ~500 bytes of heap per handle, this ~70).
+   */
+  private readonly idPrefix = randomBytes(6).toString("hex")
+  private versions = 0
 
   constructor(limits: Limits | undefined) {
     this.database = new SessionDatabase(this.handles, limits)
   }
 
-  /** Adds a handle under `base` or the first free `base_2`, … (or replacing, with `overwrite`). */
-  private add(base: string, handle: Handle, options: PutOptions | undefined): string {
+  /**
+   * Adds a handle under `base` or the first free `base_2`, … (or replacing, with `overwrite`),
+   * with the lineage of `origin` made at `now`; without an origin, the handle keeps its lineage.
+   */
+  private add(base: string, handle: Handle, options: PutOptions | undefined, origin: Origin | undefined, now: number) {
     const name = options?.overwrite ? base : this.handles.freeName(base)
     const description = options?.description ?? handle.description
-    this.handles.set({ ...handle, name, ...(description !== undefined ? { description } : {}) })
+    const lineage =
+      origin === undefined
+        ? handle.lineage
+        : chainOf(
+            stepOf(`${this.idPrefix}.${++this.versions}`, name, origin, now),
+            origin.inputs.map((input) => input.lineage ?? [])
+          )
+    this.handles.set(storedHandle(handle, name, description, lineage))
     return name
+  }
+
+  /** Stores `handle` under its name (normalised, free unless `overwrite`) with the lineage of `origin`. */
+  private store(
+    handle: Handle,
+    options: PutOptions | undefined,
+    origin: Origin | undefined
+  ): Effect.Effect<string, DataError> {
+    return Effect.flatMap(normalizeName(handle.name), (base) =>
+      Effect.map(Clock.currentTimeMillis, (now) => this.add(base, handle, options, origin, now))
+    )
+  }
+
+  /** The handle of a source input: the version given, or the one of that name now. */
+  private resolveSource(source: Source): Effect.Effect<Origin, DataError> {
+    return Effect.suspend(() => {
+      const inputs: Array<Handle> = []
+      for (const input of source.inputs ?? []) {
+        const handle =
+          typeof input === "string" || input.lineage === undefined || input.lineage.length === 0
+            ? this.handles.get(typeof input === "string" ? input : input.name)
+            : input
+        if (handle === undefined) {
+          return Effect.fail(notFound(typeof input === "string" ? input : input.name, this.handles.list()))
+        }
+        inputs.push(handle)
+      }
+      const { kind, code, toolUseId } = source
+      return Effect.succeed({
+        kind,
+        inputs,
+        ...(code !== undefined ? { code } : {}),
+        ...(toolUseId !== undefined ? { toolUseId } : {})
+      })
+    })
+  }
+
+  /**
+   * The handles a statement reads, as the versions `db` holds: the tables DuckDB's parser finds
+   * in it (CTE names and tables outside the session left out), or, should the parse fail, the
+   * table handles it mentions.
+   */
+  private readBy(db: DuckDB.Database, sql: string): Effect.Effect<ReadonlyArray<Handle>> {
+    const parse = `SELECT json_serialize_sql(${DuckDB.quoteString(asSubquery(sql))}) AS ast`
+    return Effect.map(Effect.result(db.query(parse)), (result) => {
+      const parsed = result._tag === "Success" ? readParsed(result.success.rows[0]?.ast) : undefined
+      const text = sql.toLowerCase()
+      const names =
+        parsed !== undefined && !parsed.error
+          ? tableReferences(parsed.statements)
+          : [...this.handles.values()]
+              .filter((handle) => isSqlTable(handle) && mentions(text, handle.name.toLowerCase()))
+              .map((handle) => handle.name)
+      return names.flatMap((name) => {
+        const handle = this.database.tables.loadedHandle(name) ?? this.handles.get(name)
+        return handle === undefined ? [] : [handle]
+      })
+    })
   }
 
   private tempName(kind: "result" | "file"): string {
@@ -73,7 +234,13 @@ class HandleStore implements Store {
   }
 
   readonly putHandle: Store["putHandle"] = (handle, options) =>
-    Effect.flatMap(normalizeName(handle.name), (base) => Effect.sync(() => this.add(base, handle, options)))
+    options?.source !== undefined
+      ? Effect.flatMap(this.resolveSource(options.source), (origin) => this.store(handle, options, origin))
+      : this.store(
+          handle,
+          options,
+          handle.lineage === undefined || handle.lineage.length === 0 ? PUT_BY_USER : undefined
+        )
 
   readonly put: Store["put"] = (name, value, options) =>
     Effect.suspend(() => {
@@ -93,7 +260,8 @@ class HandleStore implements Store {
       this.database.allow(absolute)
       const format = options?.format !== undefined ? { format: options.format } : {}
       const snapshot = tableSnapshot(info, options?.semantics)
-      return yield* this.putHandle({ name, value: undefined, path: absolute, ...format, snapshot }, options)
+      const origin: Origin = { kind: "file", path: absolute, ...format, inputs: [] }
+      return yield* this.store({ name, value: undefined, path: absolute, ...format, snapshot }, options, origin)
     })
 
   readonly get: Store["get"] = (name) => Effect.sync(() => this.handles.get(name))
@@ -118,16 +286,23 @@ class HandleStore implements Store {
             return preview
           }
           const info = yield* db.describe(temp)
+          const query = DuckDB.stripTrailingSemicolons(sql)
+          const origin: Origin = {
+            kind: "sql",
+            code: query,
+            inputs: yield* this.readBy(db, sql),
+            ...(options?.toolUseId !== undefined ? { toolUseId: options.toolUseId } : {})
+          }
           const handle: Handle = {
             name,
             value: undefined,
-            query: DuckDB.stripTrailingSemicolons(sql),
+            query,
             snapshot: tableSnapshot(info, options?.semantics),
             ...(preview.cut
               ? { description: `The first ${preview.rowCount} rows of the result; the rest was cut (maxRows).` }
               : {})
           }
-          return { ...preview, handle: yield* this.keepTable(db, temp, handle, undefined) }
+          return { ...preview, handle: yield* this.keepTable(db, temp, handle, undefined, origin) }
         }).pipe(Effect.onInterrupt(() => db.drop(temp)))
       )
     })
@@ -145,7 +320,8 @@ class HandleStore implements Store {
             )
             const query = DuckDB.stripTrailingSemicolons(sql)
             const snapshot = tableSnapshot(info, options?.semantics)
-            return yield* this.keepTable(db, temp, { name, value: undefined, query, snapshot }, options)
+            const origin: Origin = { kind: "sql", code: query, inputs: yield* this.readBy(db, sql) }
+            return yield* this.keepTable(db, temp, { name, value: undefined, query, snapshot }, options, origin)
           })
         )
       })
@@ -155,6 +331,31 @@ class HandleStore implements Store {
     handle.path === undefined && handle.query === undefined
       ? Effect.succeed(handle.value)
       : this.database.use(handle.name, (db) => db.readAll(handle.name))
+
+  readonly lineage: Store["lineage"] = (name) => this.lineageOf([name])
+
+  readonly lineageOf: Store["lineageOf"] = (names) =>
+    Effect.suspend(() => {
+      const handles: Array<Handle> = []
+      for (const name of names) {
+        const handle = this.handles.get(name)
+        if (handle === undefined) return Effect.fail(notFound(name, this.handles.list()))
+        handles.push(handle)
+      }
+      const chains = handles.map((handle) => handle.lineage ?? [])
+      const roots = chains.flatMap((chain) => (chain[0] === undefined ? [] : [chain[0]]))
+      const current = (name: string) => {
+        const handle = this.handles.get(name)
+        return handle === undefined ? undefined : versionOf(handle)
+      }
+      const steps = mergeChains(roots, chains).map((step) => ({ ...step, superseded: current(step.name) !== step.id }))
+      const versions = new Map<string, { readonly name: string; readonly id: string }>()
+      for (const handle of handles) {
+        const id = versionOf(handle)
+        if (id !== undefined) versions.set(id, { name: handle.name, id })
+      }
+      return Effect.succeed({ handles: [...versions.values()], steps })
+    })
 
   readonly close: Store["close"] = Effect.suspend(() =>
     Effect.andThen(
@@ -174,11 +375,12 @@ class HandleStore implements Store {
     db: DuckDB.Database,
     temp: string,
     handle: Handle,
-    options: PutOptions | undefined
+    options: PutOptions | undefined,
+    origin: Origin
   ): Effect.Effect<string, DuckDB.SqlError | DataError> {
     return Effect.uninterruptible(
       Effect.gen({ self: this }, function* () {
-        const final = yield* this.putHandle(handle, options)
+        const final = yield* this.store(handle, options, origin)
         const kept = this.handles.get(final)!
         const exit = yield* Effect.exit(db.rename(temp, final))
         if (Exit.isFailure(exit)) {

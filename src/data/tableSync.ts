@@ -43,6 +43,14 @@ export class TableSync {
     this.failed.delete(key)
   }
 
+  /**
+   * The handle whose data table `name` holds (ignoring case): the version a statement reads, even
+   * when the handle was replaced after it was loaded.
+   */
+  loadedHandle(name: string): Handle | undefined {
+    return this.loaded.get(name.toLowerCase())
+  }
+
   /** Forgets every table (the database is gone). */
   clear(): void {
     this.loaded.clear()

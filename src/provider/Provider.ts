@@ -17,13 +17,23 @@
  * ```
  * @since 0.1.0
  */
-import { Context, type Duration, Effect, Stream } from "effect"
+import { Context, type Duration, Effect, Layer, Stream } from "effect"
+import type * as Arr from "effect/Array"
 import { type InvalidOptions, ProviderError, Timeout } from "../core/HarnessError.js"
 import type * as Message from "../core/Message.js"
 import type { NormalizedResponse } from "../core/NormalizedResponse.js"
 import * as StreamEvent from "../core/StreamEvent.js"
 import { TurnAccumulator } from "../core/TurnAccumulator.js"
 import * as Usage from "../core/Usage.js"
+import * as Fallback from "./Fallback.js"
+
+export {
+  defaultFallbackOn,
+  type FallbackMember,
+  type FallbackOptions,
+  type FallbackPolicy,
+  type FallbackReason
+} from "./Fallback.js"
 
 // models
 
@@ -324,3 +334,63 @@ export const make = (options: {
         Stream.unwrap(Effect.map(options.chat(request), (response) => Stream.fromArray(synthesize(response))))),
     formatCacheControl: options.formatCacheControl ?? formatCacheControl
   })
+
+// fallback chains
+
+/**
+ * A provider made of several, tried in order: a turn goes to the first, and when it fails with a
+ * failure `options.on` names (default: `Overloaded`, `RateLimited`, `ServerError`, `Connection`,
+ * `Timeout`) the same request goes to the next. Before any output the switch is invisible; after
+ * output the stream emits `discard`, then the next provider's events from a fresh
+ * `message_start`. Every turn starts at the first provider; `RunResult.answeredBy` says who
+ * answered each. A member given as `{ provider, attempts, schedule }` is retried on its own
+ * before the chain moves on; the agent's retry schedule wraps the whole chain. Requests are made
+ * portable between vendors (unsigned thinking dropped, tool ids made safe for every provider).
+ * See the README's "Fallback chains" (and why it is not built on effect's `ExecutionPlan`).
+ *
+ * @example
+ * ```ts
+ * const chain = Effect.gen(function*() {
+ *   const anthropic = yield* Provider.Provider.pipe(Effect.provide(Anthropic.layer({ model: "claude-sonnet-4-6" })))
+ *   const openai = yield* Provider.Provider.pipe(Effect.provide(OpenAI.layer({ model: "gpt-4.1" })))
+ *   return Provider.fallback([anthropic, openai], { on: ["Overloaded", "RateLimited"] })
+ * })
+ * ```
+ * @since 0.2.0
+ */
+export const fallback: (
+  members: Arr.NonEmptyReadonlyArray<Service | Fallback.FallbackMember>,
+  options?: Fallback.FallbackOptions
+) => Service = Fallback.make
+
+/**
+ * {@link fallback} as a Layer, from the members' layers: each is built once, for the chain's
+ * lifetime (its connections close with the chain's scope). Fails to build with `InvalidOptions`
+ * when the chain is not valid (no layers, a bad `on`).
+ *
+ * @example
+ * ```ts
+ * import { Agent, Anthropic, OpenAI, Provider } from "data-harness"
+ * const Models = Provider.layerFallback([
+ *   Anthropic.layer({ model: "claude-sonnet-4-6" }),
+ *   OpenAI.layer({ model: "gpt-4.1" })
+ * ])
+ * const program = Agent.make({}).pipe(Effect.flatMap((agent) => agent.run("hi")), Effect.provide(Models))
+ * ```
+ * @since 0.2.0
+ */
+export const layerFallback = <const Layers extends Arr.NonEmptyReadonlyArray<Layer.Layer<Provider, unknown, unknown>>>(
+  layers: Layers,
+  options?: Fallback.FallbackOptions
+): Layer.Layer<Provider, Layer.Error<Layers[number]> | InvalidOptions, Layer.Services<Layers[number]>> =>
+  Layer.effect(
+    Provider,
+    Effect.gen(function* () {
+      const invalid = Fallback.check(Array.isArray(layers) ? layers.map(() => ({}) as Service) : [], options)
+      if (invalid !== undefined) return yield* invalid
+      const services = yield* Effect.forEach(layers, (layer) =>
+        Effect.map(Layer.build(layer), (context) => Context.get(context, Provider))
+      )
+      return fallback(services as unknown as Arr.NonEmptyReadonlyArray<Service>, options)
+    })
+  ) as Layer.Layer<Provider, Layer.Error<Layers[number]> | InvalidOptions, Layer.Services<Layers[number]>>

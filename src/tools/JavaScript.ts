@@ -7,7 +7,8 @@
  * global variables holding their data (tables as arrays of records; files and saved results are
  * read through DuckDB first); handles it does not mention are not loaded, so a call stays cheap
  * however much data the session holds. `save(name, value)` stores a value as a new handle (the
- * model is told the name it got), `answer(value)` sets the run's `RunResult.value`, and the
+ * model is told the name it got; its lineage is the code and the handles the code mentions, as
+ * the versions read), `answer(value)` sets the run's `RunResult.value`, and the
  * result the model reads is the printed output and the value of the last expression.
  *
  * One call is bounded on the host too: its time limit counts reading the handles, moving them in,
@@ -137,15 +138,18 @@ const IDENTIFIER = /[A-Za-z_$][A-Za-z0-9_$]*/g
 /** Every identifier-like word of the code (a superset of the names it uses; strings and comments included). */
 const identifiersOf = (code: string): ReadonlySet<string> => new Set(code.match(IDENTIFIER) ?? [])
 
-/** The data of every handle the code mentions, by name. */
+/** The data of every handle the code mentions, by name, and those handles (the versions read). */
 const readMentioned = (store: Data.Store, code: string) =>
   Effect.gen(function* () {
     const words = identifiersOf(code)
     const globals: Record<string, unknown> = {}
+    const read: Array<Data.Handle> = []
     for (const handle of yield* store.list) {
-      if (words.has(handle.name)) globals[handle.name] = yield* store.read(handle)
+      if (!words.has(handle.name)) continue
+      globals[handle.name] = yield* store.read(handle)
+      read.push(handle)
     }
-    return globals
+    return { globals, read }
   })
 
 const article = (word: string): string => (/^[aeiou]/i.test(word) ? "an" : "a")
@@ -201,6 +205,7 @@ interface SavedLine {
 const saveAll = (
   store: Data.Store,
   saved: Sandbox.SandboxResult["saved"],
+  source: Data.Source,
   deadline: number,
   timeoutMs: number
 ): Effect.Effect<ReadonlyArray<SavedLine>, Sandbox.SandboxError> => {
@@ -217,7 +222,7 @@ const saveAll = (
             "so nothing was saved. Save fewer, larger values (one array or object instead of many), or do less work in the same call."
         })
       }
-      const result = yield* Effect.result(store.put(name, value))
+      const result = yield* Effect.result(store.put(name, value, { source }))
       if (result._tag === "Failure") {
         lines.push({ name, line: `Not saved "${name}": ${result.failure.message}` })
         continue
@@ -295,12 +300,13 @@ export const make = (options: Options = {}): Tool.Tool => {
         const pool = yield* providedPool
         const store = context.data
         const started = performance.now()
-        const globals = yield* readMentioned(store, code)
+        const { globals, read } = yield* readMentioned(store, code)
         const spentMs = performance.now() - started
         const result = yield* Sandbox.run(code, globals, { ...limits, spentMs }, pool).pipe(Effect.mapError(withOutput))
         // the deadline of the call, with the sandbox's own waiting and engine loading excluded
         const deadline = performance.now() + (limits.timeoutMs - spentMs - result.elapsedMs)
-        const saved = yield* saveAll(store, result.saved, deadline, limits.timeoutMs)
+        const source: Data.Source = { kind: "javascript", code, inputs: read, toolUseId: context.toolUseId }
+        const saved = yield* saveAll(store, result.saved, source, deadline, limits.timeoutMs)
 
         const parts: Array<string> = []
         if (result.output.length > 0) parts.push(`Output:\n${result.output.join("\n")}`)

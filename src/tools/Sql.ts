@@ -16,7 +16,10 @@
  * statement (`SELECT`, `WITH`, `FROM` first, `VALUES`, `DESCRIBE`, `SUMMARIZE`, `SHOW`, `PIVOT … IN
  * (…)`) whose table references are the session's handles or a few built-in table functions
  * (`range`, `generate_series`, `unnest`, `json_each`, the `duckdb_*` catalog). A refusal says what
- * was refused and why. Each query has a time limit (default 30 s; loading the handles it names
+ * was refused and why.
+ *
+ * A kept result's lineage (`Data.Store.lineage`) is the statement, the handles it read (the
+ * versions the database held) and the `tool_use` id of the call. Each query has a time limit (default 30 s; loading the handles it names
  * does not count): past it DuckDB is interrupted and the model is told the limit.
  *
  * @example
@@ -189,7 +192,7 @@ export const make = (options: Options = {}): Tool.Tool => {
       // never finish loading)
       Effect.andThen(
         checkReadOnly(context.data, query),
-        limited(run(context.data, query, save_as, limits), timeout, query)
+        limited(run(context.data, query, save_as, limits, context.toolUseId), timeout, query)
       )
   })
   return resolved instanceof InvalidOptions ? Tool.withInvalidOptions(tool, resolved) : tool
@@ -221,7 +224,8 @@ const run = (
   store: Data.Store,
   query: string,
   saveAs: string | undefined,
-  limits: { inlineRows: number; inlineChars: number; maxResultRows: number }
+  limits: { inlineRows: number; inlineChars: number; maxResultRows: number },
+  toolUseId: string
 ) =>
   Effect.gen(function* () {
     const resultName = nextResultName(yield* store.list)
@@ -229,6 +233,7 @@ const run = (
     const result = yield* store.select(query, {
       previewRows: limits.inlineRows,
       maxRows: limits.maxResultRows,
+      toolUseId,
       keepAs: (preview) => {
         shown = preview.rowCount <= limits.inlineRows && !preview.cut ? inline(preview) : undefined
         const fits = shown !== undefined && shown.length <= limits.inlineChars

@@ -18,9 +18,11 @@
  * Private to the provider: not re-exported from the package.
  * @internal
  */
+
 import type AnthropicSdk from "@anthropic-ai/sdk"
 import { InvalidOptions } from "../../core/HarnessError.js"
 import type * as Provider from "../Provider.js"
+import { portable } from "../portableHistory.js"
 import { toMessageParams } from "./messages.js"
 
 /** The SDK's message params, streaming or not. */
@@ -259,7 +261,9 @@ export const buildParams = <Streaming extends boolean>(
   const built: Params<Streaming> = {
     model: checked.model,
     max_tokens: checked.maxTokens,
-    messages: toMessageParams(request.messages),
+    // a history another vendor's model wrote (unsigned thinking, tool ids like `functions.sql:0`)
+    // is made one the API takes; the same messages when nothing needs it
+    messages: toMessageParams(portable(request).messages),
     stream
   }
   const system = request.system

@@ -223,3 +223,37 @@ describe("Anthropic requests: images and documents", () => {
     })
   )
 })
+
+describe("Anthropic requests: a history another vendor's model wrote", () => {
+  it.live("unsigned thinking is left out and tool ids the API refuses are rewritten the same way on both sides", () =>
+    Effect.gen(function* () {
+      const history: ReadonlyArray<Message.Message> = [
+        Message.user("Total revenue?"),
+        Message.assistant([
+          { type: "thinking", thinking: "Use SQL.", signature: "" },
+          { type: "tool_use", id: "functions.sql:0", name: "sql", input: { query: "SELECT 1" } }
+        ]),
+        Message.user([Message.toolResult("functions.sql:0", "1")]),
+        Message.assistant("It is 1."),
+        Message.user("Thanks.")
+      ]
+      const body = yield* sentBody({ messages: history })
+      const messages = body.messages as Array<{ role: string; content: Array<Record<string, unknown>> }>
+      const blocks = messages.flatMap((message) => message.content)
+      assert.isFalse(
+        blocks.some((block) => block.type === "thinking"),
+        "no thinking block without a signature"
+      )
+      const use = blocks.find((block) => block.type === "tool_use")!
+      const result = blocks.find((block) => block.type === "tool_result")!
+      assert.match(use.id as string, /^[a-zA-Z0-9_-]+$/)
+      assert.strictEqual(result.tool_use_id, use.id)
+      assert.deepStrictEqual(
+        messages.map((message) => message.role),
+        ["user", "assistant", "user", "assistant", "user"]
+      )
+      // the caller's history is not changed
+      assert.strictEqual((history[1]!.content[1] as Message.ToolUseBlock).id, "functions.sql:0")
+    })
+  )
+})
