@@ -52,6 +52,8 @@ export interface AskEnv {
   readonly data: () => Data.Store
   readonly turn: () => number
   readonly usage: () => Usage.Usage
+  /** Adds usage the ask spent outside its model turns (a compaction's summary) to the ask's. */
+  readonly addUsage: (usage: Usage.Usage) => void
   /** The ask's output so far, for errors. */
   readonly partial: () => Partial
   /** Monotonic milliseconds. */
@@ -419,7 +421,10 @@ export class AskControl {
         provider: this.env.provider,
         history: this.env.history,
         data: this.env.data(),
-        account: (model, usage) => this.account(model, usage),
+        account: (model, usage) => {
+          this.account(model, usage)
+          this.env.addUsage(usage)
+        },
         now: this.env.wallNow(),
         reason: "window",
         stillOver: over

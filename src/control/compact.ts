@@ -11,7 +11,8 @@ import * as Usage from "../core/Usage.js"
 import type * as Data from "../data/Data.js"
 import type * as Provider from "../provider/Provider.js"
 import * as Compaction from "./Compaction.js"
-import type { AgentControl } from "./control.js"
+import { type AgentControl, priceOf, type SessionControl } from "./control.js"
+import { costOf } from "./Pricing.js"
 import { estimateMessages } from "./Tokens.js"
 
 /**
@@ -148,3 +149,45 @@ export const givenSummariser =
  * @internal
  */
 export const historyTokens = (history: Message.History): number => estimateMessages(history)
+
+/**
+ * `session.compact()`: both steps whatever the size, the summariser's usage counted for the
+ * session (its usage and meters) and the agent; the record kept in the session's list.
+ * @internal
+ */
+export const compactSession = (
+  config: { readonly provider: Provider.Service; readonly control: AgentControl },
+  state: {
+    readonly history: Ref.Ref<Message.History>
+    readonly usage: Ref.Ref<Usage.Usage>
+    readonly data: Data.Store
+  },
+  session: SessionControl
+): Effect.Effect<Compaction.Record | undefined, Compaction.CompactionFailed> =>
+  Effect.clockWith((clock) => {
+    let summaryUsage = Usage.empty
+    return Effect.tap(
+      compactHistory({
+        agent: config.control,
+        provider: config.provider,
+        history: state.history,
+        data: state.data,
+        account: (model, usage) => {
+          const name = model ?? config.provider.info.model
+          const cost = costOf(usage, priceOf(config.control, name), name)
+          session.meter.addUsage(usage, cost)
+          config.control.meter.addUsage(usage, cost)
+          summaryUsage = Usage.add(summaryUsage, usage)
+        },
+        now: clock.currentTimeMillisUnsafe(),
+        reason: "manual"
+      }),
+      (record) =>
+        Effect.andThen(
+          Ref.update(state.usage, (total) => Usage.add(total, summaryUsage)),
+          Effect.sync(() => {
+            if (record !== undefined) session.compactions.push(record)
+          })
+        )
+    )
+  })
