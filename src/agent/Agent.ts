@@ -108,7 +108,8 @@ export const defaultRetrySchedule: Schedule.Schedule<unknown> = Schedule.exponen
  * Options of {@link make}.
  * @since 0.1.0
  */
-export interface Options<R, S extends Answer.AnswerSchema | undefined = undefined> extends Session.ModelOptions {
+export interface Options<R, S extends Answer.AnswerSchema | undefined = undefined, RH = never>
+  extends Session.ModelOptions {
   /** The system prompt; byte-stable across turns (reminders go at the end of the conversation). */
   readonly system?: string | undefined
   readonly tools?: ReadonlyArray<Tool.Tool<R>> | undefined
@@ -150,9 +151,9 @@ export interface Options<R, S extends Answer.AnswerSchema | undefined = undefine
   readonly toolConcurrency?: number | undefined
   /**
    * Hooks run before and after each model call and tool call and after each turn, in order (see
-   * `Hooks`); their services are required like a tool handler's. An ask's own `hooks` run after.
+   * `Hooks`); their services (`RH`) are required like a tool handler's. An ask's own `hooks` run after.
    */
-  readonly hooks?: ReadonlyArray<Hooks.Hooks<R>> | Hooks.Hooks<R> | undefined
+  readonly hooks?: ReadonlyArray<Hooks.Hooks<RH>> | Hooks.Hooks<RH> | undefined
   /** Limits on dollars, tokens, tool compute and wall time: per agent, session and ask (see `Budget`). */
   readonly budget?: Budget.Options | undefined
   /** Prices added over the `Pricing` table in context (by model id), for this agent's costs. */
@@ -259,12 +260,12 @@ export interface SessionOptions {
  * does not have, ...).
  * @since 0.1.0
  */
-export const make = <R = never, S extends Answer.AnswerSchema | undefined = undefined>(
-  options: Options<R, S> = {}
-): Effect.Effect<Typed<S>, InvalidOptions, Provider | R> =>
+export const make = <R = never, S extends Answer.AnswerSchema | undefined = undefined, RH = never>(
+  options: Options<R, S, RH> = {}
+): Effect.Effect<Typed<S>, InvalidOptions, Provider | R | RH> =>
   Effect.gen(function* () {
     const provider = yield* Provider
-    const context = yield* Effect.context<R>()
+    const context = yield* Effect.context<R | RH>()
     const builtins =
       options.builtinTools === false
         ? []
@@ -294,8 +295,8 @@ export const make = <R = never, S extends Answer.AnswerSchema | undefined = unde
   })
 
 /** The agent's options checked and resolved, or the first that is not valid. */
-const configOf = <R, S extends Answer.AnswerSchema | undefined>(
-  options: Options<R, S>,
+const configOf = <R, S extends Answer.AnswerSchema | undefined, RH>(
+  options: Options<R, S, RH>,
   provider: ProviderService,
   context: Config["context"],
   tools: ReadonlyArray<Tool.Any>,

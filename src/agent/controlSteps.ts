@@ -167,14 +167,16 @@ const controlledTool = (ask: Ask, use: Message.ToolUseBlock): Stream.Stream<Stre
             input: gate.input,
             ...(gate.reason === undefined ? {} : { reason: gate.reason })
           }
-          const decided = Effect.flatMap(control.awaitApproval(use, gate.input, gate.reason), (decision) =>
+          // registered before the event goes out: a consumer may decide as soon as it sees it
+          const waiting = control.requestApproval(use, gate.input, gate.reason)
+          const decided = Effect.flatMap(waiting.decision, (decision) =>
             decision._tag === "Approved"
               ? run(ask, use, "input" in decision ? decision.input : gate.input)
               : Effect.succeed(
                   resultEvent(ask, use, { content: `This tool call was denied: ${decision.reason}`, isError: true })
                 )
           )
-          return Stream.concat(Stream.succeed(request), Stream.fromEffect(decided))
+          return Stream.ensuring(Stream.concat(Stream.succeed(request), Stream.fromEffect(decided)), waiting.release)
         }
       }
     })

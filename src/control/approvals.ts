@@ -15,18 +15,18 @@ export class Approvals {
     { readonly pending: Pending; readonly decided: Deferred.Deferred<Decision> }
   >()
 
-  /** Registers `pending` and waits for its decision; the entry goes when the wait ends, however it ends. */
-  wait(pending: Pending): Effect.Effect<Decision> {
-    return Effect.suspend(() => {
-      const decided = Deferred.makeUnsafe<Decision>()
-      this.waiting.set(pending.toolUseId, { pending, decided })
-      return Effect.ensuring(
-        Deferred.await(decided),
-        Effect.sync(() => {
-          if (this.waiting.get(pending.toolUseId)?.decided === decided) this.waiting.delete(pending.toolUseId)
-        })
-      )
+  /**
+   * Registers `pending` now (so that it can be decided as soon as its `approval_request` is
+   * seen), and returns the wait for its decision; the entry goes when the wait ends, however it
+   * ends, or with `release` when the wait never starts.
+   */
+  register(pending: Pending): { readonly decision: Effect.Effect<Decision>; readonly release: Effect.Effect<void> } {
+    const decided = Deferred.makeUnsafe<Decision>()
+    this.waiting.set(pending.toolUseId, { pending, decided })
+    const release = Effect.sync(() => {
+      if (this.waiting.get(pending.toolUseId)?.decided === decided) this.waiting.delete(pending.toolUseId)
     })
+    return { decision: Effect.ensuring(Deferred.await(decided), release), release }
   }
 
   /** Decides the call `toolUseId`, or fails when none waits under it. */

@@ -325,13 +325,13 @@ export class AskControl {
     })
   }
 
-  /** Waits for the approval of a call (see `Approval`). */
-  awaitApproval(
+  /** Registers a call as waiting for approval (see `Approval`): the wait for its decision. */
+  requestApproval(
     use: Message.ToolUseBlock,
     input: unknown,
     reason: string | undefined
-  ): Effect.Effect<Approval.Decision> {
-    return this.env.session.approvals.wait(
+  ): { readonly decision: Effect.Effect<Approval.Decision>; readonly release: Effect.Effect<void> } {
+    return this.env.session.approvals.register(
       new Approval.Pending({
         toolUseId: use.id,
         tool: use.name,
@@ -357,31 +357,29 @@ export class AskControl {
       if (over !== undefined) return Effect.fail(this.exceeded(over, `tool call (${use.name})`))
       const start = this.env.now()
       const left = compute ? computeLeft(this.scopes) : undefined
-      const ran: Effect.Effect<Tool.Outcome, HarnessError> =
+      const bounded =
         left === undefined
-          ? call(input)
-          : Effect.flatMap(Effect.timeoutOption(call(input), Math.max(0, left.ms)), (outcome) =>
-              Option.isSome(outcome)
-                ? Effect.succeed(outcome.value)
-                : Effect.fail(
-                    this.exceeded(
-                      {
-                        scope: left.scoped.scope,
-                        limit: "toolCpuMs",
-                        allowed: left.scoped.limits.toolCpuMs!,
-                        spent: left.scoped.meter.spent(this.live())
-                      },
-                      `${use.name} call to finish (it was stopped)`
-                    )
-                  )
-            )
-      const measured = Effect.onExit(ran, () =>
+          ? Effect.map(call(input), Option.some)
+          : Effect.timeoutOption(call(input), Math.max(0, left.ms))
+      // the time is counted first, so that a BudgetExceeded for it says what was spent
+      const counted = Effect.onExit(bounded, () =>
         Effect.sync(() => {
           if (!compute) return
           const elapsed = this.env.now() - start
           for (const { meter } of this.scopes) meter.toolCpuMs += elapsed
         })
       )
+      const measured = Effect.flatMap(counted, (outcome): Effect.Effect<Tool.Outcome, HarnessError> => {
+        if (Option.isSome(outcome)) return Effect.succeed(outcome.value)
+        const { scoped } = left!
+        const over: Over = {
+          scope: scoped.scope,
+          limit: "toolCpuMs",
+          allowed: scoped.limits.toolCpuMs!,
+          spent: scoped.meter.spent(this.live())
+        }
+        return Effect.fail(this.exceeded(over, `${use.name} call to finish (it was stopped)`))
+      })
       const hook = this.env.hooks?.afterTool
       if (hook === undefined) return measured
       return Effect.flatMap(measured, (result) => {
