@@ -133,9 +133,9 @@ const amount = (limit: BudgetLimit, value: number): string => {
     case "outputTokens":
       return `${value} output tokens`
     case "toolCpuMs":
-      return `${value} ms of tool compute`
+      return `${Math.round(value)} ms of tool compute`
     case "wallTime":
-      return `${value} ms of wall time`
+      return `${Math.round(value)} ms of wall time`
   }
 }
 
@@ -165,7 +165,8 @@ const option = (over: Over): string => {
 
 /** The message of a `BudgetExceeded` for `over`, before a call of `what` ("model call", "tool call"). */
 export const messageOf = (over: Over, what: string): string => {
-  const needed = over.needed === undefined ? "" : `, and the ${what} needs at least ${amount(over.limit, over.needed)}`
+  const needed =
+    over.needed === undefined ? "" : `, and the ${what} needs about ${amount(over.limit, over.needed)} for its input`
   return (
     `The ${over.scope}'s budget of ${amount(over.limit, over.allowed)} does not allow the next ${what}: ` +
     `${amount(over.limit, spentOf(over))} spent${needed}. The run stopped before it; the history is kept. ` +
