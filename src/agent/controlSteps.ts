@@ -112,7 +112,9 @@ export const afterTurn = (ask: Ask, next: () => Step): Step => {
 export const compactBeforeTurn = (ask: Ask, request: () => Provider.Request, next: () => Step): Step => {
   const control = ask.state.control
   if (!control.compacts) return next()
-  return Effect.flatMap(control.compactIfNeeded(request()), (record): Step => {
+  const check = control.compactIfNeeded(ask.config.params.model, request)
+  if (check === undefined) return next()
+  return Effect.flatMap(check, (record): Step => {
     if (record === undefined) return next()
     const event: StreamEvent.Compaction = {
       type: "compaction",

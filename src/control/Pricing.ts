@@ -28,6 +28,7 @@
 import { Context, Effect, Layer } from "effect"
 import * as Cost from "../core/Cost.js"
 import type * as Usage from "../core/Usage.js"
+import { partsOf, ratesFor } from "./rates.js"
 
 // models
 
@@ -286,15 +287,6 @@ export const lookup = (table: Table, model: string): Price | undefined => {
 
 // arithmetic
 
-const PER = 1_000_000
-
-/** The rates of the tier a prompt of `promptTokens` falls in. */
-const ratesFor = (price: Price, promptTokens: number): Omit<Tier, "above"> => {
-  let rates: Omit<Tier, "above"> = price
-  for (const tier of price.tiers ?? []) if (promptTokens > tier.above) rates = tier
-  return rates
-}
-
 /**
  * The cost of one request's usage at `price` (`undefined`: the model is named as unpriced).
  *
@@ -307,16 +299,13 @@ const ratesFor = (price: Price, promptTokens: number): Omit<Tier, "above"> => {
  * @since 0.2.0
  */
 export const costOf = (usage: Usage.Counts, price: Price | undefined, model: string): Cost.Cost => {
-  const tokens = usage.inputTokens + usage.outputTokens + usage.cacheReadTokens + usage.cacheWriteTokens
-  if (price === undefined) return tokens === 0 ? Cost.empty : Cost.make({ unpriced: [model] })
-  const rates = ratesFor(price, usage.inputTokens + usage.cacheReadTokens + usage.cacheWriteTokens)
-  return Cost.make({
-    input: (usage.inputTokens * rates.input) / PER,
-    output: (usage.outputTokens * rates.output) / PER,
-    cacheWrite: (usage.cacheWriteTokens * (rates.cacheWrite5m ?? rates.input)) / PER,
-    cacheRead: (usage.cacheReadTokens * (rates.cacheRead ?? rates.input)) / PER
-  })
+  const parts = partsOf(usage, price)
+  if (parts === undefined) return tokensOf(usage) === 0 ? Cost.empty : Cost.make({ unpriced: [model] })
+  return Cost.make(parts)
 }
+
+const tokensOf = (usage: Usage.Counts) =>
+  usage.inputTokens + usage.outputTokens + usage.cacheReadTokens + usage.cacheWriteTokens
 
 /**
  * The cost of `usage` by `model` at the table in context.
@@ -331,4 +320,4 @@ export const cost = (model: string, usage: Usage.Counts): Effect.Effect<Cost.Cos
  * @since 0.2.0
  */
 export const inputCost = (price: Price | undefined, tokens: number): number =>
-  price === undefined ? 0 : (tokens * ratesFor(price, tokens).input) / PER
+  price === undefined ? 0 : (tokens * ratesFor(price, tokens).input) / 1_000_000

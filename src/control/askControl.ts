@@ -30,8 +30,18 @@ import { compactHistory } from "./compact.js"
 import { type AgentControl, priceOf, type SessionControl } from "./control.js"
 import type * as Hooks from "./Hooks.js"
 import type { Resolved } from "./limits.js"
-import { computeLeft, Meter, messageOf, type Over, overBeforeModel, overBeforeTool, type Scoped } from "./meter.js"
-import { costOf, inputCost } from "./Pricing.js"
+import {
+  CostSum,
+  computeLeft,
+  Meter,
+  messageOf,
+  type Over,
+  overBeforeModel,
+  overBeforeTool,
+  type Scoped
+} from "./meter.js"
+import { inputCost } from "./Pricing.js"
+import { partsOf } from "./rates.js"
 import { estimate } from "./Tokens.js"
 
 /**
@@ -105,12 +115,12 @@ const describe = (error: unknown): string => {
  * @internal
  */
 export class AskControl {
-  /** The run's cost so far (every attempt, and compaction summaries). */
-  cost: Cost.Cost = Cost.empty
+  /** The run's dollars so far (every attempt, and compaction summaries). */
+  private readonly dollars = new CostSum()
   /** The cost of each completed turn, its retried attempts included. */
   readonly turnCosts: Array<Cost.Cost> = []
-  /** The cost of the turn in progress. */
-  private turnCost: Cost.Cost = Cost.empty
+  /** The dollars of the turn in progress. */
+  private turnDollars = new CostSum()
   /** The model the last request named (what an attempt without `message_start` is priced as). */
   private requestModel: string
   private readonly started: number
@@ -141,22 +151,30 @@ export class AskControl {
   // accounting
 
   /** Prices one attempt's usage (by the model that answered, else the one asked) and counts it everywhere. */
-  account(model: string | undefined, usage: Usage.Usage): Cost.Cost {
-    if (usage === Usage.empty) return Cost.empty
+  account(model: string | undefined, usage: Usage.Usage): void {
+    if (usage === Usage.empty) return
     const name = model ?? this.requestModel
-    const cost = costOf(usage, priceOf(this.env.agent, name), name)
-    this.cost = Cost.add(this.cost, cost)
-    this.turnCost = Cost.add(this.turnCost, cost)
-    for (const { meter } of this.scopes) meter.addUsage(usage, cost)
-    return cost
+    const parts = partsOf(usage, priceOf(this.env.agent, name))
+    if (
+      parts === undefined &&
+      usage.inputTokens + usage.outputTokens + usage.cacheReadTokens + usage.cacheWriteTokens === 0
+    ) {
+      return
+    }
+    this.dollars.add(parts, name)
+    this.turnDollars.add(parts, name)
+    for (const { meter } of this.scopes) meter.addUsage(usage, parts, name)
+  }
+
+  /** The run's cost so far (every attempt, and compaction summaries). */
+  get cost(): Cost.Cost {
+    return this.dollars.toCost()
   }
 
   /** The turn's cost is complete (its response committed): it goes to `turnCosts`. */
-  closeTurn(): Cost.Cost {
-    const cost = this.turnCost
-    this.turnCosts.push(cost)
-    this.turnCost = Cost.empty
-    return cost
+  closeTurn(): void {
+    this.turnCosts.push(this.turnDollars.toCost())
+    this.turnDollars = new CostSum()
   }
 
   /** The ask ended: its wall time goes to the session's and the agent's meters. Runs once. */
@@ -401,15 +419,21 @@ export class AskControl {
   // compaction
 
   /**
-   * Before a model turn: compacts the history when `request` passes the threshold of the context
-   * window; the record of what was compacted, if anything was.
+   * Before a model turn: compacts the history when the request (`build()`, for `model`) passes
+   * the threshold of the context window; the record of what was compacted, if anything was.
+   * `undefined` when there is nothing to check (compaction off, or no window known).
    */
-  compactIfNeeded(request: Provider.Request): Effect.Effect<Compaction.Record | undefined> {
+  compactIfNeeded(
+    model: string | undefined,
+    build: () => Provider.Request
+  ): Effect.Effect<Compaction.Record | undefined> | undefined {
     const settings = this.env.agent.compaction
     const window =
-      settings.contextWindow ?? priceOf(this.env.agent, request.model ?? this.env.provider.info.model)?.contextWindow
-    if (!settings.auto || window === undefined) return Effect.succeed(undefined)
+      settings.contextWindow ?? priceOf(this.env.agent, model ?? this.env.provider.info.model)?.contextWindow
+    // no window known: nothing to compare with, and no request is built for it
+    if (!settings.auto || window === undefined) return undefined
     const limit = window * settings.threshold
+    const request = build()
     return Effect.flatMap(this.count(request), (tokens) => {
       if (tokens <= limit) return Effect.succeed(undefined)
       const over = (messages: Message.History) =>

@@ -12,7 +12,7 @@ import type * as Data from "../data/Data.js"
 import type * as Provider from "../provider/Provider.js"
 import * as Compaction from "./Compaction.js"
 import { type AgentControl, priceOf, type SessionControl } from "./control.js"
-import { costOf } from "./Pricing.js"
+import { partsOf } from "./rates.js"
 import { estimateMessages } from "./Tokens.js"
 
 /**
@@ -174,9 +174,9 @@ export const compactSession = (
         data: state.data,
         account: (model, usage) => {
           const name = model ?? config.provider.info.model
-          const cost = costOf(usage, priceOf(config.control, name), name)
-          session.meter.addUsage(usage, cost)
-          config.control.meter.addUsage(usage, cost)
+          const parts = partsOf(usage, priceOf(config.control, name))
+          session.meter.addUsage(usage, parts, name)
+          config.control.meter.addUsage(usage, parts, name)
           summaryUsage = Usage.add(summaryUsage, usage)
         },
         now: clock.currentTimeMillisUnsafe(),

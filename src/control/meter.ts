@@ -11,21 +11,68 @@ import type { BudgetLimit, BudgetScope } from "../core/HarnessError.js"
 import type * as Usage from "../core/Usage.js"
 import type { Resolved } from "./limits.js"
 
+/** The dollars of one priced attempt, by kind of token. */
+export interface Parts {
+  readonly input: number
+  readonly output: number
+  readonly cacheWrite: number
+  readonly cacheRead: number
+}
+
+/**
+ * A running dollar sum as plain numbers (summed per attempt on the loop's path); a `Cost` value is
+ * built only when one is read.
+ */
+export class CostSum {
+  input = 0
+  output = 0
+  cacheWrite = 0
+  cacheRead = 0
+  readonly unpriced = new Set<string>()
+
+  get usd(): number {
+    return this.input + this.output + this.cacheWrite + this.cacheRead
+  }
+
+  /** Adds a priced attempt's parts, or names `model` as unpriced (`parts` undefined). */
+  add(parts: Parts | undefined, model: string): void {
+    if (parts === undefined) {
+      this.unpriced.add(model)
+      return
+    }
+    this.input += parts.input
+    this.output += parts.output
+    this.cacheWrite += parts.cacheWrite
+    this.cacheRead += parts.cacheRead
+  }
+
+  toCost(): Cost.Cost {
+    if (this.usd === 0 && this.unpriced.size === 0) return Cost.empty
+    return Cost.make({ ...this, unpriced: [...this.unpriced] })
+  }
+}
+
 /** What one scope has spent. */
 export class Meter {
-  usd = 0
   inputTokens = 0
   outputTokens = 0
   toolCpuMs = 0
   /** Wall time of the asks that ended. */
   wallTimeMs = 0
-  cost: Cost.Cost = Cost.empty
+  readonly dollars = new CostSum()
 
-  addUsage(usage: Usage.Counts, cost: Cost.Cost): void {
+  get usd(): number {
+    return this.dollars.usd
+  }
+
+  get cost(): Cost.Cost {
+    return this.dollars.toCost()
+  }
+
+  addUsage(usage: Usage.Counts, parts: Parts | undefined, model: string): void {
     this.inputTokens += usage.inputTokens + usage.cacheReadTokens + usage.cacheWriteTokens
     this.outputTokens += usage.outputTokens
-    this.usd += cost.usd
-    this.cost = Cost.add(this.cost, cost)
+    this.dollars.add(parts, model)
   }
 
   /** What was spent, with `liveWallMs` of asks still running. */

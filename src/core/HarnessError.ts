@@ -240,8 +240,9 @@ export type BudgetScope = typeof BudgetScope.Type
  * The run stopped before a model call or a tool call that would go over a budget (or while a tool
  * ran past the tool-compute budget, which interrupted it). `scope` and `limit` say which budget;
  * `allowed` is its value (milliseconds for `wallTime` and `toolCpuMs`), `spent` what that scope had
- * spent, `needed` what the refused call would have added at least (its counted input tokens, or
- * their price), `cost` the run's own cost so far and `partial` its last turn's output and usage.
+ * spent, `needed` what the refused model call's input would have added (its counted input tokens,
+ * or their price at the input rate), `cost` the run's own cost so far and `partial` its last
+ * turn's output and usage.
  * The history stays valid: every `tool_use` has its result.
  * @since 0.2.0
  */

@@ -200,3 +200,26 @@ describe("compaction on demand", () => {
       )
   )
 })
+
+describe("compaction failures", () => {
+  it.effect("a failing summariser: compact() is CompactionFailed and the history is unchanged; an ask goes on", () =>
+    Effect.gen(function* () {
+      const agent = yield* Agent.make({
+        system: SYSTEM,
+        builtinTools: false,
+        compaction: { contextWindow: 300, keepTurns: 1, summarise: () => Effect.fail("summariser offline") }
+      })
+      const session = yield* agent.session()
+      yield* session.ask("Remember: the launch code is ORCHID-42.")
+      yield* session.ask(filler(1))
+      const before = yield* session.history
+      const error = yield* Effect.flip(session.compact)
+      assert.strictEqual(error._tag, "CompactionFailed")
+      assert.include(error.message, "summariser offline")
+      assert.deepStrictEqual(yield* session.history, before)
+      // automatic compaction fails the same way before this ask's turn: it logs and goes on
+      assert.strictEqual(yield* session.ask("What is the launch code?"), "The launch code is ORCHID-42.")
+      assert.deepStrictEqual(yield* session.compactions, [])
+    }).pipe(Effect.provide(model))
+  )
+})
