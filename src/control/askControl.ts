@@ -9,15 +9,15 @@
  *
  * @internal
  */
-import { Cause, type Context, Effect, Option, Ref } from "effect"
+import { type Context, Effect, Option, Ref } from "effect"
 import * as Cost from "../core/Cost.js"
 import {
   BudgetExceeded,
   type HarnessError,
-  HookFailed,
+  type HookFailed,
   type HookPoint,
   type Partial,
-  RunStopped
+  type RunStopped
 } from "../core/HarnessError.js"
 import type * as Message from "../core/Message.js"
 import * as Usage from "../core/Usage.js"
@@ -26,9 +26,10 @@ import type * as Provider from "../provider/Provider.js"
 import type * as Tool from "../tools/Tool.js"
 import * as Approval from "./Approval.js"
 import type * as Compaction from "./Compaction.js"
-import { compactHistory } from "./compact.js"
+import { compactNearWindow } from "./compact.js"
 import { type AgentControl, priceOf, type SessionControl } from "./control.js"
 import type * as Hooks from "./Hooks.js"
+import { runHook } from "./hookRun.js"
 import type { Resolved } from "./limits.js"
 import {
   CostSum,
@@ -96,19 +97,6 @@ export type Gate =
   | { readonly _tag: "Run"; readonly input: unknown }
   | { readonly _tag: "Deny"; readonly message: string }
   | { readonly _tag: "Approval"; readonly input: unknown; readonly reason: string | undefined }
-
-const describe = (error: unknown): string => {
-  if (typeof error === "string") return error
-  if (typeof error === "object" && error !== null && "message" in error && typeof error.message === "string") {
-    const tag = "_tag" in error && typeof error._tag === "string" ? `${error._tag}: ` : ""
-    return `${tag}${error.message}`
-  }
-  try {
-    return JSON.stringify(error) ?? String(error)
-  } catch {
-    return String(error)
-  }
-}
 
 /**
  * The control of one ask.
@@ -216,35 +204,7 @@ export class AskControl {
     tool: string | undefined,
     run: Effect.Effect<A, unknown, unknown>
   ): Effect.Effect<A, HookFailed | RunStopped> {
-    const provided = Effect.provideContext(run as Effect.Effect<A, unknown>, this.env.context)
-    return Effect.matchCauseEffect(provided, {
-      onFailure: (cause) => {
-        if (Cause.hasInterruptsOnly(cause)) return Effect.failCause(cause as Cause.Cause<never>)
-        const failure = Cause.findErrorOption(cause)
-        const error = Option.isSome(failure) ? failure.value : Cause.squash(cause)
-        const where = tool === undefined ? `The ${point} hook` : `The ${point} hook (tool "${tool}")`
-        return Effect.fail(
-          new HookFailed({
-            hook: point,
-            ...(tool === undefined ? {} : { tool }),
-            message: `${where} ${Option.isSome(failure) ? "failed" : "died"}: ${describe(error)}. The run ended; the history is kept.`,
-            partial: this.env.partial()
-          })
-        )
-      },
-      onSuccess: (decision) => {
-        const stop = decision as { readonly _tag?: string; readonly reason?: string } | undefined
-        if (stop?._tag !== "Stop") return Effect.succeed(decision)
-        return Effect.fail(
-          new RunStopped({
-            hook: point,
-            reason: String(stop.reason),
-            message: `A ${point} hook stopped the run: ${String(stop.reason)}`,
-            partial: this.env.partial()
-          })
-        )
-      }
-    })
+    return runHook(point, tool, run, this.env.context, this.env.partial)
   }
 
   private context(): Hooks.HookContext {
@@ -427,39 +387,25 @@ export class AskControl {
     model: string | undefined,
     build: () => Provider.Request
   ): Effect.Effect<Compaction.Record | undefined> | undefined {
-    const settings = this.env.agent.compaction
-    const window =
-      settings.contextWindow ?? priceOf(this.env.agent, model ?? this.env.provider.info.model)?.contextWindow
+    const { env } = this
+    const settings = env.agent.compaction
+    const window = settings.contextWindow ?? priceOf(env.agent, model ?? env.provider.info.model)?.contextWindow
     // no window known: nothing to compare with, and no request is built for it
     if (!settings.auto || window === undefined) return undefined
-    const limit = window * settings.threshold
-    const request = build()
-    return Effect.flatMap(this.count(request), (tokens) => {
-      if (tokens <= limit) return Effect.succeed(undefined)
-      const over = (messages: Message.History) =>
-        Effect.map(this.count({ ...request, messages }), (after) => after > limit)
-      const compacted = compactHistory({
-        agent: this.env.agent,
-        provider: this.env.provider,
-        history: this.env.history,
-        data: this.env.data(),
-        account: (model, usage) => {
-          this.account(model, usage)
-          this.env.addUsage(usage)
-        },
-        now: this.env.wallNow(),
-        reason: "window",
-        stillOver: over
-      })
-      return Effect.map(
-        Effect.catchTag(compacted, "CompactionFailed", (error) =>
-          Effect.as(Effect.logWarning(`data-harness: compaction skipped: ${error.message}`), undefined)
-        ),
-        (record) => {
-          if (record !== undefined) this.env.session.compactions.push(record)
-          return record
-        }
-      )
+    return compactNearWindow({
+      agent: env.agent,
+      provider: env.provider,
+      history: env.history,
+      data: env.data(),
+      now: env.wallNow(),
+      limit: window * settings.threshold,
+      request: build(),
+      count: (request) => this.count(request),
+      account: (model, usage) => {
+        this.account(model, usage)
+        env.addUsage(usage)
+      },
+      record: (record) => env.session.compactions.push(record)
     })
   }
 }

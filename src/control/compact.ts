@@ -191,3 +191,39 @@ export const compactSession = (
         )
     )
   })
+
+/**
+ * Before a model turn of an ask: compacts when `request` counts more than `limit` tokens (after
+ * offloading, summarises only while still over); a summariser failure is logged and the ask goes
+ * on. The record, if anything was compacted, is passed to `record` and returned.
+ * @internal
+ */
+export const compactNearWindow = (env: {
+  readonly agent: AgentControl
+  readonly provider: Provider.Service
+  readonly history: Ref.Ref<Message.History>
+  readonly data: Data.Store
+  readonly now: number
+  readonly limit: number
+  readonly request: Provider.Request
+  readonly count: (request: Provider.Request) => Effect.Effect<number>
+  readonly account: (model: string | undefined, usage: Usage.Usage) => void
+  readonly record: (record: Compaction.Record) => void
+}): Effect.Effect<Compaction.Record | undefined> =>
+  Effect.flatMap(env.count(env.request), (tokens) => {
+    if (tokens <= env.limit) return Effect.succeed(undefined)
+    const compacted = compactHistory({
+      ...env,
+      reason: "window",
+      stillOver: (messages) => Effect.map(env.count({ ...env.request, messages }), (after) => after > env.limit)
+    })
+    return Effect.map(
+      Effect.catchTag(compacted, "CompactionFailed", (error) =>
+        Effect.as(Effect.logWarning(`data-harness: compaction skipped: ${error.message}`), undefined)
+      ),
+      (record) => {
+        if (record !== undefined) env.record(record)
+        return record
+      }
+    )
+  })
