@@ -2,6 +2,7 @@
  * Serving a session's tools over MCP: the registration of our `Tool.Tool`s with effect's
  * `McpServer`, and its streamable-HTTP and stdio transports. Re-exported by `Mcp.ts`.
  */
+
 import { createServer } from "node:http"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as NodeStdio from "@effect/platform-node/NodeStdio"
@@ -10,6 +11,7 @@ import { McpProtocol, McpSchema, McpServer } from "effect/ai"
 import { HttpRouter, type HttpServer, type HttpServerError, HttpServerRequest, HttpServerResponse } from "effect/http"
 import { InvalidOptions } from "../core/HarnessError.js"
 import type * as Data from "../data/Data.js"
+import * as Chart from "../tools/Chart.js"
 import * as DataTools from "../tools/DataTools.js"
 import type * as Tool from "../tools/Tool.js"
 import * as Variables from "../tools/Variables.js"
@@ -82,10 +84,12 @@ const stdioProtocols = [...httpProtocols, McpProtocol.v2024_11_05] as const
 const TOOL_NAME = /^[A-Za-z0-9_.-]{1,128}$/
 
 /**
- * The tools served when none are given: `list_variables`, then the data tools.
+ * The tools served when none are given: `list_variables`, the data tools (`sql`, `javascript`)
+ * and `chart` (its result is a short confirmation; the chart is kept as a handle with its data
+ * inlined, which `list_variables`, `sql` and `javascript` can read).
  * @since 0.1.0
  */
-export const defaultTools = (): ReadonlyArray<Tool.Tool> => [Variables.listVariables, ...DataTools.all]
+export const defaultTools = (): ReadonlyArray<Tool.Tool> => [Variables.listVariables, ...DataTools.all, Chart.chart]
 
 // registration
 

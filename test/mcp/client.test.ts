@@ -70,7 +70,7 @@ describe("Mcp.tools over streamable HTTP", () => {
       const remote = yield* Mcp.tools({ url, prefix: "remote_" })
       assert.deepStrictEqual(
         remote.map((tool) => tool.name),
-        ["remote_list_variables", "remote_sql", "remote_javascript"]
+        ["remote_list_variables", "remote_sql", "remote_javascript", "remote_chart"]
       )
       assert.deepStrictEqual(byName(remote, "remote_sql").inputSchema.required, ["query"])
 
@@ -212,7 +212,7 @@ describe("Mcp.toolsFromCommand over stdio", () => {
       )
       assert.deepStrictEqual(
         remote.map((tool) => tool.name),
-        ["list_variables", "sql", "javascript"]
+        ["list_variables", "sql", "javascript", "chart"]
       )
       assert.strictEqual(children().length, 1)
       const count = yield* call(byName(remote, "sql"), { query: "SELECT count(*) AS n FROM sales" })

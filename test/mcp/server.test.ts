@@ -56,7 +56,7 @@ describe("Mcp.layerHttp with the official SDK client", () => {
       const { tools } = yield* Effect.promise(() => client.listTools())
       assert.deepStrictEqual(
         tools.map((tool) => tool.name),
-        ["list_variables", "sql", "javascript"]
+        ["list_variables", "sql", "javascript", "chart"]
       )
       const sql = tools.find((tool) => tool.name === "sql")!
       assert.strictEqual(sql.inputSchema.type, "object")
@@ -64,6 +64,39 @@ describe("Mcp.layerHttp with the official SDK client", () => {
       assert.deepStrictEqual(Object.keys(sql.inputSchema.properties ?? {}), ["query", "save_as"])
       assert.include(sql.description, "read-only SQL")
       assert.deepStrictEqual(client.getServerVersion()?.name, "data-harness")
+    }).pipe(Effect.scoped)
+  )
+
+  it.live("charts a handle: a short confirmation, and the chart kept as a handle with its data inlined", () =>
+    Effect.gen(function* () {
+      const session = yield* salesSession
+      const client = yield* connect(yield* serve({ session }))
+      const result = yield* Effect.promise(() =>
+        client.callTool({
+          name: "chart",
+          arguments: {
+            data: "sales",
+            mark: { type: "bar" },
+            encoding: {
+              x: { field: "region", type: "nominal" },
+              y: { field: "revenue", type: "quantitative", aggregate: "sum" }
+            }
+          }
+        })
+      )
+      assert.isFalse(result.isError, textOf(result))
+      const confirmation = JSON.parse(textOf(result)) as { chart: string; rows: number }
+      assert.strictEqual(confirmation.rows, 3)
+      const kept = (yield* session.handles).find((handle) => handle.name === confirmation.chart)
+      assert.isDefined(kept)
+      const bad = yield* Effect.promise(() =>
+        client.callTool({
+          name: "chart",
+          arguments: { data: "sales", mark: { type: "bar" }, encoding: { x: { field: "nope", type: "nominal" } } }
+        })
+      )
+      assert.isTrue(bad.isError)
+      assert.include(textOf(bad), "nope")
     }).pipe(Effect.scoped)
   )
 
@@ -243,7 +276,7 @@ describe("Mcp.layerHttp mounted in a larger server", () => {
         assert.strictEqual(clientB.getServerVersion()?.name, "orders")
         assert.deepStrictEqual(
           (yield* Effect.promise(() => clientA.listTools())).tools.map((tool) => tool.name),
-          ["list_variables", "sql", "javascript"]
+          ["list_variables", "sql", "javascript", "chart"]
         )
         assert.deepStrictEqual(
           (yield* Effect.promise(() => clientB.listTools())).tools.map((tool) => tool.name),

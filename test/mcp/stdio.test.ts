@@ -35,7 +35,7 @@ describe("Mcp.layerStdio with the official SDK client", () => {
       const { tools } = yield* Effect.promise(() => client.listTools())
       assert.deepStrictEqual(
         tools.map((tool) => tool.name),
-        ["list_variables", "sql", "javascript"]
+        ["list_variables", "sql", "javascript", "chart"]
       )
       assert.deepStrictEqual(tools.find((tool) => tool.name === "sql")!.inputSchema.required, ["query"])
 
