@@ -187,15 +187,31 @@ export interface ReplaceResult {
 /** Go on unchanged. */
 type Proceed = void | undefined
 
-/** @since 0.2.0 */
+/**
+ * What `beforeModel` returns: nothing (send the request), {@link replaceRequest} or {@link stop}.
+ * @since 0.2.0
+ */
 export type BeforeModelDecision = Proceed | ReplaceRequest | Stop
-/** @since 0.2.0 */
+/**
+ * What `afterModel` returns: nothing (go on) or {@link stop}.
+ * @since 0.2.0
+ */
 export type AfterModelDecision = Proceed | Stop
-/** @since 0.2.0 */
+/**
+ * What `beforeTool` returns: nothing (run the call), {@link deny}, {@link replaceInput},
+ * {@link requireApproval} or {@link stop}.
+ * @since 0.2.0
+ */
 export type BeforeToolDecision = Proceed | Deny | ReplaceInput | RequireApproval | Stop
-/** @since 0.2.0 */
+/**
+ * What `afterTool` returns: nothing (the tool's result), {@link replaceResult} or {@link stop}.
+ * @since 0.2.0
+ */
 export type AfterToolDecision = Proceed | ReplaceResult | Stop
-/** @since 0.2.0 */
+/**
+ * What `afterTurn` returns: nothing (go on) or {@link stop}.
+ * @since 0.2.0
+ */
 export type AfterTurnDecision = Proceed | Stop
 
 /**
