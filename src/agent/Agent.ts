@@ -25,6 +25,13 @@
  * @since 0.1.0
  */
 import { type Duration, Effect, Schedule, type Scope, type Stream } from "effect"
+import type * as Budget from "../control/Budget.js"
+import type * as Compaction from "../control/Compaction.js"
+import { type AgentControl, resolveControl } from "../control/control.js"
+import type * as Hooks from "../control/Hooks.js"
+import * as Pricing from "../control/Pricing.js"
+import type * as Tokens from "../control/Tokens.js"
+import type * as Cost from "../core/Cost.js"
 import { type HarnessError, InvalidOptions } from "../core/HarnessError.js"
 import type * as Message from "../core/Message.js"
 import type * as StreamEvent from "../core/StreamEvent.js"
@@ -101,7 +108,8 @@ export const defaultRetrySchedule: Schedule.Schedule<unknown> = Schedule.exponen
  * Options of {@link make}.
  * @since 0.1.0
  */
-export interface Options<R, S extends Answer.AnswerSchema | undefined = undefined> extends Session.ModelOptions {
+export interface Options<R, S extends Answer.AnswerSchema | undefined = undefined, RH = never>
+  extends Session.ModelOptions {
   /** The system prompt; byte-stable across turns (reminders go at the end of the conversation). */
   readonly system?: string | undefined
   readonly tools?: ReadonlyArray<Tool.Tool<R>> | undefined
@@ -141,6 +149,25 @@ export interface Options<R, S extends Answer.AnswerSchema | undefined = undefine
   readonly partialTurn?: "keep" | "discard" | undefined
   /** How many tool calls of one turn run at once (default 1: one at a time, in order). */
   readonly toolConcurrency?: number | undefined
+  /**
+   * Hooks run before and after each model call and tool call and after each turn, in order (see
+   * `Hooks`); their services (`RH`) are required like a tool handler's. An ask's own `hooks` run after.
+   */
+  readonly hooks?: ReadonlyArray<Hooks.Hooks<RH>> | Hooks.Hooks<RH> | undefined
+  /** Limits on dollars, tokens, tool compute and wall time: per agent, session and ask (see `Budget`). */
+  readonly budget?: Budget.Options | undefined
+  /** Prices added over the `Pricing` table in context (by model id), for this agent's costs. */
+  readonly prices?: Pricing.Table | undefined
+  /**
+   * Counts a request's input tokens before a model call (budgets and compaction); default
+   * `Tokens.estimate`, a conservative local estimate. A failing count falls back to the estimate.
+   */
+  readonly countTokens?: Tokens.Counter | undefined
+  /**
+   * Compaction near the context window (see `Compaction`); on by default for models whose window
+   * the `Pricing` table knows, `false` to turn it off (`session.compact()` still works).
+   */
+  readonly compaction?: Compaction.Options | false | undefined
 }
 
 /**
@@ -201,6 +228,8 @@ export interface Agent<A = unknown, E = HarnessError> {
     f: (session: Session.Session<A, E>) => Effect.Effect<B, E2, R>,
     options?: SessionOptions
   ) => Effect.Effect<B, E2, Exclude<R, Scope.Scope>>
+  /** What every run and session of the agent spent together, as `budget.agent` counts it. */
+  readonly spent: Effect.Effect<Cost.Spent>
 }
 
 /**
@@ -218,6 +247,8 @@ export type Typed<S> = S extends Answer.AnswerSchema
 export interface SessionOptions {
   readonly history?: Message.History | undefined
   readonly data?: Data.Store | undefined
+  /** This session's budget (all its asks), instead of the agent's `budget.session`. */
+  readonly budget?: Budget.Limits | undefined
 }
 
 // constructors
@@ -229,12 +260,12 @@ export interface SessionOptions {
  * does not have, ...).
  * @since 0.1.0
  */
-export const make = <R = never, S extends Answer.AnswerSchema | undefined = undefined>(
-  options: Options<R, S> = {}
-): Effect.Effect<Typed<S>, InvalidOptions, Provider | R> =>
+export const make = <R = never, S extends Answer.AnswerSchema | undefined = undefined, RH = never>(
+  options: Options<R, S, RH> = {}
+): Effect.Effect<Typed<S>, InvalidOptions, Provider | R | RH> =>
   Effect.gen(function* () {
     const provider = yield* Provider
-    const context = yield* Effect.context<R>()
+    const context = yield* Effect.context<R | RH>()
     const builtins =
       options.builtinTools === false
         ? []
@@ -244,7 +275,9 @@ export const make = <R = never, S extends Answer.AnswerSchema | undefined = unde
     if (tools instanceof InvalidOptions) return yield* tools
     const invalidTool = Tool.validate(tools)
     if (invalidTool !== undefined) return yield* invalidTool
-    const config = configOf(options, provider, context, tools)
+    const control = resolveControl(options, yield* Effect.service(Pricing.Pricing))
+    if (control instanceof InvalidOptions) return yield* control
+    const config = configOf(options, provider, context, tools, control)
     if (config instanceof InvalidOptions) return yield* config
     const session = (from?: SessionOptions) => OpenSession.open(config, from)
     const agent: Agent<unknown, Session.TypedError> = {
@@ -254,18 +287,20 @@ export const make = <R = never, S extends Answer.AnswerSchema | undefined = unde
       runResult: (prompt: Session.Prompt, askOptions?: Session.AskOptions) =>
         OpenSession.resultOnce(config, prompt, askOptions),
       runStream: (prompt: Session.Prompt, askOptions?: Session.AskOptions) =>
-        OpenSession.streamOnce(config, prompt, askOptions)
+        OpenSession.streamOnce(config, prompt, askOptions),
+      spent: Effect.sync(() => control.meter.spent())
     }
     // an agent without an answer schema fails with InvalidAnswer only in asks that give one
     return agent as unknown as Typed<S>
   })
 
 /** The agent's options checked and resolved, or the first that is not valid. */
-const configOf = <R, S extends Answer.AnswerSchema | undefined>(
-  options: Options<R, S>,
+const configOf = <R, S extends Answer.AnswerSchema | undefined, RH>(
+  options: Options<R, S, RH>,
   provider: ProviderService,
   context: Config["context"],
-  tools: ReadonlyArray<Tool.Any>
+  tools: ReadonlyArray<Tool.Any>,
+  control: AgentControl
 ): Config | InvalidOptions => {
   const retry = options.retry === false ? undefined : options.retry
   const given = resolveTimeouts(options.timeouts)
@@ -299,6 +334,7 @@ const configOf = <R, S extends Answer.AnswerSchema | undefined>(
     retry: options.retry === false ? undefined : (retry?.schedule ?? defaultRetrySchedule),
     maxRetryAfter,
     partialTurn: options.partialTurn ?? "keep",
-    toolConcurrency
+    toolConcurrency,
+    control
   }
 }

@@ -26,6 +26,11 @@
  * @since 0.1.0
  */
 import type { Duration, Effect, Stream } from "effect"
+import type * as Approval from "../control/Approval.js"
+import type * as Budget from "../control/Budget.js"
+import type * as Compaction from "../control/Compaction.js"
+import type * as Hooks from "../control/Hooks.js"
+import type * as Cost from "../core/Cost.js"
 import type { DataError, HarnessError } from "../core/HarnessError.js"
 import type * as Message from "../core/Message.js"
 import type { RunResult } from "../core/RunResult.js"
@@ -104,6 +109,10 @@ export interface AskOptions extends ModelOptions {
    * so each reads the cache the previous one wrote. Empty or whitespace-only adds nothing.
    */
   readonly system?: string | undefined
+  /** Hooks for this ask only, run after the agent's (see `Hooks`). */
+  readonly hooks?: ReadonlyArray<Hooks.Hooks> | Hooks.Hooks | undefined
+  /** This ask's budget, instead of the agent's `budget.ask` (see `Budget`). */
+  readonly budget?: Budget.Limits | undefined
 }
 
 /**
@@ -201,4 +210,29 @@ export interface Session<A = unknown, E = HarnessError> {
    * usable (the database reopens on demand, and is released again with the scope).
    */
   readonly close: Effect.Effect<void>
+  /**
+   * Runs a tool call that waits for approval (the `tool_use_id` of an `approval_request` event),
+   * with `input` instead of the model's when given. Fails with `ApprovalNotPending` when no call
+   * waits under that id.
+   */
+  readonly approve: (
+    toolUseId: string,
+    options?: { readonly input?: unknown }
+  ) => Effect.Effect<void, Approval.ApprovalNotPending>
+  /** Refuses a waiting tool call: the model reads `reason` as its error result, and the ask goes on. */
+  readonly deny: (toolUseId: string, reason: string) => Effect.Effect<void, Approval.ApprovalNotPending>
+  /** The tool calls waiting for approval now (values that can be stored, see `Approval.Pending`). */
+  readonly approvals: Effect.Effect<ReadonlyArray<Approval.Pending>>
+  /**
+   * Compacts the history now (offload large tool results, summarise all but the last
+   * `compaction.keepTurns` turns), waiting for a running ask to end; the record, or `undefined`
+   * when there was nothing to compact. Fails with `CompactionFailed` when the summariser fails.
+   */
+  readonly compact: Effect.Effect<Compaction.Record | undefined, Compaction.CompactionFailed>
+  /** Every compaction of this session, oldest first (see `Compaction.Record`). */
+  readonly compactions: Effect.Effect<ReadonlyArray<Compaction.Record>>
+  /** What the session's asks (and compactions) cost, summed. */
+  readonly cost: Effect.Effect<Cost.Cost>
+  /** What the session spent, as its budget counts it. */
+  readonly spent: Effect.Effect<Cost.Spent>
 }

@@ -8,6 +8,7 @@
  */
 import { Duration, Effect, type Pull, type Scope } from "effect"
 import type * as Arr from "effect/Array"
+import type { AskControl } from "../control/askControl.js"
 import type { HarnessError } from "../core/HarnessError.js"
 import { type Partial, ProviderError, Timeout, type TimeoutPhase } from "../core/HarnessError.js"
 import * as Message from "../core/Message.js"
@@ -90,6 +91,8 @@ export class AskState {
   retryStep: ((now: number, input: unknown) => Effect.Effect<[unknown, Duration.Duration], unknown>) | undefined =
     undefined
   ending: Ending | undefined = undefined
+  /** Hooks, costs, budgets and compaction of the ask; set when the ask is made. */
+  control!: AskControl
 
   /** The run's result; call it once the run has ended. */
   result(): RunResult {
@@ -102,6 +105,8 @@ export class AskState {
       stopReason: response.stopReason,
       usage: this.usage,
       answeredBy: [...this.answeredBy],
+      cost: this.control.cost,
+      turnCosts: [...this.control.turnCosts],
       ...(this.answer !== undefined ? { value: this.answer.value } : {})
     })
   }

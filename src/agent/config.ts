@@ -6,6 +6,9 @@
  */
 import type { Context, Schedule } from "effect"
 import { Duration, Option } from "effect"
+import { type AgentControl, resolveHooks } from "../control/control.js"
+import type * as Hooks from "../control/Hooks.js"
+import { type Resolved as BudgetLimits, resolveLimits } from "../control/limits.js"
 import { InvalidOptions } from "../core/HarnessError.js"
 import type * as Message from "../core/Message.js"
 import { describe as describeValue } from "../core/options.js"
@@ -65,6 +68,12 @@ export interface Config {
   readonly maxRetryAfter: Duration.Duration
   readonly partialTurn: "keep" | "discard"
   readonly toolConcurrency: number
+  /** Hooks, prices, budgets and compaction (`src/control`). */
+  readonly control: AgentControl
+  /** The ask's own hooks, run after the agent's. */
+  readonly askHooks?: Hooks.Any | undefined
+  /** The ask's own budget, instead of the agent's default for asks. */
+  readonly askLimits?: BudgetLimits | undefined
 }
 
 const DURATION_FORMS = 'a Duration, milliseconds as a number, or a string like "30 seconds" or "5 minutes"'
@@ -229,6 +238,16 @@ export const withAskOptions = (config: Config, options: AskOptions | undefined):
     const system = systemWith(out, options.system)
     if (system instanceof InvalidOptions) return system
     out = { ...out, system }
+  }
+  if (options.hooks !== undefined) {
+    const hooks = resolveHooks("hooks", options.hooks)
+    if (hooks instanceof InvalidOptions) return hooks
+    out = { ...out, askHooks: hooks }
+  }
+  if (options.budget !== undefined) {
+    const limits = resolveLimits("budget", options.budget)
+    if (limits instanceof InvalidOptions) return limits
+    out = { ...out, askLimits: limits }
   }
   return out
 }

@@ -43,6 +43,13 @@ import {
   withPartial
 } from "./askState.js"
 import type { Config } from "./config.js"
+import {
+  afterModel,
+  afterTurn as afterTurnHooks,
+  beforeModel,
+  compactBeforeTurn,
+  makeAskControl
+} from "./controlSteps.js"
 import { rollback } from "./firstRequest.js"
 import { appendAssistant, appendUser } from "./history.js"
 import { toolChoiceOfTurn } from "./params.js"
@@ -124,6 +131,7 @@ const makeAsk = (
       }
     }
   }
+  state.control = makeAskControl(ask)
   state.phase = startingPhase(ask)
   return ask
 }
@@ -168,7 +176,11 @@ const startTurn = (ask: Ask): Step => {
   state.retryStep = undefined
   state.turnDeadline =
     config.timeouts.turn === undefined ? undefined : ask.now() + Duration.toMillis(config.timeouts.turn)
-  return startAttempt(ask, 1)
+  return compactBeforeTurn(
+    ask,
+    () => buildRequest(ask),
+    () => startAttempt(ask, 1)
+  )
 }
 
 /** The request of the turn: the history so far, the visible tools; the last allowed turn says so. */
@@ -209,13 +221,16 @@ const providerEvents = (ask: Ask, request: Provider.Request): Stream.Stream<Stre
 }
 
 /** Attempt `attempt` of the turn: the provider's stream opened in a scope of its own, folded as it streams. */
-const startAttempt = (ask: Ask, attempt: number): Step => {
+const startAttempt = (ask: Ask, attempt: number): Step =>
+  beforeModel(ask, attempt, buildRequest(ask), (request) => openAttempt(ask, attempt, request))
+
+/** Opens attempt `attempt` of the turn with `request` (as the `beforeModel` hooks left it). */
+const openAttempt = (ask: Ask, attempt: number, request: Provider.Request): Step => {
   const { state } = ask
   const turn = new TurnAccumulator(ask.config.provider.info.name)
   state.turn = turn
   state.attempts++
   const scope = Scope.forkUnsafe(ask.scope)
-  const request = buildRequest(ask)
   ask.trace.attemptStarted(request, attempt)
   const events = providerEvents(ask, request)
   const phase: Extract<Phase, { _tag: "Model" }> = {
@@ -268,7 +283,7 @@ const attemptEnded = (ask: Ask, phase: Extract<Phase, { _tag: "Model" }>, cause:
   if (phase.committed && !Cause.hasInterrupts(cause)) {
     return Effect.andThen(
       Scope.close(phase.scope, Exit.void),
-      Effect.suspend(() => afterTurn(ask))
+      Effect.suspend(() => afterModel(ask, () => afterTurn(ask)))
     )
   }
   if (!Pull.isDoneCause(cause)) return attemptFailed(ask, phase, cause)
@@ -301,6 +316,7 @@ const retryOrFail = (ask: Ask, phase: Extract<Phase, { _tag: "Model" }>, cause: 
     const { state } = ask
     ask.trace.retrying(phase.attempt + 1, delay.value, error)
     state.usage = Usage.add(state.usage, phase.turn.usage)
+    state.control.account(phase.turn.model, phase.turn.usage)
     state.turn = undefined
     const backoff = backoffPhase(ask, phase.attempt, delay.value)
     if (!phase.turn.emitted) {
@@ -336,6 +352,8 @@ const commitTurn = (ask: Ask, phase: Extract<Phase, { _tag: "Model" }>, response
   state.turn = undefined
   state.response = response
   state.usage = Usage.add(state.usage, response.usage)
+  state.control.account(response.model, response.usage)
+  state.control.closeTurn()
   state.answeredBy.push({ provider: phase.turn.answeredBy, model: response.model ?? ask.config.provider.info.model })
   const uses = Message.toolUses(response.content)
   state.pending = uses.length > 0 ? uses : undefined
@@ -358,14 +376,18 @@ const afterTurn = (ask: Ask): Step => {
     const then = atLimit ? finish(ask, "max_turns", response) : startingPhase(ask)
     return Effect.andThen(commitResults(ask), emit(ask, events, then))
   }
-  if (uses.length > 0) return startTools(ask, uses, () => afterTools(ask, uses, () => startTurn(ask)))
+  if (uses.length > 0) {
+    return startTools(ask, uses, () => afterTurnHooks(ask, () => afterTools(ask, uses, () => startTurn(ask))))
+  }
   // a paused server-tool turn is continued by sending it back; past the limit it is unfinished
   if (response.stopReason === "pause_turn" && !atLimit) return startTurn(ask)
-  const reminded = response.stopReason === "pause_turn" ? undefined : beforeEnd(ask, () => startTurn(ask))
-  if (reminded !== undefined) return reminded
-  const ended = finish(ask, response.stopReason === "pause_turn" ? "max_turns" : "completed", response)
-  state.phase = ended
-  return ended.next
+  return afterTurnHooks(ask, () => {
+    const reminded = response.stopReason === "pause_turn" ? undefined : beforeEnd(ask, () => startTurn(ask))
+    if (reminded !== undefined) return reminded
+    const ended = finish(ask, response.stopReason === "pause_turn" ? "max_turns" : "completed", response)
+    state.phase = ended
+    return ended.next
+  })
 }
 
 // the end
@@ -396,7 +418,11 @@ const repair = (ask: Ask, exit: Exit.Exit<unknown, unknown>): Effect.Effect<void
     const turn = state.turn
     ask.trace.ended(exit, turn)
     state.turn = undefined
-    if (turn !== undefined) state.usage = Usage.add(state.usage, turn.usage)
+    if (turn !== undefined) {
+      state.usage = Usage.add(state.usage, turn.usage)
+      state.control.account(turn.model, turn.usage)
+    }
+    state.control.end()
     const kept =
       turn === undefined || config.partialTurn !== "keep"
         ? Effect.void

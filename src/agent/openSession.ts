@@ -6,6 +6,10 @@
  * @internal
  */
 import { Effect, Ref, type Scope, Semaphore, Stream } from "effect"
+import type * as Budget from "../control/Budget.js"
+import { compactSession } from "../control/compact.js"
+import { sessionControl } from "../control/control.js"
+import { resolveLimits } from "../control/limits.js"
 import { InvalidOptions, MaxTurnsExceeded, Partial } from "../core/HarnessError.js"
 import type { RunResult } from "../core/RunResult.js"
 import type * as StreamEvent from "../core/StreamEvent.js"
@@ -98,16 +102,22 @@ export const runOnce = (config: Config, prompt: Session.Prompt, options?: Sessio
  */
 export const open = (
   config: Config,
-  from?: StartFrom | undefined
+  from?: (StartFrom & { readonly budget?: Budget.Limits | undefined }) | undefined
 ): Effect.Effect<Session.Session<unknown, Session.TypedError>, never, Scope.Scope> =>
   Effect.map(makeSessionState(config, from), (state) => {
+    const limits = resolveLimits("budget", from?.budget)
+    // an invalid budget fails every ask of the session with what is wrong with it
+    const invalid = limits instanceof InvalidOptions ? limits : undefined
+    const control = sessionControl(state, config.control, limits instanceof InvalidOptions ? undefined : limits)
     const semaphore = Semaphore.makeUnsafe(1)
     // interruptible: an ask waiting its turn can be interrupted or timed out while it waits
     const turn = Effect.asVoid(
       Effect.acquireRelease(semaphore.take(1), () => semaphore.release(1), { interruptible: true })
     )
     const events = (prompt: Session.Prompt, options: Session.AskOptions | undefined, loopOptions: Loop.AskOptions) =>
-      askWith(config, state, prompt, options, { acquire: turn, ...loopOptions })
+      invalid !== undefined
+        ? Stream.fail(invalid)
+        : askWith(config, state, prompt, options, { acquire: turn, ...loopOptions })
     const askResult = (prompt: Session.Prompt, options?: Session.AskOptions) =>
       resultOf((onResult) => events(prompt, options, { onResult }))
     const session: Session.Session<unknown, Session.TypedError> = {
@@ -125,7 +135,18 @@ export const open = (
       get data() {
         return state.data
       },
-      close: state.closeData
+      close: state.closeData,
+      approve: (id, options) =>
+        control.approvals.decide(id, {
+          _tag: "Approved",
+          ...(options !== undefined && "input" in options ? { input: options.input } : {})
+        }),
+      deny: (id, reason) => control.approvals.decide(id, { _tag: "Denied", reason }),
+      approvals: Effect.sync(() => control.approvals.pending),
+      compact: Effect.scoped(Effect.andThen(turn, compactSession(config, state, control))),
+      compactions: Effect.sync(() => [...control.compactions]),
+      cost: Effect.sync(() => control.meter.cost),
+      spent: Effect.sync(() => control.meter.spent())
     }
     return session
   })

@@ -10,15 +10,18 @@ import type { HarnessError } from "../core/HarnessError.js"
 import * as Message from "../core/Message.js"
 import type * as StreamEvent from "../core/StreamEvent.js"
 import { type Ask, end, type Phase, type Step } from "./askState.js"
+import { controlledTools, resultEvent } from "./controlSteps.js"
 import { appendUser, notRun } from "./history.js"
 import { callTool } from "./toolCalls.js"
 
 /** Runs the tool calls `uses`; once every result is committed, the next pull runs `then()`. */
 export const startTools = (ask: Ask, uses: ReadonlyArray<Message.ToolUseBlock>, then: () => Step): Step => {
   const scope = Scope.forkUnsafe(ask.scope)
-  const results = Stream.fromIterable(uses).pipe(
-    Stream.mapEffect((use) => runTool(ask, use), { concurrency: ask.config.toolConcurrency })
-  )
+  const results = ask.state.control.guardsTools
+    ? controlledTools(ask, uses)
+    : Stream.fromIterable(uses).pipe(
+        Stream.mapEffect((use) => runTool(ask, use), { concurrency: ask.config.toolConcurrency })
+      )
   const phase: Extract<Phase, { _tag: "Tools" }> = {
     _tag: "Tools",
     scope,
@@ -36,17 +39,7 @@ export const startTools = (ask: Ask, uses: ReadonlyArray<Message.ToolUseBlock>, 
 
 /** One tool call; its result is kept for the commit. */
 const runTool = (ask: Ask, use: Message.ToolUseBlock): Effect.Effect<StreamEvent.StreamEvent> =>
-  Effect.map(ask.trace.tool(use, callTool(ask.tools, use)), (outcome) => {
-    ask.state.results.set(use.id, Message.toolResult(use.id, outcome.content, outcome.isError))
-    const event: StreamEvent.ToolResult = {
-      type: "tool_result",
-      tool_use_id: use.id,
-      tool_name: use.name,
-      content: outcome.content,
-      is_error: outcome.isError
-    }
-    return event
-  })
+  Effect.map(ask.trace.tool(use, callTool(ask.tools, use)), (outcome) => resultEvent(ask, use, outcome))
 
 /** Every tool call ran: their results are committed, then `then()`. */
 const toolsEnded = (

@@ -12,6 +12,9 @@
  * | `MaxTurnsExceeded` | the model still wanted tools after the last allowed turn |
  * | `DataError` | a value or file could not be put into a session |
  * | `InvalidOptions` | an option given to `Agent.make` or to one ask is not valid (see `option`) |
+ * | `BudgetExceeded` | the next model or tool call would go over a budget (see `limit`, `scope`); carries what was spent |
+ * | `HookFailed` | a hook (see `hook`) failed or died; the run ended, its history stays valid |
+ * | `RunStopped` | a hook stopped the run (see `reason`) |
  *
  * @example
  * ```ts
@@ -23,6 +26,7 @@
  * @since 0.1.0
  */
 import { Schema } from "effect"
+import { Cost, Spent } from "./Cost.js"
 import * as Message from "./Message.js"
 import * as Usage from "./Usage.js"
 
@@ -213,11 +217,105 @@ export class InvalidOptions extends Schema.TaggedError<InvalidOptions>()("Invali
   }
 }
 
+// control: budgets and hooks
+
+/**
+ * What a budget limits: dollars, input tokens (every prompt token), output tokens, tool compute
+ * time (ms) or wall time (ms).
+ * @since 0.2.0
+ */
+export const BudgetLimit = Schema.Literals(["usd", "inputTokens", "outputTokens", "toolCpuMs", "wallTime"])
+/** @since 0.2.0 */
+export type BudgetLimit = typeof BudgetLimit.Type
+
+/**
+ * Whose budget: one ask's, one session's (all its asks) or one agent's (all its sessions and runs).
+ * @since 0.2.0
+ */
+export const BudgetScope = Schema.Literals(["ask", "session", "agent"])
+/** @since 0.2.0 */
+export type BudgetScope = typeof BudgetScope.Type
+
+/**
+ * The run stopped before a model call or a tool call that would go over a budget (or while a tool
+ * ran past the tool-compute budget, which interrupted it). `scope` and `limit` say which budget;
+ * `allowed` is its value (milliseconds for `wallTime` and `toolCpuMs`), `spent` what that scope had
+ * spent, `needed` what the refused model call's input would have added (its counted input tokens,
+ * or their price at the input rate), `cost` the run's own cost so far and `partial` its last
+ * turn's output and usage.
+ * The history stays valid: every `tool_use` has its result.
+ * @since 0.2.0
+ */
+export class BudgetExceeded extends Schema.TaggedError<BudgetExceeded>()("BudgetExceeded", {
+  scope: BudgetScope,
+  limit: BudgetLimit,
+  allowed: Schema.Number,
+  spent: Spent,
+  needed: Schema.optionalKey(Schema.Number),
+  cost: Cost,
+  message: Schema.String,
+  partial: Partial
+}) {
+  /** Never retryable: the same request would go over the same budget. Raise the budget. */
+  get isRetryable(): boolean {
+    return false
+  }
+}
+
+/**
+ * Where a hook runs: before or after a model call, before or after a tool call, after a turn.
+ * @since 0.2.0
+ */
+export const HookPoint = Schema.Literals(["beforeModel", "afterModel", "beforeTool", "afterTool", "afterTurn"])
+/** @since 0.2.0 */
+export type HookPoint = typeof HookPoint.Type
+
+/**
+ * A hook failed (its Effect failed or died). The run ended there; its history stays valid. `tool`
+ * names the tool call for the tool hooks; `message` carries the hook's own error.
+ * @since 0.2.0
+ */
+export class HookFailed extends Schema.TaggedError<HookFailed>()("HookFailed", {
+  hook: HookPoint,
+  tool: Schema.optionalKey(Schema.String),
+  message: Schema.String,
+  partial: Partial
+}) {
+  /** Never retryable: fix the hook. */
+  get isRetryable(): boolean {
+    return false
+  }
+}
+
+/**
+ * A hook stopped the run with `reason` (`Hooks.stop(reason)`). The history stays valid: a tool call
+ * that did not run is answered with an error result that says the run was stopped.
+ * @since 0.2.0
+ */
+export class RunStopped extends Schema.TaggedError<RunStopped>()("RunStopped", {
+  hook: HookPoint,
+  reason: Schema.String,
+  message: Schema.String,
+  partial: Partial
+}) {
+  /** Never retryable: a hook decided. */
+  get isRetryable(): boolean {
+    return false
+  }
+}
+
 /**
  * Any error a run can fail with.
  * @since 0.1.0
  */
-export type HarnessError = ProviderError | Timeout | MaxTurnsExceeded | InvalidOptions
+export type HarnessError =
+  | ProviderError
+  | Timeout
+  | MaxTurnsExceeded
+  | InvalidOptions
+  | BudgetExceeded
+  | HookFailed
+  | RunStopped
 
 /**
  * Whether an error says it is retryable.

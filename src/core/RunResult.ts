@@ -3,6 +3,7 @@
  * @since 0.1.0
  */
 import { Effect, Schema } from "effect"
+import { Cost } from "./Cost.js"
 import { AnyStopReason } from "./NormalizedResponse.js"
 import { Usage } from "./Usage.js"
 
@@ -29,6 +30,8 @@ export const TurnModel = Schema.Struct({
 export type TurnModel = typeof TurnModel.Type
 
 const noTurns = Effect.sync((): ReadonlyArray<TurnModel> => [])
+const noCost = Effect.sync(() => new Cost({ usd: 0, input: 0, output: 0, cacheWrite: 0, cacheRead: 0, unpriced: [] }))
+const noCosts = Effect.sync((): ReadonlyArray<Cost> => [])
 
 /**
  * The outcome of one ask.
@@ -41,6 +44,9 @@ const noTurns = Effect.sync((): ReadonlyArray<TurnModel> => [])
  * - `value`: what the model passed to the `answer` tool, if it did
  * - `answeredBy`: for each completed turn, in order, the provider and model that answered it
  *   (empty when decoded from a result written before the field existed)
+ * - `cost`: the run's dollar cost at the `Pricing` table (every attempt, and compaction summaries;
+ *   models without a price named in `cost.unpriced`)
+ * - `turnCosts`: for each completed turn, in order, its cost (its retried attempts included)
  *
  * @example
  * ```ts
@@ -60,5 +66,7 @@ export class RunResult extends Schema.Class<RunResult>("data-harness/RunResult")
   answeredBy: Schema.Array(TurnModel).pipe(
     Schema.withDecodingDefaultKey(noTurns),
     Schema.withConstructorDefault(noTurns)
-  )
+  ),
+  cost: Cost.pipe(Schema.withDecodingDefaultKey(noCost), Schema.withConstructorDefault(noCost)),
+  turnCosts: Schema.Array(Cost).pipe(Schema.withDecodingDefaultKey(noCosts), Schema.withConstructorDefault(noCosts))
 }) {}

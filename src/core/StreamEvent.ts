@@ -3,12 +3,14 @@
  *
  * A provider turn is `message_start`, then for each content block `content_block_start`,
  * `content_block_delta`s and `content_block_stop`, then `message_delta` (stop reason, usage) and
- * `message_stop`. The harness adds two events of its own:
+ * `message_stop`. The harness adds events of its own:
  *
  * | type | when |
  * | --- | --- |
  * | `tool_result` | after the harness ran a tool: `tool_use_id`, `tool_name`, `content`, `is_error` |
  * | `discard` | a turn failed after it had streamed output and is being retried (or a fallback chain moved on to its next provider): drop what you showed of it |
+ * | `approval_request` | a tool call waits for `session.approve(id)` / `session.deny(id, reason)`: `tool_use_id`, `tool_name`, `input`, `reason` |
+ * | `compaction` | the history was compacted before the next turn: `reason`, messages `summarised`, handles `offloaded`, `tokens_before`/`tokens_after` |
  *
  * Every event that crosses the provider boundary is decoded with {@link decodeWire}: it validates
  * the fields the harness relies on and keeps the event object exactly as it arrived, so ids, model,
@@ -192,6 +194,39 @@ export const Discard = Schema.Struct({
 export type Discard = typeof Discard.Type
 
 /**
+ * Harness event: the tool call `tool_use_id` waits for approval (see `Approval`): `session.approve(id)`
+ * runs it, `session.deny(id, reason)` answers it with `reason` as an error result. `input` is what it
+ * would run with.
+ * @since 0.2.0
+ */
+export const ApprovalRequest = Schema.Struct({
+  type: Schema.Literal("approval_request"),
+  tool_use_id: Schema.String,
+  tool_name: Schema.String,
+  input: Schema.Unknown,
+  reason: Schema.optionalKey(Schema.String)
+})
+/** @since 0.2.0 */
+export type ApprovalRequest = typeof ApprovalRequest.Type
+
+/**
+ * Harness event: the session's history was compacted before the next model turn (see
+ * `Compaction`): `summarised` older messages replaced by a summary, tool results moved into the
+ * data handles `offloaded`, the history's estimated tokens before and after.
+ * @since 0.2.0
+ */
+export const Compaction = Schema.Struct({
+  type: Schema.Literal("compaction"),
+  reason: Schema.Literals(["window", "manual"]),
+  summarised: Schema.Number,
+  offloaded: Schema.Array(Schema.String),
+  tokens_before: Schema.Number,
+  tokens_after: Schema.Number
+})
+/** @since 0.2.0 */
+export type Compaction = typeof Compaction.Type
+
+/**
  * The events a provider emits for one turn. `discard` comes only from a provider that switches
  * attempts inside its own stream (a fallback chain), never from the wire: `decodeWire` skips it.
  * @since 0.1.0
@@ -220,7 +255,9 @@ export const StreamEvent = Schema.Union([
   MessageDelta,
   MessageStop,
   ToolResult,
-  Discard
+  Discard,
+  ApprovalRequest,
+  Compaction
 ])
 /** @since 0.1.0 */
 export type StreamEvent = typeof StreamEvent.Type

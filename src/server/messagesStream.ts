@@ -92,6 +92,10 @@ export class MessageTranslator {
       case "discard":
         this.nextIndex = Math.max(this.nextIndex, this.turnStart)
         return [{ type: "discard", from: this.turnStart }]
+      // the Messages API has no such events
+      case "approval_request":
+      case "compaction":
+        return []
     }
   }
 

@@ -16,7 +16,7 @@ import type * as StreamEvent from "../core/StreamEvent.js"
 import { TurnAccumulator } from "../core/TurnAccumulator.js"
 
 /** What {@link RunFold.apply} did with an event, for the folds built on it. */
-export type Step = "started" | "stopped" | "discarded" | "result" | "block"
+export type Step = "started" | "stopped" | "discarded" | "result" | "block" | "harness"
 
 export class RunFold {
   /** The turn in progress: from its `message_start` until its `message_stop` or a `discard`. */
@@ -42,6 +42,10 @@ export class RunFold {
       case "discard":
         this.turn = undefined
         return "discarded"
+      // between turns: nothing of a turn changes
+      case "approval_request":
+      case "compaction":
+        return "harness"
       case "message_start": {
         // a second message_start without a stop is the accumulator's to report
         this.turn ??= new TurnAccumulator(this.provider)

@@ -1,0 +1,411 @@
+/**
+ * The control of one ask: what the agent loop calls before and after each model call and tool
+ * call, and after each turn. It prices every attempt's usage (the run's cost and each turn's),
+ * runs the hooks, checks the budgets (counting a request's tokens), bounds compute tools by the
+ * compute time left, pauses calls for approval and compacts the history near the context window.
+ *
+ * Every step that has nothing to do (no hook at that point, no budget) is skipped: the loop asks
+ * `guardsModel` / `guardsTools` before it builds an Effect.
+ *
+ * @internal
+ */
+import { type Context, Effect, Option, Ref } from "effect"
+import * as Cost from "../core/Cost.js"
+import {
+  BudgetExceeded,
+  type HarnessError,
+  type HookFailed,
+  type HookPoint,
+  type Partial,
+  type RunStopped
+} from "../core/HarnessError.js"
+import type * as Message from "../core/Message.js"
+import * as Usage from "../core/Usage.js"
+import type * as Data from "../data/Data.js"
+import type * as Provider from "../provider/Provider.js"
+import type * as Tool from "../tools/Tool.js"
+import * as Approval from "./Approval.js"
+import type * as Compaction from "./Compaction.js"
+import { compactNearWindow } from "./compact.js"
+import { type AgentControl, priceOf, type SessionControl } from "./control.js"
+import type * as Hooks from "./Hooks.js"
+import { runHook } from "./hookRun.js"
+import type { Resolved } from "./limits.js"
+import {
+  CostSum,
+  computeLeft,
+  Meter,
+  messageOf,
+  type Over,
+  overBeforeModel,
+  overBeforeTool,
+  type Scoped
+} from "./meter.js"
+import { inputCost } from "./Pricing.js"
+import { partsOf } from "./rates.js"
+import { estimate } from "./Tokens.js"
+
+/**
+ * What the ask's control reads of the loop.
+ * @internal
+ */
+export interface AskEnv {
+  readonly agent: AgentControl
+  readonly session: SessionControl
+  readonly provider: Provider.Service
+  // biome-ignore lint/suspicious/noExplicitAny: the captured services of the hooks
+  readonly context: Context.Context<any>
+  /** The agent's hooks, then the ask's. */
+  readonly hooks: Hooks.Any | undefined
+  /** The ask's own limits, else the agent's default for asks. */
+  readonly limits: Resolved | undefined
+  readonly history: Ref.Ref<Message.History>
+  readonly data: () => Data.Store
+  readonly turn: () => number
+  readonly usage: () => Usage.Usage
+  /** Adds usage the ask spent outside its model turns (a compaction's summary) to the ask's. */
+  readonly addUsage: (usage: Usage.Usage) => void
+  /** The ask's output so far, for errors. */
+  readonly partial: () => Partial
+  /** Monotonic milliseconds. */
+  readonly now: () => number
+  /** Wall-clock milliseconds (for records). */
+  readonly wallNow: () => number
+  /** The agent's tools. */
+  readonly tools: ReadonlyArray<Tool.Any>
+  readonly tool: (name: string) => Tool.Any | undefined
+}
+
+const marks = new WeakMap<ReadonlyArray<Tool.Any>, boolean>()
+
+/** Whether any of the tools is marked for approval (once per tool list). */
+const anyMarked = (tools: ReadonlyArray<Tool.Any>): boolean => {
+  let marked = marks.get(tools)
+  if (marked === undefined) {
+    marked = tools.some((tool) => Approval.requirement(tool) !== undefined)
+    marks.set(tools, marked)
+  }
+  return marked
+}
+
+/**
+ * What happens to a tool call: it runs (with this input), is denied (the model reads `message`),
+ * or waits for approval first.
+ * @internal
+ */
+export type Gate =
+  | { readonly _tag: "Run"; readonly input: unknown }
+  | { readonly _tag: "Deny"; readonly message: string }
+  | { readonly _tag: "Approval"; readonly input: unknown; readonly reason: string | undefined }
+
+/**
+ * The control of one ask.
+ * @internal
+ */
+export class AskControl {
+  /** The run's dollars so far (every attempt, and compaction summaries). */
+  private readonly dollars = new CostSum()
+  /** The cost of each completed turn, its retried attempts included. */
+  readonly turnCosts: Array<Cost.Cost> = []
+  /** The dollars of the turn in progress. */
+  private turnDollars = new CostSum()
+  /** The model the last request named (what an attempt without `message_start` is priced as). */
+  private requestModel: string
+  private readonly started: number
+  private readonly scopes: ReadonlyArray<Scoped>
+  private readonly askMeter: Meter
+  private ended = false
+  readonly guardsModel: boolean
+  readonly guardsTools: boolean
+  readonly compacts: boolean
+
+  constructor(readonly env: AskEnv) {
+    const { agent, session, limits, hooks } = env
+    this.requestModel = env.provider.info.model
+    this.started = env.now()
+    this.askMeter = new Meter()
+    this.scopes = [
+      { scope: "ask", meter: this.askMeter, limits },
+      { scope: "session", meter: session.meter, limits: session.limits },
+      { scope: "agent", meter: agent.meter, limits: agent.budget.agent }
+    ]
+    const budgeted = this.scopes.some((scoped) => scoped.limits !== undefined)
+    this.guardsModel = budgeted || hooks?.beforeModel !== undefined
+    this.guardsTools =
+      budgeted || hooks?.beforeTool !== undefined || hooks?.afterTool !== undefined || anyMarked(env.tools)
+    this.compacts = agent.compaction.auto
+  }
+
+  // accounting
+
+  /** Prices one attempt's usage (by the model that answered, else the one asked) and counts it everywhere. */
+  account(model: string | undefined, usage: Usage.Usage): void {
+    if (usage === Usage.empty) return
+    const name = model ?? this.requestModel
+    const parts = partsOf(usage, priceOf(this.env.agent, name))
+    if (
+      parts === undefined &&
+      usage.inputTokens + usage.outputTokens + usage.cacheReadTokens + usage.cacheWriteTokens === 0
+    ) {
+      return
+    }
+    this.dollars.add(parts, name)
+    this.turnDollars.add(parts, name)
+    for (const { meter } of this.scopes) meter.addUsage(usage, parts, name)
+  }
+
+  /** The run's cost so far (every attempt, and compaction summaries). */
+  get cost(): Cost.Cost {
+    return this.dollars.toCost()
+  }
+
+  /** The turn's cost is complete (its response committed): it goes to `turnCosts`. */
+  closeTurn(): void {
+    this.turnCosts.push(this.turnDollars.toCost())
+    this.turnDollars = new CostSum()
+  }
+
+  /** The ask ended: its wall time goes to the session's and the agent's meters. Runs once. */
+  end(): void {
+    if (this.ended) return
+    this.ended = true
+    const elapsed = this.env.now() - this.started
+    this.env.session.meter.wallTimeMs += elapsed
+    this.env.agent.meter.wallTimeMs += elapsed
+  }
+
+  private live(): number {
+    return this.ended ? 0 : this.env.now() - this.started
+  }
+
+  /** What the ask spent so far. */
+  spent(): Cost.Spent {
+    return this.askMeter.spent(this.live())
+  }
+
+  // errors
+
+  private exceeded(over: Over, what: string): BudgetExceeded {
+    return new BudgetExceeded({
+      scope: over.scope,
+      limit: over.limit,
+      allowed: over.allowed,
+      spent: over.spent,
+      ...(over.needed === undefined ? {} : { needed: over.needed }),
+      cost: this.cost,
+      message: messageOf(over, what),
+      partial: this.env.partial()
+    })
+  }
+
+  /** Runs a hook with the agent's services; its failure or defect is `HookFailed`, its `Stop` `RunStopped`. */
+  private hook<A>(
+    point: HookPoint,
+    tool: string | undefined,
+    run: Effect.Effect<A, unknown, unknown>
+  ): Effect.Effect<A, HookFailed | RunStopped> {
+    return runHook(point, tool, run, this.env.context, this.env.partial)
+  }
+
+  private context(): Hooks.HookContext {
+    const { env } = this
+    return {
+      turn: env.turn(),
+      history: Ref.getUnsafe(env.history),
+      get data() {
+        return env.data()
+      },
+      usage: env.usage(),
+      cost: this.cost
+    }
+  }
+
+  // model calls
+
+  /** The tokens of `request`: the agent's counter, else (or when it fails) the estimate. */
+  count(request: Provider.Request): Effect.Effect<number> {
+    const counter = this.env.agent.countTokens
+    if (counter === undefined) return Effect.succeed(estimate(request))
+    return Effect.orElseSucceed(counter(request), () => estimate(request))
+  }
+
+  /** Before a model call: the hooks (which may replace the request or stop), then the budgets. */
+  beforeModel(request: Provider.Request, attempt: number): Effect.Effect<Provider.Request, HarnessError> {
+    const hook = this.env.hooks?.beforeModel
+    const hooked =
+      hook === undefined
+        ? Effect.succeed(request)
+        : Effect.map(this.hook("beforeModel", undefined, hook({ ...this.context(), request, attempt })), (decision) =>
+            decision?._tag === "ReplaceRequest" ? decision.request : request
+          )
+    return Effect.flatMap(hooked, (final) => {
+      this.requestModel = final.model ?? this.env.provider.info.model
+      if (!this.scopes.some((scoped) => scoped.limits !== undefined)) return Effect.succeed(final)
+      return Effect.flatMap(this.count(final), (tokens) => {
+        const usd = inputCost(priceOf(this.env.agent, this.requestModel), tokens)
+        const over = overBeforeModel(this.scopes, tokens, usd, this.live())
+        return over === undefined ? Effect.succeed(final) : Effect.fail(this.exceeded(over, "model call"))
+      })
+    })
+  }
+
+  /** After a committed response: the `afterModel` hooks. */
+  afterModel(response: Hooks.Response): Effect.Effect<void, HarnessError> {
+    const hook = this.env.hooks?.afterModel
+    if (hook === undefined) return Effect.void
+    return Effect.asVoid(
+      this.hook(
+        "afterModel",
+        undefined,
+        hook({ ...this.context(), response, turnCost: this.turnCosts.at(-1) ?? Cost.empty })
+      )
+    )
+  }
+
+  /** After a turn and its tool results: the `afterTurn` hooks. */
+  afterTurn(
+    response: Hooks.Response,
+    results: ReadonlyArray<Message.ToolResultBlock>
+  ): Effect.Effect<void, HarnessError> {
+    const hook = this.env.hooks?.afterTurn
+    if (hook === undefined) return Effect.void
+    return Effect.asVoid(this.hook("afterTurn", undefined, hook({ ...this.context(), response, results })))
+  }
+
+  // tool calls
+
+  /** Before a tool call: the hooks, then the tool's own approval mark. */
+  gate(use: Message.ToolUseBlock): Effect.Effect<Gate, HarnessError> {
+    const hook = this.env.hooks?.beforeTool
+    const marked = this.env.tool(use.name)
+    const requirement = marked === undefined ? undefined : Approval.requirement(marked)
+    const byMark = (input: unknown): Gate =>
+      requirement !== undefined && (requirement.when === undefined || requirement.when(input))
+        ? { _tag: "Approval", input, reason: requirement.reason }
+        : { _tag: "Run", input }
+    if (hook === undefined) return Effect.succeed(byMark(use.input))
+    const decided = hook({ ...this.context(), toolUseId: use.id, name: use.name, input: use.input })
+    return Effect.map(this.hook("beforeTool", use.name, decided), (decision): Gate => {
+      switch (decision?._tag) {
+        case "Deny":
+          return { _tag: "Deny", message: decision.message }
+        case "ReplaceInput":
+          return byMark(decision.input)
+        case "RequireApproval":
+          return {
+            _tag: "Approval",
+            input: decision.input ?? use.input,
+            reason: decision.reason ?? requirement?.reason
+          }
+        default:
+          return byMark(use.input)
+      }
+    })
+  }
+
+  /** Registers a call as waiting for approval (see `Approval`): the wait for its decision. */
+  requestApproval(
+    use: Message.ToolUseBlock,
+    input: unknown,
+    reason: string | undefined
+  ): { readonly decision: Effect.Effect<Approval.Decision>; readonly release: Effect.Effect<void> } {
+    return this.env.session.approvals.register(
+      new Approval.Pending({
+        toolUseId: use.id,
+        tool: use.name,
+        input,
+        ...(reason === undefined ? {} : { reason }),
+        requestedAt: this.env.wallNow()
+      })
+    )
+  }
+
+  /**
+   * Runs a tool call: the budgets first, then `call(input)` (a compute tool bounded by the compute
+   * time left, its time counted), then the `afterTool` hooks.
+   */
+  runTool(
+    use: Message.ToolUseBlock,
+    input: unknown,
+    call: (input: unknown) => Effect.Effect<Tool.Outcome>
+  ): Effect.Effect<Tool.Outcome, HarnessError> {
+    return Effect.suspend(() => {
+      const compute = this.env.agent.budget.compute.has(use.name)
+      const over = overBeforeTool(this.scopes, compute, this.live())
+      if (over !== undefined) return Effect.fail(this.exceeded(over, `tool call (${use.name})`))
+      const start = this.env.now()
+      const left = compute ? computeLeft(this.scopes) : undefined
+      const bounded =
+        left === undefined
+          ? Effect.map(call(input), Option.some)
+          : Effect.timeoutOption(call(input), Math.max(0, left.ms))
+      // the time is counted first, so that a BudgetExceeded for it says what was spent
+      const counted = Effect.onExit(bounded, () =>
+        Effect.sync(() => {
+          if (!compute) return
+          const elapsed = this.env.now() - start
+          for (const { meter } of this.scopes) meter.toolCpuMs += elapsed
+        })
+      )
+      const measured = Effect.flatMap(counted, (outcome): Effect.Effect<Tool.Outcome, HarnessError> => {
+        if (Option.isSome(outcome)) return Effect.succeed(outcome.value)
+        const { scoped } = left!
+        const over: Over = {
+          scope: scoped.scope,
+          limit: "toolCpuMs",
+          allowed: scoped.limits.toolCpuMs!,
+          spent: scoped.meter.spent(this.live())
+        }
+        return Effect.fail(this.exceeded(over, `${use.name} call to finish (it was stopped)`))
+      })
+      const hook = this.env.hooks?.afterTool
+      if (hook === undefined) return measured
+      return Effect.flatMap(measured, (result) => {
+        const context: Hooks.AfterTool = {
+          ...this.context(),
+          toolUseId: use.id,
+          name: use.name,
+          input,
+          result,
+          durationMs: this.env.now() - start
+        }
+        return Effect.map(this.hook("afterTool", use.name, hook(context)), (decision) =>
+          decision?._tag === "ReplaceResult" ? decision.result : result
+        )
+      })
+    })
+  }
+
+  // compaction
+
+  /**
+   * Before a model turn: compacts the history when the request (`build()`, for `model`) passes
+   * the threshold of the context window; the record of what was compacted, if anything was.
+   * `undefined` when there is nothing to check (compaction off, or no window known).
+   */
+  compactIfNeeded(
+    model: string | undefined,
+    build: () => Provider.Request
+  ): Effect.Effect<Compaction.Record | undefined> | undefined {
+    const { env } = this
+    const settings = env.agent.compaction
+    const window = settings.contextWindow ?? priceOf(env.agent, model ?? env.provider.info.model)?.contextWindow
+    // no window known: nothing to compare with, and no request is built for it
+    if (!settings.auto || window === undefined) return undefined
+    return compactNearWindow({
+      agent: env.agent,
+      provider: env.provider,
+      history: env.history,
+      data: env.data(),
+      now: env.wallNow(),
+      limit: window * settings.threshold,
+      request: build(),
+      count: (request) => this.count(request),
+      account: (model, usage) => {
+        this.account(model, usage)
+        env.addUsage(usage)
+      },
+      record: (record) => env.session.compactions.push(record)
+    })
+  }
+}
