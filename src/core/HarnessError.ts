@@ -12,6 +12,7 @@
  * | `MaxTurnsExceeded` | the model still wanted tools after the last allowed turn |
  * | `DataError` | a value or file could not be put into a session |
  * | `InvalidOptions` | an option given to `Agent.make` or to one ask is not valid (see `option`) |
+ * | `StoreError` | a session store could not load or commit the session (see `reason`; `SessionStore`) |
  *
  * @example
  * ```ts
@@ -24,6 +25,7 @@
  */
 import { Schema } from "effect"
 import * as Message from "./Message.js"
+import type { StoreError } from "./StoreError.js"
 import * as Usage from "./Usage.js"
 
 // partial output
@@ -217,7 +219,7 @@ export class InvalidOptions extends Schema.TaggedError<InvalidOptions>()("Invali
  * Any error a run can fail with.
  * @since 0.1.0
  */
-export type HarnessError = ProviderError | Timeout | MaxTurnsExceeded | InvalidOptions
+export type HarnessError = ProviderError | Timeout | MaxTurnsExceeded | InvalidOptions | StoreError
 
 /**
  * Whether an error says it is retryable.
