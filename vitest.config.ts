@@ -36,7 +36,7 @@ if (typeof (Object as { groupBy?: unknown }).groupBy !== "function") {
 
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts"],
+    include: ["test/**/*.test.ts", "test/**/*.test.mjs"],
     testTimeout: 30_000,
     hookTimeout: 30_000
   }

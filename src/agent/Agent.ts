@@ -27,7 +27,6 @@
 import { type Duration, Effect, Schedule, type Scope, type Stream } from "effect"
 import { type HarnessError, InvalidOptions } from "../core/HarnessError.js"
 import type * as Message from "../core/Message.js"
-import type { RunResult } from "../core/RunResult.js"
 import type * as StreamEvent from "../core/StreamEvent.js"
 import type * as Data from "../data/Data.js"
 import { Provider, type Service as ProviderService } from "../provider/Provider.js"
@@ -35,9 +34,37 @@ import * as DataTools from "../tools/DataTools.js"
 import * as Tool from "../tools/Tool.js"
 import * as Variables from "../tools/Variables.js"
 import * as Answer from "./Answer.js"
-import { type Config, defaultTimeouts, positiveInteger, resolveDuration, resolveTimeouts } from "./config.js"
+import {
+  type Config,
+  defaultTimeouts,
+  positiveInteger,
+  resolveDuration,
+  resolveTimeouts,
+  withTypedAnswer
+} from "./config.js"
 import * as OpenSession from "./openSession.js"
+import { resolveParams } from "./params.js"
 import type * as Session from "./Session.js"
+
+export type {
+  /**
+   * A schema a typed answer can have.
+   * @since 0.2.0
+   */
+  AnswerSchema
+} from "./Answer.js"
+export {
+  /**
+   * The run failed because the model's answer did not match the answer schema (or never came).
+   * @since 0.2.0
+   */
+  InvalidAnswer,
+  /**
+   * A Standard Schema with the JSON Schema to send for it.
+   * @since 0.2.0
+   */
+  withJsonSchema
+} from "./Answer.js"
 
 /**
  * The built-in `answer` tool: the model gives the run's structured result with it
@@ -74,14 +101,22 @@ export const defaultRetrySchedule: Schedule.Schedule<unknown> = Schedule.exponen
  * Options of {@link make}.
  * @since 0.1.0
  */
-export interface Options<R> {
+export interface Options<R, S extends Answer.AnswerSchema | undefined = undefined> extends Session.ModelOptions {
   /** The system prompt; byte-stable across turns (reminders go at the end of the conversation). */
   readonly system?: string | undefined
   readonly tools?: ReadonlyArray<Tool.Tool<R>> | undefined
   /** Model turns per ask (default 25). The last one carries a reminder to answer now. */
   readonly maxTurns?: number | undefined
-  /** Output limit per turn, overriding the provider's default. */
-  readonly maxTokens?: number | undefined
+  /**
+   * A typed answer: the {@link answer} tool takes this schema (an Effect Schema, or a Standard
+   * Schema such as Zod's), the model's value is decoded with it, and `RunResult.value` has its
+   * type. An answer that does not decode goes back to the model as an error result; so does a
+   * run that ends without an answer (a reminder); after `answerRetries` of those the next fails
+   * the run with {@link InvalidAnswer}. Added even with `builtinTools: false`.
+   */
+  readonly answer?: S
+  /** How many refused (or missing) answers go back to the model before the next fails the run. Default 2. */
+  readonly answerRetries?: number | undefined
   /** Add the built-in tools (`list_variables`, {@link answer}, and the data tools). Default true. */
   readonly builtinTools?: boolean | undefined
   /**
@@ -109,19 +144,35 @@ export interface Options<R> {
 }
 
 /**
- * An agent.
+ * An agent. `A` is the type of its answer (`unknown` unless `answer` gives a schema), `E` what
+ * its runs fail with (with a typed answer, also `InvalidAnswer`).
  * @since 0.1.0
  */
-export interface Agent {
+export interface Agent<A = unknown, E = HarnessError> {
   /** Asks in a fresh session; the final text. */
-  readonly run: (prompt: string, options?: Session.AskOptions) => Effect.Effect<string, HarnessError>
-  /** Asks in a fresh session; the whole result. */
-  readonly runResult: (prompt: string, options?: Session.AskOptions) => Effect.Effect<RunResult, HarnessError>
+  readonly run: {
+    <S extends Answer.AnswerSchema>(
+      prompt: Session.Prompt,
+      options: Session.TypedAskOptions<S>
+    ): Effect.Effect<string, E | Answer.InvalidAnswer>
+    (prompt: Session.Prompt, options?: Session.AskOptions): Effect.Effect<string, E>
+  }
+  /** Asks in a fresh session; the whole result, its `value` typed by the answer schema. */
+  readonly runResult: {
+    <S extends Answer.AnswerSchema>(
+      prompt: Session.Prompt,
+      options: Session.TypedAskOptions<S>
+    ): Effect.Effect<Session.Result<Answer.Type<S>>, E | Answer.InvalidAnswer>
+    (prompt: Session.Prompt, options?: Session.AskOptions): Effect.Effect<Session.Result<A>, E>
+  }
   /** Asks in a fresh session; every event as it happens. */
-  readonly runStream: (
-    prompt: string,
-    options?: Session.AskOptions
-  ) => Stream.Stream<StreamEvent.StreamEvent, HarnessError>
+  readonly runStream: {
+    <S extends Answer.AnswerSchema>(
+      prompt: Session.Prompt,
+      options: Session.TypedAskOptions<S>
+    ): Stream.Stream<StreamEvent.StreamEvent, E | Answer.InvalidAnswer>
+    (prompt: Session.Prompt, options?: Session.AskOptions): Stream.Stream<StreamEvent.StreamEvent, E>
+  }
   /**
    * A new session, optionally continuing a saved history (e.g. from `Message.decodeHistory`; a
    * trailing `tool_use` without results is answered with a synthetic error result). The session
@@ -137,7 +188,7 @@ export interface Agent {
    * }))
    * ```
    */
-  readonly session: (options?: SessionOptions) => Effect.Effect<Session.Session, never, Scope.Scope>
+  readonly session: (options?: SessionOptions) => Effect.Effect<Session.Session<A, E>, never, Scope.Scope>
   /**
    * Runs `f` with a new session, released when `f` ends: `Effect.scoped` over {@link Agent.session}.
    *
@@ -146,11 +197,19 @@ export interface Agent {
    * const answer = yield* agent.withSession((session) => session.ask("What is the total revenue?"))
    * ```
    */
-  readonly withSession: <A, E, R>(
-    f: (session: Session.Session) => Effect.Effect<A, E, R>,
+  readonly withSession: <B, E2, R>(
+    f: (session: Session.Session<A, E>) => Effect.Effect<B, E2, R>,
     options?: SessionOptions
-  ) => Effect.Effect<A, E, Exclude<R, Scope.Scope>>
+  ) => Effect.Effect<B, E2, Exclude<R, Scope.Scope>>
 }
+
+/**
+ * The agent {@link make} builds for an answer schema `S` (or none).
+ * @since 0.2.0
+ */
+export type Typed<S> = S extends Answer.AnswerSchema
+  ? Agent<Answer.Type<S>, HarnessError | Answer.InvalidAnswer>
+  : Agent<unknown, HarnessError>
 
 /**
  * Options of {@link Agent.session}: a saved history to continue, and a data store to use.
@@ -166,10 +225,13 @@ export interface SessionOptions {
 /**
  * Builds an agent over the `Provider` in context. Tool handlers' services are captured here.
  * Fails with `InvalidOptions` when an option is not valid (a timeout that is not a duration, a
- * `maxTurns` below 1, ...).
+ * `maxTurns` below 1, a temperature that is not a number, a `toolChoice` naming a tool the agent
+ * does not have, ...).
  * @since 0.1.0
  */
-export const make = <R = never>(options: Options<R> = {}): Effect.Effect<Agent, InvalidOptions, Provider | R> =>
+export const make = <R = never, S extends Answer.AnswerSchema | undefined = undefined>(
+  options: Options<R, S> = {}
+): Effect.Effect<Typed<S>, InvalidOptions, Provider | R> =>
   Effect.gen(function* () {
     const provider = yield* Provider
     const context = yield* Effect.context<R>()
@@ -177,24 +239,30 @@ export const make = <R = never>(options: Options<R> = {}): Effect.Effect<Agent, 
       options.builtinTools === false
         ? []
         : [Variables.listVariables, Answer.answer, ...(options.dataTools ?? DataTools.all)]
-    const tools = [...builtins, ...(options.tools ?? [])] as ReadonlyArray<Tool.Any>
+    const given = [...builtins, ...(options.tools ?? [])] as ReadonlyArray<Tool.Any>
+    const tools = options.answer === undefined ? given : withTypedAnswer(given, options.answer, true)
+    if (tools instanceof InvalidOptions) return yield* tools
     const invalidTool = Tool.validate(tools)
     if (invalidTool !== undefined) return yield* invalidTool
     const config = configOf(options, provider, context, tools)
     if (config instanceof InvalidOptions) return yield* config
-    const session: Agent["session"] = (from) => OpenSession.open(config, from)
-    return {
+    const session = (from?: SessionOptions) => OpenSession.open(config, from)
+    const agent: Agent<unknown, Session.TypedError> = {
       session,
       withSession: (f, from) => Effect.scoped(Effect.flatMap(session(from), f)),
-      run: (prompt, askOptions) => OpenSession.runOnce(config, prompt, askOptions),
-      runResult: (prompt, askOptions) => OpenSession.resultOnce(config, prompt, askOptions),
-      runStream: (prompt, askOptions) => OpenSession.streamOnce(config, prompt, askOptions)
+      run: (prompt: Session.Prompt, askOptions?: Session.AskOptions) => OpenSession.runOnce(config, prompt, askOptions),
+      runResult: (prompt: Session.Prompt, askOptions?: Session.AskOptions) =>
+        OpenSession.resultOnce(config, prompt, askOptions),
+      runStream: (prompt: Session.Prompt, askOptions?: Session.AskOptions) =>
+        OpenSession.streamOnce(config, prompt, askOptions)
     }
+    // an agent without an answer schema fails with InvalidAnswer only in asks that give one
+    return agent as unknown as Typed<S>
   })
 
 /** The agent's options checked and resolved, or the first that is not valid. */
-const configOf = <R>(
-  options: Options<R>,
+const configOf = <R, S extends Answer.AnswerSchema | undefined>(
+  options: Options<R, S>,
   provider: ProviderService,
   context: Config["context"],
   tools: ReadonlyArray<Tool.Any>
@@ -206,17 +274,26 @@ const configOf = <R>(
   if (maxRetryAfter instanceof InvalidOptions) return maxRetryAfter
   const maxTurns = positiveInteger("maxTurns", options.maxTurns ?? 25)
   if (maxTurns instanceof InvalidOptions) return maxTurns
-  const maxTokens = options.maxTokens === undefined ? undefined : positiveInteger("maxTokens", options.maxTokens)
-  if (maxTokens instanceof InvalidOptions) return maxTokens
+  const params = resolveParams(options, new Set(tools.map((tool) => tool.name)))
+  if (params instanceof InvalidOptions) return params
   const toolConcurrency = positiveInteger("toolConcurrency", options.toolConcurrency ?? 1)
   if (toolConcurrency instanceof InvalidOptions) return toolConcurrency
+  const answerRetries = options.answerRetries ?? 2
+  if (typeof answerRetries !== "number" || !Number.isInteger(answerRetries) || answerRetries < 0) {
+    return new InvalidOptions({
+      option: "answerRetries",
+      message: `answerRetries must be a whole number of at least 0, not ${String(answerRetries)}.`
+    })
+  }
   return {
     provider,
     system: options.system,
     tools,
     context,
     maxTurns,
-    maxTokens,
+    params,
+    typedAnswer: options.answer !== undefined,
+    answerRetries,
     cache: options.cache ?? true,
     timeouts: { ...defaultTimeouts, ...given },
     retry: options.retry === false ? undefined : (retry?.schedule ?? defaultRetrySchedule),

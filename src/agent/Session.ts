@@ -32,6 +32,8 @@ import type { RunResult } from "../core/RunResult.js"
 import type * as StreamEvent from "../core/StreamEvent.js"
 import type * as Usage from "../core/Usage.js"
 import type * as Data from "../data/Data.js"
+import type * as Provider from "../provider/Provider.js"
+import type { AnswerSchema, InvalidAnswer, Type } from "./Answer.js"
 
 /**
  * Per-phase time limits (see `HarnessError.TimeoutPhase`), each a `Duration.Input` (`"30 seconds"`,
@@ -50,12 +52,89 @@ export interface Timeouts {
 }
 
 /**
- * Options of one ask, overriding the agent's.
+ * The model parameters of a turn. `Agent.make` takes them as defaults, and each ask overrides
+ * them one by one. Checked before anything is added to the session: a value of the wrong type or
+ * out of the range every provider shares (or a `toolChoice` naming a tool the agent does not
+ * have) is an `InvalidOptions`; a value only the provider refuses (Anthropic: a temperature above
+ * 1, a thinking budget below 1024; OpenAI: `topK`) is the provider's `InvalidOptions`, before its
+ * request is sent, and the session is unchanged too.
+ * @since 0.2.0
+ */
+export interface ModelOptions {
+  /** The model, overriding the provider layer's. */
+  readonly model?: string | undefined
+  /** Output limit of a turn (a whole number >= 1). */
+  readonly maxTokens?: number | undefined
+  /** 0..2 (Anthropic takes 0..1). */
+  readonly temperature?: number | undefined
+  /** 0..1. */
+  readonly topP?: number | undefined
+  /** A whole number >= 1 (not taken by OpenAI itself). */
+  readonly topK?: number | undefined
+  /** Non-empty strings that end the turn when the model writes one. */
+  readonly stopSequences?: ReadonlyArray<string> | undefined
+  /**
+   * Extended thinking: `{ budgetTokens }` (the same as `{ type: "enabled", budgetTokens }`),
+   * `{ type: "adaptive" }` or `{ type: "disabled" }`.
+   */
+  readonly thinking?: Provider.Thinking | { readonly budgetTokens: number } | undefined
+  /**
+   * Which tools the model may call: `"auto"`, `"any"` (it must call one), `"none"`, or
+   * `{ type: "tool", name }` (it must call that one; a tool the agent has), each also as an
+   * object with `disableParallelToolUse`. A forced choice (`any` or a named tool) holds until the
+   * model has called a tool in the ask; the turns after that choose freely (`auto`), so that the
+   * run can end.
+   */
+  readonly toolChoice?: "auto" | "any" | "none" | Provider.ToolChoice | undefined
+  /** Request metadata: an opaque end-user id (Anthropic `metadata.user_id`, OpenAI `user`). */
+  readonly metadata?: Provider.Metadata | undefined
+}
+
+/**
+ * Options of one ask, overriding the agent's: timeouts, model parameters and a system prompt
+ * addition ({@link TypedAskOptions} adds a typed answer).
  * @since 0.1.0
  */
-export interface AskOptions {
+export interface AskOptions extends ModelOptions {
   readonly timeouts?: Timeouts | undefined
+  /**
+   * Instructions for this ask only. Sent as a second system block after the agent's system
+   * prompt, which stays byte-identical as the first block (with its own cache marker), so the
+   * cached prefix of tools and system prompt is read as before; the ask's turns share the addition,
+   * so each reads the cache the previous one wrote. Empty or whitespace-only adds nothing.
+   */
+  readonly system?: string | undefined
 }
+
+/**
+ * An ask's options with a typed answer: `answer` is a schema for this ask's answer (see
+ * `Agent.Options.answer`), and `RunResult.value` is decoded with it. The agent must have the
+ * `answer` tool (the default). Such an ask can also fail with `InvalidAnswer`.
+ * @since 0.2.0
+ */
+export interface TypedAskOptions<S extends AnswerSchema> extends AskOptions {
+  readonly answer: S
+}
+
+/**
+ * What a prompt can be: text, or content blocks (`Message.text`, `Message.image`,
+ * `Message.pdf`), each checked with its Schema before anything is added to the session (a bad
+ * block is an `InvalidOptions` naming it, e.g. `prompt[1]`).
+ * @since 0.2.0
+ */
+export type Prompt = string | ReadonlyArray<Message.ContentBlock>
+
+/**
+ * A run's result whose `value` (what the model gave the `answer` tool) has type `A`.
+ * @since 0.2.0
+ */
+export type Result<A = unknown> = RunResult & { readonly value?: A | undefined }
+
+/**
+ * The errors of an ask with a typed answer: a run's errors, and `InvalidAnswer`.
+ * @since 0.2.0
+ */
+export type TypedError = HarnessError | InvalidAnswer
 
 /**
  * A session: ask in it, read its history and usage, put data into it.
@@ -67,19 +146,38 @@ export interface AskOptions {
  * ```
  * @since 0.1.0
  */
-export interface Session {
+export interface Session<A = unknown, E = HarnessError> {
   /**
    * Asks and returns the final text. Fails with `MaxTurnsExceeded` when the turn limit is hit,
-   * and with `InvalidOptions` (before anything is added) for an empty or whitespace-only prompt.
+   * and with `InvalidOptions` (before anything is added) for an invalid option, an empty or
+   * whitespace-only prompt or an invalid content block.
    */
-  readonly ask: (prompt: string, options?: AskOptions) => Effect.Effect<string, HarnessError>
-  /** Asks and returns the whole result; a turn limit is `status: "max_turns"`, not a failure. */
-  readonly askResult: (prompt: string, options?: AskOptions) => Effect.Effect<RunResult, HarnessError>
+  readonly ask: {
+    <S extends AnswerSchema>(prompt: Prompt, options: TypedAskOptions<S>): Effect.Effect<string, E | InvalidAnswer>
+    (prompt: Prompt, options?: AskOptions): Effect.Effect<string, E>
+  }
+  /**
+   * Asks and returns the whole result; a turn limit is `status: "max_turns"`, not a failure. With
+   * a typed answer (the agent's, or this ask's `answer`) `value` has its type.
+   */
+  readonly askResult: {
+    <S extends AnswerSchema>(
+      prompt: Prompt,
+      options: TypedAskOptions<S>
+    ): Effect.Effect<Result<Type<S>>, E | InvalidAnswer>
+    (prompt: Prompt, options?: AskOptions): Effect.Effect<Result<A>, E>
+  }
   /**
    * Asks and streams every event. Ends after the final `message_stop`; fails with
    * `MaxTurnsExceeded` after the last event when the turn limit is hit.
    */
-  readonly askStream: (prompt: string, options?: AskOptions) => Stream.Stream<StreamEvent.StreamEvent, HarnessError>
+  readonly askStream: {
+    <S extends AnswerSchema>(
+      prompt: Prompt,
+      options: TypedAskOptions<S>
+    ): Stream.Stream<StreamEvent.StreamEvent, E | InvalidAnswer>
+    (prompt: Prompt, options?: AskOptions): Stream.Stream<StreamEvent.StreamEvent, E>
+  }
   /** The conversation so far. */
   readonly history: Effect.Effect<Message.History>
   /** Usage summed over every ask of the session. */
@@ -90,6 +188,12 @@ export interface Session {
   readonly putFile: (name: string, path: string, options?: Data.PutFileOptions) => Effect.Effect<string, DataError>
   /** The session's data handles. */
   readonly handles: Effect.Effect<ReadonlyArray<Data.Handle>>
+  /**
+   * How a handle was made, back to its sources (`put`/`putFile`, the `sql` statements and
+   * `javascript` code and the handle versions each read); a `DataError` `NotFound` for an
+   * unknown name.
+   */
+  readonly lineage: (name: string) => Effect.Effect<Data.Lineage, DataError>
   /** The handle store itself, for tools and extensions. */
   readonly data: Data.Store
   /**

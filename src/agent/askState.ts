@@ -72,6 +72,8 @@ export class AskState {
   usage: Usage.Usage = Usage.empty
   /** What the model passed to the `answer` tool. */
   answer: { readonly value: unknown } | undefined = undefined
+  /** Typed answers refused (invalid, or missing at the end) so far in this ask. */
+  answerRefusals = 0
   /** The model turn attempt in progress, not yet committed (what a partial turn keeps). */
   turn: TurnAccumulator | undefined = undefined
   /** The last committed turn. */

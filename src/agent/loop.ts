@@ -27,6 +27,7 @@ import * as Usage from "../core/Usage.js"
 import type * as Provider from "../provider/Provider.js"
 import { monotonicMillis, withPullDeadlines } from "../provider/pullDeadline.js"
 import * as Tool from "../tools/Tool.js"
+import { afterTools, beforeEnd } from "./answerTurns.js"
 import {
   type Ask,
   type AskOptions,
@@ -41,7 +42,9 @@ import {
   withPartial
 } from "./askState.js"
 import type { Config } from "./config.js"
+import { rollback } from "./firstRequest.js"
 import { appendAssistant, appendUser } from "./history.js"
+import { toolChoiceOfTurn } from "./params.js"
 import { retryDelay } from "./retry.js"
 import type { SessionState } from "./sessionState.js"
 import { answerAll, commitResults, startTools } from "./toolRun.js"
@@ -125,7 +128,11 @@ const makeAsk = (
  */
 const begin = (ask: Ask, prompt: ReadonlyArray<Message.ContentBlock>): Effect.Effect<Step> =>
   Effect.andThen(
-    Scope.addFinalizer(ask.scope, repair(ask)),
+    Effect.andThen(
+      Scope.addFinalizer(ask.scope, repair(ask)),
+      // registered after the repair, so it runs first
+      Scope.addFinalizerExit(ask.scope, rollback(ask, Ref.getUnsafe(ask.session.history)))
+    ),
     Effect.andThen(
       Ref.update(ask.session.history, (history) => appendUser(history, prompt)),
       Effect.suspend((): Effect.Effect<Step> => {
@@ -164,11 +171,12 @@ const buildRequest = (ask: Ask): Provider.Request => {
   const visible = Ref.getUnsafe(session.visible)
   const last = state.turns === config.maxTurns && history[history.length - 1]?.role === "user"
   const request: Provider.Request = {
+    ...config.params,
     system: config.system,
     messages: last ? appendUser(history, [Message.text(LAST_TURN_REMINDER)]) : history,
     // fresh definitions for every request: a provider may edit its request in place
     tools: config.tools.filter((tool) => visible.has(tool.name)).map(Tool.definition),
-    maxTokens: config.maxTokens,
+    toolChoice: toolChoiceOfTurn(config.params.toolChoice, state.turns),
     requestTimeout: config.timeouts.request
   }
   return config.cache ? config.provider.formatCacheControl(request) : request
@@ -336,9 +344,11 @@ const afterTurn = (ask: Ask): Step => {
     const then = atLimit ? finish(ask, "max_turns", response) : startingPhase(ask)
     return Effect.andThen(commitResults(ask), emit(ask, events, then))
   }
-  if (uses.length > 0) return startTools(ask, uses, () => startTurn(ask))
+  if (uses.length > 0) return startTools(ask, uses, () => afterTools(ask, uses, () => startTurn(ask)))
   // a paused server-tool turn is continued by sending it back; past the limit it is unfinished
   if (response.stopReason === "pause_turn" && !atLimit) return startTurn(ask)
+  const reminded = response.stopReason === "pause_turn" ? undefined : beforeEnd(ask, () => startTurn(ask))
+  if (reminded !== undefined) return reminded
   const ended = finish(ask, response.stopReason === "pause_turn" ? "max_turns" : "completed", response)
   state.phase = ended
   return ended.next

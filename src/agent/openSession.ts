@@ -6,13 +6,12 @@
  * @internal
  */
 import { Effect, Ref, type Scope, Semaphore, Stream } from "effect"
-import type { HarnessError } from "../core/HarnessError.js"
 import { InvalidOptions, MaxTurnsExceeded, Partial } from "../core/HarnessError.js"
-import * as Message from "../core/Message.js"
 import type { RunResult } from "../core/RunResult.js"
 import type * as StreamEvent from "../core/StreamEvent.js"
-import { type Config, withAskTimeouts } from "./config.js"
+import { type Config, withAskOptions } from "./config.js"
 import * as Loop from "./loop.js"
+import { resolvePrompt } from "./prompt.js"
 import type * as Session from "./Session.js"
 import { makeSessionState, type SessionState, type StartFrom } from "./sessionState.js"
 
@@ -25,34 +24,25 @@ const maxTurnsError = (config: Config, result: RunResult) =>
     partial: new Partial({ text: result.text, content: [], usage: result.usage })
   })
 
-/** The prompt as the user message's blocks, or why it cannot be one (the API rejects empty text). */
-const promptBlocks = (prompt: string): ReadonlyArray<Message.ContentBlock> | InvalidOptions =>
-  typeof prompt === "string" && /\S/.test(prompt)
-    ? [Message.text(prompt)]
-    : new InvalidOptions({
-        option: "prompt",
-        message: `The prompt is ${typeof prompt === "string" ? "empty or whitespace only" : `a ${typeof prompt}, not a string`}; ask with some text.`
-      })
-
-/** One ask with its own options; invalid ones (or an empty prompt) fail it before it starts, so nothing is added. */
+/** One ask with its own options; invalid ones (or an invalid prompt) fail it before it starts, so nothing is added. */
 const askWith = (
   config: Config,
   session: SessionState | Effect.Effect<SessionState, never, Scope.Scope>,
-  prompt: string,
+  prompt: Session.Prompt,
   options: Session.AskOptions | undefined,
   loopOptions: Loop.AskOptions
-): Stream.Stream<StreamEvent.StreamEvent, HarnessError> => {
-  const asked = withAskTimeouts(config, options?.timeouts)
+): Stream.Stream<StreamEvent.StreamEvent, Session.TypedError> => {
+  const asked = withAskOptions(config, options)
   if (asked instanceof InvalidOptions) return Stream.fail(asked)
-  const blocks = promptBlocks(prompt)
+  const blocks = resolvePrompt(prompt)
   if (blocks instanceof InvalidOptions) return Stream.fail(blocks)
   return Loop.ask(asked, session, blocks, loopOptions)
 }
 
 /** Runs an ask's stream to its end for its result. */
 const resultOf = (
-  events: (onResult: (result: RunResult) => void) => Stream.Stream<StreamEvent.StreamEvent, HarnessError>
-): Effect.Effect<RunResult, HarnessError> =>
+  events: (onResult: (result: RunResult) => void) => Stream.Stream<StreamEvent.StreamEvent, Session.TypedError>
+): Effect.Effect<RunResult, Session.TypedError> =>
   Effect.suspend(() => {
     let result: RunResult | undefined
     return Effect.map(
@@ -66,7 +56,7 @@ const resultOf = (
   })
 
 /** The final text of a result, or `MaxTurnsExceeded` when it hit the turn limit. */
-const textOf = (config: Config, result: RunResult): Effect.Effect<string, HarnessError> =>
+const textOf = (config: Config, result: RunResult): Effect.Effect<string, Session.TypedError> =>
   result.status === "max_turns" ? Effect.fail(maxTurnsError(config, result)) : Effect.succeed(result.text)
 
 /**
@@ -77,9 +67,9 @@ const textOf = (config: Config, result: RunResult): Effect.Effect<string, Harnes
  */
 export const streamOnce = (
   config: Config,
-  prompt: string,
+  prompt: Session.Prompt,
   options?: Session.AskOptions
-): Stream.Stream<StreamEvent.StreamEvent, HarnessError> =>
+): Stream.Stream<StreamEvent.StreamEvent, Session.TypedError> =>
   askWith(config, makeSessionState(config), prompt, options, {
     onMaxTurns: (result) => maxTurnsError(config, result)
   })
@@ -90,16 +80,16 @@ export const streamOnce = (
  */
 export const resultOnce = (
   config: Config,
-  prompt: string,
+  prompt: Session.Prompt,
   options?: Session.AskOptions
-): Effect.Effect<RunResult, HarnessError> =>
+): Effect.Effect<RunResult, Session.TypedError> =>
   resultOf((onResult) => askWith(config, makeSessionState(config), prompt, options, { onResult }))
 
 /**
  * One ask in a fresh session for its final text (`agent.run`), released when it ends.
  * @internal
  */
-export const runOnce = (config: Config, prompt: string, options?: Session.AskOptions) =>
+export const runOnce = (config: Config, prompt: Session.Prompt, options?: Session.AskOptions) =>
   Effect.flatMap(resultOnce(config, prompt, options), (result) => textOf(config, result))
 
 /**
@@ -109,27 +99,29 @@ export const runOnce = (config: Config, prompt: string, options?: Session.AskOpt
 export const open = (
   config: Config,
   from?: StartFrom | undefined
-): Effect.Effect<Session.Session, never, Scope.Scope> =>
+): Effect.Effect<Session.Session<unknown, Session.TypedError>, never, Scope.Scope> =>
   Effect.map(makeSessionState(config, from), (state) => {
     const semaphore = Semaphore.makeUnsafe(1)
     // interruptible: an ask waiting its turn can be interrupted or timed out while it waits
     const turn = Effect.asVoid(
       Effect.acquireRelease(semaphore.take(1), () => semaphore.release(1), { interruptible: true })
     )
-    const events = (prompt: string, options: Session.AskOptions | undefined, loopOptions: Loop.AskOptions) =>
+    const events = (prompt: Session.Prompt, options: Session.AskOptions | undefined, loopOptions: Loop.AskOptions) =>
       askWith(config, state, prompt, options, { acquire: turn, ...loopOptions })
-    const askResult = (prompt: string, options?: Session.AskOptions) =>
+    const askResult = (prompt: Session.Prompt, options?: Session.AskOptions) =>
       resultOf((onResult) => events(prompt, options, { onResult }))
-    const session: Session.Session = {
+    const session: Session.Session<unknown, Session.TypedError> = {
       askResult,
-      ask: (prompt, options) => Effect.flatMap(askResult(prompt, options), (result) => textOf(config, result)),
-      askStream: (prompt, options) =>
+      ask: (prompt: Session.Prompt, options?: Session.AskOptions) =>
+        Effect.flatMap(askResult(prompt, options), (result) => textOf(config, result)),
+      askStream: (prompt: Session.Prompt, options?: Session.AskOptions) =>
         events(prompt, options, { onMaxTurns: (result) => maxTurnsError(config, result) }),
       history: Ref.get(state.history),
       usage: Ref.get(state.usage),
       put: (name, value, options) => Effect.suspend(() => state.data.put(name, value, options)),
       putFile: (name, path, options) => Effect.suspend(() => state.data.putFile(name, path, options)),
       handles: Effect.suspend(() => state.data.list),
+      lineage: (name) => Effect.suspend(() => state.data.lineage(name)),
       get data() {
         return state.data
       },

@@ -48,7 +48,10 @@ describe("lineage of handles the tools make", () => {
       assert.strictEqual(exit._tag, "Success")
       for (const result of toolResultEvents(events)) assert.isFalse(result.is_error, text(result))
 
-      const lineage = yield* session.data.lineage("summary")
+      const lineage = yield* session.lineage("summary")
+      assert.deepStrictEqual(lineage, yield* session.data.lineage("summary"), "the session's lineage is its store's")
+      const unknown = yield* Effect.flip(session.lineage("nope"))
+      assert.strictEqual(unknown.reason, "NotFound")
       const [summary, top, revenue, put] = lineage.steps
       assert.strictEqual(lineage.steps.length, 4)
       assert.deepStrictEqual(lineage.handles, [{ name: "summary", id: summary!.id }])
