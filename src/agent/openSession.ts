@@ -5,15 +5,19 @@
  *
  * @internal
  */
+import * as Crypto from "node:crypto"
 import { Effect, Ref, type Scope, Semaphore, Stream } from "effect"
 import { InvalidOptions, MaxTurnsExceeded, Partial } from "../core/HarnessError.js"
 import type { RunResult } from "../core/RunResult.js"
 import type * as StreamEvent from "../core/StreamEvent.js"
+import type * as Data from "../data/Data.js"
+import type * as SessionStore from "../store/SessionStore.js"
+import { StoreError } from "../store/StoreError.js"
 import { type Config, withAskOptions } from "./config.js"
 import * as Loop from "./loop.js"
 import { resolvePrompt } from "./prompt.js"
 import type * as Session from "./Session.js"
-import { makeSessionState, type SessionState, type StartFrom } from "./sessionState.js"
+import { makeSessionState, makeStoredState, type SessionState, type StartFrom } from "./sessionState.js"
 
 const maxTurnsError = (config: Config, result: RunResult) =>
   new MaxTurnsExceeded({
@@ -98,34 +102,86 @@ export const runOnce = (config: Config, prompt: Session.Prompt, options?: Sessio
  */
 export const open = (
   config: Config,
-  from?: StartFrom | undefined
+  from?: (StartFrom & { readonly id?: string | undefined }) | undefined
 ): Effect.Effect<Session.Session<unknown, Session.TypedError>, never, Scope.Scope> =>
-  Effect.map(makeSessionState(config, from), (state) => {
-    const semaphore = Semaphore.makeUnsafe(1)
-    // interruptible: an ask waiting its turn can be interrupted or timed out while it waits
-    const turn = Effect.asVoid(
-      Effect.acquireRelease(semaphore.take(1), () => semaphore.release(1), { interruptible: true })
+  Effect.map(makeSessionState(config, from), (state) => sessionOf(config, state, from?.id))
+
+/**
+ * A session kept in a session store (just loaded or created), its state released when `Scope`
+ * closes: every step its asks commit is written to the store before the next model call.
+ * @internal
+ */
+export const openStored = (
+  config: Config,
+  store: SessionStore.Service,
+  stored: SessionStore.StoredSession,
+  data?: Data.Store | undefined
+): Effect.Effect<Session.Session<unknown, Session.TypedError>, StoreError, Scope.Scope> =>
+  Effect.map(makeStoredState(config, store, stored, data), (state) => sessionOf(config, state))
+
+/** The `Session` object over a session's state. */
+const sessionOf = (
+  config: Config,
+  state: SessionState,
+  givenId?: string | undefined
+): Session.Session<unknown, Session.TypedError> => {
+  const semaphore = Semaphore.makeUnsafe(1)
+  // interruptible: an ask waiting its turn can be interrupted or timed out while it waits
+  const turn = Effect.asVoid(
+    Effect.acquireRelease(semaphore.take(1), () => semaphore.release(1), { interruptible: true })
+  )
+  const events = (prompt: Session.Prompt, options: Session.AskOptions | undefined, loopOptions: Loop.AskOptions) =>
+    askWith(config, state, prompt, options, { acquire: turn, ...loopOptions })
+  const askResult = (prompt: Session.Prompt, options?: Session.AskOptions) =>
+    resultOf((onResult) => events(prompt, options, { onResult }))
+  /** With a session store, a change to the handles is committed before it returns. */
+  const committed = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E | StoreError> =>
+    state.stored === undefined ? effect : Effect.tap(effect, () => state.commit([]))
+  const id = state.stored?.key.id ?? givenId ?? Crypto.randomUUID()
+  const session: Session.Session<unknown, Session.TypedError> = {
+    id,
+    askResult,
+    ask: (prompt: Session.Prompt, options?: Session.AskOptions) =>
+      Effect.flatMap(askResult(prompt, options), (result) => textOf(config, result)),
+    askStream: (prompt: Session.Prompt, options?: Session.AskOptions) =>
+      events(prompt, options, { onMaxTurns: (result) => maxTurnsError(config, result) }),
+    history: Ref.get(state.history),
+    usage: Ref.get(state.usage),
+    put: (name, value, options) => committed(Effect.suspend(() => state.data.put(name, value, options))),
+    putFile: (name, path, options) => committed(Effect.suspend(() => state.data.putFile(name, path, options))),
+    remove: (name) => committed(Effect.suspend(() => state.data.remove(name))),
+    handles: Effect.suspend(() => state.data.list),
+    lineage: (name) => Effect.suspend(() => state.data.lineage(name)),
+    fork: (options) => forkOf(config, state, options),
+    get data() {
+      return state.data
+    },
+    close: state.closeData
+  }
+  return session
+}
+
+/** A copy of a stored session under a new id, its handles' data shared: what it has committed, with its handles. */
+const forkOf = (
+  config: Config,
+  state: SessionState,
+  options: { readonly id?: string | undefined } | undefined
+): Effect.Effect<Session.Session<unknown, Session.TypedError>, StoreError, Scope.Scope> => {
+  const stored = state.stored
+  if (stored === undefined) {
+    return Effect.fail(
+      new StoreError({
+        reason: "InvalidInput",
+        message:
+          "Forking copies a session in its session store, and this session has none: " +
+          "provide a SessionStore layer (or Agent.make({ store })) before making the session."
+      })
     )
-    const events = (prompt: Session.Prompt, options: Session.AskOptions | undefined, loopOptions: Loop.AskOptions) =>
-      askWith(config, state, prompt, options, { acquire: turn, ...loopOptions })
-    const askResult = (prompt: Session.Prompt, options?: Session.AskOptions) =>
-      resultOf((onResult) => events(prompt, options, { onResult }))
-    const session: Session.Session<unknown, Session.TypedError> = {
-      askResult,
-      ask: (prompt: Session.Prompt, options?: Session.AskOptions) =>
-        Effect.flatMap(askResult(prompt, options), (result) => textOf(config, result)),
-      askStream: (prompt: Session.Prompt, options?: Session.AskOptions) =>
-        events(prompt, options, { onMaxTurns: (result) => maxTurnsError(config, result) }),
-      history: Ref.get(state.history),
-      usage: Ref.get(state.usage),
-      put: (name, value, options) => Effect.suspend(() => state.data.put(name, value, options)),
-      putFile: (name, path, options) => Effect.suspend(() => state.data.putFile(name, path, options)),
-      handles: Effect.suspend(() => state.data.list),
-      lineage: (name) => Effect.suspend(() => state.data.lineage(name)),
-      get data() {
-        return state.data
-      },
-      close: state.closeData
-    }
-    return session
+  }
+  return Effect.gen(function* () {
+    // handles changed through session.data since the last commit go with the copy
+    yield* state.commit([])
+    const forked = yield* stored.store.fork(stored.key, options)
+    return yield* openStored(config, stored.store, forked)
   })
+}

@@ -49,11 +49,11 @@ export interface SessionState {
    * Commits steps: to the `Ref`s, then (with a session store) to the store with the changed
    * handles, in one transaction. `askUsage` is the ask's usage so far: what of it no committed
    * turn carries goes with the commit as a `Usage` step (a retried turn's discarded attempts, a
-   * partial turn).
+   * partial turn). `startsAsk`: the steps are an ask's prompt (the ask's usage starts over).
    */
   readonly commit: (
     steps: ReadonlyArray<Step>,
-    options?: { readonly askUsage?: Usage.Usage | undefined }
+    options?: { readonly askUsage?: Usage.Usage | undefined; readonly startsAsk?: boolean | undefined }
   ) => Effect.Effect<void, StoreError>
   /** After a failed store write: the history, usage and commit number reloaded from the store. */
   readonly resync: Effect.Effect<void, StoreError>
@@ -217,7 +217,6 @@ const makeState = (
     for (const step of steps) {
       switch (step._tag) {
         case "User": {
-          askCommitted = Usage.empty
           const next = appendUser(h, step.content)
           if (next !== h) out.push({ _tag: "User", content: next.at(-1)!.content.slice(-contentAdded(h, next)) })
           h = next
@@ -284,6 +283,7 @@ const makeState = (
 
   const commit: SessionState["commit"] = (steps, options) =>
     Effect.suspend(() => {
+      if (options?.startsAsk === true) askCommitted = Usage.empty
       const applied = apply(steps, options?.askUsage)
       const updated = Effect.andThen(Ref.set(history, applied.history), Ref.set(usage, applied.usage))
       return stored === undefined ? updated : Effect.andThen(updated, write(stored, applied.steps))
