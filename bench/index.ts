@@ -132,7 +132,9 @@ try {
   await server.stop()
 }
 await section("snapshots", () => benchSnapshots({ n: quick ? 100_000 : 1_000_000, runs: quick ? 1 : 3 }))
-await section("store", () => benchStore({ commits: quick ? 200 : 1000, sessions: quick ? 500 : 10_000 }))
+await section("store", () =>
+  benchStore({ commits: quick ? 200 : 1000, sessions: quick ? 500 : 10_000, asks: quick ? 100 : 500 })
+)
 await section("duckdb", async () => {
   const bench = await optional("duckdb.js", "benchDuckdb")
   return bench === undefined ? [] : fromMeasurements("duckdb", await bench())

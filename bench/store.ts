@@ -18,8 +18,13 @@
  *   after that start (the embedded store reads every session's first line, then keeps the list),
  *   and of a later page of 100.
  *
+ * - `through a session ask`: `asks` asks in one stored session with the scripted model (a tool
+ *   call to `list_variables`, then an answer: four commits per ask: the prompt, the turn, the tool
+ *   result, the answer), each ask's time p50/p99 with no store and per layer; and the time of
+ *   each commit the session makes (the store wrapped to time its `commit`), p50/p99 per layer.
+ *
  * Postgres runs only where `test/utils/postgres.ts` can start a server (Debian's postgresql-15).
- * Run alone: `npx tsx bench/store.ts [commits=1000] [sessions=10000]`.
+ * Run alone: `npx tsx bench/store.ts [commits=1000] [sessions=10000] [asks=500]`.
  * @since 0.2.0
  */
 import * as FsP from "node:fs/promises"
@@ -27,9 +32,10 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import { pathToFileURL } from "node:url"
 import { DuckDBInstance } from "@duckdb/node-api"
-import { Effect, Exit, type Layer, Scope } from "effect"
+import { Effect, Exit, Layer, Scope } from "effect"
 import * as Message from "../src/core/Message.js"
 import * as Usage from "../src/core/Usage.js"
+import { Agent, Mock } from "../src/index.js"
 import * as SessionStore from "../src/store/SessionStore.js"
 import * as Postgres from "../test/utils/postgres.js"
 import { formatTable, percentile, type Row } from "./util/stats.js"
@@ -195,6 +201,51 @@ const resume = (layer: StoreLayer, tenant: string, ids: ReadonlyArray<string>) =
     })
   )
 
+/** The store with its `commit` timed: each latency (ms) is pushed to `into`. */
+const timedStore = (layer: StoreLayer, into: Array<number>): StoreLayer =>
+  Layer.effect(
+    SessionStore.SessionStore,
+    Effect.map(SessionStore.SessionStore, (store) => ({
+      ...store,
+      commit: (key, steps, options) =>
+        Effect.suspend(() => {
+          const t0 = performance.now()
+          return Effect.tap(store.commit(key, steps, options), () =>
+            Effect.sync(() => void into.push(performance.now() - t0))
+          )
+        })
+    }))
+  ).pipe(Layer.provide(layer))
+
+/**
+ * `asks` asks in one session (a tool turn, then an answer), on `layer` or in memory: each ask's
+ * latency (ms), and each commit's when a store is timed.
+ */
+const askLatencies = (layer: StoreLayer | undefined, asks: number) => {
+  const commits: Array<number> = []
+  const mock = Mock.layer({ turns: [Mock.toolCall("list_variables"), Mock.text("There is nothing yet.")] })
+  const program = Effect.scoped(
+    Effect.gen(function* () {
+      const agent = yield* Agent.make({ cache: false, store: layer === undefined ? false : undefined })
+      const session = yield* agent.session()
+      // warm up (the first ask loads modules), then measure
+      yield* session.ask("What is there?")
+      commits.length = 0
+      const latencies = new Float64Array(asks)
+      for (let i = 0; i < asks; i++) {
+        const t0 = performance.now()
+        yield* session.ask("What is there?")
+        latencies[i] = performance.now() - t0
+      }
+      return latencies
+    })
+  ).pipe(
+    Effect.provide(mock),
+    Effect.provide(layer === undefined ? SessionStore.layerMemory() : timedStore(layer, commits))
+  )
+  return Effect.runPromise(program).then((latencies) => ({ latencies, commits: Float64Array.from(commits) }))
+}
+
 const latencyRows = (benchmark: string, contender: string, latencies: Float64Array): Array<Row> => [
   { benchmark, contender: `${contender} p50`, value: percentile(latencies, 50), unit: "ms" },
   { benchmark, contender: `${contender} p99`, value: percentile(latencies, 99), unit: "ms" }
@@ -204,7 +255,11 @@ const latencyRows = (benchmark: string, contender: string, latencies: Float64Arr
  * Every store figure; Postgres rows only where a server can be started.
  * @since 0.2.0
  */
-export const benchStore = async (options: { readonly commits: number; readonly sessions: number }) => {
+export const benchStore = async (options: {
+  readonly commits: number
+  readonly sessions: number
+  readonly asks?: number | undefined
+}) => {
   const rows: Array<Row> = []
   const directory = await FsP.mkdtemp(Path.join(Os.tmpdir(), "dh-bench-store-"))
   const scope = Effect.runSync(Scope.make())
@@ -224,6 +279,15 @@ export const benchStore = async (options: { readonly commits: number; readonly s
     rows.push(
       ...latencyRows(commitBench, "reference: DuckDB file INSERT", await duckdbLatencies(directory, options.commits))
     )
+    const asks = options.asks ?? 500
+    const askBench = `store: one ask through a session (2 turns, 4 commits), ${asks} asks`
+    const commitInAsk = "store: each commit of a session ask (prompt, turn, tool result, answer)"
+    rows.push(...latencyRows(askBench, "no store", (await askLatencies(undefined, asks)).latencies))
+    for (const [name, layer] of layers) {
+      if (name === "layerMemory") continue
+      const { latencies, commits } = await askLatencies(layer, asks)
+      rows.push(...latencyRows(askBench, name, latencies), ...latencyRows(commitInAsk, name, commits))
+    }
     for (const batch of [1, 20]) {
       const benchmark = `store: appendEvents of ${batch} text delta${batch === 1 ? "" : "s"} (not flushed per call)`
       for (const [name, layer] of layers) {
@@ -263,7 +327,11 @@ export const benchStore = async (options: { readonly commits: number; readonly s
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
   console.log(
     formatTable(
-      await benchStore({ commits: Number(process.argv[2] ?? 1000), sessions: Number(process.argv[3] ?? 10_000) })
+      await benchStore({
+        commits: Number(process.argv[2] ?? 1000),
+        sessions: Number(process.argv[3] ?? 10_000),
+        asks: Number(process.argv[4] ?? 500)
+      })
     )
   )
 }

@@ -24,7 +24,7 @@
  * ```
  * @since 0.1.0
  */
-import { type Duration, Effect, Schedule, type Scope, type Stream } from "effect"
+import { type Duration, Effect, Option, Schedule, type Schema, type Scope, type Stream } from "effect"
 import type * as Budget from "../control/Budget.js"
 import type * as Compaction from "../control/Compaction.js"
 import { type AgentControl, resolveControl } from "../control/control.js"
@@ -34,9 +34,11 @@ import type * as Tokens from "../control/Tokens.js"
 import type * as Cost from "../core/Cost.js"
 import { type HarnessError, InvalidOptions } from "../core/HarnessError.js"
 import type * as Message from "../core/Message.js"
+import { StoreError } from "../core/StoreError.js"
 import type * as StreamEvent from "../core/StreamEvent.js"
 import type * as Data from "../data/Data.js"
 import { Provider, type Service as ProviderService } from "../provider/Provider.js"
+import * as SessionStore from "../store/SessionStore.js"
 import * as DataTools from "../tools/DataTools.js"
 import * as Tool from "../tools/Tool.js"
 import * as Variables from "../tools/Variables.js"
@@ -52,6 +54,7 @@ import {
 import * as OpenSession from "./openSession.js"
 import { resolveParams } from "./params.js"
 import type * as Session from "./Session.js"
+import { findSession } from "./storedSessions.js"
 
 export type {
   /**
@@ -168,6 +171,16 @@ export interface Options<R, S extends Answer.AnswerSchema | undefined = undefine
    * the `Pricing` table knows, `false` to turn it off (`session.compact()` still works).
    */
   readonly compaction?: Compaction.Options | false | undefined
+  /**
+   * Where sessions are kept: a session store, or `false` for none. Default: the
+   * `SessionStore.SessionStore` in context when one is provided (e.g.
+   * `SessionStore.layerFileSystem({ directory })`), else none. With a store, `agent.session()`
+   * creates a stored session and `agent.session({ id })` resumes one; one-shot `run*` asks are
+   * never stored.
+   */
+  readonly store?: SessionStore.Service | false | undefined
+  /** The tenant the agent's stored sessions belong to (default `"default"`; per session: `SessionOptions.tenant`). */
+  readonly tenant?: string | undefined
 }
 
 /**
@@ -207,15 +220,23 @@ export interface Agent<A = unknown, E = HarnessError> {
    * data store and embedded database are released (using the session's data after that is a
    * defect). A `data` store you pass stays yours: it is used, never closed.
    *
+   * With a session store (see `Options.store`) the session is kept there: `agent.session()`
+   * creates one with a random id (`session.id`), `agent.session({ id })` resumes one (its
+   * history, usage and handles; a table's rows stay in their Parquet file until SQL reads them),
+   * `{ id, create: true }` creates one with that id and `{ id, create: "ifMissing" }` does either.
+   * Store failures (`NotFound`, `AlreadyExists`, an unreachable database) are `StoreError`s.
+   *
    * @example
    * ```ts
    * yield* Effect.scoped(Effect.gen(function*() {
    *   const session = yield* agent.session()
    *   return yield* session.ask("What is the total revenue?")
    * }))
+   * // after a restart, with the same SessionStore layer:
+   * const again = yield* agent.session({ id: savedId })
    * ```
    */
-  readonly session: (options?: SessionOptions) => Effect.Effect<Session.Session<A, E>, never, Scope.Scope>
+  readonly session: (options?: SessionOptions) => Effect.Effect<Session.Session<A, E>, StoreError, Scope.Scope>
   /**
    * Runs `f` with a new session, released when `f` ends: `Effect.scoped` over {@link Agent.session}.
    *
@@ -227,9 +248,23 @@ export interface Agent<A = unknown, E = HarnessError> {
   readonly withSession: <B, E2, R>(
     f: (session: Session.Session<A, E>) => Effect.Effect<B, E2, R>,
     options?: SessionOptions
-  ) => Effect.Effect<B, E2, Exclude<R, Scope.Scope>>
+  ) => Effect.Effect<B, E2 | StoreError, Exclude<R, Scope.Scope>>
   /** What every run and session of the agent spent together, as `budget.agent` counts it. */
   readonly spent: Effect.Effect<Cost.Spent>
+  /**
+   * The stored sessions of a tenant (the agent's by default), ordered by id; `after` (an id) and
+   * `limit` page through them. Without a session store it fails with `StoreError` (`InvalidInput`).
+   */
+  readonly sessions: (options?: {
+    readonly tenant?: string | undefined
+    readonly after?: string | undefined
+    readonly limit?: number | undefined
+  }) => Effect.Effect<ReadonlyArray<SessionStore.SessionInfo>, StoreError>
+  /** Deletes a stored session, its event logs and its data files (files a fork shares stay the fork's). */
+  readonly deleteSession: (
+    id: string,
+    options?: { readonly tenant?: string | undefined }
+  ) => Effect.Effect<void, StoreError>
 }
 
 /**
@@ -241,17 +276,58 @@ export type Typed<S> = S extends Answer.AnswerSchema
   : Agent<unknown, HarnessError>
 
 /**
- * Options of {@link Agent.session}: a saved history to continue, and a data store to use.
+ * Options of {@link Agent.session}: a saved history to continue, and a data store to use; with a
+ * session store, which stored session.
  * @since 0.2.0
  */
 export interface SessionOptions {
+  /** A saved history to continue (a new session only). */
   readonly history?: Message.History | undefined
+  /** A data store to use (yours: never closed); with a session store, one from `Data.makeStore`. */
   readonly data?: Data.Store | undefined
   /** This session's budget (all its asks), instead of the agent's `budget.session`. */
   readonly budget?: Budget.Limits | undefined
+  /** With a session store: the session to resume (`NotFound` when there is none), or to create with `create`. */
+  readonly id?: string | undefined
+  /**
+   * With `id`: `true` creates the session under that id (`AlreadyExists` when taken; without a
+   * session store, an in-memory session with that id), `"ifMissing"` resumes or creates it.
+   */
+  readonly create?: boolean | "ifMissing" | undefined
+  /** The tenant of the stored session (default: the agent's `tenant`). */
+  readonly tenant?: string | undefined
+  /** Metadata stored with a new session (a title, a user id), shown by `agent.sessions()`. */
+  readonly metadata?: Schema.JsonObject | undefined
 }
 
 // constructors
+
+/** The session store in context, if any. */
+const storeInContext = Effect.map(Effect.serviceOption(SessionStore.SessionStore), Option.getOrUndefined)
+
+/** A session: in memory, or found in (or created in) the agent's session store. */
+const openSession = (
+  config: Config,
+  store: SessionStore.Service | undefined,
+  tenant: string,
+  from: SessionOptions | undefined
+): Effect.Effect<Session.Session<unknown, Session.TypedError>, StoreError, Scope.Scope> => {
+  if (store === undefined) {
+    // without a store a session can be given its id, but not resumed by it
+    if (from?.id !== undefined && from.create !== true) {
+      return Effect.fail(
+        new StoreError({
+          reason: "InvalidInput",
+          message: `Session "${from.id}" cannot be resumed: this agent keeps no sessions. Provide a SessionStore layer, or Agent.make({ store }).`
+        })
+      )
+    }
+    return OpenSession.open(config, from)
+  }
+  return Effect.flatMap(findSession(store, from?.tenant ?? tenant, from ?? {}), (found) =>
+    OpenSession.openStored(config, store, found, from)
+  )
+}
 
 /**
  * Builds an agent over the `Provider` in context. Tool handlers' services are captured here.
@@ -279,10 +355,27 @@ export const make = <R = never, S extends Answer.AnswerSchema | undefined = unde
     if (control instanceof InvalidOptions) return yield* control
     const config = configOf(options, provider, context, tools, control)
     if (config instanceof InvalidOptions) return yield* config
-    const session = (from?: SessionOptions) => OpenSession.open(config, from)
+    const store = options.store === false ? undefined : (options.store ?? (yield* storeInContext))
+    const tenant = options.tenant ?? "default"
+    const session = (from?: SessionOptions) => openSession(config, store, tenant, from)
+    const noStore = Effect.fail(
+      new StoreError({
+        reason: "InvalidInput",
+        message: "This agent keeps no sessions: provide a SessionStore layer, or Agent.make({ store })."
+      })
+    )
     const agent: Agent<unknown, Session.TypedError> = {
       session,
       withSession: (f, from) => Effect.scoped(Effect.flatMap(session(from), f)),
+      sessions: (list) =>
+        store === undefined
+          ? noStore
+          : store.list(list?.tenant ?? tenant, {
+              ...(list?.after !== undefined ? { after: list.after } : {}),
+              ...(list?.limit !== undefined ? { limit: list.limit } : {})
+            }),
+      deleteSession: (id, where) =>
+        store === undefined ? noStore : store.delete({ tenant: where?.tenant ?? tenant, id }),
       run: (prompt: Session.Prompt, askOptions?: Session.AskOptions) => OpenSession.runOnce(config, prompt, askOptions),
       runResult: (prompt: Session.Prompt, askOptions?: Session.AskOptions) =>
         OpenSession.resultOnce(config, prompt, askOptions),

@@ -25,7 +25,7 @@
  * ```
  * @since 0.1.0
  */
-import type { Duration, Effect, Stream } from "effect"
+import type { Duration, Effect, Scope, Stream } from "effect"
 import type * as Approval from "../control/Approval.js"
 import type * as Budget from "../control/Budget.js"
 import type * as Compaction from "../control/Compaction.js"
@@ -34,6 +34,7 @@ import type * as Cost from "../core/Cost.js"
 import type { DataError, HarnessError } from "../core/HarnessError.js"
 import type * as Message from "../core/Message.js"
 import type { RunResult } from "../core/RunResult.js"
+import type { StoreError } from "../core/StoreError.js"
 import type * as StreamEvent from "../core/StreamEvent.js"
 import type * as Usage from "../core/Usage.js"
 import type * as Data from "../data/Data.js"
@@ -157,6 +158,11 @@ export type TypedError = HarnessError | InvalidAnswer
  */
 export interface Session<A = unknown, E = HarnessError> {
   /**
+   * The session's id: in its session store when it has one (`agent.session({ id })` resumes it),
+   * else a random UUID.
+   */
+  readonly id: string
+  /**
    * Asks and returns the final text. Fails with `MaxTurnsExceeded` when the turn limit is hit,
    * and with `InvalidOptions` (before anything is added) for an invalid option, an empty or
    * whitespace-only prompt or an invalid content block.
@@ -191,10 +197,26 @@ export interface Session<A = unknown, E = HarnessError> {
   readonly history: Effect.Effect<Message.History>
   /** Usage summed over every ask of the session. */
   readonly usage: Effect.Effect<Usage.Usage>
-  /** Stores a value under a handle name; returns the name it got. */
-  readonly put: (name: string, value: unknown, options?: Data.PutOptions) => Effect.Effect<string, DataError>
-  /** Stores a file (CSV, Parquet, JSON) by path; the data stays in the file. Returns the handle name. */
-  readonly putFile: (name: string, path: string, options?: Data.PutFileOptions) => Effect.Effect<string, DataError>
+  /**
+   * Stores a value under a handle name; returns the name it got. With a session store the handle
+   * is committed before this returns (a table's rows as Parquet), or it fails with `StoreError`.
+   */
+  readonly put: (
+    name: string,
+    value: unknown,
+    options?: Data.PutOptions
+  ) => Effect.Effect<string, DataError | StoreError>
+  /**
+   * Stores a file (CSV, Parquet, JSON) by path; the data stays in the file (a session store keeps
+   * the path: the file must still be there when the session is resumed). Returns the handle name.
+   */
+  readonly putFile: (
+    name: string,
+    path: string,
+    options?: Data.PutFileOptions
+  ) => Effect.Effect<string, DataError | StoreError>
+  /** Removes the handle of that name (ignoring case); with a session store, committed before it returns. */
+  readonly remove: (name: string) => Effect.Effect<void, StoreError>
   /** The session's data handles. */
   readonly handles: Effect.Effect<ReadonlyArray<Data.Handle>>
   /**
@@ -203,7 +225,25 @@ export interface Session<A = unknown, E = HarnessError> {
    * unknown name.
    */
   readonly lineage: (name: string) => Effect.Effect<Data.Lineage, DataError>
-  /** The handle store itself, for tools and extensions. */
+  /**
+   * A copy of this session under a new id (`id`, or a random UUID) in its session store: history,
+   * usage and handles as committed, the handles' data files shared (not copied); asks on either
+   * never change the other. A resource of the `Scope`, like `agent.session()`. Without a session
+   * store it fails with `StoreError` (`InvalidInput`).
+   *
+   * @example
+   * ```ts
+   * const what = yield* session.fork()
+   * yield* what.ask("And if EU revenue doubled?") // the original session is unchanged
+   * ```
+   */
+  readonly fork: (options?: {
+    readonly id?: string | undefined
+  }) => Effect.Effect<Session<A, E>, StoreError, Scope.Scope>
+  /**
+   * The handle store itself, for tools and extensions. With a session store, changes made through
+   * it are committed with the session's next commit (its next ask, `put` or `remove`).
+   */
   readonly data: Data.Store
   /**
    * Releases the session's embedded database now, before its scope closes; the session stays
@@ -226,9 +266,10 @@ export interface Session<A = unknown, E = HarnessError> {
   /**
    * Compacts the history now (offload large tool results, summarise all but the last
    * `compaction.keepTurns` turns), waiting for a running ask to end; the record, or `undefined`
-   * when there was nothing to compact. Fails with `CompactionFailed` when the summariser fails.
+   * when there was nothing to compact. Fails with `CompactionFailed` when the summariser fails
+   * (the history unchanged), and with `StoreError` when a session store cannot commit it.
    */
-  readonly compact: Effect.Effect<Compaction.Record | undefined, Compaction.CompactionFailed>
+  readonly compact: Effect.Effect<Compaction.Record | undefined, Compaction.CompactionFailed | StoreError>
   /** Every compaction of this session, oldest first (see `Compaction.Record`). */
   readonly compactions: Effect.Effect<ReadonlyArray<Compaction.Record>>
   /** What the session's asks (and compactions) cost, summed. */

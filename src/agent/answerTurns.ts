@@ -9,9 +9,9 @@
 import { Effect, Ref } from "effect"
 import type { HarnessError } from "../core/HarnessError.js"
 import * as Message from "../core/Message.js"
+import { userStep } from "../store/Step.js"
 import * as Answer from "./Answer.js"
 import { type Ask, end, type Step } from "./askState.js"
-import { appendUser } from "./history.js"
 
 /** What a run that ends without a typed answer is told. */
 export const MISSING_ANSWER_REMINDER =
@@ -77,8 +77,5 @@ export const beforeEnd = (ask: Ask, next: () => Step): Step | undefined => {
   if (state.answerRefusals > config.answerRetries || state.turns >= config.maxTurns) {
     return invalidAnswer(ask, "missing", "no answer was given")
   }
-  return Effect.andThen(
-    Ref.update(ask.session.history, (history) => appendUser(history, [Message.text(MISSING_ANSWER_REMINDER)])),
-    Effect.suspend(next)
-  )
+  return Effect.andThen(ask.session.commit([userStep([Message.text(MISSING_ANSWER_REMINDER)])]), Effect.suspend(next))
 }

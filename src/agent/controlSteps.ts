@@ -16,6 +16,7 @@ import type * as StreamEvent from "../core/StreamEvent.js"
 import type { TurnResult } from "../core/TurnAccumulator.js"
 import * as Usage from "../core/Usage.js"
 import type * as Provider from "../provider/Provider.js"
+import { compactedStep } from "../store/Step.js"
 import type * as Tool from "../tools/Tool.js"
 import { type Ask, type AskState, emit, end, type Step } from "./askState.js"
 import { callTool, ToolIndex } from "./toolCalls.js"
@@ -48,6 +49,7 @@ export const makeAskControl = (ask: Ask): AskControl => {
     hooks,
     limits: config.askLimits ?? control.budget.ask,
     history: session.history,
+    replace: (history) => session.commit([compactedStep(history)]),
     data: () => session.data,
     turn: () => state.turns,
     usage: () => state.usage,
@@ -114,7 +116,7 @@ export const compactBeforeTurn = (ask: Ask, request: () => Provider.Request, nex
   if (!control.compacts) return next()
   const check = control.compactIfNeeded(ask.config.params.model, request)
   if (check === undefined) return next()
-  return Effect.flatMap(check, (record): Step => {
+  return orEnd(ask, check, (record): Step => {
     if (record === undefined) return next()
     const event: StreamEvent.Compaction = {
       type: "compaction",

@@ -53,17 +53,12 @@ export const notRun = (uses: ReadonlyArray<Message.ToolUseBlock>, why: string): 
 /**
  * Makes a saved history valid to send: its messages rebuilt by the rules above (empty and
  * whitespace-only text blocks merged or dropped, empty messages dropped, same-role neighbours merged), and
- * the `tool_use`s of a trailing assistant message that has no results answered with synthetic
- * error results, as after an interrupted ask.
+ * the open `tool_use`s of the last assistant message answered with synthetic error results
+ * (`Message.closeToolCalls`, the rule the session store applies when it loads a session).
  * @internal
  */
 export const repairHistory = (saved: Message.History): Message.History => {
   let history: Message.History = []
   for (const message of saved) history = append(history, message.role, message.content)
-  const last = history[history.length - 1]
-  if (last?.role !== "assistant") return history
-  const uses = Message.toolUses(last.content)
-  return uses.length === 0
-    ? history
-    : appendUser(history, notRun(uses, "Tool call did not run: the conversation was saved before it finished."))
+  return Message.closeToolCalls(history)
 }

@@ -26,6 +26,7 @@ import { TurnAccumulator, type TurnResult } from "../core/TurnAccumulator.js"
 import * as Usage from "../core/Usage.js"
 import type * as Provider from "../provider/Provider.js"
 import { monotonicMillis, withPullDeadlines } from "../provider/pullDeadline.js"
+import { type Step as SessionStep, turnStep, userStep } from "../store/Step.js"
 import * as Trace from "../telemetry/trace.js"
 import * as Tool from "../tools/Tool.js"
 import { afterTools, beforeEnd } from "./answerTurns.js"
@@ -51,11 +52,11 @@ import {
   makeAskControl
 } from "./controlSteps.js"
 import { rollback } from "./firstRequest.js"
-import { appendAssistant, appendUser } from "./history.js"
+import { appendUser } from "./history.js"
 import { toolChoiceOfTurn } from "./params.js"
 import { retryDelay } from "./retry.js"
 import type { SessionState } from "./sessionState.js"
-import { answerAll, commitResults, startTools } from "./toolRun.js"
+import { answerAll, commitResults, resultsStep, startTools } from "./toolRun.js"
 
 export type { AskOptions } from "./askState.js"
 
@@ -88,11 +89,15 @@ const start = (
   prompt: ReadonlyArray<Message.ContentBlock>,
   options: AskOptions | undefined,
   scope: Scope.Scope
-): Effect.Effect<Step> => {
+): Effect.Effect<Step, HarnessError> => {
+  // a session whose last store write failed goes back to what its store holds first
   const withSession = (session: SessionState) =>
-    Effect.clockWith((clock) =>
-      Effect.flatMap(Trace.start({ provider: config.provider.info }), (trace) =>
-        begin(makeAsk(config, session, options, scope, clock, trace), prompt)
+    Effect.andThen(
+      session.resync,
+      Effect.clockWith((clock) =>
+        Effect.flatMap(Trace.start({ provider: config.provider.info }), (trace) =>
+          begin(makeAsk(config, session, options, scope, clock, trace), prompt)
+        )
       )
     )
   const ready = Effect.isEffect(given)
@@ -141,7 +146,7 @@ const makeAsk = (
  * pull, under the run's limit when one is set (it starts here, after the acquisition: waiting for
  * the session's turn is not running).
  */
-const begin = (ask: Ask, prompt: ReadonlyArray<Message.ContentBlock>): Effect.Effect<Step> =>
+const begin = (ask: Ask, prompt: ReadonlyArray<Message.ContentBlock>): Effect.Effect<Step, HarnessError> =>
   Effect.andThen(
     Effect.andThen(
       Scope.addFinalizerExit(ask.scope, (exit) => repair(ask, exit)),
@@ -149,7 +154,7 @@ const begin = (ask: Ask, prompt: ReadonlyArray<Message.ContentBlock>): Effect.Ef
       Scope.addFinalizerExit(ask.scope, rollback(ask, Ref.getUnsafe(ask.session.history)))
     ),
     Effect.andThen(
-      Ref.update(ask.session.history, (history) => appendUser(history, prompt)),
+      ask.session.commit([userStep(prompt)], { startsAsk: true }),
       Effect.suspend((): Effect.Effect<Step> => {
         const pull: Step = Effect.suspend(() => ask.state.phase.next)
         const limit = ask.config.timeouts.run
@@ -345,7 +350,11 @@ const backoffPhase = (ask: Ask, attempt: number, delay: Duration.Duration): Phas
 // commit the turn
 
 /** Commits the completed turn: its content (what may be sent back) to the history, its usage to the run. */
-const commitTurn = (ask: Ask, phase: Extract<Phase, { _tag: "Model" }>, response: TurnResult): Effect.Effect<void> => {
+const commitTurn = (
+  ask: Ask,
+  phase: Extract<Phase, { _tag: "Model" }>,
+  response: TurnResult
+): Effect.Effect<void, HarnessError> => {
   const { state } = ask
   phase.committed = true
   ask.trace.attemptCompleted(phase.turn, response.content)
@@ -357,7 +366,7 @@ const commitTurn = (ask: Ask, phase: Extract<Phase, { _tag: "Model" }>, response
   state.answeredBy.push({ provider: phase.turn.answeredBy, model: response.model ?? ask.config.provider.info.model })
   const uses = Message.toolUses(response.content)
   state.pending = uses.length > 0 ? uses : undefined
-  return Ref.update(ask.session.history, (history) => appendAssistant(history, response.content))
+  return ask.session.commit([turnStep(response.content, response.usage)], { askUsage: state.usage })
 }
 
 /** After a committed turn: its tool calls, the next turn, or the end. */
@@ -414,7 +423,7 @@ const finish = (ask: Ask, status: RunResult["status"], response: TurnResult): Ph
 const repair = (ask: Ask, exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> =>
   Effect.suspend(() => {
     const { state, session, config } = ask
-    const results = state.pending === undefined ? Effect.void : commitResults(ask)
+    const steps: Array<SessionStep> = state.pending === undefined ? [] : [resultsStep(ask)]
     const turn = state.turn
     ask.trace.ended(exit, turn)
     state.turn = undefined
@@ -423,13 +432,12 @@ const repair = (ask: Ask, exit: Exit.Exit<unknown, unknown>): Effect.Effect<void
       state.control.account(turn.model, turn.usage)
     }
     state.control.end()
-    const kept =
-      turn === undefined || config.partialTurn !== "keep"
-        ? Effect.void
-        : Ref.update(session.history, (history) => appendAssistant(history, keptOfPartial(turn)))
-    const usage = Ref.update(session.usage, (usage) => Usage.add(usage, state.usage))
+    if (turn !== undefined && config.partialTurn === "keep") steps.push(turnStep(keptOfPartial(turn), Usage.empty))
+    // one commit with the run's usage not yet committed; a store that fails it marks the session
+    // for a reload at its next ask (this runs as the ask closes: there is nobody to fail)
+    const committed = Effect.ignore(session.commit(steps, { askUsage: state.usage }))
     return Effect.andThen(
-      Effect.andThen(Effect.andThen(results, kept), usage),
+      committed,
       Effect.sync(() => {
         const onResult = ask.options?.onResult
         if (state.ending !== undefined && onResult !== undefined) onResult(state.result())

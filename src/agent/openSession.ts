@@ -5,6 +5,7 @@
  *
  * @internal
  */
+import * as Crypto from "node:crypto"
 import { Effect, Ref, type Scope, Semaphore, Stream } from "effect"
 import type * as Budget from "../control/Budget.js"
 import { compactSession } from "../control/compact.js"
@@ -13,11 +14,15 @@ import { resolveLimits } from "../control/limits.js"
 import { InvalidOptions, MaxTurnsExceeded, Partial } from "../core/HarnessError.js"
 import type { RunResult } from "../core/RunResult.js"
 import type * as StreamEvent from "../core/StreamEvent.js"
+import type * as Data from "../data/Data.js"
+import type * as SessionStore from "../store/SessionStore.js"
+import { compactedStep, usageStep } from "../store/Step.js"
+import { StoreError } from "../store/StoreError.js"
 import { type Config, withAskOptions } from "./config.js"
 import * as Loop from "./loop.js"
 import { resolvePrompt } from "./prompt.js"
 import type * as Session from "./Session.js"
-import { makeSessionState, type SessionState, type StartFrom } from "./sessionState.js"
+import { makeSessionState, makeStoredState, type SessionState, type StartFrom } from "./sessionState.js"
 
 const maxTurnsError = (config: Config, result: RunResult) =>
   new MaxTurnsExceeded({
@@ -102,51 +107,118 @@ export const runOnce = (config: Config, prompt: Session.Prompt, options?: Sessio
  */
 export const open = (
   config: Config,
-  from?: (StartFrom & { readonly budget?: Budget.Limits | undefined }) | undefined
+  from?: (StartFrom & { readonly id?: string | undefined; readonly budget?: Budget.Limits | undefined }) | undefined
 ): Effect.Effect<Session.Session<unknown, Session.TypedError>, never, Scope.Scope> =>
-  Effect.map(makeSessionState(config, from), (state) => {
-    const limits = resolveLimits("budget", from?.budget)
-    // an invalid budget fails every ask of the session with what is wrong with it
-    const invalid = limits instanceof InvalidOptions ? limits : undefined
-    const control = sessionControl(state, config.control, limits instanceof InvalidOptions ? undefined : limits)
-    const semaphore = Semaphore.makeUnsafe(1)
-    // interruptible: an ask waiting its turn can be interrupted or timed out while it waits
-    const turn = Effect.asVoid(
-      Effect.acquireRelease(semaphore.take(1), () => semaphore.release(1), { interruptible: true })
+  Effect.map(makeSessionState(config, from), (state) => sessionOf(config, state, from))
+
+/**
+ * A session kept in a session store (just loaded or created), its state released when `Scope`
+ * closes: every step its asks commit is written to the store before the next model call.
+ * @internal
+ */
+export const openStored = (
+  config: Config,
+  store: SessionStore.Service,
+  stored: SessionStore.StoredSession,
+  from?: { readonly data?: Data.Store | undefined; readonly budget?: Budget.Limits | undefined } | undefined
+): Effect.Effect<Session.Session<unknown, Session.TypedError>, StoreError, Scope.Scope> =>
+  Effect.map(makeStoredState(config, store, stored, from?.data), (state) =>
+    sessionOf(config, state, { budget: from?.budget })
+  )
+
+/** The `Session` object over a session's state. */
+const sessionOf = (
+  config: Config,
+  state: SessionState,
+  from: { readonly id?: string | undefined; readonly budget?: Budget.Limits | undefined } | undefined
+): Session.Session<unknown, Session.TypedError> => {
+  const limits = resolveLimits("budget", from?.budget)
+  // an invalid budget fails every ask of the session with what is wrong with it
+  const invalid = limits instanceof InvalidOptions ? limits : undefined
+  const control = sessionControl(state, config.control, limits instanceof InvalidOptions ? undefined : limits)
+  const semaphore = Semaphore.makeUnsafe(1)
+  // interruptible: an ask waiting its turn can be interrupted or timed out while it waits
+  const turn = Effect.asVoid(
+    Effect.acquireRelease(semaphore.take(1), () => semaphore.release(1), { interruptible: true })
+  )
+  const events = (prompt: Session.Prompt, options: Session.AskOptions | undefined, loopOptions: Loop.AskOptions) =>
+    invalid !== undefined
+      ? Stream.fail(invalid)
+      : askWith(config, state, prompt, options, { acquire: turn, ...loopOptions })
+  const askResult = (prompt: Session.Prompt, options?: Session.AskOptions) =>
+    resultOf((onResult) => events(prompt, options, { onResult }))
+  /** With a session store, a change to the handles is committed before it returns. */
+  const committed = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E | StoreError> =>
+    state.stored === undefined ? effect : Effect.tap(effect, () => state.commit([]))
+  const id = state.stored?.key.id ?? from?.id ?? Crypto.randomUUID()
+  const session: Session.Session<unknown, Session.TypedError> = {
+    id,
+    askResult,
+    ask: (prompt: Session.Prompt, options?: Session.AskOptions) =>
+      Effect.flatMap(askResult(prompt, options), (result) => textOf(config, result)),
+    askStream: (prompt: Session.Prompt, options?: Session.AskOptions) =>
+      events(prompt, options, { onMaxTurns: (result) => maxTurnsError(config, result) }),
+    history: Ref.get(state.history),
+    usage: Ref.get(state.usage),
+    put: (name, value, options) => committed(Effect.suspend(() => state.data.put(name, value, options))),
+    putFile: (name, path, options) => committed(Effect.suspend(() => state.data.putFile(name, path, options))),
+    remove: (name) => committed(Effect.suspend(() => state.data.remove(name))),
+    handles: Effect.suspend(() => state.data.list),
+    lineage: (name) => Effect.suspend(() => state.data.lineage(name)),
+    fork: (options) => forkOf(config, state, options),
+    get data() {
+      return state.data
+    },
+    close: state.closeData,
+    approve: (id, options) =>
+      control.approvals.decide(id, {
+        _tag: "Approved",
+        ...(options !== undefined && "input" in options ? { input: options.input } : {})
+      }),
+    deny: (id, reason) => control.approvals.decide(id, { _tag: "Denied", reason }),
+    approvals: Effect.sync(() => control.approvals.pending),
+    compact: Effect.scoped(
+      Effect.andThen(
+        turn,
+        compactSession(
+          config,
+          {
+            history: state.history,
+            data: state.data,
+            replace: (history, usage) => state.commit([compactedStep(history), usageStep(usage)])
+          },
+          control
+        )
+      )
+    ),
+    compactions: Effect.sync(() => [...control.compactions]),
+    cost: Effect.sync(() => control.meter.cost),
+    spent: Effect.sync(() => control.meter.spent())
+  }
+  return session
+}
+
+/** A copy of a stored session under a new id, its handles' data shared: what it has committed, with its handles. */
+const forkOf = (
+  config: Config,
+  state: SessionState,
+  options: { readonly id?: string | undefined } | undefined
+): Effect.Effect<Session.Session<unknown, Session.TypedError>, StoreError, Scope.Scope> => {
+  const stored = state.stored
+  if (stored === undefined) {
+    return Effect.fail(
+      new StoreError({
+        reason: "InvalidInput",
+        message:
+          "Forking copies a session in its session store, and this session has none: " +
+          "provide a SessionStore layer (or Agent.make({ store })) before making the session."
+      })
     )
-    const events = (prompt: Session.Prompt, options: Session.AskOptions | undefined, loopOptions: Loop.AskOptions) =>
-      invalid !== undefined
-        ? Stream.fail(invalid)
-        : askWith(config, state, prompt, options, { acquire: turn, ...loopOptions })
-    const askResult = (prompt: Session.Prompt, options?: Session.AskOptions) =>
-      resultOf((onResult) => events(prompt, options, { onResult }))
-    const session: Session.Session<unknown, Session.TypedError> = {
-      askResult,
-      ask: (prompt: Session.Prompt, options?: Session.AskOptions) =>
-        Effect.flatMap(askResult(prompt, options), (result) => textOf(config, result)),
-      askStream: (prompt: Session.Prompt, options?: Session.AskOptions) =>
-        events(prompt, options, { onMaxTurns: (result) => maxTurnsError(config, result) }),
-      history: Ref.get(state.history),
-      usage: Ref.get(state.usage),
-      put: (name, value, options) => Effect.suspend(() => state.data.put(name, value, options)),
-      putFile: (name, path, options) => Effect.suspend(() => state.data.putFile(name, path, options)),
-      handles: Effect.suspend(() => state.data.list),
-      lineage: (name) => Effect.suspend(() => state.data.lineage(name)),
-      get data() {
-        return state.data
-      },
-      close: state.closeData,
-      approve: (id, options) =>
-        control.approvals.decide(id, {
-          _tag: "Approved",
-          ...(options !== undefined && "input" in options ? { input: options.input } : {})
-        }),
-      deny: (id, reason) => control.approvals.decide(id, { _tag: "Denied", reason }),
-      approvals: Effect.sync(() => control.approvals.pending),
-      compact: Effect.scoped(Effect.andThen(turn, compactSession(config, state, control))),
-      compactions: Effect.sync(() => [...control.compactions]),
-      cost: Effect.sync(() => control.meter.cost),
-      spent: Effect.sync(() => control.meter.spent())
-    }
-    return session
+  }
+  return Effect.gen(function* () {
+    // handles changed through session.data since the last commit go with the copy
+    yield* state.commit([])
+    const forked = yield* stored.store.fork(stored.key, options)
+    return yield* openStored(config, stored.store, forked)
   })
+}

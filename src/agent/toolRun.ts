@@ -5,13 +5,14 @@
  *
  * @internal
  */
-import { type Cause, Channel, Effect, Exit, Pull, Ref, Scope, Stream } from "effect"
+import { type Cause, Channel, Effect, Exit, Pull, Scope, Stream } from "effect"
 import type { HarnessError } from "../core/HarnessError.js"
 import * as Message from "../core/Message.js"
 import type * as StreamEvent from "../core/StreamEvent.js"
+import { type Step as SessionStep, toolResultsStep } from "../store/Step.js"
 import { type Ask, end, type Phase, type Step } from "./askState.js"
 import { controlledTools, resultEvent } from "./controlSteps.js"
-import { appendUser, notRun } from "./history.js"
+import { notRun } from "./history.js"
 import { callTool } from "./toolCalls.js"
 
 /** Runs the tool calls `uses`; once every result is committed, the next pull runs `then()`. */
@@ -69,10 +70,10 @@ export const answerAll = (
 }
 
 /**
- * Commits a result for every pending tool call (a synthetic error for one that has none) as the
- * next user message.
+ * The step that answers every pending tool call (a synthetic error for one that has none): the
+ * next user message. The calls are no longer pending.
  */
-export const commitResults = (ask: Ask): Effect.Effect<void> => {
+export const resultsStep = (ask: Ask): SessionStep => {
   const { state } = ask
   const blocks = (state.pending ?? []).map(
     (use) =>
@@ -81,5 +82,9 @@ export const commitResults = (ask: Ask): Effect.Effect<void> => {
   )
   state.pending = undefined
   state.results.clear()
-  return Ref.update(ask.session.history, (history) => appendUser(history, blocks))
+  return toolResultsStep(blocks)
 }
+
+/** Commits a result for every pending tool call (see {@link resultsStep}). */
+export const commitResults = (ask: Ask): Effect.Effect<void, HarnessError> =>
+  Effect.suspend(() => ask.session.commit([resultsStep(ask)]))

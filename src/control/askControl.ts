@@ -20,6 +20,7 @@ import {
   type RunStopped
 } from "../core/HarnessError.js"
 import type * as Message from "../core/Message.js"
+import type { StoreError } from "../core/StoreError.js"
 import * as Usage from "../core/Usage.js"
 import type * as Data from "../data/Data.js"
 import type * as Provider from "../provider/Provider.js"
@@ -60,6 +61,8 @@ export interface AskEnv {
   /** The ask's own limits, else the agent's default for asks. */
   readonly limits: Resolved | undefined
   readonly history: Ref.Ref<Message.History>
+  /** Replaces the history with a compacted one (with a session store, committed to it). */
+  readonly replace: (history: Message.History) => Effect.Effect<void, StoreError>
   readonly data: () => Data.Store
   readonly turn: () => number
   readonly usage: () => Usage.Usage
@@ -386,7 +389,7 @@ export class AskControl {
   compactIfNeeded(
     model: string | undefined,
     build: () => Provider.Request
-  ): Effect.Effect<Compaction.Record | undefined> | undefined {
+  ): Effect.Effect<Compaction.Record | undefined, StoreError> | undefined {
     const { env } = this
     const settings = env.agent.compaction
     const window = settings.contextWindow ?? priceOf(env.agent, model ?? env.provider.info.model)?.contextWindow
@@ -396,6 +399,7 @@ export class AskControl {
       agent: env.agent,
       provider: env.provider,
       history: env.history,
+      replace: env.replace,
       data: env.data(),
       now: env.wallNow(),
       limit: window * settings.threshold,

@@ -7,6 +7,7 @@
  */
 import { Effect, Ref } from "effect"
 import * as Message from "../core/Message.js"
+import type { StoreError } from "../core/StoreError.js"
 import * as Usage from "../core/Usage.js"
 import type * as Data from "../data/Data.js"
 import type * as Provider from "../provider/Provider.js"
@@ -23,6 +24,8 @@ export interface CompactEnv {
   readonly agent: AgentControl
   readonly provider: Provider.Service
   readonly history: Ref.Ref<Message.History>
+  /** Replaces the history with the compacted one (with a session store, committed to it). */
+  readonly replace: (history: Message.History) => Effect.Effect<void, StoreError>
   readonly data: Data.Store
   /** Counts a summariser's usage. */
   readonly account: (model: string | undefined, usage: Usage.Usage) => void
@@ -43,7 +46,7 @@ const describe = (error: unknown): string =>
  */
 export const compactHistory = (
   env: CompactEnv
-): Effect.Effect<Compaction.Record | undefined, Compaction.CompactionFailed> =>
+): Effect.Effect<Compaction.Record | undefined, Compaction.CompactionFailed | StoreError> =>
   Effect.gen(function* () {
     const settings = env.agent.compaction
     const before = yield* Ref.get(env.history)
@@ -76,7 +79,7 @@ export const compactHistory = (
     }
     if (moved.length === 0 && summary === undefined) return undefined
     // the ask (or compact()) holds the session's turn: nothing else wrote the history meanwhile
-    yield* Ref.set(env.history, after)
+    yield* env.replace(after)
     return new Compaction.Record({
       at: env.now,
       reason: env.reason,
@@ -159,11 +162,12 @@ export const compactSession = (
   config: { readonly provider: Provider.Service; readonly control: AgentControl },
   state: {
     readonly history: Ref.Ref<Message.History>
-    readonly usage: Ref.Ref<Usage.Usage>
     readonly data: Data.Store
+    /** Commits the compacted history and the summariser's usage (to the session store, if any). */
+    readonly replace: (history: Message.History, usage: Usage.Usage) => Effect.Effect<void, StoreError>
   },
   session: SessionControl
-): Effect.Effect<Compaction.Record | undefined, Compaction.CompactionFailed> =>
+): Effect.Effect<Compaction.Record | undefined, Compaction.CompactionFailed | StoreError> =>
   Effect.clockWith((clock) => {
     let summaryUsage = Usage.empty
     return Effect.tap(
@@ -171,6 +175,7 @@ export const compactSession = (
         agent: config.control,
         provider: config.provider,
         history: state.history,
+        replace: (history) => state.replace(history, summaryUsage),
         data: state.data,
         account: (model, usage) => {
           const name = model ?? config.provider.info.model
@@ -183,12 +188,9 @@ export const compactSession = (
         reason: "manual"
       }),
       (record) =>
-        Effect.andThen(
-          Ref.update(state.usage, (total) => Usage.add(total, summaryUsage)),
-          Effect.sync(() => {
-            if (record !== undefined) session.compactions.push(record)
-          })
-        )
+        Effect.sync(() => {
+          if (record !== undefined) session.compactions.push(record)
+        })
     )
   })
 
@@ -202,6 +204,7 @@ export const compactNearWindow = (env: {
   readonly agent: AgentControl
   readonly provider: Provider.Service
   readonly history: Ref.Ref<Message.History>
+  readonly replace: (history: Message.History) => Effect.Effect<void, StoreError>
   readonly data: Data.Store
   readonly now: number
   readonly limit: number
@@ -209,7 +212,7 @@ export const compactNearWindow = (env: {
   readonly count: (request: Provider.Request) => Effect.Effect<number>
   readonly account: (model: string | undefined, usage: Usage.Usage) => void
   readonly record: (record: Compaction.Record) => void
-}): Effect.Effect<Compaction.Record | undefined> =>
+}): Effect.Effect<Compaction.Record | undefined, StoreError> =>
   Effect.flatMap(env.count(env.request), (tokens) => {
     if (tokens <= env.limit) return Effect.succeed(undefined)
     const compacted = compactHistory({

@@ -15,6 +15,7 @@
  * | `BudgetExceeded` | the next model or tool call would go over a budget (see `limit`, `scope`); carries what was spent |
  * | `HookFailed` | a hook (see `hook`) failed or died; the run ended, its history stays valid |
  * | `RunStopped` | a hook stopped the run (see `reason`) |
+ * | `StoreError` | a session store could not load or commit the session (see `reason`; `SessionStore`) |
  *
  * @example
  * ```ts
@@ -28,6 +29,7 @@
 import { Schema } from "effect"
 import { Cost, Spent } from "./Cost.js"
 import * as Message from "./Message.js"
+import type { StoreError } from "./StoreError.js"
 import * as Usage from "./Usage.js"
 
 // partial output
@@ -316,6 +318,7 @@ export type HarnessError =
   | BudgetExceeded
   | HookFailed
   | RunStopped
+  | StoreError
 
 /**
  * Whether an error says it is retryable.

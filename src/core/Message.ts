@@ -267,6 +267,57 @@ export const sendable = (blocks: ReadonlyArray<ContentBlock>): ReadonlyArray<Con
   return out
 }
 
+// tool calls left without a result
+
+/**
+ * The content of the synthetic error result that answers a `tool_use` which never got its result
+ * (the conversation was saved, or the ask ended, before the call ran or finished).
+ * @since 0.2.0
+ */
+export const unansweredText = "Tool call did not run: the conversation was saved before it finished."
+
+/**
+ * Synthetic error results ({@link unansweredText}) for the tool calls of these ids.
+ * @since 0.2.0
+ */
+export const unansweredResults = (ids: ReadonlyArray<string>): Array<ToolResultBlock> =>
+  ids.map((id) => toolResult(id, unansweredText, true))
+
+/**
+ * The one rule that closes a history's open tool calls, used by the agent (a saved history it is
+ * given) and by the session store (a session it loads): every `tool_use` of the last assistant
+ * message without a `tool_result` in the user message after it gets a synthetic error result
+ * ({@link unansweredResults}), placed after that message's results (results come first in a user
+ * message) or in a new user message. Returns the same array when nothing is open.
+ *
+ * @example
+ * ```ts
+ * Message.closeToolCalls([Message.user("q"), Message.assistant([{ type: "tool_use", id: "t1", name: "sql", input: {} }])])
+ * // [..., { role: "user", content: [{ type: "tool_result", tool_use_id: "t1", content: Message.unansweredText, is_error: true }] }]
+ * ```
+ * @since 0.2.0
+ */
+export const closeToolCalls = (history: ReadonlyArray<Message>): ReadonlyArray<Message> => {
+  const last = history.length - 1
+  const at = history[last]?.role === "assistant" ? last : history[last - 1]?.role === "assistant" ? last - 1 : -1
+  if (at < 0) return history
+  const uses = toolUses(history[at]!.content)
+  if (uses.length === 0) return history
+  const next = at === last ? undefined : history[last]!
+  const answered = new Set<string>()
+  for (const block of next?.content ?? []) {
+    if (block.type === "tool_result") answered.add((block as ToolResultBlock).tool_use_id)
+  }
+  const open = uses.filter((use) => !answered.has(use.id)).map((use) => use.id)
+  if (open.length === 0) return history
+  const results = unansweredResults(open)
+  if (next === undefined) return [...history, { role: "user", content: results }]
+  let firstOther = next.content.findIndex((block) => block.type !== "tool_result")
+  if (firstOther < 0) firstOther = next.content.length
+  const content = [...next.content.slice(0, firstOther), ...results, ...next.content.slice(firstOther)]
+  return [...history.slice(0, last), { role: "user", content }]
+}
+
 // getters
 
 /**

@@ -70,6 +70,27 @@ export class HandleIndex {
    * taken. It only grows while names are taken, and drops back when a suffixed name is removed.
    */
   private readonly nextSuffix = new Map<string, number>()
+  /** Lower-cased names set or deleted since the last {@link drainChanges}, when tracked (a session store). */
+  private changes: Set<string> | undefined = undefined
+
+  /** Starts recording which names change, for a session store to commit them. */
+  trackChanges(): void {
+    this.changes ??= new Set()
+  }
+
+  /** The lower-cased names set or deleted since the last call (empty when not tracking). */
+  drainChanges(): ReadonlyArray<string> {
+    if (this.changes === undefined || this.changes.size === 0) return []
+    const changed = [...this.changes]
+    this.changes.clear()
+    return changed
+  }
+
+  /** Records names as changed again (a commit of them failed). */
+  markChanged(keys: Iterable<string>): void {
+    if (this.changes === undefined) return
+    for (const key of keys) this.changes.add(key)
+  }
 
   /** The handle of that name, ignoring case. */
   get(name: string): Handle | undefined {
@@ -104,6 +125,7 @@ export class HandleIndex {
     const key = handle.name.toLowerCase()
     if (this.byKey.get(key)?.name !== handle.name) this.byKey.delete(key)
     this.byKey.set(key, handle)
+    this.changes?.add(key)
   }
 
   /** Removes the handle of that name, ignoring case; returns it, if there was one. */
@@ -112,6 +134,7 @@ export class HandleIndex {
     const handle = this.byKey.get(key)
     if (handle === undefined) return undefined
     this.byKey.delete(key)
+    this.changes?.add(key)
     const suffixed = SUFFIXED.exec(key)
     if (suffixed !== null) {
       const [, base, digits] = suffixed

@@ -14,11 +14,25 @@ import * as Fs from "node:fs/promises"
 import * as Os from "node:os"
 import * as NodePath from "node:path"
 import { Effect, Exit, Scope, Semaphore } from "effect"
-import { globDirectory, isGlob } from "./duckdb/fileFormats.js"
+import { type FileFormat, globDirectory, isGlob } from "./duckdb/fileFormats.js"
 import { DatabaseLimits, type Limits, type Settings } from "./duckdb/settings.js"
 import * as DuckDB from "./duckdb.js"
+import type { Handle } from "./model.js"
 import type { HandleIndex } from "./names.js"
 import { TableSync } from "./tableSync.js"
+
+/** Stands for the export directory in a list of allowed directories, until the data directory is made. */
+const EXPORT = "\u0000export"
+
+/**
+ * The file that holds a handle's rows when its value is not in memory: a handle restored from a
+ * session store, or a saved result whose rows were stored.
+ * @since 0.2.0
+ */
+export interface BackingFile {
+  readonly path: string
+  readonly format: FileFormat
+}
 
 interface Opened {
   readonly db: DuckDB.Database
@@ -47,21 +61,58 @@ export class SessionDatabase {
   private readonly directories = new Set<string>()
   /** Bumped whenever a path is allowed that the open database may not read. */
   private version = 0
+  /** Whether the database may write Parquet files into `<directory>/export` (a session store). */
+  private exporting = false
+  private exported = 0
   readonly tables: TableSync
 
   constructor(
     handles: HandleIndex,
-    private readonly limits: Limits | undefined
+    private readonly limits: Limits | undefined,
+    fileOf: (handle: Handle) => BackingFile | undefined
   ) {
-    this.tables = new TableSync(handles)
+    this.tables = new TableSync(handles, fileOf)
   }
 
-  /** Lets the session database read `path` (a file, or a glob's directory) from its next use on. */
-  allow(path: string): void {
+  /**
+   * Lets the session database read `path` (a file, or a glob's directory) from its next use on.
+   * With `reopen: false` an open database is kept (it does not need the path now: a file that
+   * backs a table it already holds); the next database opened may read it.
+   */
+  allow(path: string, options?: { readonly reopen?: boolean | undefined }): void {
     const [set, entry] = isGlob(path) ? [this.directories, globDirectory(path)] : [this.paths, path]
     if (set.has(entry)) return
     set.add(entry)
+    if (options?.reopen !== false) this.version++
+  }
+
+  /** Lets the session database write Parquet files into a directory of its own (see {@link writeParquet}). */
+  enableExport(): void {
+    if (this.exporting) return
+    this.exporting = true
     this.version++
+  }
+
+  /**
+   * Writes the table of handle `name` (loaded first if it is not) to a new Parquet file in the
+   * export directory; returns the file and the handle version it holds. Needs {@link enableExport}.
+   */
+  writeParquet(name: string): Effect.Effect<{ readonly file: string; readonly handle: Handle }, DuckDB.SqlError> {
+    return this.use(name, (db) =>
+      Effect.gen({ self: this }, function* () {
+        const handle = this.tables.loadedHandle(name)
+        if (handle === undefined) {
+          return yield* Effect.fail(
+            new DuckDB.SqlError({ message: `Handle "${name}" is not a table in the database.` })
+          )
+        }
+        const file = NodePath.join(this.directory!, "export", `${++this.exported}-${Date.now()}.parquet`)
+        yield* db.query(
+          `COPY ${DuckDB.quoteIdentifier(handle.name)} TO ${DuckDB.quoteString(file)} (FORMAT parquet, COMPRESSION zstd)`
+        )
+        return { file, handle }
+      })
+    )
   }
 
   /**
@@ -152,7 +203,7 @@ export class SessionDatabase {
       const version = this.version
       const settings = yield* this.settings({
         allowedPaths: [...this.paths],
-        allowedDirectories: [...this.directories]
+        allowedDirectories: this.exporting ? [...this.directories, EXPORT] : [...this.directories]
       })
       const scope = yield* Scope.make()
       const db = yield* DuckDB.open(settings).pipe(
@@ -175,9 +226,20 @@ export class SessionDatabase {
           catch: dirError
         })
       }
-      const tempDirectory = NodePath.join(this.directory, `duckdb-${++this.instances}`)
+      const directory = this.directory
+      const tempDirectory = NodePath.join(directory, `duckdb-${++this.instances}`)
       yield* Effect.tryPromise({ try: () => Fs.mkdir(tempDirectory), catch: dirError })
-      return { ...limits, ...access, tempDirectory }
+      const exportDirectory = NodePath.join(directory, "export")
+      const exporting = access.allowedDirectories?.includes(EXPORT) === true
+      if (exporting)
+        yield* Effect.tryPromise({ try: () => Fs.mkdir(exportDirectory, { recursive: true }), catch: dirError })
+      const allowedDirectories = access.allowedDirectories?.map((entry) => (entry === EXPORT ? exportDirectory : entry))
+      return {
+        ...limits,
+        ...access,
+        ...(allowedDirectories !== undefined ? { allowedDirectories } : {}),
+        tempDirectory
+      }
     })
   }
 }

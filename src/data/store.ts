@@ -12,14 +12,15 @@ import { tableReferences } from "./duckdb/references.js"
 import type { Limits } from "./duckdb/settings.js"
 import { asSubquery } from "./duckdb/sqlText.js"
 import * as DuckDB from "./duckdb.js"
-import { chainOf, type LineageStep, mergeChains } from "./lineage.js"
+import { chainOf, mergeChains } from "./lineage.js"
 import { versionOf } from "./lineageView.js"
 import type { Handle, PutOptions, SelectOptions, Source, Store } from "./model.js"
 import { HandleIndex, normalizeName } from "./names.js"
 import { findProblem } from "./plainData.js"
-import { SessionDatabase } from "./sessionDatabase.js"
+import { type BackingFile, SessionDatabase } from "./sessionDatabase.js"
 import { isSqlTable, snapshotOf, tableSnapshot } from "./snapshots.js"
 import { mentions } from "./tableSync.js"
+import { type Origin, PUT_BY_USER, stepOf, storedHandle } from "./versions.js"
 
 const DEFAULT_PREVIEW_ROWS = 50
 const DEFAULT_MAX_RESULT_ROWS = 1_000_000
@@ -61,71 +62,6 @@ const notFound = (name: string, known: ReadonlyArray<Handle>) => {
   })
 }
 
-/** What made a new version, before it has a name, an id and a time. */
-interface Origin {
-  readonly kind: string
-  readonly code?: string | undefined
-  readonly path?: string | undefined
-  readonly format?: string | undefined
-  readonly toolUseId?: string | undefined
-  /** The versions it read, each with its lineage. */
-  readonly inputs: ReadonlyArray<Handle>
-}
-
-const PUT_BY_USER: Origin = { kind: "put", inputs: [] }
-
-const NO_INPUTS: ReadonlyArray<never> = []
-
-/** The step of a new version of `name`, with id `id`, made at `now` (ms) from `origin`. */
-const stepOf = (id: string, name: string, origin: Origin, now: number): LineageStep => {
-  if (origin.inputs.length === 0 && origin.code === undefined && origin.path === undefined) {
-    // the common case (a put) in one shape, without the spreads below
-    return origin.toolUseId === undefined
-      ? { id, name, kind: origin.kind, inputs: NO_INPUTS, createdAt: now }
-      : { id, name, kind: origin.kind, toolUseId: origin.toolUseId, inputs: NO_INPUTS, createdAt: now }
-  }
-  const inputs: Array<{ readonly name: string; readonly id: string }> = []
-  const seen = new Set<string>()
-  for (const handle of origin.inputs) {
-    const id = versionOf(handle)
-    if (id === undefined || seen.has(id)) continue
-    seen.add(id)
-    inputs.push({ name: handle.name, id })
-  }
-  return {
-    id,
-    name,
-    kind: origin.kind,
-    ...(origin.code !== undefined ? { code: origin.code } : {}),
-    ...(origin.path !== undefined ? { path: origin.path } : {}),
-    ...(origin.format !== undefined ? { format: origin.format } : {}),
-    ...(origin.toolUseId !== undefined ? { toolUseId: origin.toolUseId } : {}),
-    inputs,
-    createdAt: now
-  }
-}
-
-/**
- * The handle as stored: a literal with the fields set, in one order. Not `{ ...handle, name }`
- * plus more fields: in V8 a property added to a spread clone makes a map for every object (~450
- * bytes per handle, and megamorphic reads in every query's table sync: 10x slower with 100,000
- * handles).
- */
-const storedHandle = (
-  handle: Handle,
-  name: string,
-  description: string | undefined,
-  lineage: Handle["lineage"]
-): Handle => {
-  const stored: { -readonly [K in keyof Handle]: Handle[K] } = { name, value: handle.value, snapshot: handle.snapshot }
-  if (description !== undefined) stored.description = description
-  if (handle.path !== undefined) stored.path = handle.path
-  if (handle.format !== undefined) stored.format = handle.format
-  if (handle.query !== undefined) stored.query = handle.query
-  if (lineage !== undefined) stored.lineage = lineage
-  return stored
-}
-
 /** A temp table's name in a DuckDB error, replaced by the name the user asked for. */
 const renamed = (error: DuckDB.SqlError, temp: string, name: string) =>
   new DuckDB.SqlError({
@@ -137,9 +73,11 @@ const renamed = (error: DuckDB.SqlError, temp: string, name: string) =>
  * A store: the handle index and the session database, each operation a small function over them.
  * Operations are fields (not prototype methods), so `const { put } = store` works.
  */
-class HandleStore implements Store {
+class HandleStore implements PersistentStore {
   private readonly handles = new HandleIndex()
   private readonly database: SessionDatabase
+  /** The files that hold the rows of handles whose value is not in memory (restored or stored). */
+  private readonly files = new WeakMap<Handle, BackingFile>()
   private temporary = 0
   /**
    * Version ids are this store's random prefix and a counter: unique among the ids of other
@@ -150,7 +88,43 @@ class HandleStore implements Store {
   private versions = 0
 
   constructor(limits: Limits | undefined) {
-    this.database = new SessionDatabase(this.handles, limits)
+    this.database = new SessionDatabase(this.handles, limits, (handle) => this.files.get(handle))
+  }
+
+  // persistence (a session store): see `persistence.ts`
+
+  enablePersistence(): void {
+    this.handles.trackChanges()
+    this.database.enableExport()
+  }
+
+  drainChanges(): ReadonlyArray<string> {
+    return this.handles.drainChanges()
+  }
+
+  markChanged(keys: Iterable<string>): void {
+    this.handles.markChanged(keys)
+  }
+
+  current(name: string): Handle | undefined {
+    return this.handles.get(name)
+  }
+
+  writeParquet(name: string): Effect.Effect<{ readonly file: string; readonly handle: Handle }, DuckDB.SqlError> {
+    return this.database.writeParquet(name)
+  }
+
+  back(handle: Handle, file: BackingFile): void {
+    this.files.set(handle, file)
+    this.database.allow(file.path, { reopen: false })
+  }
+
+  restore(handle: Handle, file: BackingFile | undefined): Handle {
+    const stored = storedHandle(handle, handle.name, handle.description, handle.lineage)
+    this.handles.set(stored)
+    if (stored.path !== undefined) this.database.allow(stored.path, { reopen: false })
+    if (file !== undefined) this.back(stored, file)
+    return stored
   }
 
   /**
@@ -328,7 +302,7 @@ class HandleStore implements Store {
     )
 
   readonly read: Store["read"] = (handle) =>
-    handle.path === undefined && handle.query === undefined
+    handle.path === undefined && handle.query === undefined && !this.files.has(handle)
       ? Effect.succeed(handle.value)
       : this.database.use(handle.name, (db) => db.readAll(handle.name))
 
@@ -361,7 +335,10 @@ class HandleStore implements Store {
     Effect.andThen(
       this.database.close,
       Effect.sync(() => {
-        for (const handle of this.handles.list()) if (handle.query !== undefined) this.handles.delete(handle.name)
+        // saved results lived only in the database, unless a session store keeps their rows
+        for (const handle of this.handles.list()) {
+          if (handle.query !== undefined && !this.files.has(handle)) this.handles.delete(handle.name)
+        }
       })
     )
   )
@@ -396,8 +373,37 @@ class HandleStore implements Store {
 }
 
 /**
+ * What a session store needs of a handle store beyond `Store` (see `persistence.ts`).
+ * @internal
+ */
+export interface PersistentStore extends Store {
+  /** Records changed names from now on, and lets the database write Parquet files. */
+  readonly enablePersistence: () => void
+  /** The lower-cased names set or removed since the last call. */
+  readonly drainChanges: () => ReadonlyArray<string>
+  /** Records names as changed again (their commit failed). */
+  readonly markChanged: (keys: Iterable<string>) => void
+  /** The handle of that name now (ignoring case). */
+  readonly current: (name: string) => Handle | undefined
+  /** Writes the rows of a table handle to a new Parquet file; the file and the version written. */
+  readonly writeParquet: (
+    name: string
+  ) => Effect.Effect<{ readonly file: string; readonly handle: Handle }, DuckDB.SqlError>
+  /** Records the file that holds a handle's rows (read when its value is not in memory). */
+  readonly back: (handle: Handle, file: BackingFile) => void
+  /** Adds a handle as it was stored (name and lineage kept), its rows in `file`; returns the handle held. */
+  readonly restore: (handle: Handle, file: BackingFile | undefined) => Handle
+}
+
+/**
  * An empty handle store whose database opens on first need. Its `close` must run (the scoped
  * `Data.makeStore` does it): it releases the database and removes the data directory.
  * @internal
  */
-export const makeStoreUnsafe = (limits?: Limits): Store => new HandleStore(limits)
+export const makeStoreUnsafe = (limits?: Limits): PersistentStore => new HandleStore(limits)
+
+/**
+ * Whether a store is one this module made (so a session store can persist its handles).
+ * @internal
+ */
+export const isPersistentStore = (store: Store): store is PersistentStore => store instanceof HandleStore

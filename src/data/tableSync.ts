@@ -7,6 +7,7 @@ import { Effect } from "effect"
 import * as DuckDB from "./duckdb.js"
 import type { Handle } from "./model.js"
 import type { HandleIndex } from "./names.js"
+import type { BackingFile } from "./sessionDatabase.js"
 import { isSqlTable, isTable } from "./snapshots.js"
 
 /** Whether `sql` (lower-cased) mentions the identifier `name` (lower-cased) as a whole word. */
@@ -34,7 +35,10 @@ export class TableSync {
   /** Handles that could not be loaded into the database, with DuckDB's reason. */
   private readonly failed = new Map<string, { readonly handle: Handle; readonly message: string }>()
 
-  constructor(private readonly handles: HandleIndex) {}
+  constructor(
+    private readonly handles: HandleIndex,
+    private readonly fileOf: (handle: Handle) => BackingFile | undefined
+  ) {}
 
   /** Records that table `handle.name` holds `handle` (a result just saved). */
   markLoaded(handle: Handle): void {
@@ -74,7 +78,7 @@ export class TableSync {
         const key = handle.name.toLowerCase()
         if (!isSqlTable(handle) || this.loaded.get(key) === handle || this.failed.get(key)?.handle === handle) continue
         if (!mentions(text, key)) continue
-        yield* Effect.match(load(db, handle), {
+        yield* Effect.match(load(db, handle, this.fileOf(handle)), {
           onFailure: (error) => void this.failed.set(key, { handle, message: errorText(error) }),
           onSuccess: () => this.markLoaded(handle)
         })
@@ -109,9 +113,14 @@ export class TableSync {
   }
 }
 
-/** Loads one table handle: a file as a view, a put table through the appender. */
-const load = (db: DuckDB.Database, handle: Handle): Effect.Effect<void, { readonly message: string }> => {
+/** Loads one table handle: a file (or the file that backs it) as a view, a put table through the appender. */
+const load = (
+  db: DuckDB.Database,
+  handle: Handle,
+  backing: BackingFile | undefined
+): Effect.Effect<void, { readonly message: string }> => {
   if (handle.path !== undefined) return db.registerFile(handle.name, handle.path, handle.format)
+  if (backing !== undefined) return db.registerFile(handle.name, backing.path, backing.format)
   if (handle.query !== undefined) {
     return Effect.fail({
       message: `its rows are gone (the session database was closed); run the query again: ${handle.query}`

@@ -23,10 +23,23 @@
  * ```
  * @since 0.2.0
  */
-import { Cause, Context, Effect, Layer, Schema, Stream } from "effect"
+import { Context, Effect, Layer, type Stream } from "effect"
+import { SessionStore } from "../index.js"
+import type { EventsExpired } from "./eventLogErrors.js"
+import { expiredAt, MemoryStream, subscribeTo } from "./memoryStream.js"
 import type * as ServerEvent from "./ServerEvent.js"
+import { makeStoreLog } from "./storeEventLog.js"
 
 // models
+
+export {
+  /**
+   * The entries a client asked for are no longer kept: the log keeps the newest entries only.
+   * `oldest` is the id of the oldest one still kept.
+   * @since 0.2.0
+   */
+  EventsExpired
+} from "./eventLogErrors.js"
 
 /**
  * One logged event and its id.
@@ -35,22 +48,6 @@ import type * as ServerEvent from "./ServerEvent.js"
 export interface Entry {
   readonly id: number
   readonly event: ServerEvent.ServerEvent
-}
-
-/**
- * The entries a client asked for are no longer kept: the log keeps the newest entries only.
- * `oldest` is the id of the oldest one still kept.
- * @since 0.2.0
- */
-export class EventsExpired extends Schema.TaggedError<EventsExpired>()(
-  "EventsExpired",
-  { message: Schema.String, after: Schema.Number, oldest: Schema.Number },
-  { httpApiStatus: 410 }
-) {
-  /** Never retryable: the events are gone; read the session's history instead. */
-  get isRetryable(): boolean {
-    return false
-  }
 }
 
 /**
@@ -79,9 +76,21 @@ export interface Service {
    */
   readonly subscribe: (stream: string, after: number) => Stream.Stream<Entry, EventsExpired>
   readonly bounds: (stream: string) => Effect.Effect<Bounds>
+  /**
+   * The ask whose `ask_start` is in the stream and whose `ask_end` is not: the ask running now,
+   * or, read back from a store after a restart, one whose process stopped before it ended.
+   */
+  readonly openAsk: (stream: string) => Effect.Effect<string | undefined>
   /** Drops a stream; its subscribers end. */
   readonly remove: (stream: string) => Effect.Effect<void>
 }
+
+/**
+ * The stream of a server session: `tenant/id` (a session id has no `/`, so the last one splits
+ * it). The store-backed log ({@link layerStore}) keeps each such stream with its session.
+ * @since 0.2.0
+ */
+export const sessionStream = (tenant: string, id: string): string => `${tenant}/${id}`
 
 /**
  * The event log.
@@ -91,75 +100,7 @@ export class EventLog extends Context.Service<EventLog, Service>()("data-harness
 
 // memory
 
-/** One stream held in memory: a ring of its newest entries and the readers waiting for more. */
-class MemoryStream {
-  private readonly ring: Array<Entry | undefined>
-  private start = 0
-  private size = 0
-  private nextId = 1
-  private readonly waiters = new Set<() => void>()
-  removed = false
-
-  constructor(readonly capacity: number) {
-    this.ring = new Array(capacity)
-  }
-
-  get first(): number {
-    return this.nextId - this.size
-  }
-
-  get last(): number {
-    return this.nextId - 1
-  }
-
-  append(events: ReadonlyArray<ServerEvent.ServerEvent>): number {
-    for (const event of events) {
-      const entry = { id: this.nextId++, event }
-      if (this.size < this.capacity) {
-        this.ring[(this.start + this.size++) % this.capacity] = entry
-      } else {
-        this.ring[this.start] = entry
-        this.start = (this.start + 1) % this.capacity
-      }
-    }
-    this.wake()
-    return this.last
-  }
-
-  /** The entries after `after`, or `undefined` when some of them were dropped. */
-  after(after: number): ReadonlyArray<Entry> | undefined {
-    const first = this.first
-    if (after < first - 1) return undefined
-    const out: Array<Entry> = []
-    for (let id = Math.max(after + 1, first); id <= this.last; id++) {
-      out.push(this.ring[(this.start + id - first) % this.capacity]!)
-    }
-    return out
-  }
-
-  /** Resumes once something is appended or the stream is removed. */
-  readonly wait: Effect.Effect<void> = Effect.callback<void>((resume) => {
-    const waiter = () => resume(Effect.void)
-    this.waiters.add(waiter)
-    return Effect.sync(() => this.waiters.delete(waiter))
-  })
-
-  wake(): void {
-    if (this.waiters.size === 0) return
-    const waiting = [...this.waiters]
-    this.waiters.clear()
-    for (const waiter of waiting) waiter()
-  }
-}
-
-const expired = (stream: MemoryStream, after: number) =>
-  new EventsExpired({
-    after,
-    oldest: stream.first,
-    message:
-      `The events after id ${after} are no longer kept (the oldest kept is ${stream.first}). ` +
-      `Read the session's history, or resume from a newer id.`
-  })
+const expired = (stream: MemoryStream, after: number) => expiredAt(after, stream.first)
 
 /**
  * An event log held in memory, keeping the newest `capacity` entries of each stream (default
@@ -179,23 +120,10 @@ export const makeMemory = (options?: { readonly capacity?: number | undefined })
   }
 
   const subscribe = (key: string, after: number): Stream.Stream<Entry, EventsExpired> =>
-    Stream.fromPull(
-      Effect.sync(() => {
-        const stream = streamOf(key)
-        let cursor = after
-        const pull: Effect.Effect<readonly [Entry, ...Array<Entry>], EventsExpired | Cause.Done> = Effect.suspend(
-          () => {
-            const entries = stream.after(cursor)
-            if (entries === undefined) return Effect.fail(expired(stream, cursor))
-            if (entries.length > 0) {
-              cursor = entries[entries.length - 1]!.id
-              return Effect.succeed(entries as readonly [Entry, ...Array<Entry>])
-            }
-            return stream.removed ? Cause.done() : Effect.andThen(stream.wait, pull)
-          }
-        )
-        return pull
-      })
+    subscribeTo(
+      Effect.sync(() => streamOf(key)),
+      after,
+      (stream, cursor) => Effect.fail(expired(stream, cursor))
     )
 
   return {
@@ -207,6 +135,7 @@ export const makeMemory = (options?: { readonly capacity?: number | undefined })
         return entries === undefined ? Effect.fail(expired(stream, after)) : Effect.succeed(entries)
       }),
     subscribe,
+    openAsk: (key) => Effect.sync(() => streams.get(key)?.open),
     bounds: (key) =>
       Effect.sync(() => {
         const stream = streams.get(key)
@@ -229,3 +158,27 @@ export const makeMemory = (options?: { readonly capacity?: number | undefined })
  */
 export const layerMemory = (options?: { readonly capacity?: number | undefined }): Layer.Layer<EventLog> =>
   Layer.sync(EventLog, () => makeMemory(options))
+
+/**
+ * The event log kept in the `SessionStore` in context: each stream is a server session's
+ * ({@link sessionStream}), each of its asks one event log of the store, so a client resumes with
+ * `Last-Event-ID` after the server restarted (the store keeps the newest `asksPerSession` asks
+ * of each session). The newest `capacity` entries of each stream (default 1,000) are also held
+ * in memory, where live readers are woken.
+ *
+ * @example
+ * ```ts
+ * import { Layer } from "effect"
+ * import { SessionStore } from "data-harness"
+ * import { EventLog } from "data-harness/server"
+ * const log = EventLog.layerStore().pipe(Layer.provide(SessionStore.layerFileSystem({ directory: "./sessions" })))
+ * ```
+ * @since 0.2.0
+ */
+export const layerStore = (options?: {
+  readonly capacity?: number | undefined
+}): Layer.Layer<EventLog, never, SessionStore.SessionStore> =>
+  Layer.effect(
+    EventLog,
+    Effect.map(Effect.service(SessionStore.SessionStore), (store) => makeStoreLog(store, options))
+  )

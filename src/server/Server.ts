@@ -39,7 +39,7 @@ import {
   HttpServerResponse
 } from "effect/http"
 import { HttpApiBuilder } from "effect/http-api"
-import type { Provider } from "../index.js"
+import type { Provider, SessionStore } from "../index.js"
 import * as EventLog from "./EventLog.js"
 import { jsonErrors } from "./httpErrors.js"
 import { messagesHandlers } from "./messagesHandlers.js"
@@ -68,7 +68,15 @@ export interface ServeOptions extends Options {
   readonly port?: number | undefined
   /** Default `127.0.0.1`. */
   readonly host?: string | undefined
-  /** The event log (default `EventLog.layerMemory()`). */
+  /**
+   * Where sessions are kept across restarts: a `SessionStore` layer (e.g.
+   * `SessionStore.layerFileSystem({ directory })`). The sessions' history, usage, handles and
+   * uploads go to it, a session is loaded from it when a request names it after a restart, and
+   * its event log is kept there too (`EventLog.layerStore()`), so `Last-Event-ID` works across a
+   * restart. Default: none (sessions live as long as the server).
+   */
+  readonly store?: Layer.Layer<SessionStore.SessionStore, SessionStore.StoreError> | undefined
+  /** The event log (default `EventLog.layerStore()` with a `store`, else `EventLog.layerMemory()`). */
   readonly eventLog?: Layer.Layer<EventLog.EventLog> | undefined
   /**
    * More routes served beside the API: route layers on the `HttpRouter` (e.g. `HttpRouter.add(...)`,
@@ -142,13 +150,19 @@ export const layer = (
   options: ServeOptions
 ): Layer.Layer<
   HttpServer.HttpServer | ServerSessions.ServerSessions | EventLog.EventLog,
-  HttpServerError.ServeError,
+  HttpServerError.ServeError | SessionStore.StoreError,
   Provider.Provider
 > => {
   const app = options.routes === undefined ? routes(options) : Layer.mergeAll(routes(options), options.routes)
+  const store = options.store
+  const sessionsAndLog =
+    store === undefined
+      ? Layer.provideMerge(ServerSessions.layer(options), options.eventLog ?? EventLog.layerMemory())
+      : Layer.provideMerge(ServerSessions.layer(options), options.eventLog ?? EventLog.layerStore()).pipe(
+          Layer.provide(store)
+        )
   return HttpRouter.serve(app, { disableLogger: true, disableListenLog: true }).pipe(
-    Layer.provideMerge(ServerSessions.layer(options)),
-    Layer.provideMerge(options.eventLog ?? EventLog.layerMemory()),
+    Layer.provideMerge(sessionsAndLog),
     Layer.provideMerge(
       NodeHttpServer.layer(createServer, {
         port: options.port ?? 8787,

@@ -20,8 +20,8 @@
 import * as Fs from "node:fs/promises"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { Context, Effect, Layer, type Scope, type Stream } from "effect"
-import { type Agent, Provider, type Session } from "../index.js"
+import { Context, Effect, Layer, Option, type Scope, type Stream } from "effect"
+import { type Agent, Provider, type Session, SessionStore } from "../index.js"
 import type { AskInProgress, SessionNotFound, TooManyRequests } from "./ApiError.js"
 import * as EventLog from "./EventLog.js"
 import { Registry } from "./registry.js"
@@ -43,6 +43,13 @@ export interface ServerSession {
   readonly directory: string
   /** The id of the ask running now. */
   readonly runningAsk: () => string | undefined
+  /** Its event log stream (`EventLog.sessionStream(tenant, id)`). */
+  readonly stream: string
+  /**
+   * Where an uploaded file (written for this purpose) is kept: with a session store, moved into
+   * the session's data there (so the handle outlives a restart); the path to put.
+   */
+  readonly keepUpload: (file: string, format: string) => Effect.Effect<string>
 }
 
 /**
@@ -135,14 +142,15 @@ export const make = Effect.fnUntraced(function* (options: Options = {}) {
     root,
     scope: yield* Effect.scope,
     system: options.system,
-    agent: options.agent
+    agent: options.agent,
+    store: Option.getOrUndefined(yield* Effect.serviceOption(SessionStore.SessionStore))
   })
   // run before the root directory is removed (finalizers run in reverse)
   yield* Effect.addFinalizer(() => registry.releaseAll)
   const service: Service = {
     create: (tenant, createOptions) => registry.create(tenant, createOptions?.system),
     get: (tenant, id) => registry.find(tenant, id),
-    list: (tenant) => Effect.sync(() => registry.list(tenant)),
+    list: (tenant) => registry.list(tenant),
     remove: (tenant, id) => registry.remove(tenant, id),
     ask: (tenant, id, prompt) => registry.ask(tenant, id, prompt),
     interrupt: (tenant, id) => registry.interrupt(tenant, id),

@@ -131,12 +131,17 @@ export const messagesHandlers = (options: MessagesOptions) =>
               ...options.agent,
               system: systemOf(request.system),
               maxTokens: request.max_tokens,
-              tools: [...(options.agent?.tools ?? []), ...tools]
+              tools: [...(options.agent?.tools ?? []), ...tools],
+              // each request is stateless: its session is never stored
+              store: false
             }).pipe(Effect.provideService(Provider.Provider, providerFor(provider, request)))
           )
           if (Exit.isFailure(made)) return { response: invalidRequest(Cause.pretty(made.cause)) }
           const { history, prompt } = conversationOf(request.messages)
-          const session = yield* made.value.session({ history }).pipe(Effect.provideService(Scope.Scope, scope))
+          // no store: making the session cannot fail
+          const session = yield* made.value
+            .session({ history })
+            .pipe(Effect.provideService(Scope.Scope, scope), Effect.orDie)
           // released with the scope whether or not the agent makes sessions scoped resources
           yield* Scope.addFinalizer(scope, session.close)
           const translator = new MessageTranslator(

@@ -7,11 +7,12 @@ import { randomBytes } from "node:crypto"
 import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
 import { Effect, Exit, Fiber, Scope, Stream } from "effect"
-import { Agent, Provider, type Usage } from "../index.js"
+import { Agent, Provider, type SessionStore, type Usage } from "../index.js"
 import { AskInProgress, SessionNotFound, TooManyRequests } from "./ApiError.js"
 import { askOutcome } from "./askOutcome.js"
 import { AskSlots } from "./askSlots.js"
 import * as EventLog from "./EventLog.js"
+import { sessionStream } from "./EventLog.js"
 import type * as ServerEvent from "./ServerEvent.js"
 import type { AcceptedAsk, Options, ServerSession } from "./ServerSessions.js"
 import type { Limits } from "./Tenancy.js"
@@ -28,6 +29,20 @@ interface Held extends ServerSession {
   readonly scope: Scope.Closeable
   running: Running | undefined
 }
+
+/** The `ask_end` of an ask whose process stopped before it ended (found when its session is loaded again). */
+const cutOff = (askId: string): ServerEvent.AskEnd => ({
+  type: "ask_end",
+  ask_id: askId,
+  status: "interrupted",
+  usage: { input_tokens: 0, output_tokens: 0, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 },
+  error: {
+    _tag: "ServerStopped",
+    message:
+      "The server stopped while this ask ran. Every step it committed is in the session's history; ask again to go on.",
+    retryable: true
+  }
+})
 
 const newId = (prefix: string) => `${prefix}_${randomBytes(12).toString("base64url")}`
 
@@ -67,6 +82,8 @@ export class Registry {
   private readonly byTenant = new Map<string, Map<string, Held>>()
   /** Sessions being made, per tenant: they count against the limit before they are held. */
   private readonly making = new Map<string, number>()
+  /** Sessions being loaded from the store, by stream name: one load however many ask for it. */
+  private readonly loading = new Map<string, Effect.Effect<Held, SessionNotFound>>()
   private readonly slots: AskSlots
 
   constructor(
@@ -80,25 +97,52 @@ export class Registry {
       readonly scope: Scope.Scope
       readonly system: string | undefined
       readonly agent: Options["agent"]
+      /** Where sessions are kept across restarts (none: in memory only). */
+      readonly store: SessionStore.Service | undefined
     }
   ) {
     this.slots = new AskSlots(deps.limits.maxConcurrentAsks)
   }
 
+  /** The session: held, or (with a store) loaded from the store, once however many ask at once. */
   find(tenant: string, id: string): Effect.Effect<Held, SessionNotFound> {
-    const held = this.byTenant.get(tenant)?.get(id)
-    return held === undefined ? Effect.fail(notFound(id)) : Effect.succeed(held)
+    return Effect.suspend(() => {
+      const held = this.byTenant.get(tenant)?.get(id)
+      if (held !== undefined) return Effect.succeed(held)
+      const store = this.deps.store
+      if (store === undefined) return Effect.fail(notFound(id))
+      const key = sessionStream(tenant, id)
+      let loading = this.loading.get(key)
+      if (loading === undefined) {
+        loading = Effect.runSync(Effect.cached(this.load(tenant, id)))
+        this.loading.set(key, loading)
+      }
+      return loading.pipe(Effect.ensuring(Effect.sync(() => this.loading.delete(key))))
+    })
   }
 
-  list(tenant: string): ReadonlyArray<ServerSession> {
-    return [...(this.byTenant.get(tenant)?.values() ?? [])]
+  /** The tenant's sessions: held ones, or with a store every stored one (loaded). */
+  list(tenant: string): Effect.Effect<ReadonlyArray<ServerSession>> {
+    const store = this.deps.store
+    if (store === undefined) return Effect.sync(() => [...(this.byTenant.get(tenant)?.values() ?? [])])
+    return Effect.flatMap(Effect.orDie(store.list(tenant)), (infos) =>
+      Effect.map(
+        Effect.forEach(infos, (info) => Effect.option(this.find(tenant, info.id)), { concurrency: 8 }),
+        (found) => found.flatMap((held) => (held._tag === "Some" ? [held.value] : []))
+      )
+    )
   }
 
   // lifecycle
 
   create(tenant: string, system: string | undefined): Effect.Effect<ServerSession, TooManyRequests> {
-    return Effect.suspend(() => {
-      if (!this.reserve(tenant)) {
+    const store = this.deps.store
+    const counted =
+      store === undefined
+        ? Effect.sync(() => this.byTenant.get(tenant)?.size ?? 0)
+        : Effect.map(Effect.orDie(store.list(tenant)), (infos) => infos.length)
+    return Effect.flatMap(counted, (count) => {
+      if (!this.reserve(tenant, count)) {
         const limit = this.deps.limits.maxSessions
         return Effect.fail(
           new TooManyRequests({
@@ -115,9 +159,9 @@ export class Registry {
     })
   }
 
-  private reserve(tenant: string): boolean {
+  private reserve(tenant: string, count: number): boolean {
     const pending = this.making.get(tenant) ?? 0
-    if ((this.byTenant.get(tenant)?.size ?? 0) + pending >= this.deps.limits.maxSessions) return false
+    if (count + pending >= this.deps.limits.maxSessions) return false
     this.making.set(tenant, pending + 1)
     return true
   }
@@ -128,15 +172,47 @@ export class Registry {
     else this.making.set(tenant, pending)
   }
 
-  /** Makes a session: its agent, its scope, its directory, the agent session in that scope. */
+  /** Makes a session: its agent, its scope, its directory, the agent session in that scope (stored with a store). */
   private open(tenant: string, system: string | undefined): Effect.Effect<Held> {
+    const id = newId("sess")
+    return this.hold(tenant, id, system, { id, tenant, create: true, metadata: system === undefined ? {} : { system } })
+  }
+
+  /** Loads a stored session (after a restart); an ask its last process left open is ended. */
+  private load(tenant: string, id: string): Effect.Effect<Held, SessionNotFound> {
+    const store = this.deps.store!
+    return Effect.gen({ self: this }, function* () {
+      const stored = yield* store
+        .load({ tenant, id })
+        .pipe(
+          Effect.catchTag("StoreError", (error) =>
+            error.reason === "NotFound" || error.reason === "InvalidInput"
+              ? Effect.fail(notFound(id))
+              : Effect.die(error)
+          )
+        )
+      const system = typeof stored.metadata?.system === "string" ? stored.metadata.system : undefined
+      const held = yield* Effect.uninterruptible(this.hold(tenant, id, system, { id, tenant }, stored.createdAt))
+      const open = yield* this.deps.log.openAsk(held.stream)
+      if (open !== undefined) yield* this.deps.log.append(held.stream, [cutOff(open)])
+      return held
+    })
+  }
+
+  /** Holds a session: its agent, its scope, its directory, the agent session (found or made) in that scope. */
+  private hold(
+    tenant: string,
+    id: string,
+    system: string | undefined,
+    find: Agent.SessionOptions,
+    createdAt?: number
+  ): Effect.Effect<Held> {
     const deps = this.deps
     return Effect.gen({ self: this }, function* () {
-      const agent = yield* Agent.make({ ...deps.agent, system }).pipe(
+      const agent = yield* Agent.make({ ...deps.agent, system, store: deps.store ?? false }).pipe(
         Effect.provideService(Provider.Provider, deps.provider),
         Effect.orDie
       )
-      const id = newId("sess")
       const scope = yield* Scope.fork(deps.scope, "sequential")
       const directory = Path.join(deps.root, id)
       yield* Effect.promise(() => Fs.mkdir(directory, { recursive: true }))
@@ -145,18 +221,31 @@ export class Registry {
         Effect.promise(() => Fs.rm(directory, { recursive: true, force: true }))
       )
       // released with the scope whether or not the agent makes sessions scoped resources
-      const session = yield* agent.session().pipe(Effect.provideService(Scope.Scope, scope))
+      const session = yield* agent.session(find).pipe(
+        Effect.provideService(Scope.Scope, scope),
+        Effect.onError(() => Scope.close(scope, Exit.void)),
+        Effect.orDie
+      )
       yield* Scope.addFinalizer(scope, session.close)
+      const store = deps.store
       const held: Held = {
         id,
         tenant,
-        createdAt: new Date(),
+        stream: sessionStream(tenant, id),
+        createdAt: new Date(createdAt ?? Date.now()),
         system,
         session,
         directory,
         scope,
         running: undefined,
-        runningAsk: () => held.running?.askId
+        runningAsk: () => held.running?.askId,
+        keepUpload: (file, format) =>
+          store === undefined
+            ? Effect.succeed(file)
+            : store.importData({ tenant, id }, file, { format, move: true }).pipe(
+                Effect.flatMap((ref) => store.dataPath({ tenant, id }, ref)),
+                Effect.orDie
+              )
       }
       // looked up only now: another create of the same tenant may have made the map meanwhile
       const mine = this.byTenant.get(tenant) ?? new Map<string, Held>()
@@ -166,16 +255,19 @@ export class Registry {
     })
   }
 
+  /** Releases the session (see {@link release}) and deletes it from the store. */
   remove(tenant: string, id: string): Effect.Effect<void, SessionNotFound> {
     return Effect.flatMap(this.find(tenant, id), (held) => {
       this.byTenant.get(tenant)?.delete(id)
-      return this.release(held)
+      const store = this.deps.store
+      const deleted = store === undefined ? Effect.void : Effect.orDie(store.delete({ tenant, id }))
+      return Effect.andThen(this.release(held), deleted)
     })
   }
 
-  /** Closes a session's scope (interrupting its ask, which writes its `ask_end`), then drops its events. */
+  /** Closes a session's scope (interrupting its ask, which writes its `ask_end`), then drops its events from memory. */
   private release(held: Held): Effect.Effect<void> {
-    return Effect.andThen(Scope.close(held.scope, Exit.void), this.deps.log.remove(held.id)).pipe(
+    return Effect.andThen(Scope.close(held.scope, Exit.void), this.deps.log.remove(held.stream)).pipe(
       Effect.uninterruptible
     )
   }
@@ -212,7 +304,9 @@ export class Registry {
         const running: Running = { askId: newId("ask"), startId: 0, fiber: undefined }
         held.running = running
         return Effect.gen({ self: this }, function* () {
-          running.startId = yield* this.deps.log.append(held.id, [{ type: "ask_start", ask_id: running.askId, prompt }])
+          running.startId = yield* this.deps.log.append(held.stream, [
+            { type: "ask_start", ask_id: running.askId, prompt }
+          ])
           // a fiber of the session's scope, not of the request: it runs on without a client
           running.fiber = yield* this.run(held, running, prompt).pipe(Effect.forkIn(held.scope))
           return { askId: running.askId, startId: running.startId }
@@ -227,7 +321,7 @@ export class Registry {
     return Effect.gen(function* () {
       const before = yield* held.session.usage
       return yield* held.session.askStream(prompt).pipe(
-        Stream.runForEachArray((events) => log.append(held.id, events)),
+        Stream.runForEachArray((events) => log.append(held.stream, events)),
         Effect.onExit((exit) =>
           Effect.gen(function* () {
             const outcome = askOutcome(exit)
@@ -238,7 +332,7 @@ export class Registry {
               usage: usageOf(before, yield* held.session.usage),
               ...outcome
             }
-            yield* log.append(held.id, [end])
+            yield* log.append(held.stream, [end])
           })
         )
       )
@@ -284,11 +378,11 @@ export class Registry {
     const log = this.deps.log
     return Effect.flatMap(this.find(tenant, id), (held) =>
       Effect.gen(function* () {
-        const bounds = yield* log.bounds(held.id)
+        const bounds = yield* log.bounds(held.stream)
         const running = held.running
         const after = options.after ?? (running === undefined ? bounds.last : running.startId - 1)
         if (after < bounds.first - 1) return yield* expired(id, after, bounds.first)
-        const all = log.subscribe(held.id, after)
+        const all = log.subscribe(held.stream, after)
         if (options.follow === true) return all
         // caught up and nothing running: nothing to wait for
         if (after >= bounds.last && running === undefined) return Stream.empty

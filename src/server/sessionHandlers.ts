@@ -86,7 +86,7 @@ export const sessionHandlers = (options: HandlerOptions) =>
       const sessions = yield* ServerSessions
       const log = yield* EventLog.EventLog
       const info = (held: ServerSession): Effect.Effect<SessionInfo> =>
-        Effect.map(log.bounds(held.id), (bounds) => ({
+        Effect.map(log.bounds(held.stream), (bounds) => ({
           id: held.id,
           created_at: held.createdAt.toISOString(),
           system: held.system ?? null,
@@ -144,7 +144,7 @@ export const sessionHandlers = (options: HandlerOptions) =>
             const tenant = yield* Tenant
             const accepted = yield* sessions.ask(tenant.id, params.id, payload.prompt)
             const entries = log
-              .subscribe(params.id, accepted.startId - 1)
+              .subscribe(EventLog.sessionStream(tenant.id, params.id), accepted.startId - 1)
               .pipe(Stream.takeUntil((e) => e.event.type === "ask_end" && e.event.ask_id === accepted.askId))
             return Sse.response(entries, options.keepAlive)
           })

@@ -115,12 +115,19 @@ export const upload = <E>(options: {
       if (bytes === 0) {
         return yield* new BadFile({ field: "body", reason: "Empty", message: "The upload is empty; send the file." })
       }
+      // with a session store the file moves into the session's data there (a failed put leaves it
+      // there until the session is deleted)
+      const kept = yield* options.held.keepUpload(path, extensions[format])
       const name = yield* options.held.session
-        .putFile(options.name, path, {
+        .putFile(options.name, kept, {
           overwrite: options.overwrite,
           ...(options.description !== undefined ? { description: options.description } : {})
         })
-        .pipe(Effect.mapError((error) => fromDataError(error, path, options.name)))
+        .pipe(
+          Effect.catchTag("DataError", (error) => Effect.fail(fromDataError(error, kept, options.name))),
+          // the session store failed to keep it: the server's problem, a 500
+          Effect.catchTag("StoreError", (error) => Effect.die(error))
+        )
       const handle = (yield* options.held.session.handles).find((h) => h.name === name)!
       return { name, bytes, handle: handleInfo(handle) }
     })

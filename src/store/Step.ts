@@ -117,6 +117,13 @@ export const RemoveHandleStep = Schema.TaggedStruct("RemoveHandle", { name: Sche
 export const OptionsStep = Schema.TaggedStruct("Options", { options: Schema.Json })
 
 /**
+ * The history replaced by a compaction (older messages summarised, large tool results moved into
+ * handles); the steps after it continue from this history.
+ * @since 0.2.0
+ */
+export const CompactedStep = Schema.TaggedStruct("Compacted", { history: Message.History })
+
+/**
  * One change to a session. A commit is one or more steps, stored in one transaction.
  * @since 0.2.0
  */
@@ -127,7 +134,8 @@ export const Step = Schema.Union([
   UsageStep,
   PutHandleStep,
   RemoveHandleStep,
-  OptionsStep
+  OptionsStep,
+  CompactedStep
 ])
 /** @since 0.2.0 */
 export type Step = typeof Step.Type
@@ -191,6 +199,12 @@ export const removeHandleStep = (name: string): Step => ({ _tag: "RemoveHandle",
  * @since 0.2.0
  */
 export const optionsStep = (options: Schema.Json): Step => ({ _tag: "Options", options })
+
+/**
+ * A compaction step: the whole history as it now is.
+ * @since 0.2.0
+ */
+export const compactedStep = (history: Message.History): Step => ({ _tag: "Compacted", history })
 
 // events
 

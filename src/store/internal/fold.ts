@@ -6,7 +6,7 @@
  * stored state. Results are committed after the tools ran (one commit per result or all at once);
  * whatever follows a turn with unanswered `tool_use`s (a user message, another turn, the end of
  * the log) first gets a synthetic error result for each, exactly as the agent answers a `tool_use`
- * that never got its result (`repairHistory` in `src/agent/loop.ts`). So a loaded history is
+ * that never got its result (`Message.closeToolCalls`, the rule the agent's `repairHistory` uses too). So a loaded history is
  * always sendable: roles alternate, it starts with a user message, and every `tool_use` is
  * answered by exactly one `tool_result` at the start of the next user message.
  */
@@ -14,9 +14,6 @@ import type { Schema } from "effect"
 import * as Message from "../../core/Message.js"
 import * as Usage from "../../core/Usage.js"
 import type { Step, StoredHandle } from "../Step.js"
-
-/** The text of a synthetic result, the same as the agent's `repairHistory`. */
-export const UNANSWERED = "Tool call did not run: the conversation was saved before it finished."
 
 /** What validating the next step needs: the last role and the unanswered `tool_use` ids. */
 export interface Tail {
@@ -31,8 +28,7 @@ export class Invalid {
   constructor(readonly message: string) {}
 }
 
-const synthetic = (ids: ReadonlyArray<string>): ReadonlyArray<Message.ToolResultBlock> =>
-  ids.map((id) => Message.toolResult(id, UNANSWERED, true))
+const synthetic = Message.unansweredResults
 
 const kinds = (content: ReadonlyArray<Message.ContentBlock>, type: string): number =>
   content.reduce((n, block) => (block.type === type ? n + 1 : n), 0)
@@ -91,9 +87,35 @@ export const advance = (
       onMessages?.("user", step.content)
       return { lastRole: "user", pending: tail.pending.filter((id) => pending.has(id)) }
     }
+    case "Compacted":
+      return compactedTail(step.history)
     default:
       return tail
   }
+}
+
+/**
+ * The tail of a compacted history, or why it cannot be stored: it must start with a user message,
+ * alternate roles, and answer each `tool_use` at the start of the next message.
+ */
+const compactedTail = (history: ReadonlyArray<Message.Message>): Tail | Invalid => {
+  let tail: Tail = emptyTail
+  for (const [i, message] of history.entries()) {
+    if (message.role === tail.lastRole || (i === 0 && message.role !== "user")) {
+      return new Invalid(`A compacted history must start with a user message and alternate roles (message ${i}).`)
+    }
+    if (message.role === "user") {
+      const answered = message.content.slice(0, tail.pending.length)
+      const ok = tail.pending.every((id) =>
+        answered.some((block) => block.type === "tool_result" && block.tool_use_id === id)
+      )
+      if (!ok) return new Invalid(`A compacted history leaves a tool_use unanswered before message ${i}.`)
+      tail = { lastRole: "user", pending: [] }
+    } else {
+      tail = { lastRole: "assistant", pending: Message.toolUses(message.content).map((use) => use.id) }
+    }
+  }
+  return tail
 }
 
 /** A session's state: the fold of its steps. */
@@ -138,6 +160,10 @@ export class Folder {
   private apply(step: Step): void {
     this.tail = advance(this.tail, step, this.append) as Tail
     switch (step._tag) {
+      case "Compacted":
+        this.messages.length = 0
+        for (const message of step.history) this.messages.push({ role: message.role, content: [...message.content] })
+        return
       case "Turn":
       case "Usage":
         this.usage = addCounts(this.usage, step.usage)
@@ -156,13 +182,8 @@ export class Folder {
 
   /** The state, its history repaired: a trailing unanswered `tool_use` gets its synthetic result. */
   state(): State {
-    const history: Array<Message.Message> = this.messages.map((m) => ({ role: m.role, content: [...m.content] }))
-    if (this.tail.pending.length > 0) {
-      const results = synthetic(this.tail.pending)
-      const last = history[history.length - 1]
-      if (last?.role === "user") history[history.length - 1] = { role: "user", content: [...last.content, ...results] }
-      else history.push({ role: "user", content: results })
-    }
+    const copied: Array<Message.Message> = this.messages.map((m) => ({ role: m.role, content: [...m.content] }))
+    const history = this.tail.pending.length > 0 ? Message.closeToolCalls(copied) : copied
     return {
       seq: this.seq,
       tail: this.tail,
