@@ -99,13 +99,13 @@ export type ShardingOptions = Partial<
  * for tests and demos, and measure before using it in production.
  * @since 0.2.0
  */
-export const fastFailover: ShardingOptions = {
-  shardLockRefreshInterval: Duration.seconds(1),
-  shardLockExpiration: Duration.seconds(5),
-  refreshAssignmentsInterval: Duration.millis(500),
-  runnerHealthCheckInterval: Duration.seconds(2),
-  entityMessagePollInterval: Duration.seconds(1)
-}
+export const fastFailover = {
+  shardLockRefreshInterval: "1 second",
+  shardLockExpiration: "5 seconds",
+  refreshAssignmentsInterval: "500 millis",
+  runnerHealthCheckInterval: "2 seconds",
+  entityMessagePollInterval: "1 second"
+} as const satisfies ShardingOptions
 
 /**
  * Options of {@link layerClient}.

@@ -24,7 +24,7 @@
  * ```
  * @since 0.2.0
  */
-import { Schema } from "effect"
+import { Schema, SchemaTransformation } from "effect"
 import { Entity } from "effect/cluster"
 import { Rpc } from "effect/rpc"
 import { DataError, InvalidOptions, MaxTurnsExceeded, ProviderError, Timeout } from "../core/HarnessError.js"
@@ -129,7 +129,18 @@ export type AskError = typeof AskError.Type
  */
 export const Event: Schema.Codec<StreamEvent.StreamEvent> = Schema.declare(
   (u: unknown): u is StreamEvent.StreamEvent => isStreamEvent(u),
-  { expected: "StreamEvent" }
+  {
+    expected: "StreamEvent",
+    // on the wire (the runners' binary serialization) it is the event's JSON, as it is
+    toCodecJson: () =>
+      Schema.link<StreamEvent.StreamEvent>()(
+        Schema.Json,
+        SchemaTransformation.transform({
+          decode: (json) => json as StreamEvent.StreamEvent,
+          encode: (event) => event as Schema.Json
+        })
+      )
+  }
 )
 const isStreamEvent = Schema.is(StreamEvent.StreamEvent)
 
