@@ -47,16 +47,19 @@
  * ```
  * @since 0.2.0
  */
-import * as NodeClusterSocket from "@effect/platform-node/NodeClusterSocket"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import { Context, Duration, Effect, Layer, Option } from "effect"
 import { RunnerAddress, Sharding, ShardingConfig, TestRunner } from "effect/cluster"
+import type { SocketServer } from "effect/socket"
+import type { SqlError } from "effect/sql"
 import type * as Agent from "../agent/Agent.js"
+import type { InvalidOptions } from "../core/HarnessError.js"
 import type { Provider } from "../provider/Provider.js"
 import * as SessionStore from "../store/SessionStore.js"
 import * as Entity from "./entity.js"
 import * as SessionHost from "./SessionHost.js"
 import * as SessionsClient from "./sessionsClient.js"
+import * as Transport from "./transport.js"
 
 export type { AskOptions, AskReply } from "./sessionsClient.js"
 
@@ -197,17 +200,24 @@ const serving = (options: {
  * missing. Released with its scope: the runner hands its shards over and closes its sessions.
  * @since 0.2.0
  */
-export const layer = (options: Options) => {
+export const layer = (
+  options: Options
+): Layer.Layer<
+  Sessions | SessionStore.SessionStore | Sharding.Sharding,
+  InvalidOptions | SocketServer.SocketServerError | SqlError.SqlError | SessionStore.StoreError,
+  Provider
+> => {
   const pg = PgClient.layer(options.connection)
   const store = SessionStore.layerSql(options.store).pipe(Layer.provide(pg))
-  const sharding = NodeClusterSocket.layer({ shardingConfig: shardingConfig(options.sharding, options.runner) }).pipe(
-    Layer.provide(pg)
-  )
+  const sharding = Transport.layer({
+    clientOnly: false,
+    config: shardingConfig(options.sharding, options.runner)
+  }).pipe(Layer.provide(pg))
   return serving(options).pipe(
     Layer.provideMerge(sessionsLayer(options.timeout)),
     Layer.provideMerge(sharding),
     Layer.provideMerge(store)
-  ) satisfies Layer.Layer<Sessions | SessionStore.SessionStore | Sharding.Sharding, unknown, Provider>
+  )
 }
 
 /**
@@ -215,17 +225,18 @@ export const layer = (options: Options) => {
  * `SessionStore` and a client-only `Sharding` on the cluster's database.
  * @since 0.2.0
  */
-export const layerClient = (options: ClientOptions) => {
+export const layerClient = (
+  options: ClientOptions
+): Layer.Layer<
+  Sessions | SessionStore.SessionStore | Sharding.Sharding,
+  SocketServer.SocketServerError | SqlError.SqlError | SessionStore.StoreError
+> => {
   const pg = PgClient.layer(options.connection)
   const store = SessionStore.layerSql(options.store).pipe(Layer.provide(pg))
-  const sharding = NodeClusterSocket.layer({
-    clientOnly: true,
-    shardingConfig: shardingConfig(options.sharding)
-  }).pipe(Layer.provide(pg))
-  return sessionsLayer(options.timeout).pipe(
-    Layer.provideMerge(sharding),
-    Layer.provideMerge(store)
-  ) satisfies Layer.Layer<Sessions | SessionStore.SessionStore | Sharding.Sharding, unknown>
+  const sharding = Transport.layer({ clientOnly: true, config: shardingConfig(options.sharding) }).pipe(
+    Layer.provide(pg)
+  )
+  return sessionsLayer(options.timeout).pipe(Layer.provideMerge(sharding), Layer.provideMerge(store))
 }
 
 /**
@@ -234,8 +245,7 @@ export const layerClient = (options: ClientOptions) => {
  * sockets (calls still go through the entity's schemas). For development and tests.
  * @since 0.2.0
  */
-export const layerLocal = (options: LocalOptions = {}) =>
-  serving(options).pipe(
-    Layer.provideMerge(sessionsLayer(options.timeout)),
-    Layer.provideMerge(TestRunner.layer)
-  ) satisfies Layer.Layer<Sessions | Sharding.Sharding, unknown, Provider | SessionStore.SessionStore>
+export const layerLocal = (
+  options: LocalOptions = {}
+): Layer.Layer<Sessions | Sharding.Sharding, InvalidOptions, Provider | SessionStore.SessionStore> =>
+  serving(options).pipe(Layer.provideMerge(sessionsLayer(options.timeout)), Layer.provideMerge(TestRunner.layer))

@@ -5,7 +5,8 @@
  * {@link layerStore} opens a stored session with the store's `load` and `agent.session({ history })`,
  * re-puts its stored handles, and commits what an ask added when the ask ends (in one commit, with
  * `expectedSeq`, so a second writer is a `Conflict` and never interleaves). It writes each ask's
- * events to the store's event log before they are sent on, and the ask's end after its last.
+ * events to the store's event log before they are sent on (the events that arrive while an append
+ * is in flight go in the next one), and the ask's end after its last.
  *
  * @internal
  */
@@ -222,6 +223,8 @@ const runAsk = (
       const commit = Effect.flatMap(session.usage, (usage) => sync(usageSince(usage, usageBefore)))
       let done = false
       const events = session.askStream(prompt).pipe(
+        // while an append is in flight the next events gather, and are written in one append
+        Stream.bufferArray({ capacity: 4096 }),
         Stream.mapArrayEffect((chunk) =>
           Effect.map(store.appendEvents(key, askId, chunk as ReadonlyArray<Schema.Json>), (last) =>
             Arr.map(chunk, (event, i): LoggedEvent => ({ id: last - chunk.length + 1 + i, event }))

@@ -222,7 +222,7 @@ describe.skipIf(missing !== undefined)("two runner processes on one PostgreSQL",
           const untouched = yield* Effect.forEach(stayed.slice(0, 20), (key) => cluster.ask(key, "still here"), {
             concurrency: 10
           })
-          untouched.forEach((reply) => assert.strictEqual(reply.runner, survivor.address))
+          for (const reply of untouched) assert.strictEqual(reply.runner, survivor.address)
         })
       ),
     150_000
