@@ -48,7 +48,7 @@
  * @since 0.2.0
  */
 import * as PgClient from "@effect/sql-pg/PgClient"
-import { Context, Duration, Effect, Layer, Option } from "effect"
+import { Duration, Effect, Layer, Option } from "effect"
 import { RunnerAddress, Sharding, ShardingConfig, TestRunner } from "effect/cluster"
 import type { SocketServer } from "effect/socket"
 import type { SqlError } from "effect/sql"
@@ -58,30 +58,15 @@ import type { Provider } from "../provider/Provider.js"
 import * as SessionStore from "../store/SessionStore.js"
 import * as Entity from "./entity.js"
 import * as SessionHost from "./SessionHost.js"
-import * as SessionsClient from "./sessionsClient.js"
+import * as SessionsModule from "./Sessions.js"
 import * as Transport from "./transport.js"
 
-export type { AskOptions, AskReply } from "./sessionsClient.js"
-
-// the service
-
+export type { AskOptions, AskReply, Service as SessionsService } from "./Sessions.js"
 /**
- * The cluster's sessions, from any process of the cluster: create, ask (streamed or not),
- * interrupt, history, put. Each call goes to the runner that owns the session.
- *
- * | operation | fails with |
- * | --- | --- |
- * | `create` | `StoreError` |
- * | `ask`, `askStream` | the ask's own errors (`ProviderError`, `Timeout`, `MaxTurnsExceeded`, `InvalidOptions`), `StoreError` (e.g. `NotFound`), `AskInterrupted` (its runner died), `SessionUnavailable` |
- * | `interrupt` | `SessionUnavailable` |
- * | `history` | `StoreError`, `SessionUnavailable` |
- * | `put` | `DataError`, `StoreError`, `SessionUnavailable` |
- *
- * `SessionUnavailable` (`Timeout`) ends a call that got no answer within the layer's `timeout`
- * (an ask: no event for that long).
+ * The cluster's sessions from any member: `yield* Cluster.Sessions` (see the `Sessions` module).
  * @since 0.2.0
  */
-export class Sessions extends Context.Service<Sessions, SessionsClient.Service>()("data-harness/cluster/Sessions") {}
+export { Sessions } from "./Sessions.js"
 
 // options
 
@@ -173,9 +158,9 @@ const shardingConfig = (
 
 const sessionsLayer = (timeout: Duration.Input | undefined) =>
   Layer.effect(
-    Sessions,
+    SessionsModule.Sessions,
     Effect.gen(function* () {
-      return yield* SessionsClient.make({
+      return yield* SessionsModule.make({
         sharding: yield* Sharding.Sharding,
         store: yield* SessionStore.SessionStore,
         timeout: Duration.fromInputUnsafe(timeout ?? defaultTimeout)
@@ -203,7 +188,7 @@ const serving = (options: {
 export const layer = (
   options: Options
 ): Layer.Layer<
-  Sessions | SessionStore.SessionStore | Sharding.Sharding,
+  SessionsModule.Sessions | SessionStore.SessionStore | Sharding.Sharding,
   InvalidOptions | SocketServer.SocketServerError | SqlError.SqlError | SessionStore.StoreError,
   Provider
 > => {
@@ -228,7 +213,7 @@ export const layer = (
 export const layerClient = (
   options: ClientOptions
 ): Layer.Layer<
-  Sessions | SessionStore.SessionStore | Sharding.Sharding,
+  SessionsModule.Sessions | SessionStore.SessionStore | Sharding.Sharding,
   SocketServer.SocketServerError | SqlError.SqlError | SessionStore.StoreError
 > => {
   const pg = PgClient.layer(options.connection)
@@ -247,5 +232,5 @@ export const layerClient = (
  */
 export const layerLocal = (
   options: LocalOptions = {}
-): Layer.Layer<Sessions | Sharding.Sharding, InvalidOptions, Provider | SessionStore.SessionStore> =>
+): Layer.Layer<SessionsModule.Sessions | Sharding.Sharding, InvalidOptions, Provider | SessionStore.SessionStore> =>
   serving(options).pipe(Layer.provideMerge(sessionsLayer(options.timeout)), Layer.provideMerge(TestRunner.layer))

@@ -7,3 +7,4 @@
  */
 export * as Cluster from "./Cluster.js"
 export * as SessionEntity from "./SessionEntity.js"
+export * as Sessions from "./Sessions.js"

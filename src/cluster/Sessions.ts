@@ -1,12 +1,36 @@
 /**
- * The caller's side of the `Session` entity: calls routed by `Sharding` to the runner that owns
- * the session, cluster errors turned into `SessionUnavailable`, a deadline on every wait, and an
- * ask's repeated events dropped by id.
+ * The cluster's sessions as a service, from any member of the cluster (a runner or a client):
+ * each call goes through `Sharding` to the runner that owns the session. Cluster errors become
+ * `SessionUnavailable`, every wait has a deadline, and an ask's events arrive once each (a call
+ * re-sent after its runner died replays them; they are dropped by id).
  *
- * @internal
+ * The layers are in `Cluster` (`Cluster.layer`, `Cluster.layerClient`, `Cluster.layerLocal`),
+ * which also re-exports the service as `Cluster.Sessions`.
+ *
+ * | operation | fails with |
+ * | --- | --- |
+ * | `create` | `StoreError` |
+ * | `ask`, `askStream` | the ask's own errors (`ProviderError`, `Timeout`, `MaxTurnsExceeded`, `InvalidOptions`), `StoreError` (e.g. `NotFound`), `AskInterrupted` (its runner died), `SessionUnavailable` |
+ * | `interrupt` | `SessionUnavailable` |
+ * | `history` | `StoreError`, `SessionUnavailable` |
+ * | `put` | `DataError`, `StoreError`, `SessionUnavailable` |
+ *
+ * @example
+ * ```ts
+ * import { Effect } from "effect"
+ * import { Cluster } from "data-harness/cluster"
+ *
+ * const program = Effect.gen(function*() {
+ *   const sessions = yield* Cluster.Sessions
+ *   const key = yield* sessions.create("acme")
+ *   const reply = yield* sessions.ask(key, "What is the total revenue?")
+ *   return `${reply.text} (answered on ${reply.runner})`
+ * })
+ * ```
+ * @since 0.2.0
  */
 import { randomUUID } from "node:crypto"
-import { Duration, Effect, Result, Stream } from "effect"
+import { Context, Duration, Effect, Result, Stream } from "effect"
 import type { Sharding } from "effect/cluster"
 import type { DataError } from "../core/HarnessError.js"
 import * as StreamEvent from "../core/StreamEvent.js"
@@ -17,7 +41,7 @@ import * as SessionEntity from "./SessionEntity.js"
 
 /**
  * What `ask` returns.
- * @internal
+ * @since 0.2.0
  */
 export interface AskReply {
   readonly askId: string
@@ -32,7 +56,7 @@ export interface AskReply {
 
 /**
  * Options of one ask.
- * @internal
+ * @since 0.2.0
  */
 export interface AskOptions {
   /** The ask's id (1-128 letters, digits, `_`, `-`); a random UUID when absent. An id runs once. */
@@ -40,8 +64,8 @@ export interface AskOptions {
 }
 
 /**
- * The service.
- * @internal
+ * The service's operations.
+ * @since 0.2.0
  */
 export interface Service {
   /** Creates a stored session (it starts on a runner at its first call). */
@@ -55,7 +79,7 @@ export interface Service {
     prompt: string,
     options?: AskOptions
   ) => Stream.Stream<SessionEntity.AskChunk, SessionEntity.AskError | SessionEntity.SessionUnavailable>
-  /** Asks; the final text and where it ran. */
+  /** Asks; the final text and where it ran (`askStream` folded). */
   readonly ask: (
     key: SessionStore.SessionKey,
     prompt: string,
@@ -65,9 +89,11 @@ export interface Service {
   readonly interrupt: (
     key: SessionStore.SessionKey
   ) => Effect.Effect<string | undefined, SessionEntity.SessionUnavailable>
+  /** The session's conversation and usage, the runner that holds it, and its running ask. */
   readonly history: (
     key: SessionStore.SessionKey
   ) => Effect.Effect<SessionEntity.HistoryReply, StoreError | SessionEntity.SessionUnavailable>
+  /** Stores a small JSON value under a handle name (between asks); the name it got. */
   readonly put: (
     key: SessionStore.SessionKey,
     name: string,
@@ -75,6 +101,12 @@ export interface Service {
     options?: { readonly description?: string | undefined; readonly overwrite?: boolean | undefined }
   ) => Effect.Effect<string, DataError | StoreError | SessionEntity.SessionUnavailable>
 }
+
+/**
+ * The cluster's sessions.
+ * @since 0.2.0
+ */
+export class Sessions extends Context.Service<Sessions, Service>()("data-harness/cluster/Sessions") {}
 
 /** The errors of the cluster's client, as `SessionUnavailable`. */
 type ClusterClientError = { readonly _tag: string }
@@ -127,8 +159,9 @@ const timedOut = (timeout: Duration.Duration) =>
   )
 
 /**
- * Builds the service over `Sharding` (a runner's or a client's) and the store.
- * @internal
+ * Builds the service over a `Sharding` (a runner's or a client's) and the store; the `Cluster`
+ * layers call it.
+ * @since 0.2.0
  */
 export const make = (options: {
   readonly sharding: Sharding.Sharding["Service"]
