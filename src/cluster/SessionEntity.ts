@@ -163,7 +163,8 @@ export type DoneStatus = typeof DoneStatus.Type
 
 /**
  * The last element of an ask that did not fail: its status, its usage, and where it ran (`runner`,
- * the runner's address; `session`, the entity id that served it).
+ * the runner's address; `session`, the entity id that served it). An ask replayed from the store
+ * (its id had run before) cost nothing this time: its `usage` is zero.
  * @since 0.2.0
  */
 export const AskDone = Schema.TaggedStruct("Done", {

@@ -29,10 +29,15 @@ const eventsOf = (chunks: ReadonlyArray<SessionEntity.AskChunk>) =>
   chunks.flatMap((chunk) => (chunk._tag === "Event" ? [chunk.event] : []))
 
 /** Starts an ask and waits until its first text arrived (the scripted model then stalls). */
-const askUntilText = (sessions: Cluster.Sessions["Service"], key: SessionStore.SessionKey, prompt: string) =>
+const askUntilText = (
+  sessions: Cluster.Sessions["Service"],
+  key: SessionStore.SessionKey,
+  prompt: string,
+  askId?: string
+) =>
   Effect.gen(function* () {
     const texted = yield* Deferred.make<void>()
-    const fiber = yield* sessions.askStream(key, prompt).pipe(
+    const fiber = yield* sessions.askStream(key, prompt, { askId }).pipe(
       Stream.tap((chunk) =>
         chunk._tag === "Event" && chunk.event.type === "content_block_delta"
           ? Deferred.succeed(texted, undefined)
@@ -243,6 +248,37 @@ describe("Session entity", () => {
         ])
       )
     )
+  )
+
+  it.live("a caller that stops reading interrupts the ask on its runner; the next ask runs after it ended", () =>
+    Effect.gen(function* () {
+      const { sessions, store } = yield* services
+      const key = yield* sessions.create("acme", { id: "walked-away" })
+      const firstEvents = yield* sessions
+        .askStream(key, "stall, nobody waits", { askId: "left" })
+        .pipe(Stream.take(2), Stream.runCollect)
+      assert.lengthOf(firstEvents, 2)
+      const next = yield* sessions.ask(key, "next")
+      assert.strictEqual(next.text, "answer 2 on local: next")
+      assert.deepStrictEqual((yield* store.readEvents(key, "left")).end, { status: "interrupted" })
+      assertValidHistory((yield* sessions.history(key)).history)
+    }).pipe(Effect.provide(local))
+  )
+
+  it.effect("an ask that gets no event within the timeout fails with SessionUnavailable and is interrupted", () =>
+    Effect.gen(function* () {
+      const { sessions, store } = yield* services
+      const key = yield* sessions.create("acme", { id: "timed-out" })
+      const fiber = yield* askUntilText(sessions, key, "stall", "slow")
+      yield* TestClock.adjust("31 seconds")
+      const error = yield* Effect.flip(Fiber.join(fiber))
+      assert.instanceOf(error, SessionEntity.SessionUnavailable)
+      assert.strictEqual((error as SessionEntity.SessionUnavailable).reason, "Timeout")
+      assert.isTrue((error as SessionEntity.SessionUnavailable).isRetryable)
+      const next = yield* sessions.ask(key, "next")
+      assert.strictEqual(next.text, "answer 2 on local: next")
+      assert.deepStrictEqual((yield* store.readEvents(key, "slow")).end, { status: "interrupted" })
+    }).pipe(Effect.provide(layerWith([brain("local")], { timeout: "30 seconds" })))
   )
 
   it.effect(
