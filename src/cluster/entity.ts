@@ -71,15 +71,22 @@ const handlers = Effect.gen(function* () {
       }
       running = current
       const usageBefore = yield* session.usage
+      // an interrupt that comes after the ask's last event does not make it interrupted
+      let finished = false
       const done = Effect.gen(function* () {
-        const status: SessionEntity.DoneStatus = (yield* Deferred.isDone(current.interrupt))
-          ? "interrupted"
-          : "completed"
+        const status: SessionEntity.DoneStatus = finished ? "completed" : "interrupted"
         const usage = usageSince(yield* session.usage, usageBefore)
         return { _tag: "Done", askId, status, usage, runner, session: address.entityId } as const
       })
       return session.ask(askId, prompt).pipe(
         Stream.map((logged): SessionEntity.AskChunk => ({ _tag: "Event", id: logged.id, event: logged.event })),
+        Stream.concat(
+          Stream.fromEffectDrain(
+            Effect.sync(() => {
+              finished = true
+            })
+          )
+        ),
         Stream.interruptWhen(Deferred.await(current.interrupt)),
         Stream.concat(Stream.fromEffect(done)),
         Stream.ensuring(
