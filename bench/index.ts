@@ -15,6 +15,7 @@
  * | telemetry | streaming N deltas and the agent loop with tracing off and on (`Telemetry.layerOtlp`, JSON and protobuf) |
  * | store | session store: commit latency p50/p99 per layer, concurrent commits, resume one of 10,000 sessions |
  * | server | the HTTP server: 1,000 SSE clients at 20 ms/event (gap p50/p99, server CPU); `/v1/messages` events/s to the SDK |
+ * | cluster | sessions on 2 runner processes and Postgres: asks/s and latency with the scripted model; time from a runner's SIGKILL to its sessions answering elsewhere |
  * | duckdb, sandbox | the data tools' own benchmarks, when their modules are present |
  *
  * The SSE benchmarks talk to a local server in its own process (`bench/util/serverProcess.ts`),
@@ -26,6 +27,7 @@ import { writeFileSync } from "node:fs"
 import * as Os from "node:os"
 import { fileURLToPath } from "node:url"
 import { benchAnthropicAdapter } from "./anthropic-adapter.js"
+import { benchCluster } from "./cluster.js"
 import { benchConcurrency } from "./concurrency.js"
 import { benchInterrupt } from "./interrupt.js"
 import { benchLoop } from "./loop.js"
@@ -134,6 +136,9 @@ try {
 await section("snapshots", () => benchSnapshots({ n: quick ? 100_000 : 1_000_000, runs: quick ? 1 : 3 }))
 await section("store", () =>
   benchStore({ commits: quick ? 200 : 1000, sessions: quick ? 500 : 10_000, asks: quick ? 100 : 500 })
+)
+await section("cluster", () =>
+  benchCluster({ sessions: quick ? 50 : 200, rounds: quick ? 1 : 3, failovers: quick ? 1 : 2 })
 )
 await section("duckdb", async () => {
   const bench = await optional("duckdb.js", "benchDuckdb")

@@ -1,0 +1,230 @@
+/**
+ * Two runner processes on one real PostgreSQL 15, and this process as a client-only member of the
+ * cluster (`Cluster.layerClient`): 200 sessions spread over both runners, asks routed to their
+ * owners, an interrupt that reaches the runner running the ask, and one runner killed with
+ * SIGKILL in the middle of an ask: its sessions go on on the other runner with every committed
+ * step, and the caller of the cut ask gets `AskInterrupted`.
+ *
+ * Slow (two node processes, a Postgres cluster, a failover of a few seconds): `npm run test:cluster`.
+ * The scripted model (`brain.ts`) stalls on cue instead of sleeping, so the kill lands while the
+ * ask is known to be in flight.
+ */
+import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import { type Context, Deferred, Effect, Exit, Fiber, Layer, Scope, Stream } from "effect"
+import { Cluster, SessionEntity } from "../../src/cluster/index.js"
+import { type Message, SessionStore } from "../../src/index.js"
+import { assertValidHistory } from "../utils/events.js"
+import * as Postgres from "../utils/postgres.js"
+import { type Runner, spawnRunner, specs } from "./runners.js"
+
+const missing = Postgres.missing()
+if (missing !== undefined) console.warn(`skipping the two-runner cluster suite: ${missing}`)
+
+const SESSIONS = 200
+const sharding: Cluster.ShardingOptions = { ...Cluster.fastFailover, shardsPerGroup: 30 }
+
+type Client = Cluster.Sessions | SessionStore.SessionStore
+
+/** Waits until the runners hold every shard between them, each some. */
+const settled = async (runners: ReadonlyArray<Runner>, total: number): Promise<void> => {
+  for (;;) {
+    const held = runners.map((runner) => runner.shards())
+    if (held.every((n) => n > 0) && held.reduce((a, b) => a + b, 0) === total) return
+    await Promise.race(runners.map((runner, i) => runner.whenShards((n) => n !== held[i])))
+  }
+}
+
+/** `after` continues `before`: every message of `before` is there, the last one maybe grown. */
+const assertExtends = (before: Message.History, after: Message.History, where: string) => {
+  assert.isAtLeast(after.length, before.length, `${where}: messages were lost`)
+  before.forEach((message, i) => {
+    const now = after[i]!
+    assert.strictEqual(now.role, message.role, `${where}: message ${i}`)
+    const kept = i === before.length - 1 ? now.content.slice(0, message.content.length) : now.content
+    assert.deepStrictEqual(kept, message.content, `${where}: message ${i} changed`)
+  })
+}
+
+describe.skipIf(missing !== undefined)("two runner processes on one PostgreSQL", () => {
+  const scope = Scope.makeUnsafe()
+  let runners: ReadonlyArray<Runner> = []
+  let client: Context.Context<Client> | undefined
+  const keys = Array.from({ length: SESSIONS }, (_, i) => ({ tenant: i % 2 === 0 ? "even" : "odd", id: `s${i}` }))
+  /** The runner address that answered each session's first ask. */
+  const owner = new Map<string, string>()
+
+  beforeAll(async () => {
+    const server = await Effect.runPromise(Scope.provide(Postgres.start, scope))
+    const [alpha, beta] = await specs(server, sharding, ["alpha", "beta"])
+    runners = await Promise.all([spawnRunner(alpha!), spawnRunner(beta!)])
+    await settled(runners, sharding.shardsPerGroup!)
+    const layer = Cluster.layerClient({ connection: Postgres.clientConfig(server), sharding, timeout: "90 seconds" })
+    client = await Effect.runPromise(Layer.buildWithScope(layer, scope))
+  }, 180_000)
+
+  afterAll(async () => {
+    await Promise.all(runners.map((runner) => runner.kill("SIGKILL")))
+    await Effect.runPromise(Scope.close(scope, Exit.void))
+  }, 60_000)
+
+  const run = <A, E>(effect: Effect.Effect<A, E, Client>) => Effect.provideContext(effect, client!)
+  const sessions = Effect.service(Cluster.Sessions)
+  const store = Effect.service(SessionStore.SessionStore)
+
+  it.live(
+    `${SESSIONS} sessions spread over both runners; each ask is answered by its own session on its owner`,
+    () =>
+      run(
+        Effect.gen(function* () {
+          const cluster = yield* sessions
+          yield* Effect.forEach(keys, (key) => cluster.create(key.tenant, { id: key.id }), { concurrency: 20 })
+          const replies = yield* Effect.forEach(keys, (key) => cluster.ask(key, `first question of ${key.id}`), {
+            concurrency: 20
+          })
+          replies.forEach((reply, i) => {
+            const key = keys[i]!
+            assert.strictEqual(reply.session, SessionEntity.entityId(key))
+            assert.match(reply.text, new RegExp(`^answer 1 on (alpha|beta): first question of ${key.id}$`))
+            owner.set(reply.session, reply.runner)
+          })
+          const byRunner = new Map<string, number>()
+          for (const runner of owner.values()) byRunner.set(runner, (byRunner.get(runner) ?? 0) + 1)
+          console.log(`sessions per runner: ${JSON.stringify(Object.fromEntries(byRunner))}`)
+          assert.sameMembers(
+            [...byRunner.keys()],
+            runners.map((runner) => runner.address)
+          )
+          for (const count of byRunner.values()) assert.isAtLeast(count, SESSIONS / 5, "both runners serve a share")
+          // the runner's name in the answer is the runner that owns the session
+          replies.forEach((reply) => {
+            const named = runners.find((runner) => reply.text.includes(` on ${runner.name}:`))!
+            assert.strictEqual(named.address, reply.runner)
+          })
+          // a second ask goes to the same owner, with the first one in the session's history
+          const again = yield* Effect.forEach(keys, (key) => cluster.ask(key, "second"), { concurrency: 20 })
+          again.forEach((reply) => {
+            assert.strictEqual(reply.runner, owner.get(reply.session))
+            assert.match(reply.text, /^answer 2 on (alpha|beta): second$/)
+          })
+        })
+      ),
+    120_000
+  )
+
+  it.live(
+    "an interrupt from another process reaches the runner that runs the ask",
+    () =>
+      run(
+        Effect.gen(function* () {
+          const cluster = yield* sessions
+          const key = keys[7]!
+          const texted = yield* Deferred.make<void>()
+          const fiber = yield* cluster.askStream(key, "stall here").pipe(
+            Stream.tap((chunk) =>
+              chunk._tag === "Event" && chunk.event.type === "content_block_delta"
+                ? Deferred.succeed(texted, undefined)
+                : Effect.void
+            ),
+            Stream.runCollect,
+            Effect.forkChild
+          )
+          yield* Deferred.await(texted)
+          const askId = yield* cluster.interrupt(key)
+          const chunks = yield* Fiber.join(fiber)
+          const done = chunks[chunks.length - 1]!
+          assert.deepInclude(done, { _tag: "Done", status: "interrupted", askId: askId! })
+          assert.strictEqual((done as SessionEntity.AskDone).runner, owner.get(SessionEntity.entityId(key)))
+          const next = yield* cluster.ask(key, "after the interrupt")
+          assert.match(next.text, /^answer 4 on (alpha|beta): after the interrupt$/)
+          assertValidHistory((yield* cluster.history(key)).history)
+        })
+      ),
+    60_000
+  )
+
+  it.live(
+    "a runner killed mid-ask: its sessions answer on the other runner with every committed step, the cut ask's caller gets AskInterrupted",
+    () =>
+      run(
+        Effect.gen(function* () {
+          const cluster = yield* sessions
+          const sessionStore = yield* store
+          const victim = runners[1]!
+          const survivor = runners[0]!
+          const moved = keys.filter((key) => owner.get(SessionEntity.entityId(key)) === victim.address)
+          const stayed = keys.filter((key) => owner.get(SessionEntity.entityId(key)) === survivor.address)
+          const cut = moved[0]!
+          // an ask in flight on the victim: a tool call committed, then text, then the model stalls
+          const texted = yield* Deferred.make<void>()
+          const seen: Array<SessionEntity.AskChunk> = []
+          const fiber = yield* cluster.askStream(cut, "tool then stall", { askId: "cut-ask" }).pipe(
+            Stream.runForEach((chunk) =>
+              Effect.andThen(
+                Effect.sync(() => seen.push(chunk)),
+                chunk._tag === "Event" && chunk.event.type === "content_block_delta"
+                  ? Deferred.succeed(texted, undefined)
+                  : Effect.void
+              )
+            ),
+            Effect.exit,
+            Effect.forkChild
+          )
+          yield* Deferred.await(texted)
+          const committed = yield* Effect.forEach(moved, (key) => sessionStore.load(key), { concurrency: 10 })
+          const killedAt = Date.now()
+          yield* Effect.promise(() => victim.kill("SIGKILL"))
+
+          // every session of the dead runner answers on the survivor, its history carried over
+          const replies = yield* Effect.forEach(moved, (key) => cluster.ask(key, "after the failover"), {
+            concurrency: 20
+          })
+          const failover = (Date.now() - killedAt) / 1000
+          console.log(
+            `${moved.length} sessions of the killed runner all answered on the survivor ${failover.toFixed(1)} s after SIGKILL`
+          )
+          replies.forEach((reply, i) => {
+            assert.strictEqual(reply.runner, survivor.address)
+            assert.strictEqual(reply.session, SessionEntity.entityId(moved[i]!))
+            assert.include(reply.text, `on ${survivor.name}: after the failover`)
+          })
+
+          // the cut ask: no repeated event, then the typed error
+          const exit = yield* Fiber.join(fiber)
+          assert.isTrue(Exit.isFailure(exit), "the cut ask did not fail")
+          const failure = Exit.isFailure(exit) ? exit.cause.reasons.find((reason) => reason._tag === "Fail") : undefined
+          assert.instanceOf(failure?._tag === "Fail" ? failure.error : undefined, SessionEntity.AskInterrupted)
+          const ids = seen.flatMap((chunk) => (chunk._tag === "Event" ? [chunk.id] : []))
+          assert.deepStrictEqual(
+            ids,
+            ids.map((_, i) => i + 1),
+            "each event once, in order"
+          )
+          assert.isFalse(
+            seen.some((chunk) => chunk._tag === "Done"),
+            "the cut ask did not run again"
+          )
+          assert.strictEqual((yield* sessionStore.readEvents(cut, "cut-ask")).end?.status, "interrupted")
+
+          // nothing committed before the kill is lost; every history is valid and as stored
+          yield* Effect.forEach(
+            moved,
+            (key, i) =>
+              Effect.gen(function* () {
+                const now = yield* cluster.history(key)
+                assert.strictEqual(now.runner, survivor.address)
+                assertExtends(committed[i]!.history, now.history, key.id)
+                assertValidHistory(now.history, key.id)
+                assert.deepStrictEqual((yield* sessionStore.load(key)).history, now.history, key.id)
+              }),
+            { concurrency: 20, discard: true }
+          )
+          // the survivor's own sessions were not disturbed
+          const untouched = yield* Effect.forEach(stayed.slice(0, 20), (key) => cluster.ask(key, "still here"), {
+            concurrency: 10
+          })
+          for (const reply of untouched) assert.strictEqual(reply.runner, survivor.address)
+        })
+      ),
+    150_000
+  )
+})
