@@ -27,7 +27,16 @@
 import { Schema, SchemaTransformation } from "effect"
 import { Entity } from "effect/cluster"
 import { Rpc } from "effect/rpc"
-import { DataError, InvalidOptions, MaxTurnsExceeded, ProviderError, Timeout } from "../core/HarnessError.js"
+import {
+  BudgetExceeded,
+  DataError,
+  HookFailed,
+  InvalidOptions,
+  MaxTurnsExceeded,
+  ProviderError,
+  RunStopped,
+  Timeout
+} from "../core/HarnessError.js"
 import * as Message from "../core/Message.js"
 import * as StreamEvent from "../core/StreamEvent.js"
 import { Usage } from "../core/Usage.js"
@@ -114,6 +123,9 @@ export const AskError = Schema.Union([
   Timeout,
   MaxTurnsExceeded,
   InvalidOptions,
+  BudgetExceeded,
+  HookFailed,
+  RunStopped,
   StoreError,
   AskInterrupted
 ])
