@@ -200,9 +200,10 @@ describe("Session entity", () => {
       const reply = yield* sessions.ask(key, "sql: SELECT sum(revenue) AS total FROM sales")
       assert.include(reply.text, "200")
       const stored = yield* store.load(key)
+      // the rows are kept as the session's data file (Parquet), beside the handle's snapshot
       assert.deepStrictEqual(
-        stored.handles.map((handle) => [handle.name, handle.value]),
-        [["sales", rows]]
+        stored.handles.map((handle) => [handle.name, handle.snapshot.rows, handle.data !== undefined]),
+        [["sales", 2, true]]
       )
     }).pipe(Effect.provide(local))
   )
