@@ -34,6 +34,7 @@ import type * as Tokens from "../control/Tokens.js"
 import type * as Cost from "../core/Cost.js"
 import { type HarnessError, InvalidOptions } from "../core/HarnessError.js"
 import type * as Message from "../core/Message.js"
+import { resolveDuration } from "../core/options.js"
 import { StoreError } from "../core/StoreError.js"
 import type * as StreamEvent from "../core/StreamEvent.js"
 import type * as Data from "../data/Data.js"
@@ -43,14 +44,7 @@ import * as DataTools from "../tools/DataTools.js"
 import * as Tool from "../tools/Tool.js"
 import * as Variables from "../tools/Variables.js"
 import * as Answer from "./Answer.js"
-import {
-  type Config,
-  defaultTimeouts,
-  positiveInteger,
-  resolveDuration,
-  resolveTimeouts,
-  withTypedAnswer
-} from "./config.js"
+import { type Config, defaultTimeouts, positiveInteger, resolveTimeouts, withTypedAnswer } from "./config.js"
 import * as OpenSession from "./openSession.js"
 import { resolveParams } from "./params.js"
 import type * as Session from "./Session.js"

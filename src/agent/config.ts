@@ -5,13 +5,13 @@
  * @internal
  */
 import type { Context, Schedule } from "effect"
-import { Duration, Option } from "effect"
+import { Duration } from "effect"
 import { type AgentControl, resolveHooks } from "../control/control.js"
 import type * as Hooks from "../control/Hooks.js"
 import { type Resolved as BudgetLimits, resolveLimits } from "../control/limits.js"
 import { InvalidOptions } from "../core/HarnessError.js"
 import type * as Message from "../core/Message.js"
-import { describe as describeValue } from "../core/options.js"
+import { describe, resolveDuration } from "../core/options.js"
 import type * as Provider from "../provider/Provider.js"
 import type * as Tool from "../tools/Tool.js"
 import * as Answer from "./Answer.js"
@@ -76,59 +76,9 @@ export interface Config {
   readonly askLimits?: BudgetLimits | undefined
 }
 
-const DURATION_FORMS = 'a Duration, milliseconds as a number, or a string like "30 seconds" or "5 minutes"'
-
 const phases: ReadonlyArray<string> = ["request", "firstEvent", "idle", "tool", "turn", "run"] satisfies ReadonlyArray<
   keyof Timeouts
 >
-
-/** The parts of a `Duration.DurationObject`. */
-const durationUnits: ReadonlySet<string> = new Set([
-  "weeks",
-  "days",
-  "hours",
-  "minutes",
-  "seconds",
-  "milliseconds",
-  "microseconds",
-  "nanoseconds"
-] satisfies ReadonlyArray<keyof Duration.DurationObject>)
-
-const describe = (value: unknown): string => {
-  if (typeof value === "string") return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}...` : value)
-  if (Array.isArray(value)) return `[${value.map(String).join(", ")}]`
-  if (typeof value === "object" && value !== null) return "an object"
-  return String(value)
-}
-
-/**
- * A non-negative `Duration.Input` as a Duration, or the `InvalidOptions` that says why it is not one.
- * @internal
- */
-export const resolveDuration = (option: string, value: unknown): Duration.Duration | InvalidOptions => {
-  const invalid = (why: string) =>
-    new InvalidOptions({ option, message: `${option} is ${why}; expected ${DURATION_FORMS}.` })
-  if (typeof value === "number" && Number.isNaN(value)) return invalid("NaN")
-  // Effect reads parts leniently ({ hours: "two" } and {} are 0 ms, [NaN, 0] too): they must be
-  // finite numbers (an unset part of an object is fine); an infinite limit is "Infinity"
-  if (Array.isArray(value)) {
-    if (value.length !== 2 || !value.every(Number.isFinite)) return invalid(`not a duration (${describe(value)})`)
-  } else if (typeof value === "object" && value !== null && !Duration.isDuration(value)) {
-    const parts = Object.entries(value).filter(([, amount]) => amount !== undefined)
-    const bad = parts.find(([unit, amount]) => !durationUnits.has(unit) || !Number.isFinite(amount))
-    if (parts.length === 0 || bad !== undefined) {
-      return invalid(
-        `not a duration (${bad === undefined ? "an object with no parts" : `${bad[0]}: ${describe(bad[1])}`})`
-      )
-    }
-  }
-  const duration = Duration.fromInput(value as Duration.Input)
-  if (Option.isNone(duration) || Number.isNaN(Duration.toMillis(duration.value))) {
-    return invalid(`not a duration (${describe(value)})`)
-  }
-  if (Duration.isNegative(duration.value)) return invalid(`negative (${describe(value)})`)
-  return duration.value
-}
 
 /**
  * User-given timeouts (`Session.Timeouts`) as Durations, unset phases left out; the first invalid
@@ -195,7 +145,7 @@ export const withTypedAnswer = (
 const systemWith = (config: Config, addition: unknown): Config["system"] | InvalidOptions => {
   if (addition === undefined) return config.system
   if (typeof addition !== "string") {
-    return new InvalidOptions({ option: "system", message: `system must be a string, not ${describeValue(addition)}.` })
+    return new InvalidOptions({ option: "system", message: `system must be a string, not ${describe(addition)}.` })
   }
   if (!/\S/.test(addition)) return config.system
   const extra: Message.TextBlock = { type: "text", text: addition }
