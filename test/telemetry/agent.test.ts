@@ -7,7 +7,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Exit, Fiber, Schedule, Schema, Stream } from "effect"
 import { TestClock } from "effect/testing"
-import { Agent, HarnessError, Mock, type RunResult, Tool } from "../../src/index.js"
+import { Agent, HarnessError, Hooks, Mock, type RunResult, Tool } from "../../src/index.js"
 import * as OtlpReceiver from "../utils/otlpReceiver.js"
 import { countWhere, metric, named, observed, only, sumWhere } from "./helpers.js"
 
@@ -124,6 +124,40 @@ describe("Telemetry of an agent", () => {
       assert.strictEqual(countWhere(tools, { "gen_ai.tool.name": "lookup" }), 1)
       assert.strictEqual(countWhere(tools, { "gen_ai.tool.name": "broken", "error.type": "ToolError" }), 1)
     })
+  )
+
+  it.effect(
+    "tool calls under hooks are traced too: a call a hook lets run has its span with the input the hook gave",
+    () =>
+      Effect.gen(function* () {
+        const receiver = yield* OtlpReceiver.make
+        yield* observed(
+          receiver,
+          withTime(
+            Effect.gen(function* () {
+              const agent = yield* Agent.make({
+                tools: [lookup, broken],
+                builtinTools: false,
+                retry: false,
+                hooks: {
+                  beforeTool: (call) =>
+                    Effect.succeed(
+                      call.name === "broken" ? Hooks.deny("broken is switched off.") : Hooks.replaceInput({ key: "z" })
+                    )
+                }
+              })
+              return yield* agent.runResult("What is a?")
+            }).pipe(Effect.provide(twoTools))
+          )
+        )
+        const spans = yield* receiver.spans
+        // the denied call never ran: no span; the allowed one ran with the hook's input
+        assert.strictEqual(
+          OtlpReceiver.tree(spans),
+          ["invoke_agent", "  chat mock-model", "  execute_tool lookup", "  chat mock-model"].join("\n")
+        )
+        assert.deepInclude(only(spans, "execute_tool lookup").attributes, { "gen_ai.tool.call.id": "toolu_a" })
+      })
   )
 
   it.effect("an ask's own model parameters are the chat span's request attributes", () =>
