@@ -5,7 +5,7 @@
  * another runner over HTTP is in the two-runner suite (`npm run test:cluster`).
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect, Layer, type Scope } from "effect"
+import { Context, Effect, Layer, Schedule, type Scope } from "effect"
 import { HttpServer } from "effect/http"
 import { Cluster } from "../../src/cluster/index.js"
 import { Mock, SessionStore } from "../../src/index.js"
@@ -146,6 +146,30 @@ describe("Cluster.layerHttp", () => {
         assert.deepStrictEqual(idle.body, { interrupted: false, ask_id: null })
       })
     )
+  )
+
+  it.live(
+    "a client that drops interrupts its ask; asking again with its id replays up to the cut, ending interrupted",
+    () =>
+      Effect.scoped(
+        Effect.gen(function* () {
+          const url = yield* start
+          yield* create(url, "s5")
+          const body = { prompt: "stall here", ask_id: "dropped" }
+          const ask = yield* openSse(url, "POST", "/v1/sessions/s5/asks", { body })
+          const seen = yield* ask.until((e) => e.event === "content_block_delta")
+          yield* ask.close
+          // waits (never asserts) until the owner no longer runs it
+          yield* call(url, "GET", "/v1/sessions/s5/history").pipe(
+            Effect.repeat({ until: (r) => r.body.running_ask === null, schedule: Schedule.spaced("10 millis") })
+          )
+          const replayed = yield* (yield* openSse(url, "POST", "/v1/sessions/s5/asks", { body })).toEnd
+          const seenIds = idsOf(seen)
+          assert.deepStrictEqual(idsOf(replayed).slice(0, seenIds.length), seenIds)
+          assert.deepInclude(replayed.at(-1)!.data, { type: "ask_end", ask_id: "dropped", status: "interrupted" })
+          assert.strictEqual(textOf(replayed), "partial ")
+        })
+      )
   )
 
   it.live("a wrong or missing token is 401, and nothing is created", () =>
