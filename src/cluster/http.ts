@@ -47,7 +47,7 @@ export interface HttpOptions {
 type Failure = StoreError | SessionEntity.SessionUnavailable | DataError
 
 /** A cluster or store failure as the response it stands for. */
-const toHttp = (key: SessionKey, error: Failure) => {
+const toHttp = (key: SessionKey, error: Failure, field: string) => {
   if (error._tag === "SessionUnavailable") return error
   if (error._tag === "DataError") {
     return new BadFile({ message: error.message, field: "body", reason: error.reason })
@@ -66,8 +66,8 @@ const toHttp = (key: SessionKey, error: Failure) => {
     case "InvalidInput":
       return new BadRequest({
         message: error.message,
-        field: "params.id",
-        issues: [{ field: "params.id", message: error.message }]
+        field,
+        issues: [{ field, message: error.message }]
       })
     case "Unavailable":
       return new SessionEntity.SessionUnavailable({ reason: "Persistence", message: error.message })
@@ -77,11 +77,16 @@ const toHttp = (key: SessionKey, error: Failure) => {
   }
 }
 
-/** Fails with the HTTP form of `error` (a defect for a store failure the client cannot act on). */
-const failHttp = (key: SessionKey) => (error: Failure) => {
-  const mapped = toHttp(key, error)
-  return Effect.isEffect(mapped) ? mapped : Effect.fail(mapped)
-}
+/**
+ * Fails with the HTTP form of `error` (a defect for a store failure the client cannot act on);
+ * `field` is where the session id came from.
+ */
+const failHttp =
+  (key: SessionKey, field = "params.id") =>
+  (error: Failure) => {
+    const mapped = toHttp(key, error, field)
+    return Effect.isEffect(mapped) ? mapped : Effect.fail(mapped)
+  }
 
 /** The `ask_end` of a `Done`: the server's shape, plus where the ask ran. */
 const askEnd = (done: SessionEntity.AskDone) => ({
@@ -133,7 +138,7 @@ const handlers = (keepAlive: Duration.Duration | undefined) =>
             const key = yield* keyOf(payload.id ?? "")
             const created = yield* sessions
               .create(key.tenant, payload.id === undefined ? undefined : { id: payload.id })
-              .pipe(Effect.catch(failHttp(key)))
+              .pipe(Effect.catch(failHttp(key, "payload.id")))
             return { id: created.id }
           })
         )

@@ -234,6 +234,7 @@ describe("Cluster.layerHttp", () => {
         assert.deepInclude(taken.body, { _tag: "SessionExists", session_id: "s4" })
         const badId = yield* call(url, "POST", "/v1/sessions", { body: { id: "no/slash" } })
         assert.strictEqual(badId.status, 400)
+        assert.strictEqual(badId.body.field, "payload.id")
         // none of it ran an ask
         assert.deepStrictEqual((yield* call(url, "GET", "/v1/sessions/s4/history")).body.messages, [])
       })
