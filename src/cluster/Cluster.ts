@@ -50,6 +50,7 @@
 import * as PgClient from "@effect/sql-pg/PgClient"
 import { Duration, Effect, Layer, Option } from "effect"
 import { RunnerAddress, Sharding, ShardingConfig, TestRunner } from "effect/cluster"
+import type { HttpServer, HttpServerError } from "effect/http"
 import type { SocketServer } from "effect/socket"
 import type { SqlError } from "effect/sql"
 import type * as Agent from "../agent/Agent.js"
@@ -57,6 +58,7 @@ import type { InvalidOptions } from "../core/HarnessError.js"
 import type { Provider } from "../provider/Provider.js"
 import * as SessionStore from "../store/SessionStore.js"
 import * as Entity from "./entity.js"
+import * as Http from "./http.js"
 import * as SessionHost from "./SessionHost.js"
 import * as SessionsModule from "./Sessions.js"
 import * as Transport from "./transport.js"
@@ -234,3 +236,30 @@ export const layerLocal = (
   options: LocalOptions = {}
 ): Layer.Layer<SessionsModule.Sessions | Sharding.Sharding, InvalidOptions, Provider | SessionStore.SessionStore> =>
   serving(options).pipe(Layer.provideMerge(sessionsLayer(options.timeout)), Layer.provideMerge(TestRunner.layer))
+
+/**
+ * Options of {@link layerHttp}.
+ * @since 0.2.0
+ */
+export type HttpOptions = Http.HttpOptions
+
+/**
+ * An HTTP front for this member of the cluster, over the {@link Sessions} in context (a runner's,
+ * a client's or `layerLocal`'s): the session routes of `data-harness/server` (create, put a JSON
+ * value, ask streamed as SSE, interrupt, history; see the `ClusterHttpApi` module), with the same
+ * bearer tokens, JSON errors and event framing. A request to any member reaches the session's
+ * owner; a session of another tenant is a 404.
+ *
+ * @example
+ * ```ts
+ * import { Layer } from "effect"
+ * import { Cluster } from "data-harness/cluster"
+ *
+ * const front = Cluster.layerHttp({ port: 8787, tokens: [{ tenant: "acme", token: process.env.ACME_TOKEN! }] })
+ * const member = front.pipe(Layer.provideMerge(Cluster.layerClient({ connection })))
+ * ```
+ * @since 0.2.0
+ */
+export const layerHttp = (
+  options: HttpOptions
+): Layer.Layer<HttpServer.HttpServer, HttpServerError.ServeError, SessionsModule.Sessions> => Http.layer(options)

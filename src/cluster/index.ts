@@ -6,5 +6,6 @@
  * @since 0.2.0
  */
 export * as Cluster from "./Cluster.js"
+export * as ClusterHttpApi from "./HttpApi.js"
 export * as SessionEntity from "./SessionEntity.js"
 export * as Sessions from "./Sessions.js"

@@ -37,11 +37,21 @@ const errorRecord = (error: unknown): string => {
 export const headers = { "cache-control": "no-cache", "x-accel-buffering": "no" } as const
 
 /**
+ * What {@link response} writes: a log entry, or an event without an id (it leaves the client's
+ * `Last-Event-ID` as it was).
+ * @internal
+ */
+export interface Outgoing {
+  readonly id: number | undefined
+  readonly event: { readonly type: string; readonly [field: string]: unknown }
+}
+
+/**
  * A `text/event-stream` response of log entries; a failure becomes a final `error` event.
  * @internal
  */
 export const response = <E>(
-  entries: Stream.Stream<EventLog.Entry, E>,
+  entries: Stream.Stream<EventLog.Entry | Outgoing, E>,
   keepAlive: Duration.Duration | undefined
 ): HttpServerResponse.HttpServerResponse => {
   const bytes = entries.pipe(

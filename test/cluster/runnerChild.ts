@@ -1,7 +1,7 @@
 /**
  * A cluster runner process for the two-runner suite and the bench: `Cluster.layer` on the test's
  * PostgreSQL (the JSON spec in argv[2]), serving sessions with the scripted model of `brain.ts`
- * named after the runner. It prints `up` once its layer is built and `shards <n>` each time the
+ * named after the runner, and (with `http`) the cluster's HTTP front on `http.port`. It prints `up` once its layer is built and `shards <n>` each time the
  * number of shards it holds changes, and runs until it is killed (SIGTERM: a graceful handoff).
  * The suite bundles it with esbuild (packages left external), so it starts without tsx.
  */
@@ -19,6 +19,10 @@ export interface Spec {
   readonly postgres: { readonly socketDirectory: string; readonly port: number }
   readonly sharding: Cluster.ShardingOptions
   readonly maxIdleTime?: string | undefined
+  /** Serves `Cluster.layerHttp` on this port with these tokens. */
+  readonly http?:
+    | { readonly port: number; readonly tokens: ReadonlyArray<{ tenant: string; token: string }> }
+    | undefined
 }
 
 const spec = JSON.parse(process.argv[2]!) as Spec
@@ -34,6 +38,11 @@ const runner = Cluster.layer({
   sharding: spec.sharding,
   ...(spec.maxIdleTime === undefined ? {} : { maxIdleTime: spec.maxIdleTime as `${number} seconds` })
 }).pipe(Layer.provide(Brain.layer(spec.name)))
+
+const member =
+  spec.http === undefined
+    ? runner
+    : Cluster.layerHttp({ port: spec.http.port, tokens: spec.http.tokens }).pipe(Layer.provideMerge(runner))
 
 /** Prints the number of shards this runner holds whenever it changes. */
 const reportShards = Effect.gen(function* () {
@@ -52,4 +61,4 @@ const program = Effect.gen(function* () {
   return yield* reportShards
 })
 
-NodeRuntime.runMain(program.pipe(Effect.provide(runner)))
+NodeRuntime.runMain(program.pipe(Effect.provide(member)))

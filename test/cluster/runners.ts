@@ -50,6 +50,8 @@ export const freePort = (): Promise<number> =>
 export interface Runner {
   readonly name: string
   readonly port: number
+  /** The URL of its HTTP front (`Cluster.layerHttp`), when its spec has `http`. */
+  readonly url: string | undefined
   /** The runner's address as `Done.runner` and `History.runner` name it. */
   readonly address: string
   readonly pid: number
@@ -116,6 +118,7 @@ export const spawnRunner = async (spec: Spec): Promise<Runner> => {
   return {
     name: spec.name,
     port: spec.port,
+    url: spec.http === undefined ? undefined : `http://127.0.0.1:${spec.http.port}`,
     address: `127.0.0.1:${spec.port}`,
     pid: child.pid!,
     shards: () => shards,
@@ -133,11 +136,12 @@ export const spawnRunner = async (spec: Spec): Promise<Runner> => {
   }
 }
 
-/** The specs of `count` runners on one server, each on a free port. */
+/** The specs of `count` runners on one server, each on a free port (and its HTTP front on another, given `tokens`). */
 export const specs = async (
   server: Postgres.Server,
   sharding: Cluster.ShardingOptions,
-  names: ReadonlyArray<string>
+  names: ReadonlyArray<string>,
+  tokens?: ReadonlyArray<{ tenant: string; token: string }>
 ): Promise<ReadonlyArray<Spec>> => {
   const out: Array<Spec> = []
   for (const name of names) {
@@ -145,7 +149,8 @@ export const specs = async (
       name,
       port: await freePort(),
       postgres: { socketDirectory: server.socketDirectory, port: server.port },
-      sharding
+      sharding,
+      ...(tokens === undefined ? {} : { http: { port: await freePort(), tokens } })
     })
   }
   return out

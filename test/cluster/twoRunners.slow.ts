@@ -1,7 +1,8 @@
 /**
  * Two runner processes on one real PostgreSQL 15, and this process as a client-only member of the
  * cluster (`Cluster.layerClient`): 200 sessions spread over both runners, asks routed to their
- * owners, an interrupt that reaches the runner running the ask, and one runner killed with
+ * owners, an ask over HTTP through one runner's front answered by the session's owner on the other, an
+ * interrupt that reaches the runner running the ask, and one runner killed with
  * SIGKILL in the middle of an ask: its sessions go on on the other runner with every committed
  * step, and the caller of the cut ask gets `AskInterrupted`.
  *
@@ -13,6 +14,7 @@ import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { type Context, Deferred, Effect, Exit, Fiber, Layer, Scope, Stream } from "effect"
 import { Cluster, SessionEntity } from "../../src/cluster/index.js"
 import { type Message, SessionStore } from "../../src/index.js"
+import { call, openSse } from "../server/helpers.js"
 import { assertValidHistory } from "../utils/events.js"
 import * as Postgres from "../utils/postgres.js"
 import { type Runner, spawnRunner, specs } from "./runners.js"
@@ -24,6 +26,13 @@ const SESSIONS = 200
 const sharding: Cluster.ShardingOptions = { ...Cluster.fastFailover, shardsPerGroup: 30 }
 
 type Client = Cluster.Sessions | SessionStore.SessionStore
+
+/** The tokens of each runner's HTTP front: one per tenant of the suite. */
+const grants = [
+  { tenant: "even", token: "token-even" },
+  { tenant: "odd", token: "token-odd" }
+]
+const tokenOf = (tenant: string) => grants.find((grant) => grant.tenant === tenant)!.token
 
 /** Waits until the runners hold every shard between them, each some. */
 const settled = async (runners: ReadonlyArray<Runner>, total: number): Promise<void> => {
@@ -55,7 +64,7 @@ describe.skipIf(missing !== undefined)("two runner processes on one PostgreSQL",
 
   beforeAll(async () => {
     const server = await Effect.runPromise(Scope.provide(Postgres.start, scope))
-    const [alpha, beta] = await specs(server, sharding, ["alpha", "beta"])
+    const [alpha, beta] = await specs(server, sharding, ["alpha", "beta"], grants)
     runners = await Promise.all([spawnRunner(alpha!), spawnRunner(beta!)])
     await settled(runners, sharding.shardsPerGroup!)
     const layer = Cluster.layerClient({ connection: Postgres.clientConfig(server), sharding, timeout: "90 seconds" })
@@ -109,6 +118,55 @@ describe.skipIf(missing !== undefined)("two runner processes on one PostgreSQL",
         })
       ),
     120_000
+  )
+
+  it.live(
+    "an ask over HTTP through one runner's front is answered by the session's owner on the other runner",
+    () =>
+      Effect.gen(function* () {
+        const [alpha, beta] = runners
+        // a session of each runner (not one the later tests count asks of), asked through the other's front
+        for (const [front, holder] of [
+          [alpha!, beta!],
+          [beta!, alpha!]
+        ] as const) {
+          const key = keys.findLast((k) => owner.get(SessionEntity.entityId(k)) === holder.address)!
+          const token = tokenOf(key.tenant)
+          const ask = yield* openSse(front.url!, "POST", `/v1/sessions/${key.id}/asks`, {
+            token,
+            body: { prompt: "over http" }
+          })
+          assert.strictEqual(ask.status, 200, JSON.stringify(ask.body))
+          const events = yield* ask.toEnd
+          const end = events.at(-1)!.data
+          assert.deepInclude(end, {
+            type: "ask_end",
+            status: "completed",
+            runner: holder.address,
+            session: SessionEntity.entityId(key)
+          })
+          const text = events
+            .filter((e) => e.event === "content_block_delta" && e.data.delta.type === "text_delta")
+            .map((e) => e.data.delta.text)
+            .join("")
+          assert.strictEqual(text, `answer 3 on ${holder.name}: over http`)
+          const ids = events.flatMap((e) => (e.id === undefined ? [] : [Number(e.id)]))
+          assert.deepStrictEqual(
+            ids,
+            ids.map((_, i) => i + 1)
+          )
+          const history = yield* call(front.url!, "GET", `/v1/sessions/${key.id}/history`, { token })
+          assert.strictEqual(history.body.runner, holder.address)
+          assert.strictEqual(history.body.messages.length, 6)
+          // the other tenant's token does not reach it, through either front
+          const other = tokenOf(key.tenant === "even" ? "odd" : "even")
+          assert.strictEqual(
+            (yield* call(front.url!, "GET", `/v1/sessions/${key.id}/history`, { token: other })).status,
+            404
+          )
+        }
+      }),
+    60_000
   )
 
   it.live(
