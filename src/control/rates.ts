@@ -5,7 +5,7 @@
  * @internal
  */
 import type * as Usage from "../core/Usage.js"
-import type { Price, Tier } from "./Pricing.js"
+import type { Price, Tier } from "./price.js"
 
 const PER = 1_000_000
 

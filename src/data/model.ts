@@ -35,6 +35,16 @@ export type Snapshot =
   | { readonly kind: "scalar"; readonly type: string; readonly value: unknown }
 
 /**
+ * The file that holds a handle's rows when its value is not in memory: a handle restored from a
+ * session store, or a saved result whose rows were stored.
+ * @since 0.2.0
+ */
+export interface BackingFile {
+  readonly path: string
+  readonly format: FileFormat
+}
+
+/**
  * A stored value.
  *
  * For a value put with `put`, `value` holds it. For a file, `value` is `undefined` and `path` is

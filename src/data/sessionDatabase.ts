@@ -14,25 +14,15 @@ import * as Fs from "node:fs/promises"
 import * as Os from "node:os"
 import * as NodePath from "node:path"
 import { Effect, Exit, Scope, Semaphore } from "effect"
-import { type FileFormat, globDirectory, isGlob } from "./duckdb/fileFormats.js"
+import { globDirectory, isGlob } from "./duckdb/fileFormats.js"
 import { DatabaseLimits, type Limits, type Settings } from "./duckdb/settings.js"
 import * as DuckDB from "./duckdb.js"
-import type { Handle } from "./model.js"
+import type { BackingFile, Handle } from "./model.js"
 import type { HandleIndex } from "./names.js"
 import { TableSync } from "./tableSync.js"
 
 /** Stands for the export directory in a list of allowed directories, until the data directory is made. */
 const EXPORT = "\u0000export"
-
-/**
- * The file that holds a handle's rows when its value is not in memory: a handle restored from a
- * session store, or a saved result whose rows were stored.
- * @since 0.2.0
- */
-export interface BackingFile {
-  readonly path: string
-  readonly format: FileFormat
-}
 
 interface Opened {
   readonly db: DuckDB.Database

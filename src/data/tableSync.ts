@@ -5,9 +5,8 @@
  */
 import { Effect } from "effect"
 import * as DuckDB from "./duckdb.js"
-import type { Handle } from "./model.js"
+import type { BackingFile, Handle } from "./model.js"
 import type { HandleIndex } from "./names.js"
-import type { BackingFile } from "./sessionDatabase.js"
 import { isSqlTable, isTable } from "./snapshots.js"
 
 /** Whether `sql` (lower-cased) mentions the identifier `name` (lower-cased) as a whole word. */

@@ -56,9 +56,9 @@ import type * as Arr from "effect/Array"
 import { InvalidOptions, ProviderError, ProviderErrorReason, Timeout } from "../core/HarnessError.js"
 import type { NormalizedResponse } from "../core/NormalizedResponse.js"
 import type * as StreamEvent from "../core/StreamEvent.js"
-import type * as Provider from "./Provider.js"
 import { portable } from "./portableHistory.js"
 import { enforcingDeadlines, type Limits, type OnTimeout, withPullDeadlines } from "./pullDeadline.js"
+import type * as Provider from "./service.js"
 
 // options
 

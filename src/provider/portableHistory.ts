@@ -13,7 +13,7 @@
  * @internal
  */
 import type * as Message from "../core/Message.js"
-import type * as Provider from "./Provider.js"
+import type * as Provider from "./service.js"
 
 const SAFE_ID = /^[a-zA-Z0-9_-]+$/
 

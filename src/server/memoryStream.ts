@@ -4,8 +4,8 @@
  * @internal
  */
 import { Cause, Effect, Stream } from "effect"
-import type { Entry } from "./EventLog.js"
 import { EventsExpired } from "./eventLogErrors.js"
+import type { Entry } from "./eventLogService.js"
 import type * as ServerEvent from "./ServerEvent.js"
 
 /** @internal */

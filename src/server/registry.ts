@@ -14,7 +14,7 @@ import { AskSlots } from "./askSlots.js"
 import * as EventLog from "./EventLog.js"
 import { sessionStream } from "./EventLog.js"
 import type * as ServerEvent from "./ServerEvent.js"
-import type { AcceptedAsk, Options, ServerSession } from "./ServerSessions.js"
+import type { AcceptedAsk, Options, ServerSession } from "./serverSessionsService.js"
 import type { Limits } from "./Tenancy.js"
 
 /** The ask a session runs: its id, the log id of its `ask_start`, its fiber. */

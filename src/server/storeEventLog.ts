@@ -19,8 +19,8 @@
 import { Effect, type Schema, Semaphore } from "effect"
 import { toJsonValue } from "../core/jsonValue.js"
 import type { SessionStore } from "../index.js"
-import type { Bounds, Entry, Service } from "./EventLog.js"
 import type { EventsExpired } from "./eventLogErrors.js"
+import type { Bounds, Entry, Service } from "./eventLogService.js"
 import { expiredAt, MemoryStream, subscribeTo } from "./memoryStream.js"
 import type * as ServerEvent from "./ServerEvent.js"
 

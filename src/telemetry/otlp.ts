@@ -8,7 +8,7 @@
 import { Layer } from "effect"
 import { FetchHttpClient } from "effect/http"
 import { Otlp, type OtlpExporter } from "effect/observability"
-import type { OtlpOptions } from "./Telemetry.js"
+import type { OtlpOptions } from "./otlpOptions.js"
 
 /** Traces, metrics and logs over OTLP/HTTP with `fetch` (options already checked). */
 export const layer = (options: OtlpOptions): Layer.Layer<OtlpExporter.Flusher> =>

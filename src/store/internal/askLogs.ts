@@ -4,10 +4,11 @@
  * so an append costs one write.
  */
 import { Effect, type Schema } from "effect"
-import type * as SessionStore from "../SessionStore.js"
+import type { AskEnd } from "../Step.js"
 import type { StoreError } from "../StoreError.js"
+import type * as SessionStore from "../service.js"
+import type { Backend } from "./backend.js"
 import { askNotFound, fail, withKey } from "./errors.js"
-import type { Backend } from "./logStore.js"
 import { Lru } from "./lru.js"
 import { decodeAskLine, encodeEnd, encodeEvent, parseJson } from "./records.js"
 
@@ -34,7 +35,7 @@ export const makeAskLogs = (
       if (lines === undefined) return undefined
       const at = (i: number) => `ask ${askId} of ${key.id} line ${i + 1}`
       let startedAt = 0
-      let end: SessionStore.AskEnd | undefined
+      let end: AskEnd | undefined
       const events: Array<{ readonly id: number; readonly event: Schema.Json }> = []
       for (let i = 0; i < lines.length; i++) {
         const record = yield* decodeAskLine(yield* parseJson(lines[i]!, at(i), key), at(i), key)

@@ -13,9 +13,9 @@ import * as Fs from "node:fs"
 import * as FsP from "node:fs/promises"
 import * as Path from "node:path"
 import { Effect } from "effect"
-import type { SessionKey } from "../SessionStore.js"
 import type { DataRef } from "../Step.js"
 import type { StoreError } from "../StoreError.js"
+import type { SessionKey } from "../service.js"
 import { fail, io, isMissing } from "./errors.js"
 
 /** A tenant as a file name: base64url of its UTF-8 bytes (at most 172 characters). */

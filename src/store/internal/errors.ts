@@ -3,9 +3,9 @@
  * layer raises the same way.
  */
 import { Effect, Schema } from "effect"
-import type { SessionKey } from "../SessionStore.js"
 import type { Step } from "../Step.js"
 import { StoreError, type StoreErrorReason } from "../StoreError.js"
+import type { SessionKey } from "../service.js"
 
 const ID = /^[A-Za-z0-9_-]{1,128}$/
 

@@ -13,10 +13,9 @@
  */
 import * as Crypto from "node:crypto"
 import { Effect, Semaphore } from "effect"
-import type * as SessionStore from "../SessionStore.js"
-import type { StoreError } from "../StoreError.js"
+import type * as SessionStore from "../service.js"
 import { makeAskLogs } from "./askLogs.js"
-import type { Blobs } from "./blobs.js"
+import type { Backend } from "./backend.js"
 import { alreadyExists, checkId, checkTenant, fail, notFound, stepsOf, withKey } from "./errors.js"
 import { advance, Invalid, type Tail } from "./fold.js"
 import { Lru } from "./lru.js"
@@ -34,36 +33,7 @@ import {
   summaryOf
 } from "./records.js"
 
-/** Where the logs live. Lines never contain a newline. */
-export interface Backend {
-  /** A session log's lines, header first (a torn last line dropped); `undefined` when absent. */
-  readonly read: (key: SessionStore.SessionKey) => Effect.Effect<ReadonlyArray<string> | undefined, StoreError>
-  readonly exists: (key: SessionStore.SessionKey) => Effect.Effect<boolean, StoreError>
-  /** Creates a session log with these lines, atomically; `false` when it exists. */
-  readonly create: (key: SessionStore.SessionKey, lines: ReadonlyArray<string>) => Effect.Effect<boolean, StoreError>
-  /** Appends one line to an existing session log, durably, before it returns. */
-  readonly append: (key: SessionStore.SessionKey, line: string) => Effect.Effect<void, StoreError>
-  /** Removes a session log and its ask logs; `false` when it did not exist. */
-  readonly remove: (key: SessionStore.SessionKey) => Effect.Effect<boolean, StoreError>
-  /** The header line and last-change time of each of a tenant's sessions. */
-  readonly list: (
-    tenant: string
-  ) => Effect.Effect<ReadonlyArray<{ readonly header: string; readonly updatedAt: number }>, StoreError>
-  readonly readAsk: (
-    key: SessionStore.SessionKey,
-    askId: string
-  ) => Effect.Effect<ReadonlyArray<string> | undefined, StoreError>
-  /** Appends lines to an ask log (made when missing), flushed to disk only when `durable`. */
-  readonly appendAsk: (
-    key: SessionStore.SessionKey,
-    askId: string,
-    lines: ReadonlyArray<string>,
-    durable: boolean
-  ) => Effect.Effect<void, StoreError>
-  readonly listAsks: (key: SessionStore.SessionKey) => Effect.Effect<ReadonlyArray<string>, StoreError>
-  readonly removeAsk: (key: SessionStore.SessionKey, askId: string) => Effect.Effect<void, StoreError>
-  readonly blobs: Blobs
-}
+export type { Backend } from "./backend.js"
 
 // the cache
 

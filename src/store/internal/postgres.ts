@@ -16,8 +16,8 @@
  */
 import { Effect } from "effect"
 import { Migrator, SqlClient, type SqlError } from "effect/sql"
-import type * as SessionStore from "../SessionStore.js"
 import type { StoreError } from "../StoreError.js"
+import type * as SessionStore from "../service.js"
 import * as Blobs from "./blobs.js"
 import { alreadyExists, checkId, checkTenant, fail, notFound, stepsOf, withKey } from "./errors.js"
 import { advance, emptyTail, Invalid } from "./fold.js"

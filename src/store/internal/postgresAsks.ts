@@ -5,9 +5,9 @@
 import { Effect, Schema } from "effect"
 import type * as Arr from "effect/Array"
 import type { SqlClient, SqlError } from "effect/sql"
-import type * as SessionStore from "../SessionStore.js"
-import { AskEnd } from "../Step.js"
+import { AskEnd, type StoredEvent } from "../Step.js"
 import type { StoreError } from "../StoreError.js"
+import type * as SessionStore from "../service.js"
 import { askNotFound, encodeJson, fail, withKey } from "./errors.js"
 import { parseJson } from "./records.js"
 
@@ -136,7 +136,7 @@ export const makeAskLogs = (
             const rows = yield* sql<{ id: number; event: string }>`SELECT id, event FROM data_harness_events
               WHERE tenant = ${key.tenant} AND session_id = ${key.id} AND ask_id = ${askId}
                 AND id > ${options?.after ?? 0} ORDER BY id`
-            const events: Array<SessionStore.StoredEvent> = []
+            const events: Array<StoredEvent> = []
             for (const row of rows) {
               events.push({ id: row.id, event: (yield* parseJson(row.event, `event ${row.id}`, key)) as Schema.Json })
             }

@@ -4,8 +4,8 @@
  */
 import { Effect, Schema } from "effect"
 import { Migrator, SqlClient, type SqlError } from "effect/sql"
-import type * as SessionStore from "../SessionStore.js"
 import type { StoreError } from "../StoreError.js"
+import type * as SessionStore from "../service.js"
 import { fail } from "./errors.js"
 import type { Tail } from "./fold.js"
 import { parseJson } from "./records.js"

@@ -3,9 +3,9 @@
  * event log; and the `SessionInfo` of a header.
  */
 import { Effect, Schema } from "effect"
-import type * as SessionStore from "../SessionStore.js"
 import { AskEnd, type Step, Steps } from "../Step.js"
 import type { StoreError } from "../StoreError.js"
+import type * as SessionStore from "../service.js"
 import { decodeStored, encodeJson, fail } from "./errors.js"
 import { Folder, type Tail } from "./fold.js"
 
