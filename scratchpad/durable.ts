@@ -80,7 +80,9 @@ const second = (directory: string, id: string) =>
             query: "SELECT region, sum(units) AS units FROM sales GROUP BY ALL ORDER BY units DESC LIMIT 1"
           }),
           quote,
-          Mock.toolCall("sql", { query: "SELECT sum(units * unit_price) AS revenue FROM sales WHERE region <> 'North'" }),
+          Mock.toolCall("sql", {
+            query: "SELECT sum(units * unit_price) AS revenue FROM sales WHERE region <> 'North'"
+          }),
           quote
         ]
       })
