@@ -141,6 +141,22 @@ describe("tool approval over HTTP", () => {
     )
   )
 
+  it.live("POST deny without a reason: the model reads that no reason was given", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const { url, stream, path } = yield* pausedAsk
+        assert.strictEqual(
+          (yield* call(url, "POST", `${path}/toolu_email`, { body: { decision: "deny" } })).status,
+          200
+        )
+        const result = (yield* stream.toEnd).find((e) => e.event === "tool_result")!
+        assert.strictEqual(result.data.content, "This tool call was denied: the approver gave no reason")
+        assert.isTrue(result.data.is_error)
+        assert.deepStrictEqual(sent, [])
+      })
+    )
+  )
+
   it.live("approve with input runs the edited call; the history keeps the model's own call", () =>
     Effect.scoped(
       Effect.gen(function* () {
