@@ -3,9 +3,12 @@
  * its `approval_request`; `GET .../approvals` lists the waiting call, `POST .../approvals/{id}`
  * approves (optionally with edited input) or denies it, and the same stream goes on to `ask_end`.
  */
+import * as FsP from "node:fs/promises"
+import * as Os from "node:os"
+import * as Path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Schema } from "effect"
-import { Approval, Mock, Tool } from "../../src/index.js"
+import { Approval, Mock, SessionStore, Tool } from "../../src/index.js"
 import { assertValidHistory, lastUserMessage, toolResultBlocks } from "../utils/events.js"
 import { call, createSession, openSse, type SseEvent, startServer, TOKEN_B } from "./helpers.js"
 
@@ -262,5 +265,46 @@ describe("tool approval over HTTP", () => {
         assert.isDefined(decide.requestBody.content["application/json"])
       })
     )
+  )
+
+  it.live(
+    "on a session store, a restart while a call waits ends the ask interrupted: the call is answered with an error result and nothing waits after it (the pause is not durable yet)",
+    () =>
+      Effect.scoped(
+        Effect.gen(function* () {
+          sent.length = 0
+          const directory = yield* Effect.acquireRelease(
+            Effect.promise(() => FsP.mkdtemp(Path.join(Os.tmpdir(), "dh-server-approval-"))),
+            (directory) => Effect.promise(() => FsP.rm(directory, { recursive: true, force: true }))
+          )
+          const options = { agent, store: SessionStore.layerFileSystem({ directory }) }
+          const id = yield* Effect.scoped(
+            Effect.gen(function* () {
+              const { url } = yield* startServer(script, options)
+              const id = yield* createSession(url)
+              const stream = yield* openSse(url, "POST", `/v1/sessions/${id}/asks`, { body: { prompt: "Email Ana." } })
+              yield* stream.until((event) => event.event === "approval_request")
+              yield* stream.close
+              return id
+            })
+          )
+          const { url } = yield* startServer(script, options)
+          const path = `/v1/sessions/${id}/approvals`
+          assert.deepStrictEqual((yield* call(url, "GET", path)).body, { approvals: [] })
+          const late = yield* call(url, "POST", `${path}/toolu_email`, { body: { decision: "approve" } })
+          assert.strictEqual(late.status, 409)
+          const log = yield* (yield* openSse(url, "GET", `/v1/sessions/${id}/events?after=0`)).toEnd
+          assert.strictEqual(log.at(-1)!.data.type, "ask_end")
+          assert.strictEqual(log.at(-1)!.data.status, "interrupted")
+          const history = (yield* call(url, "GET", `/v1/sessions/${id}/history`)).body.messages
+          assertValidHistory(history)
+          assert.deepStrictEqual(
+            toolResultBlocks(history.at(-1)).map((r) => [r.tool_use_id, r.is_error]),
+            [["toolu_email", true]]
+          )
+          assert.deepStrictEqual(sent, [])
+        })
+      ),
+    60_000
   )
 })
