@@ -9,6 +9,7 @@
  * | `Unauthorized` | 401 | no token, or one that is not configured |
  * | `SessionNotFound` | 404 | no such session for this tenant (another tenant's session is not found either) |
  * | `AskInProgress` | 409 | the session is running an ask (`ask_id`); interrupt it or wait for its `ask_end` |
+| `ApprovalNotPending` | 409 | no tool call of the session waits for approval under `tool_use_id` (never did, was decided, or its ask ended) |
  * | `EventsExpired` | 410 | the events after `Last-Event-ID` are no longer kept |
  * | `PayloadTooLarge` | 413 | a body over the limit (`limit` bytes) |
  * | `UnsupportedMediaType` | 415 | a `content-type` the endpoint does not take |
@@ -69,6 +70,17 @@ export class SessionNotFound extends Schema.TaggedError<SessionNotFound>()(
 export class AskInProgress extends Schema.TaggedError<AskInProgress>()(
   "AskInProgress",
   { message: Schema.String, ask_id: Schema.String },
+  { httpApiStatus: 409 }
+) {}
+
+/**
+ * No tool call of the session waits for approval under `tool_use_id`: it never did, it was
+ * decided already, or its ask ended (interrupted, timed out) while it waited.
+ * @since 0.2.0
+ */
+export class ApprovalNotPending extends Schema.TaggedError<ApprovalNotPending>()(
+  "ApprovalNotPending",
+  { message: Schema.String, tool_use_id: Schema.String },
   { httpApiStatus: 409 }
 ) {}
 

@@ -15,6 +15,8 @@
  * | GET | `/v1/sessions/{id}/events` | resume after `Last-Event-ID` (or `?after=`): what was missed, then live |
  * | POST | `/v1/sessions/{id}/interrupt` | interrupt the running ask |
  * | GET | `/v1/sessions/{id}/history` | the conversation and usage |
+| GET | `/v1/sessions/{id}/approvals` | the tool calls waiting for approval |
+| POST | `/v1/sessions/{id}/approvals/{tool_use_id}` | decide one: `{"decision": "approve", "input"?}` or `{"decision": "deny", "reason"?}` |
  *
  * @since 0.2.0
  */
@@ -29,6 +31,7 @@ import {
 } from "effect/http-api"
 import { Message } from "../index.js"
 import {
+  ApprovalNotPending,
   AskInProgress,
   BadFile,
   BadRequest,
@@ -117,6 +120,46 @@ export const SseEvent = Schema.Struct({
   event: Schema.String,
   data: Schema.fromJsonString(ServerEvent.ServerEvent)
 })
+
+/**
+ * A tool call waiting for approval (what its `approval_request` event said, and since when).
+ * @since 0.2.0
+ */
+export const ApprovalInfo = Schema.Struct({
+  tool_use_id: Schema.String,
+  tool_name: Schema.String,
+  /** What the call would run with (approve with another `input` to change it). */
+  input: Schema.Unknown,
+  reason: Schema.optionalKey(Schema.String),
+  requested_at: Schema.String
+})
+/** @since 0.2.0 */
+export type ApprovalInfo = typeof ApprovalInfo.Type
+
+/**
+ * A decision about a waiting tool call: `approve` runs it (with `input` instead of the model's
+ * when given); `deny` does not, and the model reads `reason` as the call's error result.
+ * @since 0.2.0
+ */
+export const ApprovalDecision = Schema.Struct({
+  decision: Schema.Literals(["approve", "deny"]),
+  /** Why it is denied (only with `deny`), as the model reads it. */
+  reason: Schema.optionalKey(Schema.String),
+  /** The input to run the call with instead of the model's (only with `approve`). */
+  input: Schema.optionalKey(Schema.Unknown)
+}).check(
+  Schema.makeFilter((body) => {
+    if (body.decision === "deny" && "input" in body) {
+      return { path: ["input"], issue: "input goes with approve (to run an edited call); a denied call does not run" }
+    }
+    if (body.decision === "approve" && "reason" in body) {
+      return { path: ["reason"], issue: "reason goes with deny (the model reads it); an approved call just runs" }
+    }
+    return undefined
+  })
+)
+/** @since 0.2.0 */
+export type ApprovalDecision = typeof ApprovalDecision.Type
 
 const events = HttpApiSchema.StreamSse({ events: SseEvent })
 
@@ -216,6 +259,22 @@ export class Sessions extends HttpApiGroup.make("sessions")
       params: sessionId,
       success: Schema.Struct({ messages: Message.History, usage: ServerEvent.AskUsage }),
       error: SessionNotFound
+    }),
+    HttpApiEndpoint.get("approvals", "/v1/sessions/:id/approvals", {
+      params: sessionId,
+      success: Schema.Struct({ approvals: Schema.Array(ApprovalInfo) }),
+      error: SessionNotFound
+    }),
+    HttpApiEndpoint.post("decide", "/v1/sessions/:id/approvals/:tool_use_id", {
+      params: { id: Schema.String, tool_use_id: Schema.String },
+      payload: ApprovalDecision,
+      success: Schema.Struct({
+        tool_use_id: Schema.String,
+        decision: Schema.Literals(["approve", "deny"]),
+        /** The ask that goes on with the decision. */
+        ask_id: Schema.NullOr(Schema.String)
+      }),
+      error: [SessionNotFound, ApprovalNotPending]
     })
   )
   .middleware(InvalidInput)

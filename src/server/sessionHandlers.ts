@@ -5,14 +5,20 @@
 import { Duration, Effect, Layer, Stream } from "effect"
 import { HttpServerRequest, HttpServerResponse } from "effect/http"
 import { HttpApiBuilder, HttpApiMiddleware } from "effect/http-api"
-import type { Usage } from "../index.js"
-import { BadRequest, Unauthorized } from "./ApiError.js"
+import type { Approval, Usage } from "../index.js"
+import { ApprovalNotPending, BadRequest, Unauthorized } from "./ApiError.js"
 import * as EventLog from "./EventLog.js"
 import { describeIssues, issuesOf } from "./input.js"
 import { Api } from "./ServerApi.js"
 import type { AskUsage } from "./ServerEvent.js"
 import { type ServerSession, ServerSessions } from "./ServerSessions.js"
-import { Authentication, InvalidInput, type SessionInfo } from "./SessionApi.js"
+import {
+  type ApprovalDecision,
+  type ApprovalInfo,
+  Authentication,
+  InvalidInput,
+  type SessionInfo
+} from "./SessionApi.js"
 import * as Sse from "./sse.js"
 import { Tenant, type Tokens } from "./Tenancy.js"
 import { handleInfo, upload } from "./upload.js"
@@ -66,6 +72,25 @@ export const wireUsage = (usage: Usage.Usage): AskUsage => ({
   cache_read_input_tokens: usage.cacheReadTokens,
   cache_creation_input_tokens: usage.cacheWriteTokens
 })
+
+/** A waiting call as the API shows it. */
+const approvalInfo = (pending: Approval.Pending): ApprovalInfo => ({
+  tool_use_id: pending.toolUseId,
+  tool_name: pending.tool,
+  input: pending.input,
+  ...(pending.reason === undefined ? {} : { reason: pending.reason }),
+  requested_at: new Date(pending.requestedAt).toISOString()
+})
+
+/** What the model reads when a call is denied over HTTP without a reason. */
+const noReason = "the approver gave no reason"
+
+/** Applies an HTTP decision to the session's waiting call `toolUseId`. */
+const decide = (held: ServerSession, toolUseId: string, body: ApprovalDecision) =>
+  (body.decision === "approve"
+    ? held.session.approve(toolUseId, "input" in body ? { input: body.input } : undefined)
+    : held.session.deny(toolUseId, body.reason ?? noReason)
+  ).pipe(Effect.mapError((error) => new ApprovalNotPending({ tool_use_id: error.toolUseId, message: error.message })))
 
 /**
  * Options the handlers need.
@@ -173,6 +198,23 @@ export const sessionHandlers = (options: HandlerOptions) =>
             const tenant = yield* Tenant
             const held = yield* sessions.get(tenant.id, params.id)
             return { messages: yield* held.session.history, usage: wireUsage(yield* held.session.usage) }
+          })
+        )
+        .handle("approvals", ({ params }) =>
+          Effect.gen(function* () {
+            const tenant = yield* Tenant
+            const held = yield* sessions.get(tenant.id, params.id)
+            return { approvals: (yield* held.session.approvals).map(approvalInfo) }
+          })
+        )
+        .handle("decide", ({ params, payload }) =>
+          Effect.gen(function* () {
+            const tenant = yield* Tenant
+            const held = yield* sessions.get(tenant.id, params.id)
+            // read first: once decided, the ask may run to its end before this answers
+            const askId = held.runningAsk() ?? null
+            yield* decide(held, params.tool_use_id, payload)
+            return { tool_use_id: params.tool_use_id, decision: payload.decision, ask_id: askId }
           })
         )
     })

@@ -1,0 +1,310 @@
+/**
+ * Tool approval over HTTP: a tool marked with `Approval.require` pauses the ask's SSE stream at
+ * its `approval_request`; `GET .../approvals` lists the waiting call, `POST .../approvals/{id}`
+ * approves (optionally with edited input) or denies it, and the same stream goes on to `ask_end`.
+ */
+import * as FsP from "node:fs/promises"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { assert, describe, it } from "@effect/vitest"
+import { Context, Effect, Schema } from "effect"
+import { Approval, Mock, SessionStore, Tool } from "../../src/index.js"
+import { assertValidHistory, lastUserMessage, toolResultBlocks } from "../utils/events.js"
+import { call, createSession, openSse, type SseEvent, startServer, TOKEN_B } from "./helpers.js"
+
+const sent: Array<string> = []
+const sendEmail = Tool.make("send_email", {
+  description: "Sends an email.",
+  parameters: Schema.Struct({ to: Schema.String, body: Schema.String }),
+  handler: ({ to, body }) =>
+    Effect.sync(() => {
+      sent.push(`${to}: ${body}`)
+      return `sent to ${to}`
+    })
+})
+
+const emailInput = { to: "ana@example.com", body: "Q3 numbers attached" }
+
+/** The model emails Ana, then quotes what the tool gave back. */
+const script: Mock.Options = {
+  turns: [
+    Mock.toolCall("send_email", emailInput, "toolu_email"),
+    Mock.reply(({ lastToolResults }) => Mock.text(`Result: ${String(lastToolResults[0]?.content)}`))
+  ]
+}
+
+const agent = { tools: [Approval.require(sendEmail, { reason: "emails leave the company" })] }
+
+/** A server whose agent asks before each email, a session, and its ask's stream read up to the pause. */
+const pausedAsk = Effect.gen(function* () {
+  sent.length = 0
+  const started = yield* startServer(script, { agent })
+  const id = yield* createSession(started.url)
+  const stream = yield* openSse(started.url, "POST", `/v1/sessions/${id}/asks`, { body: { prompt: "Email Ana." } })
+  const before = yield* stream.until((event) => event.event === "approval_request")
+  return { ...started, id, stream, before, path: `/v1/sessions/${id}/approvals` }
+})
+
+const textOf = (events: ReadonlyArray<SseEvent>) =>
+  events
+    .filter((e) => e.event === "content_block_delta" && e.data.delta.type === "text_delta")
+    .map((e) => e.data.delta.text)
+    .join("")
+
+describe("tool approval over HTTP", () => {
+  it.live("the ask pauses at approval_request; GET lists the call, POST approve runs it and the stream goes on", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const { url, id, stream, before, path } = yield* pausedAsk
+        const request = before.at(-1)!
+        assert.deepStrictEqual(request.data, {
+          type: "approval_request",
+          tool_use_id: "toolu_email",
+          tool_name: "send_email",
+          input: emailInput,
+          reason: "emails leave the company"
+        })
+        assert.deepStrictEqual(sent, [])
+
+        const listed = yield* call(url, "GET", path)
+        assert.strictEqual(listed.status, 200)
+        assert.strictEqual(listed.body.approvals.length, 1)
+        const { requested_at, ...pending } = listed.body.approvals[0]
+        assert.deepStrictEqual(pending, {
+          tool_use_id: "toolu_email",
+          tool_name: "send_email",
+          input: emailInput,
+          reason: "emails leave the company"
+        })
+        assert.isFalse(Number.isNaN(Date.parse(requested_at)))
+        const info = yield* call(url, "GET", `/v1/sessions/${id}`)
+        assert.strictEqual(info.body.running_ask, before[0]!.data.ask_id)
+
+        const approved = yield* call(url, "POST", `${path}/toolu_email`, { body: { decision: "approve" } })
+        assert.strictEqual(approved.status, 200)
+        assert.deepStrictEqual(approved.body, {
+          tool_use_id: "toolu_email",
+          decision: "approve",
+          ask_id: before[0]!.data.ask_id
+        })
+
+        const after = yield* stream.toEnd
+        assert.deepStrictEqual(sent, ["ana@example.com: Q3 numbers attached"])
+        const result = after.find((e) => e.event === "tool_result")!
+        assert.strictEqual(result.data.content, "sent to ana@example.com")
+        assert.isFalse(result.data.is_error)
+        assert.strictEqual(textOf(after), "Result: sent to ana@example.com")
+        assert.strictEqual(after.at(-1)!.data.status, "completed")
+        // the ids run on without a gap across the pause
+        assert.deepStrictEqual(
+          [...before, ...after].map((e) => Number(e.id)),
+          [...before, ...after].map((_, i) => i + 1)
+        )
+
+        assert.deepStrictEqual((yield* call(url, "GET", path)).body, { approvals: [] })
+        const again = yield* call(url, "POST", `${path}/toolu_email`, { body: { decision: "approve" } })
+        assert.strictEqual(again.status, 409)
+        assert.strictEqual(again.body._tag, "ApprovalNotPending")
+        assert.strictEqual(again.body.tool_use_id, "toolu_email")
+        assert.include(again.body.message, "toolu_email")
+        const history = (yield* call(url, "GET", `/v1/sessions/${id}/history`)).body.messages
+        assertValidHistory(history)
+        assert.deepStrictEqual(
+          history.map((m: { role: string }) => m.role),
+          ["user", "assistant", "user", "assistant"]
+        )
+      })
+    )
+  )
+
+  it.live("POST deny: the call does not run, the model reads the reason as an error result, the ask completes", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const { url, id, stream, path, context } = yield* pausedAsk
+        const denied = yield* call(url, "POST", `${path}/toolu_email`, {
+          body: { decision: "deny", reason: "Not to external addresses." }
+        })
+        assert.strictEqual(denied.status, 200)
+        assert.strictEqual(denied.body.decision, "deny")
+        const after = yield* stream.toEnd
+        assert.deepStrictEqual(sent, [])
+        const result = after.find((e) => e.event === "tool_result")!
+        assert.strictEqual(result.data.content, "This tool call was denied: Not to external addresses.")
+        assert.isTrue(result.data.is_error)
+        assert.strictEqual(after.at(-1)!.data.status, "completed")
+        assert.strictEqual(textOf(after), "Result: This tool call was denied: Not to external addresses.")
+        // what the model was sent on its next turn
+        const requests = yield* Context.get(context, Mock.Recorder).requests
+        assert.deepStrictEqual(
+          toolResultBlocks(lastUserMessage(requests[1]!)).map((r) => [r.tool_use_id, r.content, r.is_error]),
+          [["toolu_email", "This tool call was denied: Not to external addresses.", true]]
+        )
+        assertValidHistory((yield* call(url, "GET", `/v1/sessions/${id}/history`)).body.messages)
+      })
+    )
+  )
+
+  it.live("POST deny without a reason: the model reads that no reason was given", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const { url, stream, path } = yield* pausedAsk
+        assert.strictEqual(
+          (yield* call(url, "POST", `${path}/toolu_email`, { body: { decision: "deny" } })).status,
+          200
+        )
+        const result = (yield* stream.toEnd).find((e) => e.event === "tool_result")!
+        assert.strictEqual(result.data.content, "This tool call was denied: the approver gave no reason")
+        assert.isTrue(result.data.is_error)
+        assert.deepStrictEqual(sent, [])
+      })
+    )
+  )
+
+  it.live("approve with input runs the edited call; the history keeps the model's own call", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const { url, id, stream, path } = yield* pausedAsk
+        const edited = { to: "ana@example.com", body: "Q3 numbers (reviewed)" }
+        const approved = yield* call(url, "POST", `${path}/toolu_email`, {
+          body: { decision: "approve", input: edited }
+        })
+        assert.strictEqual(approved.status, 200)
+        assert.strictEqual((yield* stream.toEnd).at(-1)!.data.status, "completed")
+        assert.deepStrictEqual(sent, ["ana@example.com: Q3 numbers (reviewed)"])
+        const history = (yield* call(url, "GET", `/v1/sessions/${id}/history`)).body.messages
+        assert.deepStrictEqual(
+          history[1].content.find((b: { type: string }) => b.type === "tool_use").input,
+          emailInput
+        )
+      })
+    )
+  )
+
+  it.live(
+    "another tenant gets 404 on both endpoints, a bad body is a 400 naming the field, an unknown id a 409; the call still waits",
+    () =>
+      Effect.scoped(
+        Effect.gen(function* () {
+          const { url, stream, path } = yield* pausedAsk
+          for (const [method, suffix, body] of [
+            ["GET", "", undefined],
+            ["POST", "/toolu_email", { decision: "approve" }],
+            ["POST", "/toolu_email", { decision: "deny", reason: "B says no" }]
+          ] as const) {
+            const response = yield* call(url, method, `${path}${suffix}`, { token: TOKEN_B, body })
+            assert.strictEqual(response.status, 404, `${method} ${suffix}`)
+            assert.strictEqual(response.body._tag, "SessionNotFound")
+          }
+          const unknownSession = yield* call(url, "GET", "/v1/sessions/sess_never/approvals")
+          assert.strictEqual(unknownSession.status, 404)
+          assert.strictEqual(unknownSession.body._tag, "SessionNotFound")
+
+          const cases: ReadonlyArray<readonly [unknown, string]> = [
+            [{}, "payload.decision"],
+            [{ decision: "maybe" }, "payload.decision"],
+            [{ decision: "deny", input: {} }, "payload.input"],
+            [{ decision: "approve", reason: "fine" }, "payload.reason"],
+            [{ decision: "deny", reason: 7 }, "payload.reason"],
+            [{ decision: "approve", note: "typo" }, "payload.note"],
+            ["{not json", "payload"]
+          ]
+          for (const [body, field] of cases) {
+            const response = yield* call(url, "POST", `${path}/toolu_email`, { body })
+            assert.strictEqual(response.status, 400, JSON.stringify(body))
+            assert.strictEqual(response.body._tag, "BadRequest")
+            assert.strictEqual(response.body.field, field, JSON.stringify(response.body))
+          }
+          const unknown = yield* call(url, "POST", `${path}/toolu_other`, { body: { decision: "approve" } })
+          assert.strictEqual(unknown.status, 409)
+          assert.strictEqual(unknown.body._tag, "ApprovalNotPending")
+          assert.strictEqual(unknown.body.tool_use_id, "toolu_other")
+          assert.include(unknown.body.message, "toolu_email")
+
+          // nothing of that decided the call: it still waits, and A's approval runs it
+          assert.deepStrictEqual(sent, [])
+          assert.deepStrictEqual(
+            (yield* call(url, "GET", path)).body.approvals.map((a: { tool_use_id: string }) => a.tool_use_id),
+            ["toolu_email"]
+          )
+          assert.strictEqual(
+            (yield* call(url, "POST", `${path}/toolu_email`, { body: { decision: "approve" } })).status,
+            200
+          )
+          assert.strictEqual((yield* stream.toEnd).at(-1)!.data.status, "completed")
+          assert.deepStrictEqual(sent, ["ana@example.com: Q3 numbers attached"])
+        })
+      )
+  )
+
+  it.live("interrupting a paused ask ends it; nothing waits, the history is valid and the next ask runs", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const { url, id, stream, path } = yield* pausedAsk
+        const interrupted = yield* call(url, "POST", `/v1/sessions/${id}/interrupt`)
+        assert.strictEqual(interrupted.body.interrupted, true)
+        assert.strictEqual((yield* stream.toEnd).at(-1)!.data.status, "interrupted")
+        assert.deepStrictEqual((yield* call(url, "GET", path)).body, { approvals: [] })
+        const late = yield* call(url, "POST", `${path}/toolu_email`, { body: { decision: "approve" } })
+        assert.strictEqual(late.status, 409)
+        assert.deepStrictEqual(sent, [])
+        assertValidHistory((yield* call(url, "GET", `/v1/sessions/${id}/history`)).body.messages)
+        const next = yield* openSse(url, "POST", `/v1/sessions/${id}/asks`, { body: { prompt: "Never mind." } })
+        assert.strictEqual((yield* next.toEnd).at(-1)!.data.status, "completed")
+      })
+    )
+  )
+
+  it.live("the OpenAPI document describes both approval endpoints", () =>
+    Effect.scoped(
+      Effect.gen(function* () {
+        const { url } = yield* startServer(script, { agent })
+        const openapi = (yield* call(url, "GET", "/openapi.json", { token: null })).body
+        assert.includeMembers(Object.keys(openapi.paths["/v1/sessions/{id}/approvals"]), ["get"])
+        const decide = openapi.paths["/v1/sessions/{id}/approvals/{tool_use_id}"].post
+        assert.includeMembers(Object.keys(decide.responses), ["200", "400", "404", "409"])
+        assert.isDefined(decide.requestBody.content["application/json"])
+      })
+    )
+  )
+
+  it.live(
+    "on a session store, a restart while a call waits ends the ask interrupted: the call is answered with an error result and nothing waits after it (the pause is not durable yet)",
+    () =>
+      Effect.scoped(
+        Effect.gen(function* () {
+          sent.length = 0
+          const directory = yield* Effect.acquireRelease(
+            Effect.promise(() => FsP.mkdtemp(Path.join(Os.tmpdir(), "dh-server-approval-"))),
+            (directory) => Effect.promise(() => FsP.rm(directory, { recursive: true, force: true }))
+          )
+          const options = { agent, store: SessionStore.layerFileSystem({ directory }) }
+          const id = yield* Effect.scoped(
+            Effect.gen(function* () {
+              const { url } = yield* startServer(script, options)
+              const id = yield* createSession(url)
+              const stream = yield* openSse(url, "POST", `/v1/sessions/${id}/asks`, { body: { prompt: "Email Ana." } })
+              yield* stream.until((event) => event.event === "approval_request")
+              yield* stream.close
+              return id
+            })
+          )
+          const { url } = yield* startServer(script, options)
+          const path = `/v1/sessions/${id}/approvals`
+          assert.deepStrictEqual((yield* call(url, "GET", path)).body, { approvals: [] })
+          const late = yield* call(url, "POST", `${path}/toolu_email`, { body: { decision: "approve" } })
+          assert.strictEqual(late.status, 409)
+          const log = yield* (yield* openSse(url, "GET", `/v1/sessions/${id}/events?after=0`)).toEnd
+          assert.strictEqual(log.at(-1)!.data.type, "ask_end")
+          assert.strictEqual(log.at(-1)!.data.status, "interrupted")
+          const history = (yield* call(url, "GET", `/v1/sessions/${id}/history`)).body.messages
+          assertValidHistory(history)
+          assert.deepStrictEqual(
+            toolResultBlocks(history.at(-1)).map((r) => [r.tool_use_id, r.is_error]),
+            [["toolu_email", true]]
+          )
+          assert.deepStrictEqual(sent, [])
+        })
+      ),
+    60_000
+  )
+})
