@@ -205,7 +205,8 @@ export const makeWithClient = (client: Client, options: FromClientOptions): Effe
  * ```ts
  * import { Effect } from "effect"
  * import { OpenAI } from "data-harness"
- * const service = Effect.runSync(OpenAI.make({ preset: "ollama", model: "qwen3:8b" }))
+ * // the client's connection pool closes with the scope
+ * const service = Effect.scoped(OpenAI.make({ preset: "ollama", model: "qwen3:8b" }))
  * ```
  * @since 0.2.0
  */
@@ -222,15 +223,13 @@ export const make = Effect.fnUntraced(function* (options: Options) {
             yield* Config.option(Config.Redacted(preset.apiKeyEnv)).pipe(Effect.orElseSucceed(Option.none))
           )
         : undefined
-  const client = yield* Effect.sync(() =>
-    SdkClient.make({
-      preset,
-      baseURL,
-      key,
-      clientOptions: options.clientOptions,
-      transport: options.transport
-    })
-  )
+  const client = yield* SdkClient.make({
+    preset,
+    baseURL,
+    key,
+    clientOptions: options.clientOptions,
+    transport: options.transport
+  })
   return Service.make(client, setupOf(options, preset, key, baseURL, key === undefined && preset.apiKey === "required"))
 })
 

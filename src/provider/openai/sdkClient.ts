@@ -10,7 +10,7 @@
  * @internal
  */
 
-import { Redacted } from "effect"
+import { Effect, Redacted, type Scope } from "effect"
 import OpenAISdk, { type ClientOptions } from "openai"
 import * as NodeFetch from "../http/nodeFetch.js"
 import * as Sdk from "../http/sdkClient.js"
@@ -96,17 +96,21 @@ const scrubbingLogger = (logger: Sdk.SdkLogger, key: Redacted.Redacted<string>):
 }
 
 /**
- * A new SDK client for `setup`.
+ * A new SDK client for `setup`; its `node:http` pool (the default transport) is closed with the
+ * scope.
  * @internal
  */
-export const make = (setup: ClientSetup): OpenAISdk => {
+export const make = (setup: ClientSetup): Effect.Effect<OpenAISdk, never, Scope.Scope> =>
+  Effect.map(Sdk.usesNodeTransport(setup) ? NodeFetch.scoped() : Effect.succeed(undefined), (fetch) =>
+    withFetch(setup, fetch ?? setup.clientOptions?.fetch ?? globalThis.fetch)
+  )
+
+const withFetch = (setup: ClientSetup, fetch: typeof globalThis.fetch): OpenAISdk => {
   const { preset, key } = setup
   const openai = preset.name === "openai"
   const client = new OpenAISdk({
     ...setup.clientOptions,
-    fetch: withErrorBodies(
-      Sdk.usesNodeTransport(setup) ? NodeFetch.make() : (setup.clientOptions?.fetch ?? globalThis.fetch)
-    ),
+    fetch: withErrorBodies(fetch),
     apiKey: key !== undefined ? Redacted.value(key) : noKey,
     // the SDK would read these from the environment: only OpenAI's own preset sends them
     organization: openai ? (setup.clientOptions?.organization ?? undefined) : null,
