@@ -12,6 +12,7 @@
  */
 
 import { Schema } from "effect"
+import { mergeCounts } from "./counts.js"
 import { Partial, ProviderError } from "./HarnessError.js"
 import * as Message from "./Message.js"
 import { NormalizedResponse } from "./NormalizedResponse.js"
@@ -109,7 +110,7 @@ export class TurnAccumulator {
   /** Applies a wire usage object as `Usage.merge` does: present counters replace earlier ones. */
   private count(wire: Usage.WireUsage | null | undefined): void {
     if (wire == null) return
-    this.counters = Usage.mergeCounts(this.counters ?? Usage.empty, wire)
+    this.counters = mergeCounts(this.counters ?? Usage.empty, wire)
     this.built = undefined
   }
 

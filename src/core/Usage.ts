@@ -13,6 +13,7 @@
  * @since 0.1.0
  */
 import { Schema } from "effect"
+import { mergeCounts } from "./counts.js"
 
 // schema
 
@@ -95,27 +96,10 @@ export const merge = (self: Usage, wire: WireUsage | null | undefined): Usage =>
   wire == null ? self : new Usage(mergeCounts(self, wire))
 
 /**
- * The four counters as plain numbers (a `Usage` is one too).
- * @internal
+ * The four counters as plain numbers (a `Usage` is one too): what the price arithmetic takes.
+ * @since 0.2.0
  */
-export interface Counts {
-  readonly inputTokens: number
-  readonly outputTokens: number
-  readonly cacheReadTokens: number
-  readonly cacheWriteTokens: number
-}
-
-/**
- * {@link merge} on plain counters, with no schema-checked `Usage` built: for a turn that
- * applies several wire usages and builds its `Usage` once, when it is read.
- * @internal
- */
-export const mergeCounts = (self: Counts, wire: WireUsage): Counts => ({
-  inputTokens: wire.input_tokens ?? self.inputTokens,
-  outputTokens: wire.output_tokens ?? self.outputTokens,
-  cacheReadTokens: wire.cache_read_input_tokens ?? self.cacheReadTokens,
-  cacheWriteTokens: wire.cache_creation_input_tokens ?? self.cacheWriteTokens
-})
+export type { Counts } from "./counts.js"
 
 /**
  * Encodes a usage as the Anthropic wire usage object.
