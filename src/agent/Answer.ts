@@ -35,7 +35,38 @@ export const name = "answer"
 
 const DESCRIPTION =
   "Give the final answer as a value (a number, string, list or object). " +
-  "Call it once you have the result; it becomes the run's structured answer."
+  "Call it once you have the result; it becomes the run's structured answer. " +
+  "Name the data handles it came from in sources."
+
+const SOURCES_DESCRIPTION =
+  "The names of the data handles (tables, saved results) this answer came from, as list_variables shows them."
+
+/** The optional `sources` parameter of the answer tool. */
+const Sources = Schema.optionalKey(Schema.Array(Schema.String).annotate({ description: SOURCES_DESCRIPTION }))
+
+/**
+ * Records the answer with its sources: each must name a handle of the session (compared ignoring
+ * case, kept as the handle's own name); an unknown name is an error result and nothing is recorded.
+ */
+const recordWithSources = (context: Tool.Context, value: unknown, sources: ReadonlyArray<string> | undefined) =>
+  sources === undefined
+    ? record(context, value)
+    : Effect.flatMap(
+        Effect.forEach(sources, (source) =>
+          Effect.map(context.data.get(source), (handle) => [source, handle] as const)
+        ),
+        (found) => {
+          const missing = found.filter(([, handle]) => handle === undefined).map(([source]) => source)
+          if (missing.length > 0) {
+            return Effect.fail(
+              `No data handle named ${missing.map((m) => JSON.stringify(m)).join(", ")}: sources must name handles ` +
+                "that list_variables shows. The answer was not recorded; call answer again."
+            )
+          }
+          const names = [...new Set(found.map(([, handle]) => handle!.name))]
+          return Effect.as(context.setAnswer(value, names), "Answer recorded.")
+        }
+      )
 
 const TYPED_DESCRIPTION =
   "Give the final answer, as its input schema describes. Call it once you have the result; " +
@@ -47,8 +78,8 @@ const TYPED_DESCRIPTION =
  */
 export const answer: Tool.Tool = Tool.make(name, {
   description: DESCRIPTION,
-  parameters: Schema.Struct({ value: Schema.Unknown }),
-  handler: ({ value }, context) => Effect.as(context.setAnswer(value), "Answer recorded.")
+  parameters: Schema.Struct({ value: Schema.Unknown, sources: Sources }),
+  handler: ({ value, sources }, context) => recordWithSources(context, value, sources)
 })
 
 /**
@@ -125,7 +156,10 @@ const wrapped = (schema: JsonSchema): JsonSchema => {
   const { $defs, ...rest } = schema as Record<string, unknown>
   const out: Record<string, unknown> = {
     type: "object",
-    properties: { value: rest },
+    properties: {
+      value: rest,
+      sources: { type: "array", items: { type: "string" }, description: SOURCES_DESCRIPTION }
+    },
     required: ["value"],
     additionalProperties: false
   }
@@ -145,8 +179,8 @@ const ofEffectSchema = (schema: Schema.Top & { readonly DecodingServices: never 
   }
   return Tool.make(name, {
     description: TYPED_DESCRIPTION,
-    parameters: Schema.Struct({ value: schema }),
-    handler: ({ value }, context) => record(context, value)
+    parameters: Schema.Struct({ value: schema, sources: Sources }),
+    handler: ({ value, sources }, context) => recordWithSources(context, value, sources)
   })
 }
 
@@ -160,7 +194,10 @@ const ofStandardSchema = (schema: StandardSchemaV1, jsonSchema: JsonSchema | und
   })
   if (direct.invalidOptions === undefined || direct.invalidOptions.option !== `${name}.parameters`) return direct
   // not an object: `{ value }` around it, validated by the schema itself
-  const valueSchema: StandardSchemaV1<unknown, { readonly value: unknown }> = {
+  const valueSchema: StandardSchemaV1<
+    unknown,
+    { readonly value: unknown; readonly sources?: ReadonlyArray<string> | undefined }
+  > = {
     "~standard": {
       version: 1,
       vendor: schema["~standard"].vendor,
@@ -168,9 +205,13 @@ const ofStandardSchema = (schema: StandardSchemaV1, jsonSchema: JsonSchema | und
         if (typeof input !== "object" || input === null || !("value" in input)) {
           return { issues: [{ message: "Missing key", path: ["value"] }] }
         }
+        const sources = (input as { sources?: unknown }).sources
+        if (sources !== undefined && !(Array.isArray(sources) && sources.every((s) => typeof s === "string"))) {
+          return { issues: [{ message: "Expected an array of handle names", path: ["sources"] }] }
+        }
         const result = await schema["~standard"].validate((input as { value: unknown }).value)
         return result.issues === undefined
-          ? { value: { value: result.value } }
+          ? { value: { value: result.value, sources: sources as ReadonlyArray<string> | undefined } }
           : { issues: result.issues.map((issue) => ({ ...issue, path: ["value", ...(issue.path ?? [])] })) }
       }
     }
@@ -179,7 +220,7 @@ const ofStandardSchema = (schema: StandardSchemaV1, jsonSchema: JsonSchema | und
     description: TYPED_DESCRIPTION,
     parameters: valueSchema,
     jsonSchema: wrapped(direct.inputSchema),
-    handler: ({ value }, context) => record(context, value)
+    handler: ({ value, sources }, context) => recordWithSources(context, value, sources)
   })
 }
 

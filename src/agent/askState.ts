@@ -73,7 +73,7 @@ export class AskState {
   /** The usage of the attempts that ended (committed, retried or given up). */
   usage: Usage.Usage = Usage.empty
   /** What the model passed to the `answer` tool. */
-  answer: { readonly value: unknown } | undefined = undefined
+  answer: { readonly value: unknown; readonly sources?: ReadonlyArray<string> } | undefined = undefined
   /** Typed answers refused (invalid, or missing at the end) so far in this ask. */
   answerRefusals = 0
   /** The model turn attempt in progress, not yet committed (what a partial turn keeps). */
@@ -107,7 +107,8 @@ export class AskState {
       answeredBy: [...this.answeredBy],
       cost: this.control.cost,
       turnCosts: [...this.control.turnCosts],
-      ...(this.answer !== undefined ? { value: this.answer.value } : {})
+      ...(this.answer !== undefined ? { value: this.answer.value } : {}),
+      ...(this.answer?.sources !== undefined ? { sources: this.answer.sources } : {})
     })
   }
 

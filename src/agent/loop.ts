@@ -131,8 +131,8 @@ const makeAsk = (
       get data() {
         return session.data
       },
-      setAnswer: (value) => {
-        state.answer = { value }
+      setAnswer: (value, sources) => {
+        state.answer = sources === undefined ? { value } : { value, sources }
       }
     }
   }

@@ -46,7 +46,7 @@ export interface ToolEnv {
   readonly config: Config
   readonly visible: Ref.Ref<ReadonlySet<string>>
   readonly data: Data.Store
-  readonly setAnswer: (value: unknown) => void
+  readonly setAnswer: (value: unknown, sources: ReadonlyArray<string> | undefined) => void
 }
 
 const contextOf = (env: ToolEnv, toolUseId: string, index: ToolIndex): Tool.Context => ({
@@ -60,7 +60,7 @@ const contextOf = (env: ToolEnv, toolUseId: string, index: ToolIndex): Tool.Cont
       for (const name of names) if (index.byName.has(name)) next.add(name)
       return next
     }),
-  setAnswer: (value) => Effect.sync(() => env.setAnswer(value))
+  setAnswer: (value, sources) => Effect.sync(() => env.setAnswer(value, sources))
 })
 
 /**

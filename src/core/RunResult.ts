@@ -42,6 +42,9 @@ const noCosts = Effect.sync((): ReadonlyArray<Cost> => [])
  * - `stopReason`: why the last turn ended
  * - `usage`: summed over every turn and attempt (a fallback chain's dropped attempts included)
  * - `value`: what the model passed to the `answer` tool, if it did
+ * - `sources`: the data handles the model said that answer came from (the `answer` tool's
+ *   `sources`, each checked to exist; `session.lineage(name)` gives each one's chain back to what
+ *   was put)
  * - `answeredBy`: for each completed turn, in order, the provider and model that answered it
  *   (empty when decoded from a result written before the field existed)
  * - `cost`: the run's dollar cost at the `Pricing` table (every attempt, and compaction summaries;
@@ -63,6 +66,7 @@ export class RunResult extends Schema.Class<RunResult>("data-harness/RunResult")
   stopReason: AnyStopReason,
   usage: Usage,
   value: Schema.optionalKey(Schema.Unknown),
+  sources: Schema.optionalKey(Schema.Array(Schema.String)),
   answeredBy: Schema.Array(TurnModel).pipe(
     Schema.withDecodingDefaultKey(noTurns),
     Schema.withConstructorDefault(noTurns)

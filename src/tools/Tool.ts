@@ -42,8 +42,11 @@ export interface Context {
   readonly reveal: (...names: ReadonlyArray<string>) => Effect.Effect<void>
   /** The session's data handles. */
   readonly data: Data.Store
-  /** Sets the run's structured answer (`RunResult.value`). */
-  readonly setAnswer: (value: unknown) => Effect.Effect<void>
+  /**
+   * Sets the run's structured answer (`RunResult.value`), with the names of the handles it came
+   * from (`RunResult.sources`), when given.
+   */
+  readonly setAnswer: (value: unknown, sources?: ReadonlyArray<string>) => Effect.Effect<void>
 }
 
 /**

@@ -179,3 +179,60 @@ describe("typed answers", () => {
     )
   )
 })
+
+describe("an answer's sources", () => {
+  it.effect(
+    "the answer names the handles it came from: RunResult.sources, as the handles are named, with their lineage",
+    () =>
+      Effect.gen(function* () {
+        const agent = yield* Agent.make()
+        const session = yield* agent.session()
+        yield* session.put("sales", [
+          { region: "EU", revenue: 120 },
+          { region: "US", revenue: 80 }
+        ])
+        const result = yield* session.askResult("Total revenue?")
+        assert.deepStrictEqual(result.value, 200)
+        assert.deepStrictEqual(result.sources, ["totals", "sales"])
+        // each source's chain back to what was put
+        const lineage = yield* session.lineage("totals")
+        assert.include(JSON.stringify(lineage), "sales")
+        // the model was refused an unknown source first, and nothing was recorded then
+        const requests = yield* (yield* Mock.Recorder).requests
+        const refusal = requests[2]!.messages.at(-1)!.content[0] as { content: string; is_error: boolean }
+        assert.isTrue(refusal.is_error)
+        assert.include(refusal.content, 'No data handle named "revenue_table"')
+        assertValidHistory(yield* session.history)
+      }).pipe(
+        Effect.scoped,
+        Effect.provide(
+          Mock.layer({
+            turns: [
+              Mock.toolCall("sql", { query: "SELECT sum(revenue) AS total FROM sales", save_as: "totals" }),
+              Mock.toolCall("answer", { value: 200, sources: ["revenue_table"] }),
+              Mock.toolCall("answer", { value: 200, sources: ["TOTALS", "sales", "totals"] }),
+              Mock.text("200.")
+            ]
+          })
+        )
+      )
+  )
+
+  it.effect("a typed answer that is not an object takes sources beside its value", () =>
+    Effect.gen(function* () {
+      const agent = yield* Agent.make({ answer: Schema.Array(Schema.Number) })
+      const session = yield* agent.session()
+      yield* session.put("primes", [{ p: 2 }, { p: 3 }, { p: 5 }])
+      const result = yield* session.askResult("The first primes?")
+      assert.deepStrictEqual(result.value, [2, 3, 5])
+      assert.deepStrictEqual(result.sources, ["primes"])
+      const schema = answerToolOf(yield* (yield* Mock.Recorder).requests).input_schema
+      assert.deepStrictEqual(Object.keys(schema.properties as object), ["value", "sources"])
+    }).pipe(
+      Effect.scoped,
+      Effect.provide(
+        Mock.layer({ turns: [Mock.toolCall("answer", { value: [2, 3, 5], sources: ["primes"] }), Mock.text("Done.")] })
+      )
+    )
+  )
+})
