@@ -33,8 +33,10 @@ export interface Sample {
 
 const CONTENDERS: ReadonlyArray<Contender> = ["floor", "sdk", "harness"]
 
-/** The ratio target of the harness to the raw SDK at this size, if any. */
-const ratioTarget = (n: number) => (n >= 1_000_000 ? 1.15 : undefined)
+/** The ratio target of the harness to the raw SDK at this size, if any (issue 12: at most 0.65). */
+const ratioTarget = (n: number) => (n >= 1_000_000 ? 0.65 : undefined)
+/** The aim for the harness against the floor at this size (issue 12: within 1.25x of it). */
+const floorTarget = (n: number) => (n >= 1_000_000 ? 1.25 : undefined)
 
 /**
  * Streams `n` deltas `repetitions` times per contender and returns the table rows.
@@ -101,6 +103,18 @@ export const benchStreaming = async (
       value: cpu,
       unit: "x",
       detail: reps.map((rep) => rep[contender].cpuMs / rep.sdk.cpuMs)
+    })
+  }
+  if (contenders.includes("harness") && contenders.includes("floor")) {
+    const target = floorTarget(n)
+    const wall = median(reps.map((rep) => rep.harness.wallMs / rep.floor.wallMs))
+    rows.push({
+      benchmark,
+      contender: "harness / floor (wall time)",
+      value: wall,
+      unit: "x",
+      ...(target !== undefined ? { target: `<= ${target}`, ok: wall <= target } : {}),
+      detail: reps.map((rep) => rep.harness.wallMs / rep.floor.wallMs)
     })
   }
   return rows
