@@ -6,6 +6,7 @@
  * | --- | --- |
  * | streaming | events/s reading one SSE response of N deltas: floor, raw SDK, `agent.runStream` |
  * | memory | peak RSS / heap growth while 1,000,000 deltas stream through `runStream` |
+ * | deadlines | the pull deadlines (`withPullDeadlines`) against effect's per-pull timeouts: 1,000,000 events, and 1,000 streams at 20 ms/event |
  * | snapshots | 1,000,000 deltas through `Accumulate.summary` / `Accumulate.snapshots`: events/s, peak RSS growth |
  * | concurrency | 1,000 sessions streaming at once, 20 ms per delta: delivery gap p50/p99, CPU |
  * | interrupt | interrupting a streaming ask until the server sees its socket close, p50/p99 |
@@ -29,6 +30,7 @@ import { fileURLToPath } from "node:url"
 import { benchAnthropicAdapter } from "./anthropic-adapter.js"
 import { benchCluster } from "./cluster.js"
 import { benchConcurrency } from "./concurrency.js"
+import { benchDeadlines } from "./deadlines.js"
 import { benchInterrupt } from "./interrupt.js"
 import { benchLoop } from "./loop.js"
 import { benchMemory } from "./memory.js"
@@ -134,6 +136,14 @@ try {
   await server.stop()
 }
 await section("snapshots", () => benchSnapshots({ n: quick ? 100_000 : 1_000_000, runs: quick ? 1 : 3 }))
+await section("deadlines", () =>
+  benchDeadlines({
+    n: quick ? 100_000 : 1_000_000,
+    repetitions: quick ? 1 : 3,
+    streams: quick ? 100 : 1000,
+    events: quick ? 20 : 100
+  })
+)
 await section("store", () =>
   benchStore({ commits: quick ? 200 : 1000, sessions: quick ? 500 : 10_000, asks: quick ? 100 : 500 })
 )
