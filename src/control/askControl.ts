@@ -9,97 +9,35 @@
  *
  * @internal
  */
-import { type Context, Effect, Option, Ref } from "effect"
+import { Effect, Ref } from "effect"
 import * as Cost from "../core/Cost.js"
 import {
   BudgetExceeded,
   type HarnessError,
   type HookFailed,
   type HookPoint,
-  type Partial,
   type RunStopped
 } from "../core/HarnessError.js"
 import type * as Message from "../core/Message.js"
 import type { StoreError } from "../core/StoreError.js"
 import * as Usage from "../core/Usage.js"
-import type * as Data from "../data/Data.js"
 import type * as Provider from "../provider/Provider.js"
 import type * as Tool from "../tools/Tool.js"
-import * as Approval from "./Approval.js"
+import type * as Approval from "./Approval.js"
+import type { AskEnv } from "./askEnv.js"
 import type * as Compaction from "./Compaction.js"
 import { compactNearWindow } from "./compact.js"
-import { type AgentControl, priceOf, type SessionControl } from "./control.js"
+import { priceOf } from "./control.js"
 import type * as Hooks from "./Hooks.js"
 import { runHook } from "./hookRun.js"
-import type { Resolved } from "./limits.js"
-import {
-  CostSum,
-  computeLeft,
-  Meter,
-  messageOf,
-  type Over,
-  overBeforeModel,
-  overBeforeTool,
-  type Scoped
-} from "./meter.js"
+import { CostSum, Meter, messageOf, type Over, overBeforeModel, type Scoped } from "./meter.js"
 import { inputCost } from "./Pricing.js"
 import { partsOf } from "./rates.js"
 import { estimate } from "./Tokens.js"
+import { anyMarked, type Gate, gate, requestApproval, runTool, type ToolCallControl } from "./toolCall.js"
 
-/**
- * What the ask's control reads of the loop.
- * @internal
- */
-export interface AskEnv {
-  readonly agent: AgentControl
-  readonly session: SessionControl
-  readonly provider: Provider.Service
-  // biome-ignore lint/suspicious/noExplicitAny: the captured services of the hooks
-  readonly context: Context.Context<any>
-  /** The agent's hooks, then the ask's. */
-  readonly hooks: Hooks.Any | undefined
-  /** The ask's own limits, else the agent's default for asks. */
-  readonly limits: Resolved | undefined
-  readonly history: Ref.Ref<Message.History>
-  /** Replaces the history with a compacted one (with a session store, committed to it). */
-  readonly replace: (history: Message.History) => Effect.Effect<void, StoreError>
-  readonly data: () => Data.Store
-  readonly turn: () => number
-  readonly usage: () => Usage.Usage
-  /** Adds usage the ask spent outside its model turns (a compaction's summary) to the ask's. */
-  readonly addUsage: (usage: Usage.Usage) => void
-  /** The ask's output so far, for errors. */
-  readonly partial: () => Partial
-  /** Monotonic milliseconds. */
-  readonly now: () => number
-  /** Wall-clock milliseconds (for records). */
-  readonly wallNow: () => number
-  /** The agent's tools. */
-  readonly tools: ReadonlyArray<Tool.Any>
-  readonly tool: (name: string) => Tool.Any | undefined
-}
-
-const marks = new WeakMap<ReadonlyArray<Tool.Any>, boolean>()
-
-/** Whether any of the tools is marked for approval (once per tool list). */
-const anyMarked = (tools: ReadonlyArray<Tool.Any>): boolean => {
-  let marked = marks.get(tools)
-  if (marked === undefined) {
-    marked = tools.some((tool) => Approval.requirement(tool) !== undefined)
-    marks.set(tools, marked)
-  }
-  return marked
-}
-
-/**
- * What happens to a tool call: it runs (with this input), is denied (the model reads `message`),
- * or waits for approval first.
- * @internal
- */
-export type Gate =
-  | { readonly _tag: "Run"; readonly input: unknown }
-  | { readonly _tag: "Deny"; readonly message: string }
-  | { readonly _tag: "Approval"; readonly input: unknown; readonly reason: string | undefined }
+export type { AskEnv } from "./askEnv.js"
+export type { Gate } from "./toolCall.js"
 
 /**
  * The control of one ask.
@@ -121,6 +59,8 @@ export class AskControl {
   readonly guardsModel: boolean
   readonly guardsTools: boolean
   readonly compacts: boolean
+  /** What the tool call functions need of this control. */
+  private readonly toolCalls: ToolCallControl
 
   constructor(readonly env: AskEnv) {
     const { agent, session, limits, hooks } = env
@@ -137,6 +77,14 @@ export class AskControl {
     this.guardsTools =
       budgeted || hooks?.beforeTool !== undefined || hooks?.afterTool !== undefined || anyMarked(env.tools)
     this.compacts = agent.compaction.auto
+    this.toolCalls = {
+      env,
+      scopes: this.scopes,
+      live: () => this.live(),
+      exceeded: (over, what) => this.exceeded(over, what),
+      hook: (point, tool, run) => this.hook(point, tool, run),
+      context: () => this.context()
+    }
   }
 
   // accounting
@@ -279,31 +227,7 @@ export class AskControl {
 
   /** Before a tool call: the hooks, then the tool's own approval mark. */
   gate(use: Message.ToolUseBlock): Effect.Effect<Gate, HarnessError> {
-    const hook = this.env.hooks?.beforeTool
-    const marked = this.env.tool(use.name)
-    const requirement = marked === undefined ? undefined : Approval.requirement(marked)
-    const byMark = (input: unknown): Gate =>
-      requirement !== undefined && (requirement.when === undefined || requirement.when(input))
-        ? { _tag: "Approval", input, reason: requirement.reason }
-        : { _tag: "Run", input }
-    if (hook === undefined) return Effect.succeed(byMark(use.input))
-    const decided = hook({ ...this.context(), toolUseId: use.id, name: use.name, input: use.input })
-    return Effect.map(this.hook("beforeTool", use.name, decided), (decision): Gate => {
-      switch (decision?._tag) {
-        case "Deny":
-          return { _tag: "Deny", message: decision.message }
-        case "ReplaceInput":
-          return byMark(decision.input)
-        case "RequireApproval":
-          return {
-            _tag: "Approval",
-            input: decision.input ?? use.input,
-            reason: decision.reason ?? requirement?.reason
-          }
-        default:
-          return byMark(use.input)
-      }
-    })
+    return gate(this.toolCalls, use)
   }
 
   /** Registers a call as waiting for approval (see `Approval`): the wait for its decision. */
@@ -312,15 +236,7 @@ export class AskControl {
     input: unknown,
     reason: string | undefined
   ): { readonly decision: Effect.Effect<Approval.Decision>; readonly release: Effect.Effect<void> } {
-    return this.env.session.approvals.register(
-      new Approval.Pending({
-        toolUseId: use.id,
-        tool: use.name,
-        input,
-        ...(reason === undefined ? {} : { reason }),
-        requestedAt: this.env.wallNow()
-      })
-    )
+    return requestApproval(this.env, use, input, reason)
   }
 
   /**
@@ -332,51 +248,7 @@ export class AskControl {
     input: unknown,
     call: (input: unknown) => Effect.Effect<Tool.Outcome>
   ): Effect.Effect<Tool.Outcome, HarnessError> {
-    return Effect.suspend(() => {
-      const compute = this.env.agent.budget.compute.has(use.name)
-      const over = overBeforeTool(this.scopes, compute, this.live())
-      if (over !== undefined) return Effect.fail(this.exceeded(over, `tool call (${use.name})`))
-      const start = this.env.now()
-      const left = compute ? computeLeft(this.scopes) : undefined
-      const bounded =
-        left === undefined
-          ? Effect.map(call(input), Option.some)
-          : Effect.timeoutOption(call(input), Math.max(0, left.ms))
-      // the time is counted first, so that a BudgetExceeded for it says what was spent
-      const counted = Effect.onExit(bounded, () =>
-        Effect.sync(() => {
-          if (!compute) return
-          const elapsed = this.env.now() - start
-          for (const { meter } of this.scopes) meter.toolCpuMs += elapsed
-        })
-      )
-      const measured = Effect.flatMap(counted, (outcome): Effect.Effect<Tool.Outcome, HarnessError> => {
-        if (Option.isSome(outcome)) return Effect.succeed(outcome.value)
-        const { scoped } = left!
-        const over: Over = {
-          scope: scoped.scope,
-          limit: "toolCpuMs",
-          allowed: scoped.limits.toolCpuMs!,
-          spent: scoped.meter.spent(this.live())
-        }
-        return Effect.fail(this.exceeded(over, `${use.name} call to finish (it was stopped)`))
-      })
-      const hook = this.env.hooks?.afterTool
-      if (hook === undefined) return measured
-      return Effect.flatMap(measured, (result) => {
-        const context: Hooks.AfterTool = {
-          ...this.context(),
-          toolUseId: use.id,
-          name: use.name,
-          input,
-          result,
-          durationMs: this.env.now() - start
-        }
-        return Effect.map(this.hook("afterTool", use.name, hook(context)), (decision) =>
-          decision?._tag === "ReplaceResult" ? decision.result : result
-        )
-      })
-    })
+    return runTool(this.toolCalls, use, input, call)
   }
 
   // compaction

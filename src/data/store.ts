@@ -6,68 +6,21 @@
 import { randomBytes } from "node:crypto"
 import * as NodePath from "node:path"
 import { Clock, Effect, Exit } from "effect"
-import { DataError } from "../core/HarnessError.js"
-import { readParsed } from "./duckdb/readOnly.js"
-import { tableReferences } from "./duckdb/references.js"
+import type { DataError } from "../core/HarnessError.js"
 import type { Limits } from "./duckdb/settings.js"
-import { asSubquery } from "./duckdb/sqlText.js"
 import * as DuckDB from "./duckdb.js"
-import { chainOf, mergeChains } from "./lineage.js"
-import { versionOf } from "./lineageView.js"
-import type { BackingFile, Handle, PutOptions, SelectOptions, Source, Store } from "./model.js"
+import { chainOf } from "./lineage.js"
+import type { BackingFile, Handle, PutOptions, SelectOptions, Store } from "./model.js"
 import { HandleIndex, normalizeName } from "./names.js"
 import { findProblem } from "./plainData.js"
+import { handlesReadBy, lineageOf, originOf } from "./provenance.js"
 import { SessionDatabase } from "./sessionDatabase.js"
-import { isSqlTable, snapshotOf, tableSnapshot } from "./snapshots.js"
-import { mentions } from "./tableSync.js"
+import { snapshotOf, tableSnapshot } from "./snapshots.js"
+import { fileError, renamed, unsupported } from "./storeErrors.js"
 import { type Origin, PUT_BY_USER, stepOf, storedHandle } from "./versions.js"
 
 const DEFAULT_PREVIEW_ROWS = 50
 const DEFAULT_MAX_RESULT_ROWS = 1_000_000
-
-const unsupported = (name: string, message: string) =>
-  new DataError({ reason: "UnsupportedValue", name, message: `Cannot put "${name}": ${message}` })
-
-/** The `DataError` of a file that could not be put, with DuckDB's internal table name replaced. */
-const fileError =
-  (name: string, path: string, temp: string) =>
-  (error: DuckDB.DataLoadError | DuckDB.SqlError): DataError => {
-    const message = error.message
-      .replaceAll(` (for table ${DuckDB.quoteIdentifier(temp)})`, "")
-      .replaceAll(DuckDB.quoteIdentifier(temp), `"${name}"`)
-    const reason =
-      error._tag === "DataLoadError" && error.reason !== "InvalidValue" ? error.reason : ("ParseError" as const)
-    return new DataError({
-      reason,
-      name,
-      path,
-      message:
-        error._tag === "SqlError"
-          ? `Cannot put "${name}": DuckDB could not read ${path}: ${message}. Fix the file or pass the right format.`
-          : `Cannot put "${name}": ${message}`
-    })
-  }
-
-/** The `NotFound` of a name no handle has. */
-const notFound = (name: string, known: ReadonlyArray<Handle>) => {
-  const names = known.slice(0, 20).map((handle) => handle.name)
-  const more = known.length > names.length ? `, … (${known.length} in all)` : ""
-  return new DataError({
-    reason: "NotFound",
-    name,
-    message:
-      known.length === 0
-        ? `No handle is named "${name}": the session has no handles yet.`
-        : `No handle is named "${name}". The session's handles: ${names.join(", ")}${more}.`
-  })
-}
-
-/** A temp table's name in a DuckDB error, replaced by the name the user asked for. */
-const renamed = (error: DuckDB.SqlError, temp: string, name: string) =>
-  new DuckDB.SqlError({
-    ...error,
-    message: error.message.replaceAll(DuckDB.quoteIdentifier(temp), DuckDB.quoteIdentifier(name))
-  })
 
 /**
  * A store: the handle index and the session database, each operation a small function over them.
@@ -156,60 +109,13 @@ class HandleStore implements PersistentStore {
     )
   }
 
-  /** The handle of a source input: the version given, or the one of that name now. */
-  private resolveSource(source: Source): Effect.Effect<Origin, DataError> {
-    return Effect.suspend(() => {
-      const inputs: Array<Handle> = []
-      for (const input of source.inputs ?? []) {
-        const handle =
-          typeof input === "string" || input.lineage === undefined || input.lineage.length === 0
-            ? this.handles.get(typeof input === "string" ? input : input.name)
-            : input
-        if (handle === undefined) {
-          return Effect.fail(notFound(typeof input === "string" ? input : input.name, this.handles.list()))
-        }
-        inputs.push(handle)
-      }
-      const { kind, code, toolUseId } = source
-      return Effect.succeed({
-        kind,
-        inputs,
-        ...(code !== undefined ? { code } : {}),
-        ...(toolUseId !== undefined ? { toolUseId } : {})
-      })
-    })
-  }
-
-  /**
-   * The handles a statement reads, as the versions `db` holds: the tables DuckDB's parser finds
-   * in it (CTE names and tables outside the session left out), or, should the parse fail, the
-   * table handles it mentions.
-   */
-  private readBy(db: DuckDB.Database, sql: string): Effect.Effect<ReadonlyArray<Handle>> {
-    const parse = `SELECT json_serialize_sql(${DuckDB.quoteString(asSubquery(sql))}) AS ast`
-    return Effect.map(Effect.result(db.query(parse)), (result) => {
-      const parsed = result._tag === "Success" ? readParsed(result.success.rows[0]?.ast) : undefined
-      const text = sql.toLowerCase()
-      const names =
-        parsed !== undefined && !parsed.error
-          ? tableReferences(parsed.statements)
-          : [...this.handles.values()]
-              .filter((handle) => isSqlTable(handle) && mentions(text, handle.name.toLowerCase()))
-              .map((handle) => handle.name)
-      return names.flatMap((name) => {
-        const handle = this.database.tables.loadedHandle(name) ?? this.handles.get(name)
-        return handle === undefined ? [] : [handle]
-      })
-    })
-  }
-
   private tempName(kind: "result" | "file"): string {
     return `__data_harness_${kind}_${++this.temporary}`
   }
 
   readonly putHandle: Store["putHandle"] = (handle, options) =>
     options?.source !== undefined
-      ? Effect.flatMap(this.resolveSource(options.source), (origin) => this.store(handle, options, origin))
+      ? Effect.flatMap(originOf(this.handles, options.source), (origin) => this.store(handle, options, origin))
       : this.store(
           handle,
           options,
@@ -264,7 +170,7 @@ class HandleStore implements PersistentStore {
           const origin: Origin = {
             kind: "sql",
             code: query,
-            inputs: yield* this.readBy(db, sql),
+            inputs: yield* handlesReadBy(db, sql, this.handles, this.database.tables),
             ...(options?.toolUseId !== undefined ? { toolUseId: options.toolUseId } : {})
           }
           const handle: Handle = {
@@ -294,7 +200,11 @@ class HandleStore implements PersistentStore {
             )
             const query = DuckDB.stripTrailingSemicolons(sql)
             const snapshot = tableSnapshot(info, options?.semantics)
-            const origin: Origin = { kind: "sql", code: query, inputs: yield* this.readBy(db, sql) }
+            const origin: Origin = {
+              kind: "sql",
+              code: query,
+              inputs: yield* handlesReadBy(db, sql, this.handles, this.database.tables)
+            }
             return yield* this.keepTable(db, temp, { name, value: undefined, query, snapshot }, options, origin)
           })
         )
@@ -308,28 +218,7 @@ class HandleStore implements PersistentStore {
 
   readonly lineage: Store["lineage"] = (name) => this.lineageOf([name])
 
-  readonly lineageOf: Store["lineageOf"] = (names) =>
-    Effect.suspend(() => {
-      const handles: Array<Handle> = []
-      for (const name of names) {
-        const handle = this.handles.get(name)
-        if (handle === undefined) return Effect.fail(notFound(name, this.handles.list()))
-        handles.push(handle)
-      }
-      const chains = handles.map((handle) => handle.lineage ?? [])
-      const roots = chains.flatMap((chain) => (chain[0] === undefined ? [] : [chain[0]]))
-      const current = (name: string) => {
-        const handle = this.handles.get(name)
-        return handle === undefined ? undefined : versionOf(handle)
-      }
-      const steps = mergeChains(roots, chains).map((step) => ({ ...step, superseded: current(step.name) !== step.id }))
-      const versions = new Map<string, { readonly name: string; readonly id: string }>()
-      for (const handle of handles) {
-        const id = versionOf(handle)
-        if (id !== undefined) versions.set(id, { name: handle.name, id })
-      }
-      return Effect.succeed({ handles: [...versions.values()], steps })
-    })
+  readonly lineageOf: Store["lineageOf"] = (names) => lineageOf(this.handles, names)
 
   readonly close: Store["close"] = Effect.suspend(() =>
     Effect.andThen(

@@ -108,82 +108,32 @@ export interface HandlerOptions {
 export const sessionHandlers = (options: HandlerOptions) =>
   HttpApiBuilder.group(Api, "sessions", (handlers) =>
     Effect.gen(function* () {
-      const sessions = yield* ServerSessions
-      const log = yield* EventLog.EventLog
-      const info = (held: ServerSession): Effect.Effect<SessionInfo> =>
-        Effect.map(log.bounds(held.stream), (bounds) => ({
-          id: held.id,
-          created_at: held.createdAt.toISOString(),
-          system: held.system ?? null,
-          provider: sessions.provider.name,
-          model: sessions.provider.model,
-          running_ask: held.runningAsk() ?? null,
-          last_event_id: bounds.last
-        }))
+      const env: SessionsEnv = { sessions: yield* ServerSessions, log: yield* EventLog.EventLog, options }
+      const { sessions } = env
       return handlers
         .handle("create", ({ payload }) =>
           Effect.flatMap(Tenant, (tenant) =>
-            Effect.flatMap(sessions.create(tenant.id, { system: payload.system }), info)
+            Effect.flatMap(sessions.create(tenant.id, { system: payload.system }), (held) => info(env, held))
           )
         )
-        .handle("list", () =>
-          Effect.flatMap(Tenant, (tenant) =>
-            Effect.map(
-              Effect.flatMap(sessions.list(tenant.id), (all) => Effect.forEach(all, info)),
-              (list) => ({ sessions: list })
-            )
-          )
-        )
+        .handle("list", () => Effect.flatMap(Tenant, (tenant) => list(env, tenant.id)))
         .handle("get", ({ params }) =>
-          Effect.flatMap(Tenant, (tenant) => Effect.flatMap(sessions.get(tenant.id, params.id), info))
+          Effect.flatMap(Tenant, (tenant) =>
+            Effect.flatMap(sessions.get(tenant.id, params.id), (held) => info(env, held))
+          )
         )
         .handle("remove", ({ params }) => Effect.flatMap(Tenant, (tenant) => sessions.remove(tenant.id, params.id)))
         .handle("upload", ({ params, query, payload }) =>
-          Effect.gen(function* () {
-            const tenant = yield* Tenant
-            const request = yield* HttpServerRequest.HttpServerRequest
-            const held = yield* sessions.get(tenant.id, params.id)
-            return yield* upload({
-              held,
-              name: params.name,
-              body: payload,
-              contentType: request.headers["content-type"],
-              contentLength: request.headers["content-length"],
-              format: query.format,
-              overwrite: query.overwrite === "true",
-              description: query.description,
-              limit: options.maxUploadBytes
-            })
-          })
+          Effect.flatMap(Tenant, (tenant) => uploadTo(env, tenant.id, params, query, payload))
         )
-        .handle("handles", ({ params }) =>
-          Effect.gen(function* () {
-            const tenant = yield* Tenant
-            const held = yield* sessions.get(tenant.id, params.id)
-            const handles = yield* held.session.handles
-            return { handles: handles.map(handleInfo) }
-          })
-        )
+        .handle("handles", ({ params }) => Effect.flatMap(Tenant, (tenant) => handles(env, tenant.id, params.id)))
         .handle("ask", ({ params, payload }) =>
-          Effect.gen(function* () {
-            const tenant = yield* Tenant
-            const accepted = yield* sessions.ask(tenant.id, params.id, payload.prompt)
-            const entries = log
-              .subscribe(EventLog.sessionStream(tenant.id, params.id), accepted.startId - 1)
-              .pipe(Stream.takeUntil((e) => e.event.type === "ask_end" && e.event.ask_id === accepted.askId))
-            return Sse.response(entries, options.keepAlive)
-          })
+          Effect.flatMap(Tenant, (tenant) => ask(env, tenant.id, params.id, payload.prompt))
         )
         .handle("events", ({ params, headers, query }) =>
-          Effect.gen(function* () {
-            const tenant = yield* Tenant
-            const cursor = headers["last-event-id"] ?? query.after
-            const entries = yield* sessions.events(tenant.id, params.id, {
-              after: cursor === undefined ? undefined : Number(cursor),
-              follow: query.follow === "true"
-            })
-            return Sse.response(entries, options.keepAlive)
-          })
+          Effect.flatMap(Tenant, (tenant) =>
+            events(env, tenant.id, params.id, headers["last-event-id"] ?? query.after, query.follow === "true")
+          )
         )
         .handle("interrupt", ({ params }) =>
           Effect.flatMap(Tenant, (tenant) =>
@@ -193,32 +143,119 @@ export const sessionHandlers = (options: HandlerOptions) =>
             }))
           )
         )
-        .handle("history", ({ params }) =>
-          Effect.gen(function* () {
-            const tenant = yield* Tenant
-            const held = yield* sessions.get(tenant.id, params.id)
-            return { messages: yield* held.session.history, usage: wireUsage(yield* held.session.usage) }
-          })
-        )
-        .handle("approvals", ({ params }) =>
-          Effect.gen(function* () {
-            const tenant = yield* Tenant
-            const held = yield* sessions.get(tenant.id, params.id)
-            return { approvals: (yield* held.session.approvals).map(approvalInfo) }
-          })
-        )
+        .handle("history", ({ params }) => Effect.flatMap(Tenant, (tenant) => history(env, tenant.id, params.id)))
+        .handle("approvals", ({ params }) => Effect.flatMap(Tenant, (tenant) => approvals(env, tenant.id, params.id)))
         .handle("decide", ({ params, payload }) =>
-          Effect.gen(function* () {
-            const tenant = yield* Tenant
-            const held = yield* sessions.get(tenant.id, params.id)
-            // read first: once decided, the ask may run to its end before this answers
-            const askId = held.runningAsk() ?? null
-            yield* decide(held, params.tool_use_id, payload)
-            return { tool_use_id: params.tool_use_id, decision: payload.decision, ask_id: askId }
-          })
+          Effect.flatMap(Tenant, (tenant) => decideCall(env, tenant.id, params.id, params.tool_use_id, payload))
         )
     })
   )
+
+/** What the handlers share: the server's sessions, its event log and the handler options. */
+interface SessionsEnv {
+  readonly sessions: ServerSessions["Service"]
+  readonly log: EventLog.Service
+  readonly options: HandlerOptions
+}
+
+/** A session as the API shows it. */
+const info = (env: SessionsEnv, held: ServerSession): Effect.Effect<SessionInfo> =>
+  Effect.map(env.log.bounds(held.stream), (bounds) => ({
+    id: held.id,
+    created_at: held.createdAt.toISOString(),
+    system: held.system ?? null,
+    provider: env.sessions.provider.name,
+    model: env.sessions.provider.model,
+    running_ask: held.runningAsk() ?? null,
+    last_event_id: bounds.last
+  }))
+
+/** The tenant's sessions. */
+const list = (env: SessionsEnv, tenant: string) =>
+  Effect.map(
+    Effect.flatMap(env.sessions.list(tenant), (all) => Effect.forEach(all, (held) => info(env, held))),
+    (list) => ({ sessions: list })
+  )
+
+/** Puts the request's body into session `params.id` as the handle `params.name`. */
+const uploadTo = <E>(
+  env: SessionsEnv,
+  tenant: string,
+  params: { readonly id: string; readonly name: string },
+  query: {
+    readonly format?: Parameters<typeof upload>[0]["format"]
+    readonly overwrite?: "true" | "false"
+    readonly description?: string
+  },
+  body: Stream.Stream<Uint8Array, E>
+) =>
+  Effect.gen(function* () {
+    const request = yield* HttpServerRequest.HttpServerRequest
+    const held = yield* env.sessions.get(tenant, params.id)
+    return yield* upload({
+      held,
+      name: params.name,
+      body,
+      contentType: request.headers["content-type"],
+      contentLength: request.headers["content-length"],
+      format: query.format,
+      overwrite: query.overwrite === "true",
+      description: query.description,
+      limit: env.options.maxUploadBytes
+    })
+  })
+
+/** The handles of session `id`. */
+const handles = (env: SessionsEnv, tenant: string, id: string) =>
+  Effect.gen(function* () {
+    const held = yield* env.sessions.get(tenant, id)
+    const handles = yield* held.session.handles
+    return { handles: handles.map(handleInfo) }
+  })
+
+/** Starts an ask in session `id`: its events as SSE, up to its `ask_end`. */
+const ask = (env: SessionsEnv, tenant: string, id: string, prompt: string) =>
+  Effect.gen(function* () {
+    const accepted = yield* env.sessions.ask(tenant, id, prompt)
+    const entries = env.log
+      .subscribe(EventLog.sessionStream(tenant, id), accepted.startId - 1)
+      .pipe(Stream.takeUntil((e) => e.event.type === "ask_end" && e.event.ask_id === accepted.askId))
+    return Sse.response(entries, env.options.keepAlive)
+  })
+
+/** Session `id`'s events after `cursor` as SSE (across asks with `follow`). */
+const events = (env: SessionsEnv, tenant: string, id: string, cursor: string | undefined, follow: boolean) =>
+  Effect.gen(function* () {
+    const entries = yield* env.sessions.events(tenant, id, {
+      after: cursor === undefined ? undefined : Number(cursor),
+      follow
+    })
+    return Sse.response(entries, env.options.keepAlive)
+  })
+
+/** Session `id`'s history and usage. */
+const history = (env: SessionsEnv, tenant: string, id: string) =>
+  Effect.gen(function* () {
+    const held = yield* env.sessions.get(tenant, id)
+    return { messages: yield* held.session.history, usage: wireUsage(yield* held.session.usage) }
+  })
+
+/** Session `id`'s calls waiting for approval. */
+const approvals = (env: SessionsEnv, tenant: string, id: string) =>
+  Effect.gen(function* () {
+    const held = yield* env.sessions.get(tenant, id)
+    return { approvals: (yield* held.session.approvals).map(approvalInfo) }
+  })
+
+/** Applies a decision to session `id`'s waiting call `toolUseId`. */
+const decideCall = (env: SessionsEnv, tenant: string, id: string, toolUseId: string, body: ApprovalDecision) =>
+  Effect.gen(function* () {
+    const held = yield* env.sessions.get(tenant, id)
+    // read first: once decided, the ask may run to its end before this answers
+    const askId = held.runningAsk() ?? null
+    yield* decide(held, toolUseId, body)
+    return { tool_use_id: toolUseId, decision: body.decision, ask_id: askId }
+  })
 
 /** @internal */
 export const defaultKeepAlive = Duration.seconds(15)

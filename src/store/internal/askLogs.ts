@@ -12,83 +12,97 @@ import { askNotFound, fail, withKey } from "./errors.js"
 import { Lru } from "./lru.js"
 import { decodeAskLine, encodeEnd, encodeEvent, parseJson } from "./records.js"
 
+/** What the ask logs need of the store they belong to. */
+export interface AskLogOptions {
+  readonly asksPerSession: number
+  /** Serializes the operations on one session. */
+  readonly lock: (key: SessionStore.SessionKey) => <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
+  /** Fails with `NotFound` unless the session exists. */
+  readonly requireSession: (key: SessionStore.SessionKey) => Effect.Effect<void, StoreError>
+  readonly sessionKey: (key: SessionStore.SessionKey) => string
+}
+
+/** What the ask log operations share: the backend, the store's options and each ask's cached state. */
+interface AskLogs extends AskLogOptions {
+  readonly backend: Backend
+  readonly askIds: Lru<{ lastId: number; ended: boolean }>
+}
+
+/** The ask log operations of a store over `backend`. */
 export const makeAskLogs = (
   backend: Backend,
-  options: {
-    readonly asksPerSession: number
-    /** Serializes the operations on one session. */
-    readonly lock: (key: SessionStore.SessionKey) => <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R>
-    /** Fails with `NotFound` unless the session exists. */
-    readonly requireSession: (key: SessionStore.SessionKey) => Effect.Effect<void, StoreError>
-    readonly sessionKey: (key: SessionStore.SessionKey) => string
-  }
+  options: AskLogOptions
 ): Pick<SessionStore.Service, "appendEvents" | "endAsk" | "readEvents" | "asks"> => {
-  const { asksPerSession, lock, requireSession } = options
-  const askIds = new Lru<{ lastId: number; ended: boolean }>(10_000)
+  const logs: AskLogs = { ...options, backend, askIds: new Lru(10_000) }
+  return { appendEvents: appendEvents(logs), endAsk: endAsk(logs), readEvents: readEvents(logs), asks: asks(logs) }
+}
 
-  const askKey = (key: SessionStore.SessionKey, askId: string) => `${options.sessionKey(key)}\u0000${askId}`
+/** The cache key of an ask. */
+const askKey = (logs: AskLogs, key: SessionStore.SessionKey, askId: string) => `${logs.sessionKey(key)}\u0000${askId}`
 
-  /** The ask's state from its log; `undefined` when it has none. */
-  const readAsk = (key: SessionStore.SessionKey, askId: string) =>
-    Effect.gen(function* () {
-      const lines = yield* backend.readAsk(key, askId)
-      if (lines === undefined) return undefined
-      const at = (i: number) => `ask ${askId} of ${key.id} line ${i + 1}`
-      let startedAt = 0
-      let end: AskEnd | undefined
-      const events: Array<{ readonly id: number; readonly event: Schema.Json }> = []
-      for (let i = 0; i < lines.length; i++) {
-        const record = yield* decodeAskLine(yield* parseJson(lines[i]!, at(i), key), at(i), key)
-        if ("startedAt" in record) startedAt = record.startedAt
-        else if ("end" in record) end = record.end
-        else events.push(record)
+/** The ask's state from its log; `undefined` when it has none. */
+const readAsk = (logs: AskLogs, key: SessionStore.SessionKey, askId: string) =>
+  Effect.gen(function* () {
+    const lines = yield* logs.backend.readAsk(key, askId)
+    if (lines === undefined) return undefined
+    const at = (i: number) => `ask ${askId} of ${key.id} line ${i + 1}`
+    let startedAt = 0
+    let end: AskEnd | undefined
+    const events: Array<{ readonly id: number; readonly event: Schema.Json }> = []
+    for (let i = 0; i < lines.length; i++) {
+      const record = yield* decodeAskLine(yield* parseJson(lines[i]!, at(i), key), at(i), key)
+      if ("startedAt" in record) startedAt = record.startedAt
+      else if ("end" in record) end = record.end
+      else events.push(record)
+    }
+    const lastEventId = events.length === 0 ? 0 : events[events.length - 1]!.id
+    logs.askIds.set(askKey(logs, key, askId), { lastId: lastEventId, ended: end !== undefined })
+    return { startedAt, end, events, lastEventId }
+  })
+
+/** An ask's last event id and whether it ended: cached, or read from its log; `undefined` when it has none. */
+const askState = (logs: AskLogs, key: SessionStore.SessionKey, askId: string) =>
+  Effect.suspend(() => {
+    const cached = logs.askIds.get(askKey(logs, key, askId))
+    if (cached !== undefined) return Effect.succeed(cached)
+    return Effect.map(readAsk(logs, key, askId), (ask) =>
+      ask === undefined ? undefined : { lastId: ask.lastEventId, ended: ask.end !== undefined }
+    )
+  })
+
+/** Starts an ask's log, dropping the oldest ones beyond the retention. */
+const startAsk = (logs: AskLogs, key: SessionStore.SessionKey, askId: string) =>
+  Effect.gen(function* () {
+    const existing = yield* logs.backend.listAsks(key)
+    if (existing.length >= logs.asksPerSession) {
+      const started: Array<{ askId: string; startedAt: number }> = []
+      for (const id of existing) {
+        const ask = yield* readAsk(logs, key, id)
+        if (ask !== undefined) started.push({ askId: id, startedAt: ask.startedAt })
       }
-      const lastEventId = events.length === 0 ? 0 : events[events.length - 1]!.id
-      askIds.set(askKey(key, askId), { lastId: lastEventId, ended: end !== undefined })
-      return { startedAt, end, events, lastEventId }
-    })
-
-  /** An ask's last event id and whether it ended: cached, or read from its log; `undefined` when it has none. */
-  const askState = (key: SessionStore.SessionKey, askId: string) =>
-    Effect.suspend(() => {
-      const cached = askIds.get(askKey(key, askId))
-      if (cached !== undefined) return Effect.succeed(cached)
-      return Effect.map(readAsk(key, askId), (ask) =>
-        ask === undefined ? undefined : { lastId: ask.lastEventId, ended: ask.end !== undefined }
-      )
-    })
-
-  /** Starts an ask's log, dropping the oldest ones beyond the retention. */
-  const startAsk = (key: SessionStore.SessionKey, askId: string) =>
-    Effect.gen(function* () {
-      const existing = yield* backend.listAsks(key)
-      if (existing.length >= asksPerSession) {
-        const started: Array<{ askId: string; startedAt: number }> = []
-        for (const id of existing) {
-          const ask = yield* readAsk(key, id)
-          if (ask !== undefined) started.push({ askId: id, startedAt: ask.startedAt })
-        }
-        started.sort((a, b) => a.startedAt - b.startedAt)
-        for (const old of started.slice(0, started.length - asksPerSession + 1)) {
-          yield* backend.removeAsk(key, old.askId)
-          askIds.delete(askKey(key, old.askId))
-        }
+      started.sort((a, b) => a.startedAt - b.startedAt)
+      for (const old of started.slice(0, started.length - logs.asksPerSession + 1)) {
+        yield* logs.backend.removeAsk(key, old.askId)
+        logs.askIds.delete(askKey(logs, key, old.askId))
       }
-      const header = JSON.stringify({ askId, startedAt: Date.now() })
-      yield* backend.appendAsk(key, askId, [header], true)
-      const state = { lastId: 0, ended: false }
-      askIds.set(askKey(key, askId), state)
-      return state
-    })
+    }
+    const header = JSON.stringify({ askId, startedAt: Date.now() })
+    yield* logs.backend.appendAsk(key, askId, [header], true)
+    const state = { lastId: 0, ended: false }
+    logs.askIds.set(askKey(logs, key, askId), state)
+    return state
+  })
 
-  const appendEvents: SessionStore.Service["appendEvents"] = (key, askId, events) =>
+const appendEvents =
+  (logs: AskLogs): SessionStore.Service["appendEvents"] =>
+  (key, askId, events) =>
     withKey(
       key,
       () =>
-        lock(key)(
+        logs.lock(key)(
           Effect.gen(function* () {
-            yield* requireSession(key)
-            const state = (yield* askState(key, askId)) ?? (yield* startAsk(key, askId))
+            yield* logs.requireSession(key)
+            const state = (yield* askState(logs, key, askId)) ?? (yield* startAsk(logs, key, askId))
             if (state.ended) {
               return yield* Effect.fail(
                 fail("InvalidInput", `Ask "${askId}" has ended: start a new ask with a new id.`, key)
@@ -97,38 +111,42 @@ export const makeAskLogs = (
             const lines: Array<string> = []
             let id = state.lastId
             for (const event of events) lines.push(yield* encodeEvent({ id: ++id, event }))
-            if (lines.length > 0) yield* backend.appendAsk(key, askId, lines, false)
-            askIds.set(askKey(key, askId), { lastId: id, ended: false })
+            if (lines.length > 0) yield* logs.backend.appendAsk(key, askId, lines, false)
+            logs.askIds.set(askKey(logs, key, askId), { lastId: id, ended: false })
             return id
           })
         ),
       askId
     )
 
-  const endAsk: SessionStore.Service["endAsk"] = (key, askId, end) =>
+const endAsk =
+  (logs: AskLogs): SessionStore.Service["endAsk"] =>
+  (key, askId, end) =>
     withKey(
       key,
       () =>
-        lock(key)(
+        logs.lock(key)(
           Effect.gen(function* () {
-            yield* requireSession(key)
-            const state = (yield* askState(key, askId)) ?? (yield* startAsk(key, askId))
+            yield* logs.requireSession(key)
+            const state = (yield* askState(logs, key, askId)) ?? (yield* startAsk(logs, key, askId))
             if (state.ended) return
-            yield* backend.appendAsk(key, askId, [yield* encodeEnd({ end })], true)
-            askIds.set(askKey(key, askId), { lastId: state.lastId, ended: true })
+            yield* logs.backend.appendAsk(key, askId, [yield* encodeEnd({ end })], true)
+            logs.askIds.set(askKey(logs, key, askId), { lastId: state.lastId, ended: true })
           })
         ),
       askId
     )
 
-  const readEvents: SessionStore.Service["readEvents"] = (key, askId, options) =>
+const readEvents =
+  (logs: AskLogs): SessionStore.Service["readEvents"] =>
+  (key, askId, options) =>
     withKey(
       key,
       () =>
-        lock(key)(
+        logs.lock(key)(
           Effect.gen(function* () {
-            yield* requireSession(key)
-            const ask = yield* readAsk(key, askId)
+            yield* logs.requireSession(key)
+            const ask = yield* readAsk(logs, key, askId)
             if (ask === undefined) return yield* Effect.fail(askNotFound(key, askId))
             const after = options?.after ?? 0
             return {
@@ -141,14 +159,16 @@ export const makeAskLogs = (
       askId
     )
 
-  const asks: SessionStore.Service["asks"] = (key) =>
+const asks =
+  (logs: AskLogs): SessionStore.Service["asks"] =>
+  (key) =>
     withKey(key, () =>
-      lock(key)(
+      logs.lock(key)(
         Effect.gen(function* () {
-          yield* requireSession(key)
+          yield* logs.requireSession(key)
           const infos: Array<SessionStore.AskInfo> = []
-          for (const askId of yield* backend.listAsks(key)) {
-            const ask = yield* readAsk(key, askId)
+          for (const askId of yield* logs.backend.listAsks(key)) {
+            const ask = yield* readAsk(logs, key, askId)
             if (ask === undefined) continue
             infos.push({
               askId,
@@ -161,6 +181,3 @@ export const makeAskLogs = (
         })
       )
     )
-
-  return { appendEvents, endAsk, readEvents, asks }
-}

@@ -73,46 +73,28 @@ export interface Blobs {
   readonly remove: (key: SessionKey) => Effect.Effect<void, StoreError>
 }
 
-export const make = (root: string): Blobs => {
-  const directory = (key: SessionKey) => Path.join(root, tenantKey(key.tenant), key.id)
+/** The data files of every session under `root`: the list of their operations. */
+export const make = (root: string): Blobs => ({
+  root,
+  importFile: importFile(root),
+  path: path(root),
+  fork: fork(root),
+  remove: remove(root)
+})
 
-  const importFile: Blobs["importFile"] = (key, file, { format, move }) => {
+/** The directory of a session's data files. */
+const directory = (root: string, key: SessionKey) => Path.join(root, tenantKey(key.tenant), key.id)
+
+const importFile =
+  (root: string): Blobs["importFile"] =>
+  (key, file, { format, move }) => {
     if (!FORMAT.test(format)) {
       return Effect.fail(
         fail("InvalidInput", `A data format must be 1-16 lowercase letters or digits, not "${format}".`)
       )
     }
     return Effect.tryPromise({
-      try: async () => {
-        const dir = directory(key)
-        await makeDirectory(dir)
-        const temp = Path.join(dir, `.tmp-${Crypto.randomUUID()}`)
-        try {
-          if (move) {
-            try {
-              await FsP.rename(file, temp)
-            } catch (error) {
-              if ((error as { code?: unknown }).code !== "EXDEV") throw error
-              await FsP.copyFile(file, temp)
-              await FsP.unlink(file)
-            }
-          } else {
-            await FsP.copyFile(file, temp, Fs.constants.COPYFILE_FICLONE)
-          }
-          const { sha256, bytes } = await hashFile(temp)
-          const handle = await FsP.open(temp, "r+")
-          try {
-            await handle.datasync()
-          } finally {
-            await handle.close()
-          }
-          await FsP.rename(temp, Path.join(dir, `${sha256}.${format}`))
-          await syncDirectory(dir)
-          return { sha256, bytes, format }
-        } finally {
-          await FsP.rm(temp, { force: true })
-        }
-      },
+      try: () => importInto(directory(root, key), file, format, move),
       catch: (cause) =>
         isMissing(cause)
           ? fail("NotFound", `The data file ${file} does not exist: write it before importing it.`, key, cause)
@@ -120,10 +102,51 @@ export const make = (root: string): Blobs => {
     })
   }
 
-  const path: Blobs["path"] = (key, ref) =>
+/**
+ * Copies (or moves) `file` into `dir` under a temp name, syncs it, then renames it to its hash
+ * and format: the file is there whole or not at all.
+ */
+const importInto = async (dir: string, file: string, format: string, move: boolean): Promise<DataRef> => {
+  await makeDirectory(dir)
+  const temp = Path.join(dir, `.tmp-${Crypto.randomUUID()}`)
+  try {
+    await copyIn(file, temp, move)
+    const { sha256, bytes } = await hashFile(temp)
+    const handle = await FsP.open(temp, "r+")
+    try {
+      await handle.datasync()
+    } finally {
+      await handle.close()
+    }
+    await FsP.rename(temp, Path.join(dir, `${sha256}.${format}`))
+    await syncDirectory(dir)
+    return { sha256, bytes, format }
+  } finally {
+    await FsP.rm(temp, { force: true })
+  }
+}
+
+/** Puts `file` at `temp`: moved (copied then removed across devices) or copied (cloned where the file system can). */
+const copyIn = async (file: string, temp: string, move: boolean): Promise<void> => {
+  if (move) {
+    try {
+      await FsP.rename(file, temp)
+    } catch (error) {
+      if ((error as { code?: unknown }).code !== "EXDEV") throw error
+      await FsP.copyFile(file, temp)
+      await FsP.unlink(file)
+    }
+  } else {
+    await FsP.copyFile(file, temp, Fs.constants.COPYFILE_FICLONE)
+  }
+}
+
+const path =
+  (root: string): Blobs["path"] =>
+  (key, ref) =>
     Effect.tryPromise({
       try: async () => {
-        const file = Path.join(directory(key), `${ref.sha256}.${ref.format}`)
+        const file = Path.join(directory(root, key), `${ref.sha256}.${ref.format}`)
         await FsP.access(file)
         return file
       },
@@ -138,22 +161,24 @@ export const make = (root: string): Blobs => {
           : io("read the data directory", key)(cause)
     })
 
-  const fork: Blobs["fork"] = (from, to) =>
+const fork =
+  (root: string): Blobs["fork"] =>
+  (from, to) =>
     Effect.tryPromise({
       try: async () => {
         let names: ReadonlyArray<string>
         try {
-          names = await FsP.readdir(directory(from))
+          names = await FsP.readdir(directory(root, from))
         } catch (error) {
           if (isMissing(error)) return
           throw error
         }
-        const target = directory(to)
+        const target = directory(root, to)
         await makeDirectory(target)
         for (const name of names) {
           if (name.startsWith(".")) continue
           try {
-            await FsP.link(Path.join(directory(from), name), Path.join(target, name))
+            await FsP.link(Path.join(directory(root, from), name), Path.join(target, name))
           } catch (error) {
             const code = (error as { code?: unknown }).code
             if (code !== "EEXIST" && code !== "ENOENT") throw error
@@ -164,11 +189,10 @@ export const make = (root: string): Blobs => {
       catch: io("share the data files with the fork", to)
     })
 
-  const remove: Blobs["remove"] = (key) =>
+const remove =
+  (root: string): Blobs["remove"] =>
+  (key) =>
     Effect.tryPromise({
-      try: () => FsP.rm(directory(key), { recursive: true, force: true }),
+      try: () => FsP.rm(directory(root, key), { recursive: true, force: true }),
       catch: io("remove the data files", key)
     })
-
-  return { root, importFile, path, fork, remove }
-}

@@ -56,71 +56,126 @@ const makeLocks = (stripes: number) => {
 
 // the store
 
+/**
+ * What the store's operations share: the backend, the per-session locks and the cache of what a
+ * commit validates against, and the list of each listed tenant's sessions.
+ */
+interface LogState {
+  readonly backend: Backend
+  readonly lock: ReturnType<typeof makeLocks>
+  readonly entries: Lru<Entry>
+  /**
+   * The list: each listed tenant's sessions, read once, then kept up to date by this process (the
+   * only writer). Notes taken while a tenant is being read wait for the read (`indexLock`), so a
+   * session created or deleted meanwhile is not lost; commits only bump `updatedAt` (one made
+   * during the first read of its tenant may show the time of the commit before).
+   */
+  readonly indexLock: Semaphore.Semaphore
+  readonly listed: Map<string, Map<string, SessionStore.SessionInfo>>
+}
+
+/** The store over `backend`: the list of its operations over one shared {@link LogState}. */
 export const make = (backend: Backend, options: SessionStore.Options): SessionStore.Service => {
-  const asksPerSession = options.asksPerSession ?? 20
-  const lock = makeLocks(64)
-  const entries = new Lru<Entry>(10_000)
+  const log: LogState = {
+    backend,
+    lock: makeLocks(64),
+    entries: new Lru<Entry>(10_000),
+    indexLock: Semaphore.makeUnsafe(1),
+    listed: new Map()
+  }
+  const { appendEvents, endAsk, readEvents, asks } = makeAskLogs(backend, {
+    asksPerSession: options.asksPerSession ?? 20,
+    lock: log.lock,
+    requireSession: (key) => requireSession(log, key),
+    sessionKey: cacheKey
+  })
+  return {
+    create: create(log),
+    load: load(log),
+    list: list(log),
+    delete: remove(log),
+    fork: fork(log),
+    commit: commit(log),
+    appendEvents,
+    endAsk,
+    readEvents,
+    asks,
+    importData: importData(log),
+    dataPath: dataPath(log)
+  }
+}
 
-  /** Reads and folds a session's log (under its lock). */
-  const read = (key: SessionStore.SessionKey) =>
-    Effect.gen(function* () {
-      const lines = yield* backend.read(key)
-      if (lines === undefined || lines.length === 0) return yield* Effect.fail(notFound(key))
-      const header = yield* decodeHeader(yield* parseJson(lines[0]!, `${key.id} line 1`, key), `${key.id} line 1`, key)
-      const commits: Array<StoredCommit> = []
-      for (let i = 1; i < lines.length; i++) {
-        const at = `${key.id} line ${i + 1}`
-        commits.push(yield* decodeCommit(yield* parseJson(lines[i]!, at, key), at, key))
-      }
-      const { session, tail } = yield* foldSession(key, header, commits)
-      const entry: Entry = { seq: session.seq, tail }
-      entries.set(cacheKey(key), entry)
-      return { session, lines, header, entry }
-    })
+/** Whether the session `key` exists (its commit state, cached or read). */
+const requireSession = (log: LogState, key: SessionStore.SessionKey) => Effect.asVoid(entryOf(log, key))
 
-  const entryOf = (key: SessionStore.SessionKey) =>
-    Effect.suspend(() => {
-      const entry = entries.get(cacheKey(key))
-      return entry !== undefined ? Effect.succeed(entry) : Effect.map(read(key), (r) => r.entry)
-    })
+/** Reads and folds a session's log (under its lock). */
+const read = (log: LogState, key: SessionStore.SessionKey) =>
+  Effect.gen(function* () {
+    const lines = yield* log.backend.read(key)
+    if (lines === undefined || lines.length === 0) return yield* Effect.fail(notFound(key))
+    const header = yield* decodeHeader(yield* parseJson(lines[0]!, `${key.id} line 1`, key), `${key.id} line 1`, key)
+    const commits: Array<StoredCommit> = []
+    for (let i = 1; i < lines.length; i++) {
+      const at = `${key.id} line ${i + 1}`
+      commits.push(yield* decodeCommit(yield* parseJson(lines[i]!, at, key), at, key))
+    }
+    const { session, tail } = yield* foldSession(key, header, commits)
+    const entry: Entry = { seq: session.seq, tail }
+    log.entries.set(cacheKey(key), entry)
+    return { session, lines, header, entry }
+  })
 
-  const create: SessionStore.Service["create"] = (tenant, options) => {
+/** What a commit to `key` validates against: cached, else read from its log. */
+const entryOf = (log: LogState, key: SessionStore.SessionKey) =>
+  Effect.suspend(() => {
+    const entry = log.entries.get(cacheKey(key))
+    return entry !== undefined ? Effect.succeed(entry) : Effect.map(read(log, key), (r) => r.entry)
+  })
+
+const create =
+  (log: LogState): SessionStore.Service["create"] =>
+  (tenant, options) => {
     const key = { tenant, id: options?.id ?? Crypto.randomUUID() }
-    return withKey(key, () => createWith(key, options))
+    return withKey(key, () => createWith(log, key, options))
   }
 
-  const createWith = (key: SessionStore.SessionKey, options: SessionStore.CreateOptions | undefined) =>
-    lock(key)(
-      Effect.gen(function* () {
-        const header: Header = {
-          v: 1,
-          tenant: key.tenant,
-          id: key.id,
-          createdAt: Date.now(),
-          ...(options?.options !== undefined ? { options: options.options } : {}),
-          ...(options?.metadata !== undefined ? { metadata: options.metadata } : {})
-        }
-        const line = yield* encodeHeader(header)
-        if (yield* backend.exists(key)) return yield* Effect.fail(alreadyExists(key))
-        // a crash between a delete's steps, or before a fork's log was written, can leave files
-        yield* backend.blobs.remove(key)
-        if (!(yield* backend.create(key, [line]))) return yield* Effect.fail(alreadyExists(key))
-        const { session } = yield* read(key)
-        yield* note(key, session)
-        return session
-      })
-    )
+/** Writes the header of a new session `key` (under its lock). */
+const createWith = (log: LogState, key: SessionStore.SessionKey, options: SessionStore.CreateOptions | undefined) =>
+  log.lock(key)(
+    Effect.gen(function* () {
+      const header: Header = {
+        v: 1,
+        tenant: key.tenant,
+        id: key.id,
+        createdAt: Date.now(),
+        ...(options?.options !== undefined ? { options: options.options } : {}),
+        ...(options?.metadata !== undefined ? { metadata: options.metadata } : {})
+      }
+      const line = yield* encodeHeader(header)
+      if (yield* log.backend.exists(key)) return yield* Effect.fail(alreadyExists(key))
+      // a crash between a delete's steps, or before a fork's log was written, can leave files
+      yield* log.backend.blobs.remove(key)
+      if (!(yield* log.backend.create(key, [line]))) return yield* Effect.fail(alreadyExists(key))
+      const { session } = yield* read(log, key)
+      yield* note(log, key, session)
+      return session
+    })
+  )
 
-  const load: SessionStore.Service["load"] = (key) =>
-    withKey(key, () => lock(key)(Effect.map(read(key), (r) => r.session)))
+const load =
+  (log: LogState): SessionStore.Service["load"] =>
+  (key) =>
+    withKey(key, () => log.lock(key)(Effect.map(read(log, key), (r) => r.session)))
 
-  const commit: SessionStore.Service["commit"] = (key, steps, options) =>
+const commit =
+  (log: LogState): SessionStore.Service["commit"] =>
+  (key, steps, options) =>
     withKey(key, () => {
       const list = stepsOf(steps)
       if (list.length === 0) return Effect.fail(fail("InvalidInput", "A commit needs at least one step.", key))
-      return lock(key)(
+      return log.lock(key)(
         Effect.gen(function* () {
-          const entry = yield* entryOf(key)
+          const entry = yield* entryOf(log, key)
           if (options?.expectedSeq !== undefined && options.expectedSeq !== entry.seq) {
             return yield* Effect.fail(conflict(key, options.expectedSeq, entry.seq))
           }
@@ -133,57 +188,58 @@ export const make = (backend: Backend, options: SessionStore.Options): SessionSt
           const seq = entry.seq + 1
           const at = Date.now()
           const line = yield* encodeCommit({ seq, at, steps: list }, key)
-          yield* backend.append(key, line).pipe(Effect.onError(() => Effect.sync(() => entries.delete(cacheKey(key)))))
-          entries.set(cacheKey(key), { seq, tail })
-          touch(key, at)
+          yield* log.backend
+            .append(key, line)
+            .pipe(Effect.onError(() => Effect.sync(() => log.entries.delete(cacheKey(key)))))
+          log.entries.set(cacheKey(key), { seq, tail })
+          touch(log, key, at)
           return seq
         })
       )
     })
 
-  // the list: each listed tenant's sessions, read once, then kept up to date by this process (the
-  // only writer). Notes taken while a tenant is being read wait for the read (indexLock), so a
-  // session created or deleted meanwhile is not lost; commits only bump `updatedAt` (one made
-  // during the first read of its tenant may show the time of the commit before).
-  const indexLock = Semaphore.makeUnsafe(1)
-  const listed = new Map<string, Map<string, SessionStore.SessionInfo>>()
+// the list: see `LogState.listed`
 
-  const readIndex = (tenant: string) =>
-    Effect.gen(function* () {
-      const known = listed.get(tenant)
-      if (known !== undefined) return known
-      const index = new Map<string, SessionStore.SessionInfo>()
-      for (const { header, updatedAt } of yield* backend.list(tenant)) {
-        const at = `a session header of tenant "${tenant}"`
-        const decoded = yield* decodeHeader(yield* parseJson(header, at, { tenant, id: "?" }), at)
-        index.set(decoded.id, info(decoded, updatedAt))
-      }
-      listed.set(tenant, index)
-      return index
+/** The list of `tenant`'s sessions, read from the backend the first time (under `indexLock`). */
+const readIndex = (log: LogState, tenant: string) =>
+  Effect.gen(function* () {
+    const known = log.listed.get(tenant)
+    if (known !== undefined) return known
+    const index = new Map<string, SessionStore.SessionInfo>()
+    for (const { header, updatedAt } of yield* log.backend.list(tenant)) {
+      const at = `a session header of tenant "${tenant}"`
+      const decoded = yield* decodeHeader(yield* parseJson(header, at, { tenant, id: "?" }), at)
+      index.set(decoded.id, info(decoded, updatedAt))
+    }
+    log.listed.set(tenant, index)
+    return index
+  })
+
+/** Records a created, forked or deleted session in its tenant's list, if it was read. */
+const note = (log: LogState, key: SessionStore.SessionKey, session: SessionStore.SessionInfo | undefined) =>
+  log.indexLock.withPermit(
+    Effect.sync(() => {
+      const index = log.listed.get(key.tenant)
+      if (index === undefined) return
+      if (session === undefined) index.delete(key.id)
+      else index.set(key.id, summaryOf(session))
     })
+  )
 
-  /** Records a created, forked or deleted session in its tenant's list, if it was read. */
-  const note = (key: SessionStore.SessionKey, session: SessionStore.SessionInfo | undefined) =>
-    indexLock.withPermit(
-      Effect.sync(() => {
-        const index = listed.get(key.tenant)
-        if (index === undefined) return
-        if (session === undefined) index.delete(key.id)
-        else index.set(key.id, summaryOf(session))
-      })
-    )
+/** Bumps a listed session's `updatedAt` after a commit. */
+const touch = (log: LogState, key: SessionStore.SessionKey, at: number) => {
+  const index = log.listed.get(key.tenant)
+  const known = index?.get(key.id)
+  if (known !== undefined) index!.set(key.id, { ...known, updatedAt: at })
+}
 
-  const touch = (key: SessionStore.SessionKey, at: number) => {
-    const index = listed.get(key.tenant)
-    const known = index?.get(key.id)
-    if (known !== undefined) index!.set(key.id, { ...known, updatedAt: at })
-  }
-
-  const list: SessionStore.Service["list"] = (tenant, options) => {
+const list =
+  (log: LogState): SessionStore.Service["list"] =>
+  (tenant, options) => {
     const invalid =
       checkTenant(tenant) ?? (options?.after === undefined ? undefined : checkId("session", options.after))
     if (invalid !== undefined) return Effect.fail(invalid)
-    return Effect.map(indexLock.withPermit(readIndex(tenant)), (index) => {
+    return Effect.map(log.indexLock.withPermit(readIndex(log, tenant)), (index) => {
       const after = options?.after
       const infos = [...index.values()].filter((info) => after === undefined || info.id > after)
       infos.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))
@@ -191,25 +247,29 @@ export const make = (backend: Backend, options: SessionStore.Options): SessionSt
     })
   }
 
-  const remove: SessionStore.Service["delete"] = (key) =>
+const remove =
+  (log: LogState): SessionStore.Service["delete"] =>
+  (key) =>
     withKey(key, () =>
-      lock(key)(
+      log.lock(key)(
         Effect.gen(function* () {
-          const existed = yield* backend.remove(key)
-          entries.delete(cacheKey(key))
+          const existed = yield* log.backend.remove(key)
+          log.entries.delete(cacheKey(key))
           if (!existed) return yield* Effect.fail(notFound(key))
-          yield* note(key, undefined)
-          yield* backend.blobs.remove(key)
+          yield* note(log, key, undefined)
+          yield* log.backend.blobs.remove(key)
         })
       )
     )
 
-  const fork: SessionStore.Service["fork"] = (key, options) =>
+const fork =
+  (log: LogState): SessionStore.Service["fork"] =>
+  (key, options) =>
     withKey(key, () => {
       const target = { tenant: key.tenant, id: options?.id ?? Crypto.randomUUID() }
       return withKey(target, () =>
         Effect.gen(function* () {
-          const parent = yield* lock(key)(read(key))
+          const parent = yield* log.lock(key)(read(log, key))
           const header: Header = {
             ...parent.header,
             id: target.id,
@@ -217,16 +277,16 @@ export const make = (backend: Backend, options: SessionStore.Options): SessionSt
             forkedFrom: { id: key.id, seq: parent.session.seq }
           }
           const line = yield* encodeHeader(header)
-          return yield* lock(target)(
+          return yield* log.lock(target)(
             Effect.gen(function* () {
-              if (yield* backend.exists(target)) return yield* Effect.fail(alreadyExists(target))
-              yield* backend.blobs.remove(target)
-              yield* backend.blobs.fork(key, target)
-              if (!(yield* backend.create(target, [line, ...parent.lines.slice(1)]))) {
+              if (yield* log.backend.exists(target)) return yield* Effect.fail(alreadyExists(target))
+              yield* log.backend.blobs.remove(target)
+              yield* log.backend.blobs.fork(key, target)
+              if (!(yield* log.backend.create(target, [line, ...parent.lines.slice(1)]))) {
                 return yield* Effect.fail(alreadyExists(target))
               }
-              const { session } = yield* read(target)
-              yield* note(target, session)
+              const { session } = yield* read(log, target)
+              yield* note(log, target, session)
               return session
             })
           )
@@ -234,39 +294,19 @@ export const make = (backend: Backend, options: SessionStore.Options): SessionSt
       )
     })
 
-  const requireSession = (key: SessionStore.SessionKey) => Effect.asVoid(entryOf(key))
-  const { appendEvents, endAsk, readEvents, asks } = makeAskLogs(backend, {
-    asksPerSession,
-    lock,
-    requireSession,
-    sessionKey: cacheKey
-  })
+// data
 
-  // data
-
-  const importData: SessionStore.Service["importData"] = (key, file, options) =>
+const importData =
+  (log: LogState): SessionStore.Service["importData"] =>
+  (key, file, options) =>
     withKey(key, () =>
       Effect.andThen(
-        lock(key)(requireSession(key)),
-        backend.blobs.importFile(key, file, { format: options?.format ?? "parquet", move: options?.move ?? false })
+        log.lock(key)(requireSession(log, key)),
+        log.backend.blobs.importFile(key, file, { format: options?.format ?? "parquet", move: options?.move ?? false })
       )
     )
 
-  const dataPath: SessionStore.Service["dataPath"] = (key, ref) =>
-    withKey(key, () => Effect.andThen(lock(key)(requireSession(key)), backend.blobs.path(key, ref)))
-
-  return {
-    create,
-    load,
-    list,
-    delete: remove,
-    fork,
-    commit,
-    appendEvents,
-    endAsk,
-    readEvents,
-    asks,
-    importData,
-    dataPath
-  }
-}
+const dataPath =
+  (log: LogState): SessionStore.Service["dataPath"] =>
+  (key, ref) =>
+    withKey(key, () => Effect.andThen(log.lock(key)(requireSession(log, key)), log.backend.blobs.path(key, ref)))

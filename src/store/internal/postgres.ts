@@ -57,64 +57,99 @@ interface SessionRow {
 
 // the store
 
+/** What the store's operations share: the client and, with a data directory, the data files. */
+interface Pg {
+  readonly sql: SqlClient.SqlClient
+  readonly blobs: Blobs.Blobs | undefined
+}
+
+/** The Postgres store: migrates the tables, then serves each operation over the client. */
 export const makePostgres = Effect.fnUntraced(function* (options: SessionStore.Options & PostgresOptions) {
   const sql = yield* SqlClient.SqlClient
   yield* Migrator.make({})({ loader: migrations, table: "data_harness_migrations" }).pipe(
     Effect.mapError(fromSqlError())
   )
-  const asksPerSession = options.asksPerSession ?? 20
-  const blobs = options.dataDirectory === undefined ? undefined : Blobs.make(options.dataDirectory)
-  const requireBlobs = (key: SessionStore.SessionKey) =>
-    blobs === undefined
-      ? Effect.fail(
-          fail(
-            "InvalidInput",
-            "This store has no data directory: pass dataDirectory to SessionStore.layerPostgres to keep data files.",
-            key
-          )
+  const pg: Pg = { sql, blobs: options.dataDirectory === undefined ? undefined : Blobs.make(options.dataDirectory) }
+  const { appendEvents, endAsk, readEvents, asks } = makeAskLogs(sql, {
+    asksPerSession: options.asksPerSession ?? 20,
+    transaction: (key, effect) => transaction(pg, key, effect),
+    requireSession: (key) => requireSession(pg, key)
+  })
+  const service: SessionStore.Service = {
+    create: create(pg),
+    load: load(pg),
+    list: list(pg),
+    delete: remove(pg),
+    fork: fork(pg),
+    commit: commit(pg),
+    appendEvents,
+    endAsk,
+    readEvents,
+    asks,
+    importData: importData(pg),
+    dataPath: dataPath(pg)
+  }
+  return service
+})
+
+/** The data files of the store, or `InvalidInput` when it has no data directory. */
+const requireBlobs = (pg: Pg, key: SessionStore.SessionKey) =>
+  pg.blobs === undefined
+    ? Effect.fail(
+        fail(
+          "InvalidInput",
+          "This store has no data directory: pass dataDirectory to SessionStore.layerPostgres to keep data files.",
+          key
         )
-      : Effect.succeed(blobs)
+      )
+    : Effect.succeed(pg.blobs)
 
-  /** Runs a query effect, mapping database errors. */
-  const run = <A>(
-    key: SessionStore.SessionKey | undefined,
-    effect: Effect.Effect<A, StoreError | SqlError.SqlError>
-  ): Effect.Effect<A, StoreError> =>
-    Effect.mapError(effect, (error) => (error._tag === "SqlError" ? fromSqlError(key)(error) : error))
+/** Runs a query effect, mapping database errors. */
+const run = <A>(
+  key: SessionStore.SessionKey | undefined,
+  effect: Effect.Effect<A, StoreError | SqlError.SqlError>
+): Effect.Effect<A, StoreError> =>
+  Effect.mapError(effect, (error) => (error._tag === "SqlError" ? fromSqlError(key)(error) : error))
 
-  const transaction = <A>(
-    key: SessionStore.SessionKey | undefined,
-    effect: Effect.Effect<A, StoreError | SqlError.SqlError>
-  ): Effect.Effect<A, StoreError> => run(key, sql.withTransaction(effect))
+/** Runs a query effect in a transaction, mapping database errors. */
+const transaction = <A>(
+  pg: Pg,
+  key: SessionStore.SessionKey | undefined,
+  effect: Effect.Effect<A, StoreError | SqlError.SqlError>
+): Effect.Effect<A, StoreError> => run(key, pg.sql.withTransaction(effect))
 
-  const sessionRow = (key: SessionStore.SessionKey, lock: "" | "FOR UPDATE" | "FOR SHARE") =>
-    Effect.map(
-      sql<SessionRow>`SELECT seq, header, tail, updated_at FROM data_harness_sessions
-        WHERE tenant = ${key.tenant} AND id = ${key.id} ${sql.literal(lock)}`,
-      (rows) => rows[0]
-    )
+/** The session row of `key`, locked as `lock` says. */
+const sessionRow = (pg: Pg, key: SessionStore.SessionKey, lock: "" | "FOR UPDATE" | "FOR SHARE") =>
+  Effect.map(
+    pg.sql<SessionRow>`SELECT seq, header, tail, updated_at FROM data_harness_sessions
+      WHERE tenant = ${key.tenant} AND id = ${key.id} ${pg.sql.literal(lock)}`,
+    (rows) => rows[0]
+  )
 
-  const loadIn = (key: SessionStore.SessionKey, lock: "" | "FOR SHARE") =>
-    Effect.gen(function* () {
-      const row = yield* sessionRow(key, lock)
-      if (row === undefined) return yield* Effect.fail(notFound(key))
-      const header = yield* decodeHeader(yield* parseJson(row.header, `the header of ${key.id}`, key), key.id, key)
-      const rows = yield* sql<{ seq: number; at: bigint | number; steps: string }>`
-        SELECT seq, at, steps FROM data_harness_commits
-        WHERE tenant = ${key.tenant} AND session_id = ${key.id} ORDER BY seq`
-      const commits: Array<StoredCommit> = []
-      for (const commit of rows) {
-        const at = `commit ${commit.seq} of ${key.id}`
-        commits.push({
-          seq: commit.seq,
-          at: Number(commit.at),
-          steps: yield* decodeSteps(yield* parseJson(commit.steps, at, key), at, key)
-        })
-      }
-      return { header, ...(yield* foldSession(key, header, commits)) }
-    })
+/** The session `key` with its header and tail, read in the current transaction. */
+const loadIn = (pg: Pg, key: SessionStore.SessionKey, lock: "" | "FOR SHARE") =>
+  Effect.gen(function* () {
+    const row = yield* sessionRow(pg, key, lock)
+    if (row === undefined) return yield* Effect.fail(notFound(key))
+    const header = yield* decodeHeader(yield* parseJson(row.header, `the header of ${key.id}`, key), key.id, key)
+    const rows = yield* pg.sql<{ seq: number; at: bigint | number; steps: string }>`
+      SELECT seq, at, steps FROM data_harness_commits
+      WHERE tenant = ${key.tenant} AND session_id = ${key.id} ORDER BY seq`
+    const commits: Array<StoredCommit> = []
+    for (const commit of rows) {
+      const at = `commit ${commit.seq} of ${key.id}`
+      commits.push({
+        seq: commit.seq,
+        at: Number(commit.at),
+        steps: yield* decodeSteps(yield* parseJson(commit.steps, at, key), at, key)
+      })
+    }
+    return { header, ...(yield* foldSession(key, header, commits)) }
+  })
 
-  const create: SessionStore.Service["create"] = (tenant, options) => {
+const create =
+  (pg: Pg): SessionStore.Service["create"] =>
+  (tenant, options) => {
     const key = { tenant, id: options?.id ?? crypto.randomUUID() }
     return withKey(key, () =>
       Effect.gen(function* () {
@@ -130,29 +165,33 @@ export const makePostgres = Effect.fnUntraced(function* (options: SessionStore.O
         const text = yield* encodeHeader(header, key)
         const inserted = yield* run(
           key,
-          sql`INSERT INTO data_harness_sessions (tenant, id, seq, created_at, updated_at, header, tail)
+          pg.sql`INSERT INTO data_harness_sessions (tenant, id, seq, created_at, updated_at, header, tail)
             VALUES (${tenant}, ${key.id}, 0, ${now}, ${now}, ${text}, ${encodeTail(emptyTail)})
             ON CONFLICT DO NOTHING RETURNING id`
         )
         if (inserted.length === 0) return yield* Effect.fail(alreadyExists(key))
-        return (yield* run(key, loadIn(key, ""))).session
+        return (yield* run(key, loadIn(pg, key, ""))).session
       })
     )
   }
 
-  const load: SessionStore.Service["load"] = (key) =>
-    withKey(key, () => Effect.map(transaction(key, loadIn(key, "")), (loaded) => loaded.session))
+const load =
+  (pg: Pg): SessionStore.Service["load"] =>
+  (key) =>
+    withKey(key, () => Effect.map(transaction(pg, key, loadIn(pg, key, "")), (loaded) => loaded.session))
 
-  const list: SessionStore.Service["list"] = (tenant, options) => {
+const list =
+  (pg: Pg): SessionStore.Service["list"] =>
+  (tenant, options) => {
     const invalid =
       checkTenant(tenant) ?? (options?.after === undefined ? undefined : checkId("session", options.after))
     if (invalid !== undefined) return Effect.fail(invalid)
     return Effect.gen(function* () {
-      const after = options?.after === undefined ? sql`` : sql`AND id > ${options.after}`
-      const limit = options?.limit === undefined ? sql`` : sql`LIMIT ${Math.max(0, Math.floor(options.limit))}`
+      const after = options?.after === undefined ? pg.sql`` : pg.sql`AND id > ${options.after}`
+      const limit = options?.limit === undefined ? pg.sql`` : pg.sql`LIMIT ${Math.max(0, Math.floor(options.limit))}`
       const rows = yield* run(
         undefined,
-        sql<{ header: string; updated_at: bigint | number }>`SELECT header, updated_at FROM data_harness_sessions
+        pg.sql<{ header: string; updated_at: bigint | number }>`SELECT header, updated_at FROM data_harness_sessions
           WHERE tenant = ${tenant} ${after} ORDER BY id ${limit}`
       )
       const infos: Array<SessionStore.SessionInfo> = []
@@ -164,26 +203,31 @@ export const makePostgres = Effect.fnUntraced(function* (options: SessionStore.O
     })
   }
 
-  const remove: SessionStore.Service["delete"] = (key) =>
+const remove =
+  (pg: Pg): SessionStore.Service["delete"] =>
+  (key) =>
     withKey(key, () =>
       Effect.gen(function* () {
         const deleted = yield* run(
           key,
-          sql`DELETE FROM data_harness_sessions WHERE tenant = ${key.tenant} AND id = ${key.id} RETURNING id`
+          pg.sql`DELETE FROM data_harness_sessions WHERE tenant = ${key.tenant} AND id = ${key.id} RETURNING id`
         )
         if (deleted.length === 0) return yield* Effect.fail(notFound(key))
-        if (blobs !== undefined) yield* blobs.remove(key)
+        if (pg.blobs !== undefined) yield* pg.blobs.remove(key)
       })
     )
 
-  const fork: SessionStore.Service["fork"] = (key, options) =>
+const fork =
+  (pg: Pg): SessionStore.Service["fork"] =>
+  (key, options) =>
     withKey(key, () => {
       const target = { tenant: key.tenant, id: options?.id ?? crypto.randomUUID() }
       return withKey(target, () =>
         transaction(
+          pg,
           target,
           Effect.gen(function* () {
-            const parent = yield* loadIn(key, "FOR SHARE")
+            const parent = yield* loadIn(pg, key, "FOR SHARE")
             const now = Date.now()
             const header: Header = {
               ...parent.header,
@@ -191,34 +235,38 @@ export const makePostgres = Effect.fnUntraced(function* (options: SessionStore.O
               createdAt: now,
               forkedFrom: { id: key.id, seq: parent.session.seq }
             }
-            const inserted = yield* sql`INSERT INTO data_harness_sessions
+            const inserted = yield* pg.sql`INSERT INTO data_harness_sessions
               (tenant, id, seq, created_at, updated_at, header, tail)
               VALUES (${key.tenant}, ${target.id}, ${parent.session.seq}, ${now}, ${now},
                 ${yield* encodeHeader(header, target)}, ${encodeTail(parent.tail)})
               ON CONFLICT DO NOTHING RETURNING id`
             if (inserted.length === 0) return yield* Effect.fail(alreadyExists(target))
-            yield* sql`INSERT INTO data_harness_commits (tenant, session_id, seq, at, steps)
+            yield* pg.sql`INSERT INTO data_harness_commits (tenant, session_id, seq, at, steps)
               SELECT tenant, ${target.id}, seq, at, steps FROM data_harness_commits
               WHERE tenant = ${key.tenant} AND session_id = ${key.id}`
+            const { blobs } = pg
             if (blobs !== undefined) {
               // the new row is ours until the transaction ends: nobody else can use this id's files
               yield* blobs.fork(key, target).pipe(Effect.tapError(() => blobs.remove(target)))
             }
-            return (yield* loadIn(target, "")).session
+            return (yield* loadIn(pg, target, "")).session
           })
         )
       )
     })
 
-  const commit: SessionStore.Service["commit"] = (key, steps, options) =>
+const commit =
+  (pg: Pg): SessionStore.Service["commit"] =>
+  (key, steps, options) =>
     withKey(key, () => {
       const list = stepsOf(steps)
       if (list.length === 0) return Effect.fail(fail("InvalidInput", "A commit needs at least one step.", key))
       return Effect.flatMap(encodeSteps(list, key), (text) =>
         transaction(
+          pg,
           key,
           Effect.gen(function* () {
-            const row = yield* sessionRow(key, "FOR UPDATE")
+            const row = yield* sessionRow(pg, key, "FOR UPDATE")
             if (row === undefined) return yield* Effect.fail(notFound(key))
             if (options?.expectedSeq !== undefined && options.expectedSeq !== row.seq) {
               return yield* Effect.fail(conflict(key, options.expectedSeq, row.seq))
@@ -231,9 +279,9 @@ export const makePostgres = Effect.fnUntraced(function* (options: SessionStore.O
             }
             const seq = row.seq + 1
             const now = Date.now()
-            yield* sql`INSERT INTO data_harness_commits (tenant, session_id, seq, at, steps)
+            yield* pg.sql`INSERT INTO data_harness_commits (tenant, session_id, seq, at, steps)
               VALUES (${key.tenant}, ${key.id}, ${seq}, ${now}, ${text})`
-            yield* sql`UPDATE data_harness_sessions SET seq = ${seq}, tail = ${encodeTail(tail)}, updated_at = ${now}
+            yield* pg.sql`UPDATE data_harness_sessions SET seq = ${seq}, tail = ${encodeTail(tail)}, updated_at = ${now}
               WHERE tenant = ${key.tenant} AND id = ${key.id}`
             return seq
           })
@@ -241,47 +289,32 @@ export const makePostgres = Effect.fnUntraced(function* (options: SessionStore.O
       )
     })
 
-  /** The session row locked for sharing (so it is not deleted meanwhile), or `NotFound`. */
-  const requireSession = (key: SessionStore.SessionKey) =>
-    Effect.flatMap(sessionRow(key, "FOR SHARE"), (row) =>
-      row === undefined ? Effect.fail(notFound(key)) : Effect.void
-    )
+/** The session row locked for sharing (so it is not deleted meanwhile), or `NotFound`. */
+const requireSession = (pg: Pg, key: SessionStore.SessionKey) =>
+  Effect.flatMap(sessionRow(pg, key, "FOR SHARE"), (row) =>
+    row === undefined ? Effect.fail(notFound(key)) : Effect.void
+  )
 
-  const { appendEvents, endAsk, readEvents, asks } = makeAskLogs(sql, { asksPerSession, transaction, requireSession })
+// data
 
-  // data
-
-  const importData: SessionStore.Service["importData"] = (key, file, options) =>
+const importData =
+  (pg: Pg): SessionStore.Service["importData"] =>
+  (key, file, options) =>
     withKey(key, () =>
       Effect.gen(function* () {
-        const data = yield* requireBlobs(key)
-        yield* transaction(key, requireSession(key))
+        const data = yield* requireBlobs(pg, key)
+        yield* transaction(pg, key, requireSession(pg, key))
         return yield* data.importFile(key, file, { format: options?.format ?? "parquet", move: options?.move ?? false })
       })
     )
 
-  const dataPath: SessionStore.Service["dataPath"] = (key, ref) =>
+const dataPath =
+  (pg: Pg): SessionStore.Service["dataPath"] =>
+  (key, ref) =>
     withKey(key, () =>
       Effect.gen(function* () {
-        const data = yield* requireBlobs(key)
-        yield* transaction(key, requireSession(key))
+        const data = yield* requireBlobs(pg, key)
+        yield* transaction(pg, key, requireSession(pg, key))
         return yield* data.path(key, ref)
       })
     )
-
-  const service: SessionStore.Service = {
-    create,
-    load,
-    list,
-    delete: remove,
-    fork,
-    commit,
-    appendEvents,
-    endAsk,
-    readEvents,
-    asks,
-    importData,
-    dataPath
-  }
-  return service
-})

@@ -13,46 +13,61 @@ import { parseJson } from "./records.js"
 
 const encodeAskEnd = encodeJson(AskEnd, "The end of the ask")
 
+/** What the Postgres ask logs need of the store they belong to. */
+export interface PgAskLogOptions {
+  readonly asksPerSession: number
+  readonly transaction: <A>(
+    key: SessionStore.SessionKey | undefined,
+    effect: Effect.Effect<A, StoreError | SqlError.SqlError>
+  ) => Effect.Effect<A, StoreError>
+  /** Locks the session row for sharing (so it is not deleted meanwhile), or fails with `NotFound`. */
+  readonly requireSession: (key: SessionStore.SessionKey) => Effect.Effect<void, StoreError | SqlError.SqlError>
+}
+
+/** What the ask log operations share: the client and the store's options. */
+interface PgAskLogs extends PgAskLogOptions {
+  readonly sql: SqlClient.SqlClient
+}
+
+/** The ask log operations of the Postgres store over `sql`. */
 export const makeAskLogs = (
   sql: SqlClient.SqlClient,
-  options: {
-    readonly asksPerSession: number
-    readonly transaction: <A>(
-      key: SessionStore.SessionKey | undefined,
-      effect: Effect.Effect<A, StoreError | SqlError.SqlError>
-    ) => Effect.Effect<A, StoreError>
-    /** Locks the session row for sharing (so it is not deleted meanwhile), or fails with `NotFound`. */
-    readonly requireSession: (key: SessionStore.SessionKey) => Effect.Effect<void, StoreError | SqlError.SqlError>
-  }
+  options: PgAskLogOptions
 ): Pick<SessionStore.Service, "appendEvents" | "endAsk" | "readEvents" | "asks"> => {
-  const { asksPerSession, transaction, requireSession } = options
+  const logs: PgAskLogs = { ...options, sql }
+  return { appendEvents: appendEvents(logs), endAsk: endAsk(logs), readEvents: readEvents(logs), asks: asks(logs) }
+}
 
-  interface AskRow {
-    readonly last_event_id: number
-    readonly ended: string | null
-    readonly started_at: bigint | number
-    readonly ask_id: string
-  }
+/** A row of `data_harness_asks`. */
+interface AskRow {
+  readonly last_event_id: number
+  readonly ended: string | null
+  readonly started_at: bigint | number
+  readonly ask_id: string
+}
 
-  const askRow = (key: SessionStore.SessionKey, askId: string, lock: "" | "FOR UPDATE") =>
-    Effect.map(
-      sql<AskRow>`SELECT ask_id, last_event_id, ended, started_at FROM data_harness_asks
-        WHERE tenant = ${key.tenant} AND session_id = ${key.id} AND ask_id = ${askId} ${sql.literal(lock)}`,
-      (rows) => rows[0]
-    )
+/** The row of the ask `askId`, locked as `lock` says. */
+const askRow = (logs: PgAskLogs, key: SessionStore.SessionKey, askId: string, lock: "" | "FOR UPDATE") =>
+  Effect.map(
+    logs.sql<AskRow>`SELECT ask_id, last_event_id, ended, started_at FROM data_harness_asks
+      WHERE tenant = ${key.tenant} AND session_id = ${key.id} AND ask_id = ${askId} ${logs.sql.literal(lock)}`,
+    (rows) => rows[0]
+  )
 
-  /** Starts an ask's log, dropping the oldest beyond the retention. */
-  const startAsk = (key: SessionStore.SessionKey, askId: string) =>
-    Effect.gen(function* () {
-      yield* sql`DELETE FROM data_harness_asks WHERE tenant = ${key.tenant} AND session_id = ${key.id}
-        AND ask_id IN (SELECT ask_id FROM data_harness_asks WHERE tenant = ${key.tenant} AND session_id = ${key.id}
-          ORDER BY started_at DESC, ask_id DESC OFFSET ${asksPerSession - 1})`
-      yield* sql`INSERT INTO data_harness_asks (tenant, session_id, ask_id, started_at, last_event_id)
-        VALUES (${key.tenant}, ${key.id}, ${askId}, ${Date.now()}, 0)`
-      return { last_event_id: 0, ended: null, started_at: 0, ask_id: askId } satisfies AskRow
-    })
+/** Starts an ask's log, dropping the oldest beyond the retention. */
+const startAsk = (logs: PgAskLogs, key: SessionStore.SessionKey, askId: string) =>
+  Effect.gen(function* () {
+    yield* logs.sql`DELETE FROM data_harness_asks WHERE tenant = ${key.tenant} AND session_id = ${key.id}
+      AND ask_id IN (SELECT ask_id FROM data_harness_asks WHERE tenant = ${key.tenant} AND session_id = ${key.id}
+        ORDER BY started_at DESC, ask_id DESC OFFSET ${logs.asksPerSession - 1})`
+    yield* logs.sql`INSERT INTO data_harness_asks (tenant, session_id, ask_id, started_at, last_event_id)
+      VALUES (${key.tenant}, ${key.id}, ${askId}, ${Date.now()}, 0)`
+    return { last_event_id: 0, ended: null, started_at: 0, ask_id: askId } satisfies AskRow
+  })
 
-  const appendEvents: SessionStore.Service["appendEvents"] = (key, askId, events) =>
+const appendEvents =
+  (logs: PgAskLogs): SessionStore.Service["appendEvents"] =>
+  (key, askId, events) =>
     withKey(
       key,
       () =>
@@ -64,12 +79,12 @@ export const makeAskLogs = (
             )
             texts.push(JSON.stringify(encoded))
           }
-          return yield* transaction(
+          return yield* logs.transaction(
             key,
             Effect.gen(function* () {
-              yield* sql`SET LOCAL synchronous_commit = off`
-              yield* requireSession(key)
-              const ask = (yield* askRow(key, askId, "FOR UPDATE")) ?? (yield* startAsk(key, askId))
+              yield* logs.sql`SET LOCAL synchronous_commit = off`
+              yield* logs.requireSession(key)
+              const ask = (yield* askRow(logs, key, askId, "FOR UPDATE")) ?? (yield* startAsk(logs, key, askId))
               if (ask.ended !== null) {
                 return yield* Effect.fail(
                   fail("InvalidInput", `Ask "${askId}" has ended: start a new ask with a new id.`, key)
@@ -84,8 +99,8 @@ export const makeAskLogs = (
                   id: first + i,
                   event
                 }))
-                yield* sql`INSERT INTO data_harness_events ${sql.insert(rows as unknown as Arr.NonEmptyReadonlyArray<(typeof rows)[0]>)}`
-                yield* sql`UPDATE data_harness_asks SET last_event_id = ${first + texts.length - 1}
+                yield* logs.sql`INSERT INTO data_harness_events ${logs.sql.insert(rows as unknown as Arr.NonEmptyReadonlyArray<(typeof rows)[0]>)}`
+                yield* logs.sql`UPDATE data_harness_asks SET last_event_id = ${first + texts.length - 1}
                   WHERE tenant = ${key.tenant} AND session_id = ${key.id} AND ask_id = ${askId}`
               }
               return first + texts.length - 1
@@ -95,18 +110,20 @@ export const makeAskLogs = (
       askId
     )
 
-  const endAsk: SessionStore.Service["endAsk"] = (key, askId, end) =>
+const endAsk =
+  (logs: PgAskLogs): SessionStore.Service["endAsk"] =>
+  (key, askId, end) =>
     withKey(
       key,
       () =>
         Effect.flatMap(encodeAskEnd(end, key), (text) =>
-          transaction(
+          logs.transaction(
             key,
             Effect.gen(function* () {
-              yield* requireSession(key)
-              const ask = (yield* askRow(key, askId, "FOR UPDATE")) ?? (yield* startAsk(key, askId))
+              yield* logs.requireSession(key)
+              const ask = (yield* askRow(logs, key, askId, "FOR UPDATE")) ?? (yield* startAsk(logs, key, askId))
               if (ask.ended !== null) return
-              yield* sql`UPDATE data_harness_asks SET ended = ${text}
+              yield* logs.sql`UPDATE data_harness_asks SET ended = ${text}
                 WHERE tenant = ${key.tenant} AND session_id = ${key.id} AND ask_id = ${askId}`
             })
           )
@@ -114,26 +131,29 @@ export const makeAskLogs = (
       askId
     )
 
-  const decodeEnd = (text: string | null, key: SessionStore.SessionKey) =>
-    text === null
-      ? Effect.succeed(undefined)
-      : Effect.flatMap(parseJson(text, "the end of an ask", key), (json) =>
-          Schema.decodeUnknownEffect(AskEnd)(json).pipe(
-            Effect.mapError(() => fail("Corrupt", `The stored end of an ask of "${key.id}" does not decode.`, key))
-          )
+/** The stored end of an ask, decoded. */
+const decodeEnd = (text: string | null, key: SessionStore.SessionKey) =>
+  text === null
+    ? Effect.succeed(undefined)
+    : Effect.flatMap(parseJson(text, "the end of an ask", key), (json) =>
+        Schema.decodeUnknownEffect(AskEnd)(json).pipe(
+          Effect.mapError(() => fail("Corrupt", `The stored end of an ask of "${key.id}" does not decode.`, key))
         )
+      )
 
-  const readEvents: SessionStore.Service["readEvents"] = (key, askId, options) =>
+const readEvents =
+  (logs: PgAskLogs): SessionStore.Service["readEvents"] =>
+  (key, askId, options) =>
     withKey(
       key,
       () =>
-        transaction(
+        logs.transaction(
           key,
           Effect.gen(function* () {
-            yield* requireSession(key)
-            const ask = yield* askRow(key, askId, "")
+            yield* logs.requireSession(key)
+            const ask = yield* askRow(logs, key, askId, "")
             if (ask === undefined) return yield* Effect.fail(askNotFound(key, askId))
-            const rows = yield* sql<{ id: number; event: string }>`SELECT id, event FROM data_harness_events
+            const rows = yield* logs.sql<{ id: number; event: string }>`SELECT id, event FROM data_harness_events
               WHERE tenant = ${key.tenant} AND session_id = ${key.id} AND ask_id = ${askId}
                 AND id > ${options?.after ?? 0} ORDER BY id`
             const events: Array<StoredEvent> = []
@@ -147,13 +167,15 @@ export const makeAskLogs = (
       askId
     )
 
-  const asks: SessionStore.Service["asks"] = (key) =>
+const asks =
+  (logs: PgAskLogs): SessionStore.Service["asks"] =>
+  (key) =>
     withKey(key, () =>
-      transaction(
+      logs.transaction(
         key,
         Effect.gen(function* () {
-          yield* requireSession(key)
-          const rows = yield* sql<AskRow>`SELECT ask_id, last_event_id, ended, started_at FROM data_harness_asks
+          yield* logs.requireSession(key)
+          const rows = yield* logs.sql<AskRow>`SELECT ask_id, last_event_id, ended, started_at FROM data_harness_asks
             WHERE tenant = ${key.tenant} AND session_id = ${key.id} ORDER BY started_at, ask_id`
           const infos: Array<SessionStore.AskInfo> = []
           for (const row of rows) {
@@ -169,6 +191,3 @@ export const makeAskLogs = (
         })
       )
     )
-
-  return { appendEvents, endAsk, readEvents, asks }
-}
