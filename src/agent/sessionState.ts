@@ -152,6 +152,12 @@ const minus = (a: Counts, b: Counts): Counts => ({
 
 const isUsage = (counts: Counts): counts is Usage.Usage => counts instanceof Usage.Usage
 
+const same = (a: Counts, b: Counts): boolean =>
+  a.inputTokens === b.inputTokens &&
+  a.outputTokens === b.outputTokens &&
+  a.cacheReadTokens === b.cacheReadTokens &&
+  a.cacheWriteTokens === b.cacheWriteTokens
+
 const isZero = (usage: Counts): boolean =>
   usage.inputTokens === 0 && usage.outputTokens === 0 && usage.cacheReadTokens === 0 && usage.cacheWriteTokens === 0
 
@@ -282,8 +288,16 @@ const makeState = (
       }
       askCommitted = askUsage
     }
-    // a step's usage added to nothing is that usage (a `Usage` already): nothing to build
-    const total = u === before ? before : isUsage(u) ? u : Usage.make(u)
+    // a step's usage added to nothing is that usage, and a session's first ask has the usage of
+    // the ask (both `Usage`s already): nothing to build then
+    const total =
+      u === before
+        ? before
+        : isUsage(u)
+          ? u
+          : askUsage !== undefined && isUsage(askUsage) && same(u, askUsage)
+            ? askUsage
+            : Usage.make(u)
     return { history: h, usage: total, steps: out }
   }
 
