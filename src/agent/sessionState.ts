@@ -19,6 +19,7 @@
  */
 
 import { Effect, Ref, type Scope, Semaphore } from "effect"
+import type { Counts } from "../core/counts.js"
 import type * as Message from "../core/Message.js"
 import * as Usage from "../core/Usage.js"
 import type * as Data from "../data/Data.js"
@@ -53,7 +54,7 @@ export interface SessionState {
    */
   readonly commit: (
     steps: ReadonlyArray<Step>,
-    options?: { readonly askUsage?: Usage.Usage | undefined; readonly startsAsk?: boolean | undefined }
+    options?: { readonly askUsage?: Counts | undefined; readonly startsAsk?: boolean | undefined }
   ) => Effect.Effect<void, StoreError>
   /** After a failed store write: the history, usage and commit number reloaded from the store. */
   readonly resync: Effect.Effect<void, StoreError>
@@ -123,15 +124,41 @@ class LazyStore {
   })
 }
 
-const minus = (a: Usage.Usage, b: Usage.Usage): Usage.Usage =>
-  Usage.make({
-    inputTokens: a.inputTokens - b.inputTokens,
-    outputTokens: a.outputTokens - b.outputTokens,
-    cacheReadTokens: a.cacheReadTokens - b.cacheReadTokens,
-    cacheWriteTokens: a.cacheWriteTokens - b.cacheWriteTokens
-  })
+/**
+ * Usage counters summed as plain numbers: a commit adds a turn's usage to the session's and to
+ * the ask's committed usage, and building a schema-checked `Usage` for each sum was a measurable
+ * part of a turn's fixed cost. The session's `Usage` is built once per commit that changes it.
+ */
+const zero: Counts = { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0 }
 
-const isZero = (usage: Usage.Usage): boolean =>
+const plus = (a: Counts, b: Counts): Counts =>
+  b === Usage.empty || isZero(b)
+    ? a
+    : isZero(a)
+      ? b
+      : {
+          inputTokens: a.inputTokens + b.inputTokens,
+          outputTokens: a.outputTokens + b.outputTokens,
+          cacheReadTokens: a.cacheReadTokens + b.cacheReadTokens,
+          cacheWriteTokens: a.cacheWriteTokens + b.cacheWriteTokens
+        }
+
+const minus = (a: Counts, b: Counts): Counts => ({
+  inputTokens: a.inputTokens - b.inputTokens,
+  outputTokens: a.outputTokens - b.outputTokens,
+  cacheReadTokens: a.cacheReadTokens - b.cacheReadTokens,
+  cacheWriteTokens: a.cacheWriteTokens - b.cacheWriteTokens
+})
+
+const isUsage = (counts: Counts): counts is Usage.Usage => counts instanceof Usage.Usage
+
+const same = (a: Counts, b: Counts): boolean =>
+  a.inputTokens === b.inputTokens &&
+  a.outputTokens === b.outputTokens &&
+  a.cacheReadTokens === b.cacheReadTokens &&
+  a.cacheWriteTokens === b.cacheWriteTokens
+
+const isZero = (usage: Counts): boolean =>
   usage.inputTokens === 0 && usage.outputTokens === 0 && usage.cacheReadTokens === 0 && usage.cacheWriteTokens === 0
 
 /**
@@ -200,7 +227,7 @@ const makeState = (
   const history = Ref.makeUnsafe<Message.History>(initialHistory)
   const usage = Ref.makeUnsafe(initialUsage)
   /** The usage of the ask in progress that committed steps carry. */
-  let askCommitted = Usage.empty
+  let askCommitted: Counts = zero
   const writes = Semaphore.makeUnsafe(1)
 
   /**
@@ -209,11 +236,12 @@ const makeState = (
    */
   const apply = (
     steps: ReadonlyArray<Step>,
-    askUsage: Usage.Usage | undefined
+    askUsage: Counts | undefined
   ): { readonly history: Message.History; readonly usage: Usage.Usage; readonly steps: Array<Step> } => {
     const out: Array<Step> = []
     let h = Ref.getUnsafe(history)
-    let u = Ref.getUnsafe(usage)
+    const before = Ref.getUnsafe(usage)
+    let u: Counts = before
     for (const step of steps) {
       switch (step._tag) {
         case "User": {
@@ -232,8 +260,8 @@ const makeState = (
           const next = appendAssistant(h, step.content)
           const content = next === h ? [] : next.at(-1)!.content.slice(-contentAdded(h, next))
           h = next
-          u = Usage.add(u, step.usage)
-          askCommitted = Usage.add(askCommitted, step.usage)
+          u = plus(u, step.usage)
+          askCommitted = plus(askCommitted, step.usage)
           if (content.length > 0 || !isZero(step.usage)) out.push({ _tag: "Turn", content, usage: step.usage })
           break
         }
@@ -243,8 +271,8 @@ const makeState = (
           break
         }
         case "Usage": {
-          u = Usage.add(u, step.usage)
-          askCommitted = Usage.add(askCommitted, step.usage)
+          u = plus(u, step.usage)
+          askCommitted = plus(askCommitted, step.usage)
           out.push(step)
           break
         }
@@ -255,12 +283,22 @@ const makeState = (
     if (askUsage !== undefined) {
       const rest = minus(askUsage, askCommitted)
       if (!isZero(rest)) {
-        u = Usage.add(u, rest)
-        out.push({ _tag: "Usage", usage: rest })
+        u = plus(u, rest)
+        out.push({ _tag: "Usage", usage: Usage.make(rest) })
       }
       askCommitted = askUsage
     }
-    return { history: h, usage: u, steps: out }
+    // a step's usage added to nothing is that usage, and a session's first ask has the usage of
+    // the ask (both `Usage`s already): nothing to build then
+    const total =
+      u === before
+        ? before
+        : isUsage(u)
+          ? u
+          : askUsage !== undefined && isUsage(askUsage) && same(u, askUsage)
+            ? askUsage
+            : Usage.make(u)
+    return { history: h, usage: total, steps: out }
   }
 
   /** One store commit of `steps` and the changed handles; a failure marks the state diverged. */
@@ -288,7 +326,7 @@ const makeState = (
 
   const commit: SessionState["commit"] = (steps, options) =>
     Effect.suspend(() => {
-      if (options?.startsAsk === true) askCommitted = Usage.empty
+      if (options?.startsAsk === true) askCommitted = zero
       const applied = apply(steps, options?.askUsage)
       const updated = Effect.andThen(Ref.set(history, applied.history), Ref.set(usage, applied.usage))
       return stored === undefined ? updated : Effect.andThen(updated, write(stored, applied.steps))

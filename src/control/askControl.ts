@@ -46,8 +46,9 @@ export type { Gate } from "./toolCall.js"
 export class AskControl {
   /** The run's dollars so far (every attempt, and compaction summaries). */
   private readonly dollars = new CostSum()
-  /** The cost of each completed turn, its retried attempts included. */
-  readonly turnCosts: Array<Cost.Cost> = []
+  /** The dollars of each completed turn, its retried attempts included (a `Cost` built when read). */
+  private readonly turnSums: Array<CostSum> = []
+  private readonly turnCostsBuilt: Array<Cost.Cost> = []
   /** The dollars of the turn in progress. */
   private turnDollars = new CostSum()
   /** The model the last request named (what an attempt without `message_start` is priced as). */
@@ -110,9 +111,17 @@ export class AskControl {
     return this.dollars.toCost()
   }
 
+  /** The cost of each completed turn, its retried attempts included. */
+  get turnCosts(): ReadonlyArray<Cost.Cost> {
+    for (let i = this.turnCostsBuilt.length; i < this.turnSums.length; i++) {
+      this.turnCostsBuilt.push(this.turnSums[i]!.toCost())
+    }
+    return this.turnCostsBuilt
+  }
+
   /** The turn's cost is complete (its response committed): it goes to `turnCosts`. */
   closeTurn(): void {
-    this.turnCosts.push(this.turnDollars.toCost())
+    this.turnSums.push(this.turnDollars)
     this.turnDollars = new CostSum()
   }
 

@@ -47,10 +47,25 @@ export class CostSum {
   }
 
   toCost(): Cost.Cost {
-    if (this.usd === 0 && this.unpriced.size === 0) return Cost.empty
-    return Cost.make({ ...this, unpriced: [...this.unpriced] })
+    if (this.input !== 0 || this.output !== 0 || this.cacheWrite !== 0 || this.cacheRead !== 0) {
+      return Cost.make({ ...this, unpriced: [...this.unpriced] })
+    }
+    if (this.unpriced.size === 0) return Cost.empty
+    if (this.unpriced.size > 1) return Cost.make({ unpriced: [...this.unpriced] })
+    // no dollars, one unpriced model (every turn of an unpriced model): one value per model
+    const [model] = this.unpriced as Set<string>
+    let cost = unpricedCosts.get(model!)
+    if (cost === undefined) {
+      cost = Cost.make({ unpriced: [model!] })
+      if (unpricedCosts.size < MAX_UNPRICED) unpricedCosts.set(model!, cost)
+    }
+    return cost
   }
 }
+
+/** The zero-dollar cost of each unpriced model seen, kept to this many (model names are few). */
+const MAX_UNPRICED = 256
+const unpricedCosts = new Map<string, Cost.Cost>()
 
 /** What one scope has spent. */
 export class Meter {
