@@ -217,6 +217,119 @@ export const makeStoredState = (
     return makeState(config, lazy, stored, session.history, session.usage)
   })
 
+/** What a commit's steps make of the history and usage. */
+interface Applied {
+  readonly history: Message.History
+  readonly usage: Usage.Usage
+  /** The steps to store (content as the history keeps it, empty ones left out). */
+  readonly steps: Array<Step>
+  /** The usage of the ask in progress that committed steps now carry. */
+  readonly askCommitted: Counts
+}
+
+/**
+ * Steps applied to `history` and `before` (the session's usage): the new values, and the steps to
+ * store. `askCommitted` is what the ask's committed steps carried so far; with `askUsage` (the
+ * ask's usage now) the rest that no step carries is added as a `Usage` step.
+ */
+const applySteps = (
+  history: Message.History,
+  before: Usage.Usage,
+  committed: Counts,
+  steps: ReadonlyArray<Step>,
+  askUsage: Counts | undefined
+): Applied => {
+  const out: Array<Step> = []
+  let h = history
+  let u: Counts = before
+  let askCommitted = committed
+  for (const step of steps) {
+    switch (step._tag) {
+      case "User": {
+        const next = appendUser(h, step.content)
+        if (next !== h) out.push({ _tag: "User", content: next.at(-1)!.content.slice(-contentAdded(h, next)) })
+        h = next
+        break
+      }
+      case "ToolResults": {
+        if (step.content.length === 0) break
+        h = appendUser(h, step.content)
+        out.push(step)
+        break
+      }
+      case "Turn": {
+        const next = appendAssistant(h, step.content)
+        const content = next === h ? [] : next.at(-1)!.content.slice(-contentAdded(h, next))
+        h = next
+        u = plus(u, step.usage)
+        askCommitted = plus(askCommitted, step.usage)
+        if (content.length > 0 || !isZero(step.usage)) out.push({ _tag: "Turn", content, usage: step.usage })
+        break
+      }
+      case "Compacted": {
+        h = step.history
+        out.push(step)
+        break
+      }
+      case "Usage": {
+        u = plus(u, step.usage)
+        askCommitted = plus(askCommitted, step.usage)
+        out.push(step)
+        break
+      }
+      default:
+        out.push(step)
+    }
+  }
+  if (askUsage !== undefined) {
+    const rest = minus(askUsage, askCommitted)
+    if (!isZero(rest)) {
+      u = plus(u, rest)
+      out.push({ _tag: "Usage", usage: Usage.make(rest) })
+    }
+    askCommitted = askUsage
+  }
+  // a step's usage added to nothing is that usage, and a session's first ask has the usage of
+  // the ask (both `Usage`s already): nothing to build then
+  const total =
+    u === before
+      ? before
+      : isUsage(u)
+        ? u
+        : askUsage !== undefined && isUsage(askUsage) && same(u, askUsage)
+          ? askUsage
+          : Usage.make(u)
+  return { history: h, usage: total, steps: out, askCommitted }
+}
+
+/** One store commit of `steps` and the changed handles, one at a time; a failure marks the state diverged. */
+const writeCommit = (
+  writes: Semaphore.Semaphore,
+  lazy: LazyStore,
+  target: Stored,
+  steps: ReadonlyArray<Step>
+): Effect.Effect<void, StoreError> =>
+  writes.withPermit(
+    Effect.gen(function* () {
+      const changes = lazy.persistence === undefined ? undefined : yield* lazy.persistence.changes
+      const all = changes === undefined ? steps : [...steps, ...changes.steps]
+      if (all.length === 0 || target.diverged) {
+        changes?.settle(false)
+        return
+      }
+      const seq = yield* target.store.commit(target.key, all, { expectedSeq: target.seq }).pipe(
+        Effect.onError(() =>
+          Effect.sync(() => {
+            target.diverged = true
+            changes?.settle(false)
+          })
+        )
+      )
+      target.seq = seq
+      changes?.settle(true)
+    })
+  )
+
 const makeState = (
   config: Config,
   lazy: LazyStore,
@@ -230,106 +343,13 @@ const makeState = (
   let askCommitted: Counts = zero
   const writes = Semaphore.makeUnsafe(1)
 
-  /**
-   * Steps applied to the history and usage: the new values, and the steps to store (content as
-   * the history keeps it, empty ones left out).
-   */
-  const apply = (
-    steps: ReadonlyArray<Step>,
-    askUsage: Counts | undefined
-  ): { readonly history: Message.History; readonly usage: Usage.Usage; readonly steps: Array<Step> } => {
-    const out: Array<Step> = []
-    let h = Ref.getUnsafe(history)
-    const before = Ref.getUnsafe(usage)
-    let u: Counts = before
-    for (const step of steps) {
-      switch (step._tag) {
-        case "User": {
-          const next = appendUser(h, step.content)
-          if (next !== h) out.push({ _tag: "User", content: next.at(-1)!.content.slice(-contentAdded(h, next)) })
-          h = next
-          break
-        }
-        case "ToolResults": {
-          if (step.content.length === 0) break
-          h = appendUser(h, step.content)
-          out.push(step)
-          break
-        }
-        case "Turn": {
-          const next = appendAssistant(h, step.content)
-          const content = next === h ? [] : next.at(-1)!.content.slice(-contentAdded(h, next))
-          h = next
-          u = plus(u, step.usage)
-          askCommitted = plus(askCommitted, step.usage)
-          if (content.length > 0 || !isZero(step.usage)) out.push({ _tag: "Turn", content, usage: step.usage })
-          break
-        }
-        case "Compacted": {
-          h = step.history
-          out.push(step)
-          break
-        }
-        case "Usage": {
-          u = plus(u, step.usage)
-          askCommitted = plus(askCommitted, step.usage)
-          out.push(step)
-          break
-        }
-        default:
-          out.push(step)
-      }
-    }
-    if (askUsage !== undefined) {
-      const rest = minus(askUsage, askCommitted)
-      if (!isZero(rest)) {
-        u = plus(u, rest)
-        out.push({ _tag: "Usage", usage: Usage.make(rest) })
-      }
-      askCommitted = askUsage
-    }
-    // a step's usage added to nothing is that usage, and a session's first ask has the usage of
-    // the ask (both `Usage`s already): nothing to build then
-    const total =
-      u === before
-        ? before
-        : isUsage(u)
-          ? u
-          : askUsage !== undefined && isUsage(askUsage) && same(u, askUsage)
-            ? askUsage
-            : Usage.make(u)
-    return { history: h, usage: total, steps: out }
-  }
-
-  /** One store commit of `steps` and the changed handles; a failure marks the state diverged. */
-  const write = (target: Stored, steps: ReadonlyArray<Step>): Effect.Effect<void, StoreError> =>
-    writes.withPermit(
-      Effect.gen(function* () {
-        const changes = lazy.persistence === undefined ? undefined : yield* lazy.persistence.changes
-        const all = changes === undefined ? steps : [...steps, ...changes.steps]
-        if (all.length === 0 || target.diverged) {
-          changes?.settle(false)
-          return
-        }
-        const seq = yield* target.store.commit(target.key, all, { expectedSeq: target.seq }).pipe(
-          Effect.onError(() =>
-            Effect.sync(() => {
-              target.diverged = true
-              changes?.settle(false)
-            })
-          )
-        )
-        target.seq = seq
-        changes?.settle(true)
-      })
-    )
-
   const commit: SessionState["commit"] = (steps, options) =>
     Effect.suspend(() => {
       if (options?.startsAsk === true) askCommitted = zero
-      const applied = apply(steps, options?.askUsage)
+      const applied = applySteps(Ref.getUnsafe(history), Ref.getUnsafe(usage), askCommitted, steps, options?.askUsage)
+      askCommitted = applied.askCommitted
       const updated = Effect.andThen(Ref.set(history, applied.history), Ref.set(usage, applied.usage))
-      return stored === undefined ? updated : Effect.andThen(updated, write(stored, applied.steps))
+      return stored === undefined ? updated : Effect.andThen(updated, writeCommit(writes, lazy, stored, applied.steps))
     })
 
   const resync: SessionState["resync"] =
