@@ -1,6 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Context, Effect, Exit, Fiber, Layer, Scope } from "effect"
 import { Agent, Data, JavaScript, Mock } from "../../src/index.js"
+import { eventually } from "../utils/eventually.js"
 
 // The pool's threads are real worker threads, so these run on the real clock (`it.live`).
 // Node's diagnostic report lists every worker thread this process started and that has not exited
@@ -15,14 +16,6 @@ const askJavaScript = (code: string) =>
     const result = yield* agent.runResult("Compute it.")
     return result
   }).pipe(Effect.provide(Mock.layer({ turns: [Mock.toolCall("javascript", { code }), Mock.text("done")] })))
-
-/** Polls `check` on the real clock until it holds or `ms` pass. */
-const eventually = (check: () => boolean, ms: number) =>
-  Effect.gen(function* () {
-    const end = Date.now() + ms
-    while (!check() && Date.now() < end) yield* Effect.sleep("20 millis")
-    return check()
-  })
 
 describe("JavaScript.layerPool", () => {
   it.live("building the layer starts no thread; the first javascript call starts one, on this pool", () =>

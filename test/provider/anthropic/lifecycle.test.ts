@@ -9,16 +9,9 @@ import * as Message from "../../../src/core/Message.js"
 import * as Anthropic from "../../../src/provider/anthropic/Anthropic.js"
 import * as Provider from "../../../src/provider/Provider.js"
 import * as AnthropicServer from "../../utils/anthropicServer.js"
+import { eventually } from "../../utils/eventually.js"
 
 const request: Provider.Request = { messages: [Message.user("hi")], tools: [] }
-
-/** Polls (real time, every 10 ms) until `done()` holds, up to `millis`; whether it did. */
-const eventually = (done: () => boolean, millis: number) =>
-  Effect.promise(async () => {
-    const until = Date.now() + millis
-    while (!done() && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 10))
-    return done()
-  })
 
 describe("Anthropic layer lifecycle", () => {
   it.live("closing a provider layer closes its sockets", () =>

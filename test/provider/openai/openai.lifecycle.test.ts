@@ -8,17 +8,10 @@ import { Context, Effect, Exit, Layer, Scope, Stream } from "effect"
 import * as Message from "../../../src/core/Message.js"
 import * as OpenAI from "../../../src/provider/openai/OpenAI.js"
 import * as Provider from "../../../src/provider/Provider.js"
+import { eventually } from "../../utils/eventually.js"
 import * as OpenAIServer from "../../utils/openaiServer.js"
 
 const request: Provider.Request = { messages: [Message.user("hi")], tools: [] }
-
-/** Polls (real time, every 10 ms) until `done()` holds, up to `millis`; whether it did. */
-const eventually = (done: () => boolean, millis: number) =>
-  Effect.promise(async () => {
-    const until = Date.now() + millis
-    while (!done() && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 10))
-    return done()
-  })
 
 describe("OpenAI layer lifecycle", () => {
   it.live("closing a provider layer closes its sockets", () =>
