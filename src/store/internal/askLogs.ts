@@ -93,91 +93,94 @@ const startAsk = (logs: AskLogs, key: SessionStore.SessionKey, askId: string) =>
     return state
   })
 
+/**
+ * `body` on an existing session: the key (and ask id) checked, under the session's lock, after
+ * the session is found.
+ */
+const onSession = <A>(
+  logs: AskLogs,
+  key: SessionStore.SessionKey,
+  body: () => Effect.Effect<A, StoreError>,
+  askId?: string
+): Effect.Effect<A, StoreError> =>
+  withKey(key, () => logs.lock(key)(Effect.andThen(logs.requireSession(key), Effect.suspend(body))), askId)
+
 const appendEvents =
   (logs: AskLogs): SessionStore.Service["appendEvents"] =>
   (key, askId, events) =>
-    withKey(
+    onSession(
+      logs,
       key,
       () =>
-        logs.lock(key)(
-          Effect.gen(function* () {
-            yield* logs.requireSession(key)
-            const state = (yield* askState(logs, key, askId)) ?? (yield* startAsk(logs, key, askId))
-            if (state.ended) {
-              return yield* Effect.fail(
-                fail("InvalidInput", `Ask "${askId}" has ended: start a new ask with a new id.`, key)
-              )
-            }
-            const lines: Array<string> = []
-            let id = state.lastId
-            for (const event of events) lines.push(yield* encodeEvent({ id: ++id, event }))
-            if (lines.length > 0) yield* logs.backend.appendAsk(key, askId, lines, false)
-            logs.askIds.set(askKey(logs, key, askId), { lastId: id, ended: false })
-            return id
-          })
-        ),
+        Effect.gen(function* () {
+          const state = (yield* askState(logs, key, askId)) ?? (yield* startAsk(logs, key, askId))
+          if (state.ended) {
+            return yield* Effect.fail(
+              fail("InvalidInput", `Ask "${askId}" has ended: start a new ask with a new id.`, key)
+            )
+          }
+          const lines: Array<string> = []
+          let id = state.lastId
+          for (const event of events) lines.push(yield* encodeEvent({ id: ++id, event }))
+          if (lines.length > 0) yield* logs.backend.appendAsk(key, askId, lines, false)
+          logs.askIds.set(askKey(logs, key, askId), { lastId: id, ended: false })
+          return id
+        }),
       askId
     )
 
 const endAsk =
   (logs: AskLogs): SessionStore.Service["endAsk"] =>
   (key, askId, end) =>
-    withKey(
+    onSession(
+      logs,
       key,
       () =>
-        logs.lock(key)(
-          Effect.gen(function* () {
-            yield* logs.requireSession(key)
-            const state = (yield* askState(logs, key, askId)) ?? (yield* startAsk(logs, key, askId))
-            if (state.ended) return
-            yield* logs.backend.appendAsk(key, askId, [yield* encodeEnd({ end })], true)
-            logs.askIds.set(askKey(logs, key, askId), { lastId: state.lastId, ended: true })
-          })
-        ),
+        Effect.gen(function* () {
+          const state = (yield* askState(logs, key, askId)) ?? (yield* startAsk(logs, key, askId))
+          if (state.ended) return
+          yield* logs.backend.appendAsk(key, askId, [yield* encodeEnd({ end })], true)
+          logs.askIds.set(askKey(logs, key, askId), { lastId: state.lastId, ended: true })
+        }),
       askId
     )
 
 const readEvents =
   (logs: AskLogs): SessionStore.Service["readEvents"] =>
   (key, askId, options) =>
-    withKey(
+    onSession(
+      logs,
       key,
       () =>
-        logs.lock(key)(
-          Effect.gen(function* () {
-            yield* logs.requireSession(key)
-            const ask = yield* readAsk(logs, key, askId)
-            if (ask === undefined) return yield* Effect.fail(askNotFound(key, askId))
-            const after = options?.after ?? 0
-            return {
-              askId,
-              events: ask.events.filter((event) => event.id > after),
-              ...(ask.end !== undefined ? { end: ask.end } : {})
-            }
-          })
-        ),
+        Effect.gen(function* () {
+          const ask = yield* readAsk(logs, key, askId)
+          if (ask === undefined) return yield* Effect.fail(askNotFound(key, askId))
+          const after = options?.after ?? 0
+          return {
+            askId,
+            events: ask.events.filter((event) => event.id > after),
+            ...(ask.end !== undefined ? { end: ask.end } : {})
+          }
+        }),
       askId
     )
 
 const asks =
   (logs: AskLogs): SessionStore.Service["asks"] =>
   (key) =>
-    withKey(key, () =>
-      logs.lock(key)(
-        Effect.gen(function* () {
-          yield* logs.requireSession(key)
-          const infos: Array<SessionStore.AskInfo> = []
-          for (const askId of yield* logs.backend.listAsks(key)) {
-            const ask = yield* readAsk(logs, key, askId)
-            if (ask === undefined) continue
-            infos.push({
-              askId,
-              startedAt: ask.startedAt,
-              lastEventId: ask.lastEventId,
-              ...(ask.end !== undefined ? { end: ask.end } : {})
-            })
-          }
-          return infos.sort((a, b) => a.startedAt - b.startedAt)
-        })
-      )
+    onSession(logs, key, () =>
+      Effect.gen(function* () {
+        const infos: Array<SessionStore.AskInfo> = []
+        for (const askId of yield* logs.backend.listAsks(key)) {
+          const ask = yield* readAsk(logs, key, askId)
+          if (ask === undefined) continue
+          infos.push({
+            askId,
+            startedAt: ask.startedAt,
+            lastEventId: ask.lastEventId,
+            ...(ask.end !== undefined ? { end: ask.end } : {})
+          })
+        }
+        return infos.sort((a, b) => a.startedAt - b.startedAt)
+      })
     )
