@@ -110,14 +110,26 @@ export const afterTurn = (ask: Ask, next: () => Step): Step => {
   return orEnd(ask, control.afterTurn(responseOf(ask.state.response!), results), next)
 }
 
-/** Before a model turn: compacts the history when `request()` nears the context window, then `next`. */
-export const compactBeforeTurn = (ask: Ask, request: () => Provider.Request, next: () => Step): Step => {
+/**
+ * Before a model turn: compacts the history when `request()` nears the context window, then
+ * `next`, given the request the check built when the history stayed as it was (so the turn does
+ * not build it again).
+ */
+export const compactBeforeTurn = (
+  ask: Ask,
+  request: () => Provider.Request,
+  next: (built?: Provider.Request) => Step
+): Step => {
   const control = ask.state.control
   if (!control.compacts) return next()
-  const check = control.compactIfNeeded(ask.config.params.model, request)
+  let built: Provider.Request | undefined
+  const check = control.compactIfNeeded(ask.config.params.model, () => {
+    built = request()
+    return built
+  })
   if (check === undefined) return next()
   return orEnd(ask, check, (record): Step => {
-    if (record === undefined) return next()
+    if (record === undefined) return next(built)
     const event: StreamEvent.Compaction = {
       type: "compaction",
       reason: record.reason,
@@ -126,7 +138,7 @@ export const compactBeforeTurn = (ask: Ask, request: () => Provider.Request, nex
       tokens_before: record.tokensBefore,
       tokens_after: record.tokensAfter
     }
-    return emit(ask, [event], { _tag: "Starting", next: Effect.suspend(next) })
+    return emit(ask, [event], { _tag: "Starting", next: Effect.suspend(() => next()) })
   })
 }
 

@@ -184,7 +184,7 @@ const startTurn = (ask: Ask): Step => {
   return compactBeforeTurn(
     ask,
     () => buildRequest(ask),
-    () => startAttempt(ask, 1)
+    (built) => startAttempt(ask, 1, built)
   )
 }
 
@@ -225,9 +225,9 @@ const providerEvents = (ask: Ask, request: Provider.Request): Stream.Stream<Stre
   return Stream.interruptWhen(events, Effect.andThen(Effect.sleep(remaining), failTurn(ask)))
 }
 
-/** Attempt `attempt` of the turn: the provider's stream opened in a scope of its own, folded as it streams. */
-const startAttempt = (ask: Ask, attempt: number): Step =>
-  beforeModel(ask, attempt, buildRequest(ask), (request) => openAttempt(ask, attempt, request))
+/** Attempt `attempt` of the turn (its request given when already built): the provider's stream opened in a scope of its own, folded as it streams. */
+const startAttempt = (ask: Ask, attempt: number, built?: Provider.Request): Step =>
+  beforeModel(ask, attempt, built ?? buildRequest(ask), (request) => openAttempt(ask, attempt, request))
 
 /** Opens attempt `attempt` of the turn with `request` (as the `beforeModel` hooks left it). */
 const openAttempt = (ask: Ask, attempt: number, request: Provider.Request): Step => {
