@@ -6,20 +6,7 @@ import { Effect, Exit, Layer, Redacted, Schedule, Scope } from "effect"
 import { HttpRouter, HttpServer, HttpServerRequest } from "effect/http"
 import { Agent, Mock, type Tool } from "../../src/index.js"
 import * as Mcp from "../../src/mcp/Mcp.js"
-
-const sales = [
-  { region: "EU", revenue: 120 },
-  { region: "US", revenue: 80 },
-  { region: "EU", revenue: 30 }
-]
-
-/** A session with the `sales` handle put into it, made without a model. */
-const salesSession = Effect.gen(function* () {
-  const agent = yield* Agent.make()
-  const session = yield* agent.session()
-  yield* session.put("sales", sales)
-  return session
-}).pipe(Effect.provide(Mock.layer({ turns: [] })))
+import { salesSession } from "./fixtures.js"
 
 /**
  * Our MCP server over the sales session on a random port, mounted next to nothing else, with the

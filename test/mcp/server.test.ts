@@ -5,22 +5,9 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js"
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js"
 import { Context, Effect, Layer, Redacted, Schema } from "effect"
 import { HttpRouter, HttpServer, HttpServerResponse } from "effect/http"
-import { Agent, Mock, Tool, Variables } from "../../src/index.js"
+import { Tool, Variables } from "../../src/index.js"
 import * as Mcp from "../../src/mcp/Mcp.js"
-
-const sales = [
-  { region: "EU", revenue: 120 },
-  { region: "US", revenue: 80 },
-  { region: "EU", revenue: 30 }
-]
-
-/** A session with the `sales` handle put into it. */
-const salesSession = Effect.gen(function* () {
-  const agent = yield* Agent.make()
-  const session = yield* agent.session()
-  yield* session.put("sales", sales)
-  return session
-}).pipe(Effect.provide(Mock.layer({ turns: [] })))
+import { salesSession } from "./fixtures.js"
 
 /** Starts `Mcp.layerServer` in the current scope; its URL. */
 const serve = <R = never>(options: Mcp.ServerOptions<R>) =>
