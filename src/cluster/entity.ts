@@ -48,98 +48,141 @@ export const layer = (options: {
     disableFatalDefects: true
   })
 
+/**
+ * The handlers of one entity, built each time it starts on a runner: at its first call, and again
+ * after it was passivated or its shard moved.
+ */
 const handlers = Effect.gen(function* () {
+  const entity = yield* makeEntityState
+  return SessionEntity.Session.of({
+    Ask: ({ payload }) => ask(entity, payload.askId, payload.prompt),
+    Interrupt: () => Rpc.fork(interrupt(entity)),
+    History: () => Rpc.fork(history(entity)),
+    Put: ({ payload }) => put(entity, payload)
+  })
+})
+
+/** What the handlers of one entity share. */
+interface EntityState {
+  readonly key: SessionStore.SessionKey
+  /** The entity's id (the `session` of a `Done`). */
+  readonly session: string
+  /** The address of the runner the entity lives on, `host:port`. */
+  readonly runner: string
+  readonly store: SessionStore.Service
+  /** The entity's session, opened in the entity's scope by the first call that needs it. */
+  readonly hosted: Effect.Effect<Hosted, StoreError>
+  /** The ask it runs now. */
+  running: Running | undefined
+}
+
+/** The state of the entity being started, from its address, the host, the store and its scope. */
+const makeEntityState = Effect.gen(function* () {
   const address = yield* Entity.CurrentAddress
   const runnerAddress = yield* Entity.CurrentRunnerAddress
-  const runner = `${runnerAddress.host}:${runnerAddress.port}`
   const key = SessionEntity.keyOf(address.entityId)
   const host = yield* SessionHost
   const store = yield* SessionStore.SessionStore
   const scope = yield* Effect.scope
-  const hosted = openOnce(Scope.provide(host.open(key), scope))
-  let running: Running | undefined
+  const state: EntityState = {
+    key,
+    session: address.entityId,
+    runner: `${runnerAddress.host}:${runnerAddress.port}`,
+    store,
+    hosted: openOnce(Scope.provide(host.open(key), scope)),
+    running: undefined
+  }
+  return state
+})
 
-  const replay = (askId: string, page: SessionStore.EventsPage) =>
-    replayAsk(store, key, { askId, runner, session: address.entityId }, page)
-
-  const run = (session: Hosted, askId: string, prompt: string) =>
+/** `Ask`: an ask whose id already has an event log is replayed from it; a new one runs. */
+const ask = (
+  entity: EntityState,
+  askId: string,
+  prompt: string
+): Stream.Stream<SessionEntity.AskChunk, SessionEntity.AskError> =>
+  Stream.unwrap(
     Effect.gen(function* () {
-      const current: Running = {
-        askId,
-        interrupt: yield* Deferred.make<void>(),
-        ended: yield* Deferred.make<void>()
+      const session = yield* entity.hosted
+      const previous = yield* entity.store
+        .readEvents(entity.key, askId)
+        .pipe(Effect.catchIf(isNotFound, () => Effect.succeed(undefined)))
+      if (previous !== undefined) {
+        return replayAsk(entity.store, entity.key, { askId, runner: entity.runner, session: entity.session }, previous)
       }
-      running = current
-      const usageBefore = yield* session.usage
-      // an interrupt that comes after the ask's last event does not make it interrupted
-      let finished = false
-      const done = Effect.gen(function* () {
-        const status: SessionEntity.DoneStatus = finished ? "completed" : "interrupted"
-        const usage = usageSince(yield* session.usage, usageBefore)
-        return { _tag: "Done", askId, status, usage, runner, session: address.entityId } as const
-      })
-      return session.ask(askId, prompt).pipe(
-        Stream.map((logged): SessionEntity.AskChunk => ({ _tag: "Event", id: logged.id, event: logged.event })),
-        Stream.concat(
-          Stream.fromEffectDrain(
-            Effect.sync(() => {
-              finished = true
-            })
-          )
-        ),
-        Stream.interruptWhen(Deferred.await(current.interrupt)),
-        Stream.concat(Stream.fromEffect(done)),
-        Stream.ensuring(
-          Effect.suspend(() => {
-            if (running === current) running = undefined
-            return Deferred.succeed(current.ended, undefined)
+      return yield* run(entity, session, askId, prompt)
+    })
+  )
+
+/**
+ * Runs a new ask as the entity's running one (so `Interrupt` can stop it): its events, then its
+ * `Done`, interrupted when it was stopped before its last event.
+ */
+const run = (entity: EntityState, session: Hosted, askId: string, prompt: string) =>
+  Effect.gen(function* () {
+    const current: Running = {
+      askId,
+      interrupt: yield* Deferred.make<void>(),
+      ended: yield* Deferred.make<void>()
+    }
+    entity.running = current
+    const usageBefore = yield* session.usage
+    // an interrupt that comes after the ask's last event does not make it interrupted
+    let finished = false
+    const done = Effect.gen(function* () {
+      const status: SessionEntity.DoneStatus = finished ? "completed" : "interrupted"
+      const usage = usageSince(yield* session.usage, usageBefore)
+      return { _tag: "Done", askId, status, usage, runner: entity.runner, session: entity.session } as const
+    })
+    return session.ask(askId, prompt).pipe(
+      Stream.map((logged): SessionEntity.AskChunk => ({ _tag: "Event", id: logged.id, event: logged.event })),
+      Stream.concat(
+        Stream.fromEffectDrain(
+          Effect.sync(() => {
+            finished = true
           })
         )
-      )
-    })
-
-  return SessionEntity.Session.of({
-    Ask: ({ payload: { askId, prompt } }) =>
-      Stream.unwrap(
-        Effect.gen(function* () {
-          const session = yield* hosted
-          const previous = yield* store
-            .readEvents(key, askId)
-            .pipe(Effect.catchIf(isNotFound, () => Effect.succeed(undefined)))
-          if (previous !== undefined) return replay(askId, previous)
-          return yield* run(session, askId, prompt)
-        })
       ),
-    Interrupt: () =>
-      Rpc.fork(
+      Stream.interruptWhen(Deferred.await(current.interrupt)),
+      Stream.concat(Stream.fromEffect(done)),
+      Stream.ensuring(
         Effect.suspend(() => {
-          const current = running
-          if (current === undefined) return Effect.succeed(null)
-          return Deferred.succeed(current.interrupt, undefined).pipe(
-            Effect.andThen(Deferred.await(current.ended)),
-            Effect.as(current.askId)
-          )
-        })
-      ),
-    History: () =>
-      Rpc.fork(
-        Effect.gen(function* () {
-          const session = yield* hosted
-          const history = yield* session.history
-          const usage = yield* session.usage
-          const askId = running?.askId
-          return { history, usage, runner, ...(askId === undefined ? {} : { running: askId }) }
-        })
-      ),
-    Put: ({ payload }) =>
-      Effect.flatMap(hosted, (session) =>
-        session.put(payload.name, payload.value, {
-          description: payload.description,
-          overwrite: payload.overwrite
+          if (entity.running === current) entity.running = undefined
+          return Deferred.succeed(current.ended, undefined)
         })
       )
+    )
   })
-})
+
+/** `Interrupt`: stops the running ask and waits until it ended; its id, or `null` when none ran. */
+const interrupt = (entity: EntityState): Effect.Effect<string | null> =>
+  Effect.suspend(() => {
+    const current = entity.running
+    if (current === undefined) return Effect.succeed(null)
+    return Deferred.succeed(current.interrupt, undefined).pipe(
+      Effect.andThen(Deferred.await(current.ended)),
+      Effect.as(current.askId)
+    )
+  })
+
+/** `History`: the session's conversation and usage, where it runs, and its running ask. */
+const history = (entity: EntityState): Effect.Effect<SessionEntity.HistoryReply, StoreError> =>
+  Effect.gen(function* () {
+    const session = yield* entity.hosted
+    const history = yield* session.history
+    const usage = yield* session.usage
+    const askId = entity.running?.askId
+    return { history, usage, runner: entity.runner, ...(askId === undefined ? {} : { running: askId }) }
+  })
+
+/** `Put`: stores a JSON value in the session under a handle name; the name it got. */
+const put = (entity: EntityState, payload: Rpc.Payload<typeof SessionEntity.Put>) =>
+  Effect.flatMap(entity.hosted, (session) =>
+    session.put(payload.name, payload.value, {
+      description: payload.description,
+      overwrite: payload.overwrite
+    })
+  )
 
 const isNotFound = (error: StoreError): boolean => error.reason === "NotFound"
 
