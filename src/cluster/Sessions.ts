@@ -171,69 +171,26 @@ export const make = (options: {
 }): Effect.Effect<Service> =>
   Effect.gen(function* () {
     const clientFor = yield* options.sharding.makeClient(SessionEntity.Session)
-    const client = (key: SessionStore.SessionKey) => clientFor(SessionEntity.entityId(key))
-    const deadline = <A, E>(effect: Effect.Effect<A, E>) =>
-      Effect.timeoutOrElse(effect, {
-        duration: options.timeout,
-        orElse: () => Effect.fail(timedOut(options.timeout))
-      })
-
-    const askStream: Service["askStream"] = (key, prompt, askOptions) =>
-      Stream.suspend(() => {
-        const askId = askOptions?.askId ?? randomUUID()
-        let seen = 0
-        return client(key)
-          .Ask({ askId, prompt })
-          .pipe(
-            Stream.mapError(mapClusterErrors),
-            Stream.timeoutOrElse({
-              duration: options.timeout,
-              orElse: () => Stream.fail(timedOut(options.timeout))
-            }),
-            // a call re-sent after its runner died replays the ask's stored events: drop the ones seen
-            Stream.filter((chunk) => {
-              if (chunk._tag !== "Event") return true
-              if (chunk.id <= seen) return false
-              seen = chunk.id
-              return true
-            })
-          )
-      })
-
+    const entity: EntityCalls = {
+      client: (key) => clientFor(SessionEntity.entityId(key)),
+      timeout: options.timeout
+    }
+    const askStream = askStreamOf(entity)
     const service: Service = {
       create: (tenant, createOptions) =>
         Effect.map(options.store.create(tenant, createOptions), (session) => ({ tenant, id: session.id })),
       askStream,
-      ask: (key, prompt, askOptions) =>
-        Effect.suspend(() => {
-          let text = ""
-          let done: SessionEntity.AskDone | undefined
-          return Stream.runForEach(askStream(key, prompt, askOptions), (chunk) =>
-            Effect.sync(() => {
-              if (chunk._tag === "Done") done = chunk
-              else text = foldText(text, chunk.event)
-            })
-          ).pipe(
-            Effect.map(
-              (): AskReply => ({
-                askId: done!.askId,
-                text,
-                status: done!.status,
-                usage: done!.usage,
-                runner: done!.runner,
-                session: done!.session
-              })
-            )
-          )
-        }),
+      ask: (key, prompt, askOptions) => replyOf(askStream(key, prompt, askOptions)),
       interrupt: (key) =>
-        deadline(client(key).Interrupt().pipe(Effect.mapError(mapClusterErrors))).pipe(
+        deadline(entity, entity.client(key).Interrupt().pipe(Effect.mapError(mapClusterErrors))).pipe(
           Effect.map((askId) => askId ?? undefined)
         ),
-      history: (key) => deadline(client(key).History().pipe(Effect.mapError(mapClusterErrors))),
+      history: (key) => deadline(entity, entity.client(key).History().pipe(Effect.mapError(mapClusterErrors))),
       put: (key, name, value, putOptions) =>
         deadline(
-          client(key)
+          entity,
+          entity
+            .client(key)
             .Put({
               name,
               value: value as never,
@@ -244,6 +201,75 @@ export const make = (options: {
         )
     }
     return service
+  })
+
+/** The cluster's client of one session's entity. */
+type EntityClient = ReturnType<Effect.Success<typeof SessionEntity.Session.client>>
+
+/** How the service calls a session's entity, and how long it waits. */
+interface EntityCalls {
+  readonly client: (key: SessionStore.SessionKey) => EntityClient
+  readonly timeout: Duration.Duration
+}
+
+/** `effect`, failing with `SessionUnavailable` when it has no answer within the timeout. */
+const deadline = <A, E>(entity: EntityCalls, effect: Effect.Effect<A, E>) =>
+  Effect.timeoutOrElse(effect, {
+    duration: entity.timeout,
+    orElse: () => Effect.fail(timedOut(entity.timeout))
+  })
+
+/**
+ * `askStream`: the entity's `Ask`, each event at most once (a call re-sent after its runner died
+ * replays what was seen), failing with `SessionUnavailable` when no event comes within the timeout.
+ */
+const askStreamOf =
+  (entity: EntityCalls): Service["askStream"] =>
+  (key, prompt, askOptions) =>
+    Stream.suspend(() => {
+      const askId = askOptions?.askId ?? randomUUID()
+      let seen = 0
+      return entity
+        .client(key)
+        .Ask({ askId, prompt })
+        .pipe(
+          Stream.mapError(mapClusterErrors),
+          Stream.timeoutOrElse({
+            duration: entity.timeout,
+            orElse: () => Stream.fail(timedOut(entity.timeout))
+          }),
+          // a call re-sent after its runner died replays the ask's stored events: drop the ones seen
+          Stream.filter((chunk) => {
+            if (chunk._tag !== "Event") return true
+            if (chunk.id <= seen) return false
+            seen = chunk.id
+            return true
+          })
+        )
+    })
+
+/** `ask`: an ask's stream folded into its reply, the last turn's text and its `Done`. */
+const replyOf = <E>(chunks: Stream.Stream<SessionEntity.AskChunk, E>): Effect.Effect<AskReply, E> =>
+  Effect.suspend(() => {
+    let text = ""
+    let done: SessionEntity.AskDone | undefined
+    return Stream.runForEach(chunks, (chunk) =>
+      Effect.sync(() => {
+        if (chunk._tag === "Done") done = chunk
+        else text = foldText(text, chunk.event)
+      })
+    ).pipe(
+      Effect.map(
+        (): AskReply => ({
+          askId: done!.askId,
+          text,
+          status: done!.status,
+          usage: done!.usage,
+          runner: done!.runner,
+          session: done!.session
+        })
+      )
+    )
   })
 
 /** The text of the turn in progress after `event`: a new turn or a `discard` starts it over. */
