@@ -31,7 +31,7 @@ import type * as Budget from "../control/Budget.js"
 import type * as Compaction from "../control/Compaction.js"
 import type * as Hooks from "../control/Hooks.js"
 import type * as Cost from "../core/Cost.js"
-import type { DataError, HarnessError } from "../core/HarnessError.js"
+import type { DataError, HarnessError, NothingToResume } from "../core/HarnessError.js"
 import type * as Message from "../core/Message.js"
 import type { RunResult } from "../core/RunResult.js"
 import type { StoreError } from "../core/StoreError.js"
@@ -193,6 +193,27 @@ export interface Session<A = unknown, E = HarnessError> {
     ): Stream.Stream<StreamEvent.StreamEvent, E | InvalidAnswer>
     (prompt: Prompt, options?: AskOptions): Stream.Stream<StreamEvent.StreamEvent, E>
   }
+  /**
+   * Continues the ask an earlier one left off, and returns the final text (as `ask`). With a
+   * session store, an ask that ends while tool calls wait for approval (interrupted, its consumer
+   * gone, its process restarted) leaves them waiting: `resume` announces each again with an
+   * `approval_request` (unless it was decided already), runs or denies it once decided, and goes
+   * on to the model's next turn. It also continues an ask cut off before the model answered its
+   * last user message. Fails with `NothingToResume` when there is neither; waits for a running
+   * ask to end first, like an ask.
+   *
+   * @example
+   * ```ts
+   * const session = yield* agent.session({ id }) // after a restart
+   * for (const call of yield* session.approvals) yield* session.approve(call.toolUseId)
+   * const answer = yield* session.resume()
+   * ```
+   */
+  readonly resume: (options?: AskOptions) => Effect.Effect<string, E | NothingToResume>
+  /** `resume`, returning the whole result (as `askResult`). */
+  readonly resumeResult: (options?: AskOptions) => Effect.Effect<Result<A>, E | NothingToResume>
+  /** `resume`, streaming every event (as `askStream`). */
+  readonly resumeStream: (options?: AskOptions) => Stream.Stream<StreamEvent.StreamEvent, E | NothingToResume>
   /** The conversation so far. */
   readonly history: Effect.Effect<Message.History>
   /** Usage summed over every ask of the session. */
@@ -259,9 +280,15 @@ export interface Session<A = unknown, E = HarnessError> {
     toolUseId: string,
     options?: { readonly input?: unknown }
   ) => Effect.Effect<void, Approval.ApprovalNotPending>
-  /** Refuses a waiting tool call: the model reads `reason` as its error result, and the ask goes on. */
+  /**
+   * Refuses a waiting tool call: the model reads `reason` as its error result, and the ask goes
+   * on (with a call left waiting by an ended ask: when `resume` continues it).
+   */
   readonly deny: (toolUseId: string, reason: string) => Effect.Effect<void, Approval.ApprovalNotPending>
-  /** The tool calls waiting for approval now (values that can be stored, see `Approval.Pending`). */
+  /**
+   * The tool calls waiting for approval now, decided ones not included (values that can be
+   * stored, see `Approval.Pending`); with a session store, also those an ended ask left waiting.
+   */
   readonly approvals: Effect.Effect<ReadonlyArray<Approval.Pending>>
   /**
    * Compacts the history now (offload large tool results, summarise all but the last

@@ -7,6 +7,7 @@
  * @internal
  */
 import { Effect, Ref, Stream } from "effect"
+import * as Approval from "../control/Approval.js"
 import { AskControl } from "../control/askControl.js"
 import { composeHooks, sessionControl } from "../control/control.js"
 import type { HarnessError } from "../core/HarnessError.js"
@@ -16,7 +17,7 @@ import type * as StreamEvent from "../core/StreamEvent.js"
 import type { TurnResult } from "../core/TurnAccumulator.js"
 import * as Usage from "../core/Usage.js"
 import type * as Provider from "../provider/Provider.js"
-import { compactedStep } from "../store/Step.js"
+import { approvalRequestedStep, compactedStep, type PendingApproval } from "../store/Step.js"
 import type * as Tool from "../tools/Tool.js"
 import { type Ask, type AskState, emit, end, type Step } from "./askState.js"
 import { callTool, ToolIndex } from "./toolCalls.js"
@@ -167,38 +168,83 @@ const run = (ask: Ask, use: Message.ToolUseBlock, input: unknown) =>
   )
 
 /** One tool call under control: denied, run, or paused for approval (an `approval_request` first). */
-const controlledTool = (ask: Ask, use: Message.ToolUseBlock): Stream.Stream<StreamEvent.StreamEvent, HarnessError> => {
-  const control = ask.state.control
-  return Stream.unwrap(
-    Effect.map(control.gate(use), (gate): Stream.Stream<StreamEvent.StreamEvent, HarnessError> => {
+const controlledTool = (ask: Ask, use: Message.ToolUseBlock): Stream.Stream<StreamEvent.StreamEvent, HarnessError> =>
+  Stream.unwrap(
+    Effect.map(ask.state.control.gate(use), (gate): Stream.Stream<StreamEvent.StreamEvent, HarnessError> => {
       switch (gate._tag) {
         case "Deny":
           return Stream.succeed(resultEvent(ask, use, { content: gate.message, isError: true }))
         case "Run":
           return Stream.fromEffect(run(ask, use, gate.input))
         case "Approval": {
-          const request: StreamEvent.ApprovalRequest = {
-            type: "approval_request",
-            tool_use_id: use.id,
-            tool_name: use.name,
+          const pending = new Approval.Pending({
+            toolUseId: use.id,
+            tool: use.name,
             input: gate.input,
-            ...(gate.reason === undefined ? {} : { reason: gate.reason })
-          }
-          // registered before the event goes out: a consumer may decide as soon as it sees it
-          const waiting = control.requestApproval(use, gate.input, gate.reason)
-          const decided = Effect.flatMap(waiting.decision, (decision) =>
-            decision._tag === "Approved"
-              ? run(ask, use, "input" in decision ? decision.input : gate.input)
-              : Effect.succeed(
-                  resultEvent(ask, use, { content: `This tool call was denied: ${decision.reason}`, isError: true })
-                )
+            ...(gate.reason === undefined ? {} : { reason: gate.reason }),
+            requestedAt: ask.wallNow()
+          })
+          // the pause is committed (with a store, durable) before it is registered and announced
+          return Stream.unwrap(
+            Effect.andThen(
+              ask.session.commit([approvalRequestedStep(pendingStep(pending))]),
+              Effect.sync(() => awaitDecision(ask, use, pending))
+            )
           )
-          return Stream.ensuring(Stream.concat(Stream.succeed(request), Stream.fromEffect(decided)), waiting.release)
         }
       }
     })
   )
+
+/** A pending call as the store keeps it (its input is the model's JSON, or what a hook put there). */
+const pendingStep = (pending: Approval.Pending): PendingApproval => ({
+  toolUseId: pending.toolUseId,
+  tool: pending.tool,
+  input: pending.input as PendingApproval["input"],
+  ...(pending.reason === undefined ? {} : { reason: pending.reason }),
+  requestedAt: pending.requestedAt
+})
+
+/**
+ * A paused call: its `approval_request` (unless it was decided already, as a resumed pause may
+ * be), then, once decided, its run or its denial as a `tool_result`. It is registered before the
+ * event goes out: a consumer may decide as soon as it sees it.
+ */
+const awaitDecision = (
+  ask: Ask,
+  use: Message.ToolUseBlock,
+  pending: Approval.Pending
+): Stream.Stream<StreamEvent.StreamEvent, HarnessError> => {
+  const control = ask.state.control
+  const decided = control.approvals.get(use.id)?.decision !== undefined
+  const decision = control.requestApproval(pending)
+  const request: StreamEvent.ApprovalRequest = {
+    type: "approval_request",
+    tool_use_id: use.id,
+    tool_name: use.name,
+    input: pending.input,
+    ...(pending.reason === undefined ? {} : { reason: pending.reason })
+  }
+  const result = Effect.flatMap(decision, (decision) =>
+    decision._tag === "Approved"
+      ? run(ask, use, "input" in decision ? decision.input : pending.input)
+      : Effect.succeed(
+          resultEvent(ask, use, { content: `This tool call was denied: ${decision.reason}`, isError: true })
+        )
+  )
+  return decided ? Stream.fromEffect(result) : Stream.concat(Stream.succeed(request), Stream.fromEffect(result))
 }
+
+/**
+ * The events of the calls a resumed ask finds waiting (`uses`, each with its pending value), one
+ * at a time in call order: each announced again (unless decided already), then run or denied.
+ * @internal
+ */
+export const resumedTools = (
+  ask: Ask,
+  waiting: ReadonlyArray<readonly [Message.ToolUseBlock, Approval.Pending]>
+): Stream.Stream<StreamEvent.StreamEvent, HarnessError> =>
+  Stream.fromIterable(waiting).pipe(Stream.flatMap(([use, pending]) => awaitDecision(ask, use, pending)))
 
 /**
  * The events of the tool calls `uses` under control, `toolConcurrency` at a time (in call order

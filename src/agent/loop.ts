@@ -11,37 +11,38 @@
  * History stays valid whatever happens (see `history.ts`): the user message, every completed
  * turn (at its `message_stop`) and every batch of tool results are committed as they complete;
  * when the ask ends early (failure, timeout, interruption, a consumer that stops pulling)
- * {@link repair} answers every `tool_use` that has no result with a synthetic error result and
- * keeps or drops the turn in progress by policy.
+ * `repair` (`askEnd.ts`) answers every `tool_use` that has no result with a synthetic error
+ * result and keeps or drops the turn in progress by policy. The one exception is a call waiting
+ * for approval in a stored session: it stays open for {@link resume} (`pause.ts`).
+ *
+ * A retryable failure of a turn's attempt is retried by `retry.ts`.
  *
  * @internal
  */
-import { Cause, Channel, type Clock, Duration, Effect, Exit, Option, Pull, Ref, Scope, Stream } from "effect"
+import { Cause, Channel, type Clock, Duration, Effect, Exit, Pull, Ref, Scope, Stream } from "effect"
 import type { HarnessError } from "../core/HarnessError.js"
-import { ProviderError, type Timeout } from "../core/HarnessError.js"
+import { type NothingToResume, ProviderError } from "../core/HarnessError.js"
 import * as Message from "../core/Message.js"
-import type { RunResult } from "../core/RunResult.js"
 import type * as StreamEvent from "../core/StreamEvent.js"
 import { TurnAccumulator, type TurnResult } from "../core/TurnAccumulator.js"
 import * as Usage from "../core/Usage.js"
 import type * as Provider from "../provider/Provider.js"
 import { monotonicMillis, withPullDeadlines } from "../provider/pullDeadline.js"
-import { type Step as SessionStep, turnStep, userStep } from "../store/Step.js"
+import { turnStep } from "../store/Step.js"
+import type { StoreError } from "../store/StoreError.js"
 import * as Trace from "../telemetry/trace.js"
 import * as Tool from "../tools/Tool.js"
 import { afterTools, beforeEnd } from "./answerTurns.js"
+import { failTurn, finish, repair } from "./askEnd.js"
 import {
   type Ask,
   type AskOptions,
   AskState,
   type Events,
   emit,
-  end,
-  keptOfPartial,
   type Phase,
   type Step,
-  timeoutError,
-  withPartial
+  timeoutError
 } from "./askState.js"
 import type { Config } from "./config.js"
 import {
@@ -54,9 +55,10 @@ import {
 import { rollback } from "./firstRequest.js"
 import { appendUser } from "./history.js"
 import { toolChoiceOfTurn } from "./params.js"
-import { retryDelay } from "./retry.js"
+import { commitPrompt, resumeAt } from "./pause.js"
+import { retryOrFail } from "./retry.js"
 import type { SessionState } from "./sessionState.js"
-import { answerAll, commitResults, resultsStep, startTools } from "./toolRun.js"
+import { answerAll, commitResults, startTools } from "./toolRun.js"
 
 export type { AskOptions } from "./askState.js"
 
@@ -77,26 +79,51 @@ export const ask = (
   options?: AskOptions
 ): Stream.Stream<StreamEvent.StreamEvent, HarnessError> =>
   Stream.fromChannel(
-    Channel.fromTransform((_, scope) => Effect.suspend(() => start(config, session, prompt, options, scope)))
+    Channel.fromTransform((_, scope) =>
+      Effect.suspend(() => start(config, session, options, scope, (ask) => begin(ask, commitPrompt(ask, prompt))))
+    )
+  )
+
+/**
+ * The ask an earlier one left off (see `pause.ts`), as a stream: the calls it left waiting for
+ * approval, or the model turn its last user message waits for, then on as any ask.
+ * @internal
+ */
+export const resume = (
+  config: Config,
+  session: SessionState,
+  options?: AskOptions
+): Stream.Stream<StreamEvent.StreamEvent, HarnessError | NothingToResume> =>
+  Stream.fromChannel(
+    Channel.fromTransform((_, scope) =>
+      Effect.suspend(() =>
+        start(config, session, options, scope, (ask) =>
+          begin(
+            ask,
+            resumeAt(ask, (uses) => afterTurnHooks(ask, () => afterTools(ask, uses, () => startTurn(ask))))
+          )
+        )
+      )
+    )
   )
 
 // prompt
 
-/** The caller's acquisition (a session's turn), the session, then the ask's first pull. */
-const start = (
+/** The caller's acquisition (a session's turn), the session, then the ask's first pull (`begin`). */
+const start = <E>(
   config: Config,
   given: SessionState | Effect.Effect<SessionState, never, Scope.Scope>,
-  prompt: ReadonlyArray<Message.ContentBlock>,
   options: AskOptions | undefined,
-  scope: Scope.Scope
-): Effect.Effect<Step, HarnessError> => {
+  scope: Scope.Scope,
+  begin: (ask: Ask) => Effect.Effect<Step, E>
+): Effect.Effect<Step, E | StoreError> => {
   // a session whose last store write failed goes back to what its store holds first
   const withSession = (session: SessionState) =>
     Effect.andThen(
       session.resync,
       Effect.clockWith((clock) =>
         Effect.flatMap(Trace.start({ provider: config.provider.info }), (trace) =>
-          begin(makeAsk(config, session, options, scope, clock, trace), prompt)
+          begin(makeAsk(config, session, options, scope, clock, trace))
         )
       )
     )
@@ -142,11 +169,11 @@ const makeAsk = (
 }
 
 /**
- * Commits the prompt as the user message (the repair is in place first) and returns the ask's
- * pull, under the run's limit when one is set (it starts here, after the acquisition: waiting for
- * the session's turn is not running).
+ * Runs `first` (commit the prompt, or find where to resume) with the repair in place, and returns
+ * the ask's pull, under the run's limit when one is set (it starts here, after the acquisition:
+ * waiting for the session's turn is not running).
  */
-const begin = (ask: Ask, prompt: ReadonlyArray<Message.ContentBlock>): Effect.Effect<Step, HarnessError> =>
+const begin = <E>(ask: Ask, first: Effect.Effect<void, E>): Effect.Effect<Step, E> =>
   Effect.andThen(
     Effect.andThen(
       Scope.addFinalizerExit(ask.scope, (exit) => repair(ask, exit)),
@@ -154,7 +181,7 @@ const begin = (ask: Ask, prompt: ReadonlyArray<Message.ContentBlock>): Effect.Ef
       Scope.addFinalizerExit(ask.scope, rollback(ask, Ref.getUnsafe(ask.session.history)))
     ),
     Effect.andThen(
-      ask.session.commit([userStep(prompt)], { startsAsk: true }),
+      first,
       Effect.suspend((): Effect.Effect<Step> => {
         const pull: Step = Effect.suspend(() => ask.state.phase.next)
         const limit = ask.config.timeouts.run
@@ -301,50 +328,8 @@ const attemptFailed = (ask: Ask, phase: Extract<Phase, { _tag: "Model" }>, cause
   ask.trace.attemptFailed(phase.turn, cause)
   return Effect.andThen(
     Scope.close(phase.scope, Exit.failCause(cause)),
-    Effect.suspend(() => retryOrFail(ask, phase, cause))
+    Effect.suspend(() => retryOrFail(ask, phase, cause, (next) => startAttempt(ask, next)))
   )
-}
-
-/**
- * Retries a retryable failure after the schedule's delay (a fresh attempt; after partial output
- * a `discard` event first), or fails the ask. Giving up leaves the attempt in progress for
- * {@link repair}, which keeps its partial text by policy and counts its usage.
- */
-const retryOrFail = (ask: Ask, phase: Extract<Phase, { _tag: "Model" }>, cause: Cause.Cause<unknown>): Step => {
-  const failure = Cause.findErrorOption(cause)
-  if (Cause.hasInterrupts(cause) || Option.isNone(failure))
-    return end(ask, Effect.failCause(cause as Cause.Cause<never>))
-  const error = failure.value
-  const giveUp = () => end(ask, Effect.fail(withPartial(error, ask.state.partial()) as HarnessError))
-  return Effect.flatMap(Effect.exit(retryDelay(ask.config, ask.state, error, ask.wallNow())), (delay): Step => {
-    if (Exit.isFailure(delay)) return giveUp()
-    const { state } = ask
-    ask.trace.retrying(phase.attempt + 1, delay.value, error)
-    state.usage = Usage.add(state.usage, phase.turn.usage)
-    state.control.account(phase.turn.model, phase.turn.usage)
-    state.turn = undefined
-    const backoff = backoffPhase(ask, phase.attempt, delay.value)
-    if (!phase.turn.emitted) {
-      state.phase = backoff
-      return backoff.next
-    }
-    const reason = (error as { readonly message?: unknown }).message
-    return emit(ask, [{ type: "discard", attempt: phase.attempt, reason: String(reason) }], backoff)
-  })
-}
-
-/** Waits `delay`, then starts the next attempt; when the turn's deadline comes first, fails at it. */
-const backoffPhase = (ask: Ask, attempt: number, delay: Duration.Duration): Phase => {
-  const deadline = ask.state.turnDeadline
-  const remaining = deadline === undefined ? undefined : deadline - ask.now()
-  const next: Step =
-    remaining !== undefined && remaining <= Duration.toMillis(delay)
-      ? Effect.andThen(Effect.sleep(Math.max(0, remaining)), failTurn(ask))
-      : Effect.andThen(
-          Effect.sleep(delay),
-          Effect.suspend(() => startAttempt(ask, attempt + 1))
-        )
-  return { _tag: "Backoff", next }
 }
 
 // commit the turn
@@ -403,48 +388,3 @@ const afterTurn = (ask: Ask): Step => {
 
 /** A model turn starts at the next pull. */
 const startingPhase = (ask: Ask): Phase => ({ _tag: "Starting", next: Effect.suspend(() => startTurn(ask)) })
-
-/** The run ends with `status`: the stream ends, or fails with `onMaxTurns` at the turn limit. */
-const finish = (ask: Ask, status: RunResult["status"], response: TurnResult): Phase => {
-  ask.state.ending = { status, response }
-  const onMaxTurns = ask.options?.onMaxTurns
-  return {
-    _tag: "Ended",
-    next:
-      status === "max_turns" && onMaxTurns !== undefined ? Effect.fail(onMaxTurns(ask.state.result())) : Cause.done()
-  }
-}
-
-/**
- * Runs when the ask's stream closes, however it ends: pending tool calls get results, the turn
- * in progress is kept (its text) or dropped by policy, the run's usage is added to the session's,
- * and a completed run reports its result.
- */
-const repair = (ask: Ask, exit: Exit.Exit<unknown, unknown>): Effect.Effect<void> =>
-  Effect.suspend(() => {
-    const { state, session, config } = ask
-    const steps: Array<SessionStep> = state.pending === undefined ? [] : [resultsStep(ask)]
-    const turn = state.turn
-    ask.trace.ended(exit, turn)
-    state.turn = undefined
-    if (turn !== undefined) {
-      state.usage = Usage.add(state.usage, turn.usage)
-      state.control.account(turn.model, turn.usage)
-    }
-    state.control.end()
-    if (turn !== undefined && config.partialTurn === "keep") steps.push(turnStep(keptOfPartial(turn), Usage.empty))
-    // one commit with the run's usage not yet committed; a store that fails it marks the session
-    // for a reload at its next ask (this runs as the ask closes: there is nobody to fail)
-    const committed = Effect.ignore(session.commit(steps, { askUsage: state.usage }))
-    return Effect.andThen(
-      committed,
-      Effect.sync(() => {
-        const onResult = ask.options?.onResult
-        if (state.ending !== undefined && onResult !== undefined) onResult(state.result())
-      })
-    )
-  })
-
-/** Fails with the turn's timeout (its partial output as it is when it fires). */
-const failTurn = (ask: Ask): Effect.Effect<never, Timeout> =>
-  Effect.suspend(() => Effect.fail(timeoutError("turn", ask.config.timeouts.turn!, ask.state, "The model turn")))

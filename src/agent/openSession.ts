@@ -7,6 +7,7 @@
  */
 import * as Crypto from "node:crypto"
 import { Effect, Ref, type Scope, Semaphore, Stream } from "effect"
+import * as Approval from "../control/Approval.js"
 import type * as Budget from "../control/Budget.js"
 import { compactSession } from "../control/compact.js"
 import { sessionControl } from "../control/control.js"
@@ -49,9 +50,9 @@ const askWith = (
 }
 
 /** Runs an ask's stream to its end for its result. */
-const resultOf = (
-  events: (onResult: (result: RunResult) => void) => Stream.Stream<StreamEvent.StreamEvent, Session.TypedError>
-): Effect.Effect<RunResult, Session.TypedError> =>
+const resultOf = <E>(
+  events: (onResult: (result: RunResult) => void) => Stream.Stream<StreamEvent.StreamEvent, E>
+): Effect.Effect<RunResult, E> =>
   Effect.suspend(() => {
     let result: RunResult | undefined
     return Effect.map(
@@ -147,6 +148,15 @@ const sessionOf = (
       : askWith(config, state, prompt, options, { acquire: turn, ...loopOptions })
   const askResult = (prompt: Session.Prompt, options?: Session.AskOptions) =>
     resultOf((onResult) => events(prompt, options, { onResult }))
+  const resumed = (options: Session.AskOptions | undefined, loopOptions: Loop.AskOptions) => {
+    const asked = invalid ?? withAskOptions(config, options)
+    return asked instanceof InvalidOptions
+      ? Stream.fail(asked)
+      : Loop.resume(asked, state, { acquire: turn, ...loopOptions })
+  }
+  const resumeResult = (options?: Session.AskOptions) => resultOf((onResult) => resumed(options, { onResult }))
+  // calls a stored session was loaded waiting for: decidable now, continued by `resume`
+  control.approvals.restore(state.waiting.map((pending) => new Approval.Pending(pending)))
   /** With a session store, a change to the handles is committed before it returns. */
   const committed = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E | StoreError> =>
     state.stored === undefined ? effect : Effect.tap(effect, () => state.commit([]))
@@ -158,6 +168,10 @@ const sessionOf = (
       Effect.flatMap(askResult(prompt, options), (result) => textOf(config, result)),
     askStream: (prompt: Session.Prompt, options?: Session.AskOptions) =>
       events(prompt, options, { onMaxTurns: (result) => maxTurnsError(config, result) }),
+    resume: (options?: Session.AskOptions) => Effect.flatMap(resumeResult(options), (result) => textOf(config, result)),
+    resumeResult,
+    resumeStream: (options?: Session.AskOptions) =>
+      resumed(options, { onMaxTurns: (result) => maxTurnsError(config, result) }),
     history: Ref.get(state.history),
     usage: Ref.get(state.usage),
     put: (name, value, options) => committed(Effect.suspend(() => state.data.put(name, value, options))),

@@ -26,7 +26,7 @@ import type * as Data from "../data/Data.js"
 import { HandlePersistence } from "../data/persistence.js"
 import { isPersistentStore, makeStoreUnsafe, type PersistentStore } from "../data/store.js"
 import type * as SessionStore from "../store/SessionStore.js"
-import type { Step } from "../store/Step.js"
+import type { PendingApproval, Step } from "../store/Step.js"
 import { StoreError } from "../store/StoreError.js"
 import type { Config } from "./config.js"
 import { appendAssistant, appendUser, repairHistory } from "./history.js"
@@ -58,6 +58,8 @@ export interface SessionState {
   ) => Effect.Effect<void, StoreError>
   /** After a failed store write: the history, usage and commit number reloaded from the store. */
   readonly resync: Effect.Effect<void, StoreError>
+  /** The calls the stored session was loaded waiting for approval (a durable pause). */
+  readonly waiting: ReadonlyArray<PendingApproval>
 }
 
 /**
@@ -214,7 +216,7 @@ export const makeStoredState = (
       const made = lazy.store
       if (made !== data || lazy.persistence !== undefined) yield* lazy.persistence!.restore(session.handles)
     }
-    return makeState(config, lazy, stored, session.history, session.usage)
+    return makeState(config, lazy, stored, session.history, session.usage, session.approvals)
   })
 
 /** What a commit's steps make of the history and usage. */
@@ -302,7 +304,11 @@ const applySteps = (
   return { history: h, usage: total, steps: out, askCommitted }
 }
 
-/** One store commit of `steps` and the changed handles, one at a time; a failure marks the state diverged. */
+/**
+ * One store commit of `steps` and the changed handles, one at a time; a failure marks the state
+ * diverged. Uninterruptible once it has its turn: a commit the store took is also the one this
+ * process knows of (its `seq`), so the next commit (an interrupted ask's repair) is not refused.
+ */
 const writeCommit = (
   writes: Semaphore.Semaphore,
   lazy: LazyStore,
@@ -310,24 +316,26 @@ const writeCommit = (
   steps: ReadonlyArray<Step>
 ): Effect.Effect<void, StoreError> =>
   writes.withPermit(
-    Effect.gen(function* () {
-      const changes = lazy.persistence === undefined ? undefined : yield* lazy.persistence.changes
-      const all = changes === undefined ? steps : [...steps, ...changes.steps]
-      if (all.length === 0 || target.diverged) {
-        changes?.settle(false)
-        return
-      }
-      const seq = yield* target.store.commit(target.key, all, { expectedSeq: target.seq }).pipe(
-        Effect.onError(() =>
-          Effect.sync(() => {
-            target.diverged = true
-            changes?.settle(false)
-          })
+    Effect.uninterruptible(
+      Effect.gen(function* () {
+        const changes = lazy.persistence === undefined ? undefined : yield* lazy.persistence.changes
+        const all = changes === undefined ? steps : [...steps, ...changes.steps]
+        if (all.length === 0 || target.diverged) {
+          changes?.settle(false)
+          return
+        }
+        const seq = yield* target.store.commit(target.key, all, { expectedSeq: target.seq }).pipe(
+          Effect.onError(() =>
+            Effect.sync(() => {
+              target.diverged = true
+              changes?.settle(false)
+            })
+          )
         )
-      )
-      target.seq = seq
-      changes?.settle(true)
-    })
+        target.seq = seq
+        changes?.settle(true)
+      })
+    )
   )
 
 const makeState = (
@@ -335,7 +343,8 @@ const makeState = (
   lazy: LazyStore,
   stored: Stored | undefined,
   initialHistory: Message.History,
-  initialUsage: Usage.Usage
+  initialUsage: Usage.Usage,
+  waiting: ReadonlyArray<PendingApproval> = []
 ): SessionState => {
   const history = Ref.makeUnsafe<Message.History>(initialHistory)
   const usage = Ref.makeUnsafe(initialUsage)
@@ -376,7 +385,8 @@ const makeState = (
     closeData: lazy.close,
     stored,
     commit,
-    resync
+    resync,
+    waiting
   }
 }
 

@@ -16,13 +16,27 @@ import { notRun } from "./history.js"
 import { callTool } from "./toolCalls.js"
 
 /** Runs the tool calls `uses`; once every result is committed, the next pull runs `then()`. */
-export const startTools = (ask: Ask, uses: ReadonlyArray<Message.ToolUseBlock>, then: () => Step): Step => {
+export const startTools = (ask: Ask, uses: ReadonlyArray<Message.ToolUseBlock>, then: () => Step): Step =>
+  toolsPhase(
+    ask,
+    ask.state.control.guardsTools
+      ? controlledTools(ask, uses)
+      : Stream.fromIterable(uses).pipe(
+          Stream.mapEffect((use) => runTool(ask, use), { concurrency: ask.config.toolConcurrency })
+        ),
+    then
+  )
+
+/**
+ * The tools phase over `results` (the events of the pending calls, their results kept for the
+ * commit as they come); once every result is committed, the next pull runs `then()`.
+ */
+export const toolsPhase = (
+  ask: Ask,
+  results: Stream.Stream<StreamEvent.StreamEvent, HarnessError>,
+  then: () => Step
+): Step => {
   const scope = Scope.forkUnsafe(ask.scope)
-  const results = ask.state.control.guardsTools
-    ? controlledTools(ask, uses)
-    : Stream.fromIterable(uses).pipe(
-        Stream.mapEffect((use) => runTool(ask, use), { concurrency: ask.config.toolConcurrency })
-      )
   const phase: Extract<Phase, { _tag: "Tools" }> = {
     _tag: "Tools",
     scope,
@@ -70,16 +84,20 @@ export const answerAll = (
 }
 
 /**
- * The step that answers every pending tool call (a synthetic error for one that has none): the
- * next user message. The calls are no longer pending.
+ * The step that answers every pending tool call (a synthetic error for one that has none), except
+ * those in `open` (calls whose wait for approval outlives the ask): the next user message. The
+ * calls are no longer pending.
  */
-export const resultsStep = (ask: Ask): SessionStep => {
+export const resultsStep = (ask: Ask, open?: ReadonlySet<string>): SessionStep => {
   const { state } = ask
-  const blocks = (state.pending ?? []).map(
-    (use) =>
+  const blocks: Array<Message.ToolResultBlock> = []
+  for (const use of state.pending ?? []) {
+    if (open?.has(use.id)) continue
+    blocks.push(
       state.results.get(use.id) ??
-      Message.toolResult(use.id, "Tool call did not run: the run ended before it finished.", true)
-  )
+        Message.toolResult(use.id, "Tool call did not run: the run ended before it finished.", true)
+    )
+  }
   state.pending = undefined
   state.results.clear()
   return toolResultsStep(blocks)

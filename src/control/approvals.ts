@@ -1,56 +1,98 @@
 /**
  * The tool calls of one session that wait for approval: each a `Pending` value and the deferred
- * decision its ask waits on. An ask that ends while waiting (interrupted, timed out) removes its
- * entry; deciding an entry that is gone is `ApprovalNotPending`.
+ * decision an ask waits on.
+ *
+ * An entry lives from the call's pause until an ask takes its decision (`register`'s wait ends
+ * with it), or until the call is answered otherwise (`release`: the ask ended and answered it).
+ * An entry whose ask ended without answering it (a durable pause, see `Approval`) stays: it can
+ * be decided with no ask running, and the ask that resumes the session takes that decision.
+ * Deciding a call that has no entry, or one already decided, is `ApprovalNotPending`.
  *
  * @internal
  */
 import { Deferred, Effect } from "effect"
 import { ApprovalNotPending, type Decision, type Pending } from "./Approval.js"
 
+interface Entry {
+  readonly pending: Pending
+  readonly decided: Deferred.Deferred<Decision>
+  /** Set by `decide`: the decision no ask has taken yet. */
+  decision: Decision | undefined
+}
+
 /** The waiting calls of one session. */
 export class Approvals {
-  private readonly waiting = new Map<
-    string,
-    { readonly pending: Pending; readonly decided: Deferred.Deferred<Decision> }
-  >()
+  private readonly waiting = new Map<string, Entry>()
 
   /**
    * Registers `pending` now (so that it can be decided as soon as its `approval_request` is
-   * seen), and returns the wait for its decision; the entry goes when the wait ends, however it
-   * ends, or with `release` when the wait never starts.
+   * seen), or finds its entry when the call already waits (a resumed pause); returns the wait for
+   * its decision, which removes the entry when it ends with one. An interrupted wait leaves the
+   * entry for its ask's end to `release` or keep.
    */
-  register(pending: Pending): { readonly decision: Effect.Effect<Decision>; readonly release: Effect.Effect<void> } {
-    const decided = Deferred.makeUnsafe<Decision>()
-    this.waiting.set(pending.toolUseId, { pending, decided })
-    const release = Effect.sync(() => {
-      if (this.waiting.get(pending.toolUseId)?.decided === decided) this.waiting.delete(pending.toolUseId)
-    })
-    return { decision: Effect.ensuring(Deferred.await(decided), release), release }
+  register(pending: Pending): Effect.Effect<Decision> {
+    let entry = this.waiting.get(pending.toolUseId)
+    if (entry === undefined) {
+      entry = { pending, decided: Deferred.makeUnsafe<Decision>(), decision: undefined }
+      this.waiting.set(pending.toolUseId, entry)
+    }
+    const mine = entry
+    return Effect.tap(Deferred.await(mine.decided), () =>
+      Effect.sync(() => {
+        if (this.waiting.get(pending.toolUseId) === mine) this.waiting.delete(pending.toolUseId)
+      })
+    )
   }
 
-  /** Decides the call `toolUseId`, or fails when none waits under it. */
+  /** Registers calls that wait with no ask running (a session loaded with a durable pause). */
+  restore(pending: ReadonlyArray<Pending>): void {
+    for (const call of pending) {
+      if (!this.waiting.has(call.toolUseId)) {
+        this.waiting.set(call.toolUseId, { pending: call, decided: Deferred.makeUnsafe(), decision: undefined })
+      }
+    }
+  }
+
+  /** The calls `ids` were answered (or will never be): their entries go. */
+  release(ids: Iterable<string>): void {
+    for (const id of ids) this.waiting.delete(id)
+  }
+
+  /** Whether `toolUseId` waits (decided or not) for an ask to take it. */
+  has(toolUseId: string): boolean {
+    return this.waiting.has(toolUseId)
+  }
+
+  /** The entry of `toolUseId` (its pending value and any decision not yet taken). */
+  get(toolUseId: string): { readonly pending: Pending; readonly decision: Decision | undefined } | undefined {
+    return this.waiting.get(toolUseId)
+  }
+
+  /** Decides the call `toolUseId`, or fails when none waits undecided under it. */
   decide(toolUseId: string, decision: Decision): Effect.Effect<void, ApprovalNotPending> {
     return Effect.suspend(() => {
       const entry = this.waiting.get(toolUseId)
-      if (entry === undefined) {
-        const ids = [...this.waiting.keys()]
+      if (entry === undefined || entry.decision !== undefined) {
+        const ids = this.pending.map((pending) => pending.toolUseId)
+        const why = entry === undefined ? "No tool call waits" : "The tool call was already decided; none waits"
         return Effect.fail(
           new ApprovalNotPending({
             toolUseId,
             message:
-              `No tool call waits for approval under the id "${toolUseId}" in this session ` +
+              `${why} for approval under the id "${toolUseId}" in this session ` +
               `(${ids.length === 0 ? "none waits" : `waiting: ${ids.join(", ")}`}). Use the tool_use_id of an approval_request event.`
           })
         )
       }
-      this.waiting.delete(toolUseId)
+      entry.decision = decision
       return Deferred.succeed(entry.decided, decision)
     })
   }
 
-  /** The calls waiting now, oldest first. */
+  /** The calls waiting for a decision now, oldest first. */
   get pending(): ReadonlyArray<Pending> {
-    return [...this.waiting.values()].map((entry) => entry.pending)
+    const out: Array<Pending> = []
+    for (const entry of this.waiting.values()) if (entry.decision === undefined) out.push(entry.pending)
+    return out
   }
 }

@@ -24,6 +24,7 @@ import * as Usage from "../core/Usage.js"
 import type * as Provider from "../provider/Provider.js"
 import type * as Tool from "../tools/Tool.js"
 import type * as Approval from "./Approval.js"
+import type { Approvals } from "./approvals.js"
 import type { AskEnv } from "./askEnv.js"
 import type * as Compaction from "./Compaction.js"
 import { compactNearWindow } from "./compact.js"
@@ -34,7 +35,7 @@ import { CostSum, Meter, messageOf, type Over, overBeforeModel, type Scoped } fr
 import { inputCost } from "./Pricing.js"
 import { partsOf } from "./rates.js"
 import { estimate } from "./Tokens.js"
-import { anyMarked, type Gate, gate, requestApproval, runTool, type ToolCallControl } from "./toolCall.js"
+import { anyMarked, type Gate, gate, runTool, type ToolCallControl } from "./toolCall.js"
 
 export type { AskEnv } from "./askEnv.js"
 export type { Gate } from "./toolCall.js"
@@ -239,13 +240,17 @@ export class AskControl {
     return gate(this.toolCalls, use)
   }
 
-  /** Registers a call as waiting for approval (see `Approval`): the wait for its decision. */
-  requestApproval(
-    use: Message.ToolUseBlock,
-    input: unknown,
-    reason: string | undefined
-  ): { readonly decision: Effect.Effect<Approval.Decision>; readonly release: Effect.Effect<void> } {
-    return requestApproval(this.env, use, input, reason)
+  /**
+   * Registers a call as waiting for approval (see `Approval`), or finds it waiting already (a
+   * resumed pause): the wait for its decision.
+   */
+  requestApproval(pending: Approval.Pending): Effect.Effect<Approval.Decision> {
+    return this.env.session.approvals.register(pending)
+  }
+
+  /** The session's waiting calls. */
+  get approvals(): Approvals {
+    return this.env.session.approvals
   }
 
   /**

@@ -84,23 +84,6 @@ export const gate = (control: ToolCallControl, use: Message.ToolUseBlock): Effec
   })
 }
 
-/** Registers a call as waiting for approval (see `Approval`): the wait for its decision. */
-export const requestApproval = (
-  env: AskEnv,
-  use: Message.ToolUseBlock,
-  input: unknown,
-  reason: string | undefined
-): { readonly decision: Effect.Effect<Approval.Decision>; readonly release: Effect.Effect<void> } =>
-  env.session.approvals.register(
-    new Approval.Pending({
-      toolUseId: use.id,
-      tool: use.name,
-      input,
-      ...(reason === undefined ? {} : { reason }),
-      requestedAt: env.wallNow()
-    })
-  )
-
 /**
  * Runs a tool call: the budgets first, then `call(input)` (a compute tool bounded by the compute
  * time left, its time counted), then the `afterTool` hooks.

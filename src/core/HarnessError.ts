@@ -15,6 +15,7 @@
  * | `BudgetExceeded` | the next model or tool call would go over a budget (see `limit`, `scope`); carries what was spent |
  * | `HookFailed` | a hook (see `hook`) failed or died; the run ended, its history stays valid |
  * | `RunStopped` | a hook stopped the run (see `reason`) |
+ * | `NothingToResume` | `session.resume` found no paused or cut-off ask to continue |
  * | `StoreError` | a session store could not load or commit the session (see `reason`; `SessionStore`) |
  *
  * @example
@@ -301,6 +302,20 @@ export class RunStopped extends Schema.TaggedError<RunStopped>()("RunStopped", {
   partial: Partial
 }) {
   /** Never retryable: a hook decided. */
+  get isRetryable(): boolean {
+    return false
+  }
+}
+
+/**
+ * `session.resume` found nothing to continue: no tool call waits for approval, and no prompt or
+ * tool results wait for a model turn (the last ask ended with the model's answer).
+ * @since 0.2.0
+ */
+export class NothingToResume extends Schema.TaggedError<NothingToResume>()("NothingToResume", {
+  message: Schema.String
+}) {
+  /** Never retryable: ask instead. */
   get isRetryable(): boolean {
     return false
   }

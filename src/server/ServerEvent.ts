@@ -5,7 +5,7 @@
  *
  * | type | when | fields |
  * | --- | --- | --- |
- * | `ask_start` | an ask was accepted | `ask_id`, `prompt` |
+ * | `ask_start` | an ask was accepted | `ask_id`, `prompt`, `resumed` (`true` when it continues an ask left waiting for approval) |
  * | (every `StreamEvent`) | as the agent runs | as in `StreamEvent` |
  * | `ask_end` | the ask ended, whatever the way | `ask_id`, `status` (`completed`, `max_turns`, `interrupted`, `failed`), `usage` of the ask, `error` when it failed |
  *
@@ -57,7 +57,10 @@ export type AskError = typeof AskError.Type
 export const AskStart = Schema.Struct({
   type: Schema.Literal("ask_start"),
   ask_id: Schema.String,
-  prompt: Schema.String
+  /** The prompt; empty for a resumed ask. */
+  prompt: Schema.String,
+  /** `true` for an ask that continues one that ended with tool calls waiting for approval (`session.resume`). */
+  resumed: Schema.optionalKey(Schema.Boolean)
 })
 /** @since 0.2.0 */
 export type AskStart = typeof AskStart.Type

@@ -71,6 +71,7 @@ export const make = Effect.fnUntraced(function* (options: Options = {}) {
     list: (tenant) => registry.list(tenant),
     remove: (tenant, id) => registry.remove(tenant, id),
     ask: (tenant, id, prompt) => registry.ask(tenant, id, prompt),
+    decide: (tenant, id, toolUseId, decision) => registry.decide(tenant, id, toolUseId, decision),
     interrupt: (tenant, id) => registry.interrupt(tenant, id),
     events: (tenant, id, eventOptions) => registry.events(tenant, id, eventOptions),
     askSlot: (tenant) => registry.askSlot(tenant),

@@ -15,8 +15,8 @@
  * | GET | `/v1/sessions/{id}/events` | resume after `Last-Event-ID` (or `?after=`): what was missed, then live |
  * | POST | `/v1/sessions/{id}/interrupt` | interrupt the running ask |
  * | GET | `/v1/sessions/{id}/history` | the conversation and usage |
-| GET | `/v1/sessions/{id}/approvals` | the tool calls waiting for approval |
-| POST | `/v1/sessions/{id}/approvals/{tool_use_id}` | decide one: `{"decision": "approve", "input"?}` or `{"decision": "deny", "reason"?}` |
+ * | GET | `/v1/sessions/{id}/approvals` | the tool calls waiting for approval (with a store, also those an ended ask left waiting) |
+ * | POST | `/v1/sessions/{id}/approvals/{tool_use_id}` | decide one: `{"decision": "approve", "input"?}` or `{"decision": "deny", "reason"?}`; with no ask running, resumes the ask that paused |
  *
  * @since 0.2.0
  */
@@ -271,10 +271,10 @@ export class Sessions extends HttpApiGroup.make("sessions")
       success: Schema.Struct({
         tool_use_id: Schema.String,
         decision: Schema.Literals(["approve", "deny"]),
-        /** The ask that goes on with the decision. */
+        /** The ask that goes on with the decision (one resumed by it when none ran). */
         ask_id: Schema.NullOr(Schema.String)
       }),
-      error: [SessionNotFound, ApprovalNotPending]
+      error: [SessionNotFound, ApprovalNotPending, TooManyRequests]
     })
   )
   .middleware(InvalidInput)

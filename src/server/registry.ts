@@ -7,7 +7,7 @@ import { randomBytes } from "node:crypto"
 import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
 import { Effect, Exit, Fiber, Scope, Stream } from "effect"
-import { Agent, Provider, type SessionStore, type Usage } from "../index.js"
+import { Agent, type Approval, Provider, type SessionStore, type StreamEvent, type Usage } from "../index.js"
 import { AskInProgress, SessionNotFound, TooManyRequests } from "./ApiError.js"
 import { askOutcome } from "./askOutcome.js"
 import { AskSlots } from "./askSlots.js"
@@ -22,6 +22,8 @@ interface Running {
   readonly askId: string
   startId: number
   fiber: Fiber.Fiber<void> | undefined
+  /** Interrupted by a client (`interrupt`, `remove`), not by the server stopping. */
+  cancelled?: boolean
 }
 
 /** A session as the registry holds it. */
@@ -57,6 +59,14 @@ const notFound = (id: string) =>
   new SessionNotFound({
     session_id: id,
     message: `No session ${id}: it was deleted, or never existed for this token. Create one with POST /v1/sessions.`
+  })
+
+const inProgress = (id: string, askId: string) =>
+  new AskInProgress({
+    ask_id: askId,
+    message:
+      `Session ${id} is running ask ${askId}. Wait for its ask_end ` +
+      `(GET /v1/sessions/${id}/events) or interrupt it (POST /v1/sessions/${id}/interrupt).`
   })
 
 const tooManyAsks = (limit: number) =>
@@ -194,7 +204,11 @@ export class Registry {
       const system = typeof stored.metadata?.system === "string" ? stored.metadata.system : undefined
       const held = yield* Effect.uninterruptible(this.hold(tenant, id, system, { id, tenant }, stored.createdAt))
       const open = yield* this.deps.log.openAsk(held.stream)
-      if (open !== undefined) yield* this.deps.log.append(held.stream, [cutOff(open)])
+      if (open === undefined) return held
+      // an ask stopped while calls waited for approval goes on where it paused; any other ended there
+      const waiting = (yield* held.session.approvals).length > 0
+      if (waiting && this.slots.tryTake(tenant)) yield* this.continueAsk(held, open)
+      else yield* this.deps.log.append(held.stream, [cutOff(open)])
       return held
     })
   }
@@ -259,6 +273,7 @@ export class Registry {
   remove(tenant: string, id: string): Effect.Effect<void, SessionNotFound> {
     return Effect.flatMap(this.find(tenant, id), (held) => {
       this.byTenant.get(tenant)?.delete(id)
+      if (held.running !== undefined) held.running.cancelled = true
       const store = this.deps.store
       const deleted = store === undefined ? Effect.void : Effect.orDie(store.delete({ tenant, id }))
       return Effect.andThen(this.release(held), deleted)
@@ -272,7 +287,10 @@ export class Registry {
     )
   }
 
-  /** Releases every session (at shutdown). */
+  /**
+   * Releases every session (at shutdown). An ask whose tool calls wait for approval is not ended:
+   * with a store its pause is durable, and it goes on when its session is loaded again.
+   */
   get releaseAll(): Effect.Effect<void> {
     return Effect.forEach(
       [...this.byTenant.values()].flatMap((sessions) => [...sessions.values()]),
@@ -290,40 +308,97 @@ export class Registry {
   ): Effect.Effect<AcceptedAsk, SessionNotFound | AskInProgress | TooManyRequests> {
     return Effect.flatMap(this.find(tenant, id), (held) =>
       Effect.suspend((): Effect.Effect<AcceptedAsk, AskInProgress | TooManyRequests> => {
-        if (held.running !== undefined) {
-          return Effect.fail(
-            new AskInProgress({
-              ask_id: held.running.askId,
-              message:
-                `Session ${id} is running ask ${held.running.askId}. Wait for its ask_end ` +
-                `(GET /v1/sessions/${id}/events) or interrupt it (POST /v1/sessions/${id}/interrupt).`
-            })
-          )
-        }
+        if (held.running !== undefined) return Effect.fail(inProgress(id, held.running.askId))
         if (!this.slots.tryTake(tenant)) return Effect.fail(tooManyAsks(this.deps.limits.maxConcurrentAsks))
-        const running: Running = { askId: newId("ask"), startId: 0, fiber: undefined }
-        held.running = running
-        return Effect.gen({ self: this }, function* () {
-          running.startId = yield* this.deps.log.append(held.stream, [
-            { type: "ask_start", ask_id: running.askId, prompt }
-          ])
-          // a fiber of the session's scope, not of the request: it runs on without a client
-          running.fiber = yield* this.run(held, running, prompt).pipe(Effect.forkIn(held.scope))
-          return { askId: running.askId, startId: running.startId }
-        }).pipe(Effect.uninterruptible)
+        return this.start(held, { prompt }, held.session.askStream(prompt))
       })
     )
   }
 
-  /** Runs an ask, writing its events to the log and, however it ends, its `ask_end`. */
-  private run(held: Held, running: Running, prompt: string): Effect.Effect<void> {
+  /**
+   * Decides a call waiting for approval. When no ask runs (the one that paused ended, or the
+   * server restarted since), the decision starts an ask that resumes it (`session.resume`); the id
+   * of the ask that goes on with the call.
+   */
+  decide(
+    tenant: string,
+    id: string,
+    toolUseId: string,
+    decision: Approval.Decision
+  ): Effect.Effect<string, SessionNotFound | Approval.ApprovalNotPending | TooManyRequests> {
+    return Effect.flatMap(this.find(tenant, id), (held) =>
+      Effect.suspend((): Effect.Effect<string, Approval.ApprovalNotPending | TooManyRequests> => {
+        const { session } = held
+        const decided =
+          decision._tag === "Approved"
+            ? session.approve(toolUseId, "input" in decision ? { input: decision.input } : undefined)
+            : session.deny(toolUseId, decision.reason)
+        const running = held.running
+        // read first: once decided, the ask may run to its end before this answers
+        if (running !== undefined) return Effect.as(decided, running.askId)
+        if (!this.slots.tryTake(tenant)) return Effect.fail(tooManyAsks(this.deps.limits.maxConcurrentAsks))
+        return decided.pipe(
+          Effect.tapError(() => Effect.sync(() => this.slots.release(tenant))),
+          Effect.andThen(Effect.suspend(() => this.start(held, { prompt: "", resumed: true }, session.resumeStream()))),
+          Effect.map((accepted) => accepted.askId)
+        )
+      })
+    )
+  }
+
+  /**
+   * Starts an ask (its slot taken): the session runs it from now (`held.running`), its `ask_start`
+   * is logged, then its events in a fiber of the session's scope.
+   */
+  private start(
+    held: Held,
+    start: Omit<ServerEvent.AskStart, "type" | "ask_id">,
+    events: Stream.Stream<StreamEvent.StreamEvent, unknown>
+  ): Effect.Effect<AcceptedAsk> {
+    const running: Running = { askId: newId("ask"), startId: 0, fiber: undefined }
+    held.running = running
+    return Effect.gen({ self: this }, function* () {
+      running.startId = yield* this.deps.log.append(held.stream, [
+        { type: "ask_start", ask_id: running.askId, ...start }
+      ])
+      // a fiber of the session's scope, not of the request: it runs on without a client
+      running.fiber = yield* this.run(held, running, events).pipe(Effect.forkIn(held.scope))
+      return { askId: running.askId, startId: running.startId }
+    }).pipe(Effect.uninterruptible)
+  }
+
+  /** Goes on with ask `askId` of a loaded session (its slot taken), which stopped while calls waited for approval. */
+  private continueAsk(held: Held, askId: string): Effect.Effect<void> {
+    const running: Running = { askId, startId: 0, fiber: undefined }
+    held.running = running
+    return Effect.gen({ self: this }, function* () {
+      const bounds = yield* this.deps.log.bounds(held.stream)
+      const kept = yield* Effect.orElseSucceed(this.deps.log.read(held.stream, bounds.first - 1), () => [])
+      const start = kept.find((entry) => entry.event.type === "ask_start" && entry.event.ask_id === askId)
+      running.startId = start?.id ?? bounds.last + 1
+      running.fiber = yield* this.run(held, running, held.session.resumeStream()).pipe(Effect.forkIn(held.scope))
+    }).pipe(Effect.uninterruptible)
+  }
+
+  /**
+   * Runs an ask, writing its events to the log and, however it ends, its `ask_end`; except when
+   * the server stops while its calls wait for approval (with a store, it goes on after the restart).
+   */
+  private run(
+    held: Held,
+    running: Running,
+    events: Stream.Stream<StreamEvent.StreamEvent, unknown>
+  ): Effect.Effect<void> {
     const log = this.deps.log
     return Effect.gen(function* () {
       const before = yield* held.session.usage
-      return yield* held.session.askStream(prompt).pipe(
+      return yield* events.pipe(
         Stream.runForEachArray((events) => log.append(held.stream, events)),
         Effect.onExit((exit) =>
           Effect.gen(function* () {
+            // interrupted by the server stopping, its calls still waiting: it goes on after the restart
+            const stopped = Exit.hasInterrupts(exit) && running.cancelled !== true
+            if (stopped && (yield* held.session.approvals).length > 0) return
             const outcome = askOutcome(exit)
             if (outcome.error?._tag === "InternalError") yield* Effect.logError("ask failed", exit)
             const end: ServerEvent.AskEnd = {
@@ -352,6 +427,7 @@ export class Registry {
     return Effect.flatMap(this.find(tenant, id), (held) => {
       const running = held.running
       if (running?.fiber === undefined) return Effect.succeed(undefined)
+      running.cancelled = true
       return Effect.as(Fiber.interrupt(running.fiber), running.askId)
     })
   }

@@ -6,7 +6,7 @@
  * @since 0.2.0
  */
 import type { Effect, Scope, Stream } from "effect"
-import type { Agent, Provider, Session } from "../index.js"
+import type { Agent, Approval, Provider, Session } from "../index.js"
 import type { AskInProgress, SessionNotFound, TooManyRequests } from "./ApiError.js"
 import type * as EventLog from "./EventLog.js"
 import type { Limits } from "./Tenancy.js"
@@ -62,6 +62,16 @@ export interface Service {
     id: string,
     prompt: string
   ) => Effect.Effect<AcceptedAsk, SessionNotFound | AskInProgress | TooManyRequests>
+  /**
+   * Decides a tool call waiting for approval; when no ask runs (the one that paused ended, or the
+   * server restarted), starts an ask that resumes it. The id of the ask that goes on with the call.
+   */
+  readonly decide: (
+    tenant: string,
+    id: string,
+    toolUseId: string,
+    decision: Approval.Decision
+  ) => Effect.Effect<string, SessionNotFound | Approval.ApprovalNotPending | TooManyRequests>
   /** Interrupts the running ask and waits until it ended; the id of the ask it interrupted. */
   readonly interrupt: (tenant: string, id: string) => Effect.Effect<string | undefined, SessionNotFound>
   /**

@@ -85,12 +85,11 @@ const approvalInfo = (pending: Approval.Pending): ApprovalInfo => ({
 /** What the model reads when a call is denied over HTTP without a reason. */
 const noReason = "the approver gave no reason"
 
-/** Applies an HTTP decision to the session's waiting call `toolUseId`. */
-const decide = (held: ServerSession, toolUseId: string, body: ApprovalDecision) =>
-  (body.decision === "approve"
-    ? held.session.approve(toolUseId, "input" in body ? { input: body.input } : undefined)
-    : held.session.deny(toolUseId, body.reason ?? noReason)
-  ).pipe(Effect.mapError((error) => new ApprovalNotPending({ tool_use_id: error.toolUseId, message: error.message })))
+/** An HTTP decision as the session takes it. */
+const decisionOf = (body: ApprovalDecision): Approval.Decision =>
+  body.decision === "approve"
+    ? { _tag: "Approved", ...("input" in body ? { input: body.input } : {}) }
+    : { _tag: "Denied", reason: body.reason ?? noReason }
 
 /**
  * Options the handlers need.
@@ -247,15 +246,14 @@ const approvals = (env: SessionsEnv, tenant: string, id: string) =>
     return { approvals: (yield* held.session.approvals).map(approvalInfo) }
   })
 
-/** Applies a decision to session `id`'s waiting call `toolUseId`. */
+/** Applies a decision to session `id`'s waiting call `toolUseId` (resuming its ask when none runs). */
 const decideCall = (env: SessionsEnv, tenant: string, id: string, toolUseId: string, body: ApprovalDecision) =>
-  Effect.gen(function* () {
-    const held = yield* env.sessions.get(tenant, id)
-    // read first: once decided, the ask may run to its end before this answers
-    const askId = held.runningAsk() ?? null
-    yield* decide(held, toolUseId, body)
-    return { tool_use_id: toolUseId, decision: body.decision, ask_id: askId }
-  })
+  env.sessions.decide(tenant, id, toolUseId, decisionOf(body)).pipe(
+    Effect.map((askId) => ({ tool_use_id: toolUseId, decision: body.decision, ask_id: askId })),
+    Effect.catchTag("ApprovalNotPending", (error) =>
+      Effect.fail(new ApprovalNotPending({ tool_use_id: error.toolUseId, message: error.message }))
+    )
+  )
 
 /** @internal */
 export const defaultKeepAlive = Duration.seconds(15)

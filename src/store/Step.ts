@@ -9,7 +9,10 @@
  * - `ToolResults`: `tool_result` blocks answering the pending `tool_use`s of the last turn;
  * - `Usage`: usage not carried by a stored turn (a discarded attempt of a retried turn);
  * - `PutHandle` / `RemoveHandle`: a data handle added, replaced or removed;
- * - `Options`: the session's options replaced.
+ * - `Options`: the session's options replaced;
+ * - `Compacted`: the history replaced by a compaction;
+ * - `ApprovalRequested`: a pending `tool_use` of the last turn waits for approval (it stays open,
+ *   not answered by a synthetic result, until its result is committed or the session moves on).
  *
  * @since 0.2.0
  */
@@ -124,6 +127,31 @@ export const OptionsStep = Schema.TaggedStruct("Options", { options: Schema.Json
 export const CompactedStep = Schema.TaggedStruct("Compacted", { history: Message.History })
 
 /**
+ * A tool call waiting for approval, as stored: which call, of which tool, with what input (the
+ * input the approver is asked about, after any hook replaced it), why, and since when (epoch
+ * milliseconds). `Approval.Pending` is the same value.
+ * @since 0.2.0
+ */
+export const PendingApproval = Schema.Struct({
+  toolUseId: Schema.String,
+  tool: Schema.String,
+  input: Schema.Json,
+  reason: Schema.optionalKey(Schema.String),
+  requestedAt: Schema.Number
+})
+/** @since 0.2.0 */
+export type PendingApproval = typeof PendingApproval.Type
+
+/**
+ * A pending `tool_use` of the last turn waits for approval: the pause is durable. A session
+ * loaded with it keeps the call open (no synthetic result), lists it in `session.approvals`, and
+ * `session.resume` continues once it is decided. Its result (a `ToolResults` step) or the
+ * session moving on (a `User` or `Turn` step) ends the wait.
+ * @since 0.2.0
+ */
+export const ApprovalRequestedStep = Schema.TaggedStruct("ApprovalRequested", { approval: PendingApproval })
+
+/**
  * One change to a session. A commit is one or more steps, stored in one transaction.
  * @since 0.2.0
  */
@@ -135,7 +163,8 @@ export const Step = Schema.Union([
   PutHandleStep,
   RemoveHandleStep,
   OptionsStep,
-  CompactedStep
+  CompactedStep,
+  ApprovalRequestedStep
 ])
 /** @since 0.2.0 */
 export type Step = typeof Step.Type
@@ -205,6 +234,12 @@ export const optionsStep = (options: Schema.Json): Step => ({ _tag: "Options", o
  * @since 0.2.0
  */
 export const compactedStep = (history: Message.History): Step => ({ _tag: "Compacted", history })
+
+/**
+ * A step recording that a pending tool call waits for approval.
+ * @since 0.2.0
+ */
+export const approvalRequestedStep = (approval: PendingApproval): Step => ({ _tag: "ApprovalRequested", approval })
 
 // events
 

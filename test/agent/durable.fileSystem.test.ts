@@ -4,6 +4,7 @@ import * as Path from "node:path"
 import { afterAll, beforeAll } from "@effect/vitest"
 import { SessionStore } from "../../src/index.js"
 import { durableSessions } from "./durable.js"
+import { approvalSteps, durableApprovals } from "./durableApproval.js"
 
 let directory = ""
 beforeAll(async () => {
@@ -13,4 +14,7 @@ afterAll(async () => {
   await FsP.rm(directory, { recursive: true, force: true })
 })
 
-durableSessions({ name: "SessionStore.layerFileSystem", layer: () => SessionStore.layerFileSystem({ directory }) })
+const subject = { name: "SessionStore.layerFileSystem", layer: () => SessionStore.layerFileSystem({ directory }) }
+durableSessions(subject)
+durableApprovals(subject)
+approvalSteps(subject)

@@ -6,6 +6,7 @@ import { Effect, Exit, Scope } from "effect"
 import { SessionStore } from "../../src/index.js"
 import * as Postgres from "../utils/postgres.js"
 import { durableSessions } from "./durable.js"
+import { approvalSteps, durableApprovals } from "./durableApproval.js"
 
 const missing = Postgres.missing()
 if (missing !== undefined) console.warn(`skipping the sessions-on-Postgres suite: ${missing}`)
@@ -23,8 +24,11 @@ describe.skipIf(missing !== undefined)("on a real PostgreSQL 15", () => {
     await FsP.rm(dataDirectory, { recursive: true, force: true })
   })
 
-  durableSessions({
+  const subject = {
     name: "SessionStore.layerPostgres",
     layer: () => SessionStore.layerPostgres({ connection: Postgres.clientConfig(server!), dataDirectory })
-  })
+  }
+  durableSessions(subject)
+  durableApprovals(subject)
+  approvalSteps(subject)
 })

@@ -19,7 +19,7 @@ export interface Subject {
 export const withAgent = <A, E>(
   subject: Subject,
   mock: Mock.Options,
-  f: (agent: Agent.Agent, store: SessionStore.Service) => Effect.Effect<A, E, Scope.Scope>,
+  f: (agent: Agent.Agent, store: SessionStore.Service) => Effect.Effect<A, E, Scope.Scope | Mock.Recorder>,
   options?: Agent.Options<never>
 ): Effect.Effect<A, E | SessionStore.StoreError> =>
   Effect.scoped(

@@ -267,44 +267,147 @@ describe("tool approval over HTTP", () => {
     )
   )
 
-  it.live(
-    "on a session store, a restart while a call waits ends the ask interrupted: the call is answered with an error result and nothing waits after it (the pause is not durable yet)",
-    () =>
+  describe("on a session store, the pause is durable", () => {
+    /** A store in a fresh directory, removed with the scope, and the options of a server on it. */
+    const onStore = Effect.map(
+      Effect.acquireRelease(
+        Effect.promise(() => FsP.mkdtemp(Path.join(Os.tmpdir(), "dh-server-approval-"))),
+        (directory) => Effect.promise(() => FsP.rm(directory, { recursive: true, force: true }))
+      ),
+      (directory) => ({ agent, store: SessionStore.layerFileSystem({ directory }) })
+    )
+    /** After the first process, the model quotes the tool result. */
+    const afterRestart: Mock.Options = { turns: [script.turns[1]!] }
+
+    it.live(
+      "a restart while a call waits keeps the ask: it goes on after the restart, announces the call again, and the approval ends it completed",
+      () =>
+        Effect.scoped(
+          Effect.gen(function* () {
+            sent.length = 0
+            const options = yield* onStore
+            const { id, before } = yield* Effect.scoped(
+              Effect.gen(function* () {
+                const { url } = yield* startServer(script, options)
+                const id = yield* createSession(url)
+                const stream = yield* openSse(url, "POST", `/v1/sessions/${id}/asks`, {
+                  body: { prompt: "Email Ana." }
+                })
+                const before = yield* stream.until((event) => event.event === "approval_request")
+                // the server stops with the client still reading
+                return { id, before }
+              })
+            )
+            const askId = before[0]!.data.ask_id
+            const { url } = yield* startServer(afterRestart, options)
+            const path = `/v1/sessions/${id}/approvals`
+            const listed = (yield* call(url, "GET", path)).body.approvals
+            assert.deepStrictEqual(
+              listed.map((a: { tool_use_id: string; input: unknown }) => [a.tool_use_id, a.input]),
+              [["toolu_email", emailInput]]
+            )
+            const info = (yield* call(url, "GET", `/v1/sessions/${id}`)).body
+            assert.strictEqual(info.running_ask, askId)
+
+            // the client reconnects where it was, and reads the rest of the same ask
+            const resumed = yield* openSse(url, "GET", `/v1/sessions/${id}/events`, {
+              headers: { "last-event-id": String(before.at(-1)!.id) }
+            })
+            const announced = yield* resumed.until((event) => event.event === "approval_request")
+            assert.strictEqual(announced.at(-1)!.data.tool_use_id, "toolu_email")
+            assert.deepStrictEqual(sent, [])
+            const approved = yield* call(url, "POST", `${path}/toolu_email`, { body: { decision: "approve" } })
+            assert.strictEqual(approved.status, 200)
+            assert.strictEqual(approved.body.ask_id, askId)
+            const after = yield* resumed.toEnd
+            assert.deepStrictEqual(sent, ["ana@example.com: Q3 numbers attached"])
+            assert.strictEqual(textOf(after), "Result: sent to ana@example.com")
+            const end = after.at(-1)!.data
+            assert.deepStrictEqual([end.type, end.ask_id, end.status], ["ask_end", askId, "completed"])
+            // one ask in the log: its start before the restart, its end after
+            const log = yield* (yield* openSse(url, "GET", `/v1/sessions/${id}/events?after=0`)).toEnd
+            assert.deepStrictEqual(
+              log.filter((e) => e.event === "ask_start" || e.event === "ask_end").map((e) => e.event),
+              ["ask_start", "ask_end"]
+            )
+            const history = (yield* call(url, "GET", `/v1/sessions/${id}/history`)).body.messages
+            assertValidHistory(history)
+            assert.deepStrictEqual(
+              history.map((m: { role: string }) => m.role),
+              ["user", "assistant", "user", "assistant"]
+            )
+            assert.deepStrictEqual((yield* call(url, "GET", path)).body, { approvals: [] })
+          })
+        ),
+      60_000
+    )
+
+    it.live(
+      "an interrupted pause still waits; deciding it starts an ask that resumes it (ask_start resumed), and the model reads the denial",
+      () =>
+        Effect.scoped(
+          Effect.gen(function* () {
+            sent.length = 0
+            const options = yield* onStore
+            const { url, context } = yield* startServer(script, options)
+            const id = yield* createSession(url)
+            const stream = yield* openSse(url, "POST", `/v1/sessions/${id}/asks`, { body: { prompt: "Email Ana." } })
+            yield* stream.until((event) => event.event === "approval_request")
+            assert.strictEqual((yield* call(url, "POST", `/v1/sessions/${id}/interrupt`)).body.interrupted, true)
+            assert.strictEqual((yield* stream.toEnd).at(-1)!.data.status, "interrupted")
+            const path = `/v1/sessions/${id}/approvals`
+            assert.deepStrictEqual(
+              (yield* call(url, "GET", path)).body.approvals.map((a: { tool_use_id: string }) => a.tool_use_id),
+              ["toolu_email"]
+            )
+
+            const denied = yield* call(url, "POST", `${path}/toolu_email`, {
+              body: { decision: "deny", reason: "Not today." }
+            })
+            assert.strictEqual(denied.status, 200)
+            const askId: string = denied.body.ask_id
+            assert.isString(askId)
+            const events = yield* (yield* openSse(url, "GET", `/v1/sessions/${id}/events`)).toEnd
+            assert.deepStrictEqual(events[0]!.data, { type: "ask_start", ask_id: askId, prompt: "", resumed: true })
+            assert.strictEqual(textOf(events), "Result: This tool call was denied: Not today.")
+            assert.strictEqual(events.at(-1)!.data.status, "completed")
+            const requests = yield* Context.get(context, Mock.Recorder).requests
+            assert.deepStrictEqual(
+              toolResultBlocks(lastUserMessage(requests.at(-1)!)).map((r) => [r.tool_use_id, r.is_error]),
+              [["toolu_email", true]]
+            )
+            assert.deepStrictEqual(sent, [])
+            const again = yield* call(url, "POST", `${path}/toolu_email`, { body: { decision: "approve" } })
+            assert.strictEqual(again.status, 409)
+          })
+        ),
+      60_000
+    )
+
+    it.live("a new prompt while a call is left waiting moves on: the call is answered as not run", () =>
       Effect.scoped(
         Effect.gen(function* () {
           sent.length = 0
-          const directory = yield* Effect.acquireRelease(
-            Effect.promise(() => FsP.mkdtemp(Path.join(Os.tmpdir(), "dh-server-approval-"))),
-            (directory) => Effect.promise(() => FsP.rm(directory, { recursive: true, force: true }))
-          )
-          const options = { agent, store: SessionStore.layerFileSystem({ directory }) }
-          const id = yield* Effect.scoped(
-            Effect.gen(function* () {
-              const { url } = yield* startServer(script, options)
-              const id = yield* createSession(url)
-              const stream = yield* openSse(url, "POST", `/v1/sessions/${id}/asks`, { body: { prompt: "Email Ana." } })
-              yield* stream.until((event) => event.event === "approval_request")
-              yield* stream.close
-              return id
-            })
-          )
-          const { url } = yield* startServer(script, options)
-          const path = `/v1/sessions/${id}/approvals`
-          assert.deepStrictEqual((yield* call(url, "GET", path)).body, { approvals: [] })
-          const late = yield* call(url, "POST", `${path}/toolu_email`, { body: { decision: "approve" } })
-          assert.strictEqual(late.status, 409)
-          const log = yield* (yield* openSse(url, "GET", `/v1/sessions/${id}/events?after=0`)).toEnd
-          assert.strictEqual(log.at(-1)!.data.type, "ask_end")
-          assert.strictEqual(log.at(-1)!.data.status, "interrupted")
-          const history = (yield* call(url, "GET", `/v1/sessions/${id}/history`)).body.messages
-          assertValidHistory(history)
+          const options = yield* onStore
+          const { url, context } = yield* startServer(script, options)
+          const id = yield* createSession(url)
+          const stream = yield* openSse(url, "POST", `/v1/sessions/${id}/asks`, { body: { prompt: "Email Ana." } })
+          yield* stream.until((event) => event.event === "approval_request")
+          yield* call(url, "POST", `/v1/sessions/${id}/interrupt`)
+          yield* stream.toEnd
+          const next = yield* openSse(url, "POST", `/v1/sessions/${id}/asks`, { body: { prompt: "Never mind." } })
+          assert.strictEqual((yield* next.toEnd).at(-1)!.data.status, "completed")
+          const requests = yield* Context.get(context, Mock.Recorder).requests
+          const last = lastUserMessage(requests.at(-1)!)
           assert.deepStrictEqual(
-            toolResultBlocks(history.at(-1)).map((r) => [r.tool_use_id, r.is_error]),
+            toolResultBlocks(last).map((r) => [r.tool_use_id, r.is_error]),
             [["toolu_email", true]]
           )
+          assert.deepStrictEqual((yield* call(url, "GET", `/v1/sessions/${id}/approvals`)).body, { approvals: [] })
+          assertValidHistory((yield* call(url, "GET", `/v1/sessions/${id}/history`)).body.messages)
           assert.deepStrictEqual(sent, [])
         })
-      ),
-    60_000
-  )
+      )
+    )
+  })
 })

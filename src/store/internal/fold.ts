@@ -9,11 +9,16 @@
  * that never got its result (`Message.closeToolCalls`, the rule the agent's `repairHistory` uses too). So a loaded history is
  * always sendable: roles alternate, it starts with a user message, and every `tool_use` is
  * answered by exactly one `tool_result` at the start of the next user message.
+ *
+ * One exception, the durable approval pause: while a pending `tool_use` waits for approval (an
+ * `ApprovalRequested` step), the loaded history leaves the last turn's unanswered calls open, and
+ * the state lists the waiting ones (`approvals`). Whoever continues the session answers them first:
+ * `session.resume` (their results), or a new ask (synthetic results, as above).
  */
 import type { Schema } from "effect"
 import * as Message from "../../core/Message.js"
 import * as Usage from "../../core/Usage.js"
-import type { Step, StoredHandle } from "../Step.js"
+import type { PendingApproval, Step, StoredHandle } from "../Step.js"
 
 /** What validating the next step needs: the last role and the unanswered `tool_use` ids. */
 export interface Tail {
@@ -89,6 +94,15 @@ export const advance = (
     }
     case "Compacted":
       return compactedTail(step.history)
+    case "ApprovalRequested":
+      if (!tail.pending.includes(step.approval.toolUseId)) {
+        return new Invalid(
+          `The approval request for "${step.approval.toolUseId}" names no pending tool_use ` +
+            `(pending: ${tail.pending.length === 0 ? "none" : tail.pending.join(", ")}): ` +
+            "commit it after the turn that made the call, before its result."
+        )
+      }
+      return tail
     default:
       return tail
   }
@@ -126,6 +140,8 @@ export interface State {
   readonly usage: Usage.Usage
   readonly options: Schema.Json
   readonly handles: ReadonlyArray<StoredHandle>
+  /** The pending calls waiting for approval, in the order they asked. */
+  readonly approvals: ReadonlyArray<PendingApproval>
 }
 
 /** A mutable fold of steps into a session's state. */
@@ -136,6 +152,8 @@ export class Folder {
   private usage: Usage.Counts = Usage.empty
   private options: Schema.Json = {}
   private readonly handles = new Map<string, StoredHandle>()
+  /** The waiting calls among the pending ones, by tool_use id. */
+  private readonly awaiting = new Map<string, PendingApproval>()
 
   private readonly append = (role: Message.Role, blocks: ReadonlyArray<Message.ContentBlock>): void => {
     const last = this.messages[this.messages.length - 1]
@@ -159,7 +177,12 @@ export class Folder {
 
   private apply(step: Step): void {
     this.tail = advance(this.tail, step, this.append) as Tail
+    // a call stops waiting when it is answered, or closed by what followed its turn
+    for (const id of this.awaiting.keys()) if (!this.tail.pending.includes(id)) this.awaiting.delete(id)
     switch (step._tag) {
+      case "ApprovalRequested":
+        this.awaiting.set(step.approval.toolUseId, step.approval)
+        return
       case "Compacted":
         this.messages.length = 0
         for (const message of step.history) this.messages.push({ role: message.role, content: [...message.content] })
@@ -180,17 +203,21 @@ export class Folder {
     }
   }
 
-  /** The state, its history repaired: a trailing unanswered `tool_use` gets its synthetic result. */
+  /**
+   * The state, its history repaired: a trailing unanswered `tool_use` gets its synthetic result,
+   * unless a call waits for approval (then the calls stay open; see the module comment).
+   */
   state(): State {
     const copied: Array<Message.Message> = this.messages.map((m) => ({ role: m.role, content: [...m.content] }))
-    const history = this.tail.pending.length > 0 ? Message.closeToolCalls(copied) : copied
+    const history = this.tail.pending.length > 0 && this.awaiting.size === 0 ? Message.closeToolCalls(copied) : copied
     return {
       seq: this.seq,
       tail: this.tail,
       history,
       usage: Usage.make(this.usage),
       options: this.options,
-      handles: [...this.handles.values()]
+      handles: [...this.handles.values()],
+      approvals: [...this.awaiting.values()]
     }
   }
 }

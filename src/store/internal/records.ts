@@ -112,7 +112,8 @@ export const foldSession = (
         history: state.history,
         usage: state.usage,
         options: state.options,
-        handles: state.handles
+        handles: state.handles,
+        approvals: state.approvals
       },
       tail: state.tail
     })

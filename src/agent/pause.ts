@@ -1,0 +1,141 @@
+/**
+ * The durable approval pause, as the loop sees it. With a session store, a tool call that waits
+ * for approval is committed as waiting (`ApprovalRequested`) before its `approval_request` goes
+ * out, and its wait outlives the ask: an ask that ends while calls wait (interrupted, its
+ * consumer gone, its process stopped) leaves them open in the history and in
+ * `session.approvals`. Then either
+ * - `session.resume` continues the ask ({@link resumeAt}): the waiting calls are announced
+ *   again, run or denied once decided, and the model's next turn follows; or
+ * - a new prompt moves on ({@link commitPrompt}): the waiting calls are answered "not run" first.
+ *
+ * Without a store nothing outlives the process, so an ask that ends answers its waiting calls
+ * with synthetic error results, as it answers any call that did not run.
+ *
+ * @internal
+ */
+import { Cause, Effect, Exit, Ref, Stream } from "effect"
+import type { HarnessError } from "../core/HarnessError.js"
+import { NothingToResume } from "../core/HarnessError.js"
+import * as Message from "../core/Message.js"
+import type * as StreamEvent from "../core/StreamEvent.js"
+import * as Usage from "../core/Usage.js"
+import { toolResultsStep, userStep } from "../store/Step.js"
+import type { StoreError } from "../store/StoreError.js"
+import type { Ask, Step } from "./askState.js"
+import { resumedTools } from "./controlSteps.js"
+import { notRun } from "./history.js"
+import { answerAll, toolsPhase } from "./toolRun.js"
+
+/** What a call left waiting reads when a new prompt came first. */
+export const SUPERSEDED = "Not run: the conversation went on (a new message came) before this call was approved."
+
+/** What a call that neither ran nor waits reads when a resumed ask finds it open. */
+const CUT_OFF = "Tool call did not run: the run ended before it finished."
+
+/** The `tool_use`s of the last assistant message that no `tool_result` after it answers. */
+export const openCalls = (history: Message.History): ReadonlyArray<Message.ToolUseBlock> => {
+  const last = history.length - 1
+  const at = history[last]?.role === "assistant" ? last : history[last - 1]?.role === "assistant" ? last - 1 : -1
+  if (at < 0) return []
+  const answered = new Set<string>()
+  for (const block of history[at + 1]?.content ?? []) {
+    if (block.type === "tool_result") answered.add((block as Message.ToolResultBlock).tool_use_id)
+  }
+  return Message.toolUses(history[at]!.content).filter((use) => !answered.has(use.id))
+}
+
+/**
+ * A new prompt is the user message (a new ask starts), after {@link supersede}.
+ * @internal
+ */
+export const commitPrompt = (ask: Ask, prompt: ReadonlyArray<Message.ContentBlock>): Effect.Effect<void, StoreError> =>
+  Effect.andThen(supersede(ask), ask.session.commit([userStep(prompt)], { startsAsk: true }))
+
+/**
+ * Before a new prompt: calls an earlier ask left waiting are answered "not run" (the model reads
+ * why) and wait no more, so the prompt follows a valid history.
+ */
+const supersede = (ask: Ask): Effect.Effect<void, StoreError> =>
+  Effect.suspend(() => {
+    const open = openCalls(Ref.getUnsafe(ask.session.history))
+    if (open.length === 0) return Effect.void
+    ask.state.control.approvals.release(open.map((use) => use.id))
+    return ask.session.commit([toolResultsStep(notRun(open, SUPERSEDED))])
+  })
+
+/**
+ * A resumed ask starts where the earlier one left off: with the open calls of the last turn (the
+ * waiting ones announced again unless decided, and run or denied once decided; any other answered
+ * "did not run"), then `afterCalls(uses)` goes on; or at the next model turn when the history
+ * ends with a user message no turn answered. Else `NothingToResume`.
+ */
+export const resumeAt = (
+  ask: Ask,
+  afterCalls: (uses: ReadonlyArray<Message.ToolUseBlock>) => Step
+): Effect.Effect<void, StoreError | NothingToResume> =>
+  Effect.andThen(
+    ask.session.commit([], { startsAsk: true }),
+    Effect.suspend(() => {
+      const history = Ref.getUnsafe(ask.session.history)
+      const uses = openCalls(history)
+      if (uses.length > 0) {
+        const events = resumedCalls(ask, uses)
+        ask.state.phase = {
+          _tag: "Starting",
+          next: Effect.suspend(() => toolsPhase(ask, events, () => afterCalls(uses)))
+        }
+        return Effect.void
+      }
+      // the phase the ask was made with: a model turn
+      if (history.at(-1)?.role === "user") return Effect.void
+      return Effect.fail(
+        new NothingToResume({
+          message:
+            history.length === 0
+              ? "This session has no messages: there is nothing to resume. Ask instead."
+              : "No tool call waits for approval and the last ask ended with the model's answer: there is nothing to resume. Ask instead."
+        })
+      )
+    })
+  )
+
+/** The events of the open calls `uses` of a resumed ask (now its pending calls, under the turn that made them). */
+const resumedCalls = (
+  ask: Ask,
+  uses: ReadonlyArray<Message.ToolUseBlock>
+): Stream.Stream<StreamEvent.StreamEvent, HarnessError> => {
+  const { state } = ask
+  const approvals = state.control.approvals
+  const history = Ref.getUnsafe(ask.session.history)
+  const turn = history.findLast((message) => message.role === "assistant")!
+  state.pending = uses
+  // the turn that made the calls, as the hooks after it see it (its usage was counted by its own ask)
+  state.response = { content: [...turn.content], stopReason: "tool_use", usage: Usage.empty }
+  const waiting = uses.flatMap((use) => {
+    const entry = approvals.get(use.id)
+    return entry === undefined ? [] : [[use, entry.pending] as const]
+  })
+  const rest = uses.filter((use) => !approvals.has(use.id))
+  return Stream.concat(Stream.fromIterable(answerAll(ask, rest, CUT_OFF)), resumedTools(ask, waiting))
+}
+
+/**
+ * As an ask ends: the pending calls whose wait for approval outlives it (see the module comment),
+ * left open by its last commit. The waits of every other pending call are released.
+ */
+export const keptOpen = (ask: Ask, exit: Exit.Exit<unknown, unknown>): ReadonlySet<string> | undefined => {
+  const { state, session } = ask
+  const pending = state.pending
+  if (pending === undefined) return undefined
+  const approvals = state.control.approvals
+  const failed = Exit.isFailure(exit) && !Cause.hasInterruptsOnly(exit.cause)
+  const open = new Set<string>()
+  for (const use of pending) {
+    if (session.stored !== undefined && !failed && !state.results.has(use.id) && approvals.has(use.id)) {
+      open.add(use.id)
+    } else {
+      approvals.release([use.id])
+    }
+  }
+  return open.size === 0 ? undefined : open
+}

@@ -1,0 +1,351 @@
+/**
+ * The durable approval pause through the public API, run against each persistent layer
+ * (`durable.fileSystem.test.ts`, `durable.postgres.test.ts`). A "restart" is a new store layer over
+ * the same storage, a new agent and a new scripted model: each process has its own script.
+ *
+ * What must hold: a call that waits for approval is in the store before its `approval_request`
+ * is seen; an ask that ends while it waits leaves it waiting; after a restart it is listed, can be
+ * approved or denied, and `session.resume` runs or denies it and goes on to the model's next
+ * turn; a new prompt moves on instead; a failed ask answers it.
+ */
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Fiber, Schema, Stream } from "effect"
+import { TestClock } from "effect/testing"
+import { type Agent, Approval, Message, Mock, type StreamEvent, Tool, Usage } from "../../src/index.js"
+import { assertValidHistory, lastUserMessage, toolResultBlocks, toolResultEvents } from "../utils/events.js"
+import { type Subject, withAgent } from "./durable.js"
+
+const sent: Array<string> = []
+const sendEmail = Tool.make("send_email", {
+  description: "Sends an email.",
+  parameters: Schema.Struct({ to: Schema.String, body: Schema.String }),
+  handler: ({ to, body }) =>
+    Effect.sync(() => {
+      sent.push(`${to}: ${body}`)
+      return `sent to ${to}`
+    })
+})
+const looked: Array<string> = []
+const lookUp = Tool.make("look_up", {
+  description: "Looks an address up.",
+  parameters: Schema.Struct({ name: Schema.String }),
+  handler: ({ name }) =>
+    Effect.sync(() => {
+      looked.push(name)
+      return `${name.toLowerCase()}@example.com`
+    })
+})
+
+const emailInput = { to: "ana@example.com", body: "Q3 numbers attached" }
+const options: Agent.Options<never> = { tools: [Approval.require(sendEmail, { reason: "emails leave" }), lookUp] }
+
+/** The first process: the model emails Ana; the ask is read up to the pause, then its consumer stops. */
+const pauseIn = (subject: Subject, turns: ReadonlyArray<Mock.Turn | Mock.Script> = [emailTurn]) =>
+  withAgent(
+    subject,
+    { turns },
+    (agent) =>
+      Effect.gen(function* () {
+        const session = yield* agent.session()
+        const events: Array<StreamEvent.StreamEvent> = []
+        const fiber = yield* session.askStream("Email Ana the numbers.").pipe(
+          Stream.runForEach((event) => Effect.sync(() => events.push(event))),
+          Effect.forkChild
+        )
+        // the consumer has seen the pause
+        while (!events.some((e) => e.type === "approval_request")) yield* Effect.sleep("5 millis")
+        yield* Fiber.interrupt(fiber)
+        return { id: session.id, events }
+      }),
+    options
+  )
+
+const emailTurn = Mock.toolCall("send_email", emailInput, "toolu_email")
+const quote = Mock.reply(({ lastToolResults }) =>
+  Mock.text(`Result: ${lastToolResults.map((r) => String(r.content)).join(" | ")}`)
+)
+
+const reset = () => {
+  sent.length = 0
+  looked.length = 0
+}
+
+/** Registers the suite for a layer. */
+export const durableApprovals = (subject: Subject): void => {
+  describe(`a durable approval pause on ${subject.name}`, () => {
+    it.live(
+      "survives a restart: the call is stored before its approval_request, listed after, and approve + resume runs it and the model answers",
+      () =>
+        Effect.gen(function* () {
+          reset()
+          const { id, events } = yield* pauseIn(subject)
+          assert.deepStrictEqual(
+            events.filter((e) => e.type === "approval_request").map((e) => e.tool_use_id),
+            ["toolu_email"]
+          )
+          const text = yield* withAgent(
+            subject,
+            { turns: [quote] },
+            (agent, store) =>
+              Effect.gen(function* () {
+                // what the store holds: the call open, and waiting
+                const stored = yield* store.load({ tenant: "default", id })
+                assert.deepStrictEqual(
+                  stored.approvals.map((a) => [a.toolUseId, a.tool, a.input, a.reason]),
+                  [["toolu_email", "send_email", emailInput, "emails leave"]]
+                )
+                assert.strictEqual(stored.history.at(-1)!.role, "assistant")
+
+                const session = yield* agent.session({ id })
+                const waiting = yield* session.approvals
+                assert.deepStrictEqual(
+                  waiting.map((p) => [p.toolUseId, p.tool, p.input]),
+                  [["toolu_email", "send_email", emailInput]]
+                )
+                assert.deepStrictEqual(sent, [])
+                yield* session.approve("toolu_email")
+                // decided, so no longer listed; a second decision is refused
+                assert.deepStrictEqual(yield* session.approvals, [])
+                assert.strictEqual((yield* Effect.flip(session.deny("toolu_email", "no"))).toolUseId, "toolu_email")
+                const text = yield* session.resume()
+
+                assert.deepStrictEqual(sent, ["ana@example.com: Q3 numbers attached"])
+                const requests = yield* (yield* Mock.Recorder).requests
+                assert.deepStrictEqual(
+                  toolResultBlocks(lastUserMessage(requests[0]!)).map((r) => [
+                    r.tool_use_id,
+                    r.content,
+                    r.is_error === true
+                  ]),
+                  [["toolu_email", "sent to ana@example.com", false]]
+                )
+                const history = yield* session.history
+                assertValidHistory(history)
+                assert.deepStrictEqual(
+                  history.map((m) => m.role),
+                  ["user", "assistant", "user", "assistant"]
+                )
+                const after = yield* store.load({ tenant: "default", id })
+                assert.deepStrictEqual(after.approvals, [])
+                assert.deepStrictEqual(after.history, history)
+                return text
+              }),
+            options
+          )
+          assert.strictEqual(text, "Result: sent to ana@example.com")
+        })
+    )
+
+    it.live(
+      "resumeStream announces the waiting call again; a consumer that denies on approval_request is heard by the model",
+      () =>
+        Effect.gen(function* () {
+          reset()
+          const { id } = yield* pauseIn(subject)
+          const events = yield* withAgent(
+            subject,
+            { turns: [quote] },
+            (agent) =>
+              Effect.gen(function* () {
+                const session = yield* agent.session({ id })
+                return yield* session.resumeStream().pipe(
+                  Stream.tap((event) =>
+                    event.type === "approval_request"
+                      ? session.deny(event.tool_use_id, "Not to external addresses.")
+                      : Effect.void
+                  ),
+                  Stream.runCollect
+                )
+              }),
+            options
+          )
+          assert.deepStrictEqual(
+            events.filter((e) => e.type === "approval_request"),
+            [
+              {
+                type: "approval_request",
+                tool_use_id: "toolu_email",
+                tool_name: "send_email",
+                input: emailInput,
+                reason: "emails leave"
+              }
+            ]
+          )
+          assert.deepStrictEqual(
+            toolResultEvents(events).map((e) => [e.content, e.is_error]),
+            [["This tool call was denied: Not to external addresses.", true]]
+          )
+          assert.deepStrictEqual(sent, [])
+        })
+    )
+
+    it.live(
+      "a turn with two calls: the one that ran keeps its result across the restart, and only the waiting one runs after it",
+      () =>
+        Effect.gen(function* () {
+          reset()
+          const twoCalls = Mock.toolCalls([
+            { name: "look_up", input: { name: "Ana" }, id: "toolu_look" },
+            { name: "send_email", input: emailInput, id: "toolu_email" }
+          ])
+          const { id } = yield* pauseIn(subject, [twoCalls])
+          assert.deepStrictEqual(looked, ["Ana"])
+          yield* withAgent(
+            subject,
+            { turns: [quote] },
+            (agent) =>
+              Effect.gen(function* () {
+                const session = yield* agent.session({ id })
+                // the history holds the result that came in, the waiting call still open
+                const before = yield* session.history
+                assert.deepStrictEqual(
+                  toolResultBlocks(before.at(-1)!).map((r) => [r.tool_use_id, r.content]),
+                  [["toolu_look", "ana@example.com"]]
+                )
+                yield* session.approve("toolu_email")
+                const text = yield* session.resume()
+                assert.strictEqual(text, "Result: ana@example.com | sent to ana@example.com")
+                assertValidHistory(yield* session.history)
+              }),
+            options
+          )
+          assert.deepStrictEqual(looked, ["Ana"])
+          assert.deepStrictEqual(sent, ["ana@example.com: Q3 numbers attached"])
+        })
+    )
+
+    it.live("a new prompt after a restart moves on: the waiting call is answered as not run, and nothing waits", () =>
+      Effect.gen(function* () {
+        reset()
+        const { id } = yield* pauseIn(subject)
+        yield* withAgent(
+          subject,
+          { turns: [quote] },
+          (agent, store) =>
+            Effect.gen(function* () {
+              const session = yield* agent.session({ id })
+              yield* session.ask("Never mind, do not send it.")
+              const requests = yield* (yield* Mock.Recorder).requests
+              const last = lastUserMessage(requests[0]!)
+              assert.deepStrictEqual(
+                toolResultBlocks(last).map((r) => [r.tool_use_id, r.is_error]),
+                [["toolu_email", true]]
+              )
+              assert.include(String(toolResultBlocks(last)[0]!.content), "before this call was approved")
+              assert.strictEqual(Message.textOf(last.content), "Never mind, do not send it.")
+              assert.deepStrictEqual(yield* session.approvals, [])
+              assert.strictEqual((yield* Effect.flip(session.approve("toolu_email")))._tag, "ApprovalNotPending")
+              assert.strictEqual((yield* Effect.flip(session.resume()))._tag, "NothingToResume")
+              assertValidHistory(yield* session.history)
+              assert.deepStrictEqual((yield* store.load({ tenant: "default", id })).approvals, [])
+            }),
+          options
+        )
+        assert.deepStrictEqual(sent, [])
+      })
+    )
+
+    it.effect(
+      "an ask that fails while a call waits (its run time limit) answers the call: nothing waits after a reload",
+      () =>
+        Effect.gen(function* () {
+          reset()
+          const id = yield* withAgent(
+            subject,
+            { turns: [emailTurn] },
+            (agent) =>
+              Effect.gen(function* () {
+                const session = yield* agent.session()
+                const fiber = yield* Effect.forkChild(
+                  Effect.flip(session.ask("Email Ana.", { timeouts: { run: "1 minute" } }))
+                )
+                while ((yield* session.approvals).length === 0) yield* Effect.yieldNow
+                yield* TestClock.adjust("2 minutes")
+                const error = yield* Fiber.join(fiber)
+                assert.strictEqual(error._tag, "Timeout")
+                return session.id
+              }),
+            options
+          )
+          const stored = yield* withAgent(subject, { turns: [] }, (_, store) => store.load({ tenant: "default", id }))
+          assert.deepStrictEqual(stored.approvals, [])
+          assertValidHistory(stored.history)
+          assert.deepStrictEqual(
+            toolResultBlocks(stored.history.at(-1)!).map((r) => [r.tool_use_id, r.is_error]),
+            [["toolu_email", true]]
+          )
+        })
+    )
+
+    it.live(
+      "resume also continues an ask cut off before the model answered; with nothing to continue it is NothingToResume",
+      () =>
+        Effect.gen(function* () {
+          const id = yield* withAgent(subject, { turns: [] }, (_, store) =>
+            Effect.gen(function* () {
+              const created = yield* store.create("default")
+              // what a process that stopped right after committing the prompt leaves
+              yield* store.commit({ tenant: "default", id: created.id }, [
+                { _tag: "User", content: [Message.text("How many regions?")] }
+              ])
+              return created.id
+            })
+          )
+          yield* withAgent(
+            subject,
+            { turns: [Mock.text("Two.")] },
+            (agent) =>
+              Effect.gen(function* () {
+                const session = yield* agent.session({ id })
+                assert.strictEqual(yield* session.resume(), "Two.")
+                const nothing = yield* Effect.flip(session.resume())
+                assert.strictEqual(nothing._tag, "NothingToResume")
+                assert.include(nothing.message, "Ask instead")
+              }),
+            options
+          )
+        })
+    )
+  })
+}
+
+/** The store API rejects an approval record that names no pending call. */
+export const approvalSteps = (subject: Subject): void => {
+  it.live("an ApprovalRequested step must name a pending tool_use of the last turn", () =>
+    withAgent(subject, { turns: [] }, (_, store) =>
+      Effect.gen(function* () {
+        const { id } = yield* store.create("default")
+        const key = { tenant: "default", id }
+        const approval = { toolUseId: "toolu_x", tool: "send_email", input: {}, requestedAt: 1 }
+        const refused = yield* Effect.flip(
+          store.commit(key, [
+            { _tag: "User", content: [Message.text("hi")] },
+            { _tag: "ApprovalRequested", approval }
+          ])
+        )
+        assert.strictEqual(refused.reason, "InvalidStep")
+        assert.include(refused.message, "toolu_x")
+        assert.strictEqual((yield* store.load(key)).seq, 0)
+        yield* store.commit(key, [
+          { _tag: "User", content: [Message.text("hi")] },
+          {
+            _tag: "Turn",
+            content: [{ type: "tool_use", id: "toolu_x", name: "send_email", input: {} }],
+            usage: emptyUsage
+          },
+          { _tag: "ApprovalRequested", approval }
+        ])
+        const loaded = yield* store.load(key)
+        assert.deepStrictEqual(loaded.approvals, [approval])
+        // open, not answered by a synthetic result, while it waits
+        assert.strictEqual(loaded.history.at(-1)!.role, "assistant")
+        yield* store.commit(key, [{ _tag: "ToolResults", content: [Message.toolResult("toolu_x", "done", false)] }])
+        const answered = yield* store.load(key)
+        assert.deepStrictEqual(answered.approvals, [])
+        assertValidHistory(answered.history)
+      })
+    )
+  )
+}
+
+const emptyUsage = Usage.empty
