@@ -3,16 +3,25 @@
  * directory for its uploads), the ask each runs, and the tenants' ask slots.
  * @internal
  */
-import { randomBytes } from "node:crypto"
 import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
 import { Effect, Exit, Fiber, Scope, Stream } from "effect"
-import { Agent, type Approval, Provider, type SessionStore, type StreamEvent, type Usage } from "../index.js"
-import { AskInProgress, SessionNotFound, TooManyRequests } from "./ApiError.js"
+import { Agent, type Approval, Provider, type SessionStore, type StreamEvent } from "../index.js"
+import type { AskInProgress, SessionNotFound, TooManyRequests } from "./ApiError.js"
 import { askOutcome } from "./askOutcome.js"
 import { AskSlots } from "./askSlots.js"
-import * as EventLog from "./EventLog.js"
+import type * as EventLog from "./EventLog.js"
 import { sessionStream } from "./EventLog.js"
+import {
+  cutOff,
+  expired,
+  inProgress,
+  newId,
+  notFound,
+  tooManyAsks,
+  tooManySessions,
+  usageOf
+} from "./registryReplies.js"
 import type * as ServerEvent from "./ServerEvent.js"
 import type { AcceptedAsk, Options, ServerSession } from "./serverSessionsService.js"
 import type { Limits } from "./Tenancy.js"
@@ -31,58 +40,6 @@ interface Held extends ServerSession {
   readonly scope: Scope.Closeable
   running: Running | undefined
 }
-
-/** The `ask_end` of an ask whose process stopped before it ended (found when its session is loaded again). */
-const cutOff = (askId: string): ServerEvent.AskEnd => ({
-  type: "ask_end",
-  ask_id: askId,
-  status: "interrupted",
-  usage: { input_tokens: 0, output_tokens: 0, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 },
-  error: {
-    _tag: "ServerStopped",
-    message:
-      "The server stopped while this ask ran. Every step it committed is in the session's history; ask again to go on.",
-    retryable: true
-  }
-})
-
-const newId = (prefix: string) => `${prefix}_${randomBytes(12).toString("base64url")}`
-
-const usageOf = (before: Usage.Usage, after: Usage.Usage): ServerEvent.AskUsage => ({
-  input_tokens: after.inputTokens - before.inputTokens,
-  output_tokens: after.outputTokens - before.outputTokens,
-  cache_read_input_tokens: after.cacheReadTokens - before.cacheReadTokens,
-  cache_creation_input_tokens: after.cacheWriteTokens - before.cacheWriteTokens
-})
-
-const notFound = (id: string) =>
-  new SessionNotFound({
-    session_id: id,
-    message: `No session ${id}: it was deleted, or never existed for this token. Create one with POST /v1/sessions.`
-  })
-
-const inProgress = (id: string, askId: string) =>
-  new AskInProgress({
-    ask_id: askId,
-    message:
-      `Session ${id} is running ask ${askId}. Wait for its ask_end ` +
-      `(GET /v1/sessions/${id}/events) or interrupt it (POST /v1/sessions/${id}/interrupt).`
-  })
-
-const tooManyAsks = (limit: number) =>
-  new TooManyRequests({
-    limit,
-    message: `This token is running ${limit} asks, its limit; wait for one to end or interrupt one.`
-  })
-
-const expired = (id: string, after: number, oldest: number) =>
-  new EventLog.EventsExpired({
-    after,
-    oldest,
-    message:
-      `The events after id ${after} are no longer kept (the oldest kept is ${oldest}). ` +
-      `Read the session's history (GET /v1/sessions/${id}/history), or resume from a newer id.`
-  })
 
 /**
  * The sessions of every tenant.
@@ -153,13 +110,7 @@ export class Registry {
         : Effect.map(Effect.orDie(store.list(tenant)), (infos) => infos.length)
     return Effect.flatMap(counted, (count) => {
       if (!this.reserve(tenant, count)) {
-        const limit = this.deps.limits.maxSessions
-        return Effect.fail(
-          new TooManyRequests({
-            limit,
-            message: `This token already holds ${limit} sessions, its limit; delete one first.`
-          })
-        )
+        return Effect.fail(tooManySessions(this.deps.limits.maxSessions))
       }
       // uninterruptible: a session half made (its scope forked, its directory made) is never left behind
       return Effect.ensuring(
