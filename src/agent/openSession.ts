@@ -10,7 +10,7 @@ import { Effect, Ref, type Scope, Semaphore, Stream } from "effect"
 import * as Approval from "../control/Approval.js"
 import type * as Budget from "../control/Budget.js"
 import { compactSession } from "../control/compact.js"
-import { sessionControl } from "../control/control.js"
+import { type SessionControl, sessionControl } from "../control/control.js"
 import { resolveLimits } from "../control/limits.js"
 import { InvalidOptions, MaxTurnsExceeded, Partial } from "../core/HarnessError.js"
 import type { RunResult } from "../core/RunResult.js"
@@ -142,6 +142,42 @@ const sessionOf = (
   const turn = Effect.asVoid(
     Effect.acquireRelease(semaphore.take(1), () => semaphore.release(1), { interruptible: true })
   )
+  // calls a stored session was loaded waiting for: decidable now, continued by `resume`
+  control.approvals.restore(state.waiting.map((pending) => new Approval.Pending(pending)))
+  /** With a session store, a change to the handles is committed before it returns. */
+  const committed = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E | StoreError> =>
+    state.stored === undefined ? effect : Effect.tap(effect, () => state.commit([]))
+  return {
+    id: state.stored?.key.id ?? from?.id ?? Crypto.randomUUID(),
+    ...asksOf(config, state, invalid, turn),
+    history: Ref.get(state.history),
+    usage: Ref.get(state.usage),
+    put: (name, value, options) => committed(Effect.suspend(() => state.data.put(name, value, options))),
+    putFile: (name, path, options) => committed(Effect.suspend(() => state.data.putFile(name, path, options))),
+    remove: (name) => committed(Effect.suspend(() => state.data.remove(name))),
+    handles: Effect.suspend(() => state.data.list),
+    lineage: (name) => Effect.suspend(() => state.data.lineage(name)),
+    fork: (options) => forkOf(config, state, options),
+    get data() {
+      return state.data
+    },
+    close: state.closeData,
+    ...controlOf(config, state, control, turn)
+  }
+}
+
+type Asks = Pick<
+  Session.Session<unknown, Session.TypedError>,
+  "ask" | "askResult" | "askStream" | "resume" | "resumeResult" | "resumeStream"
+>
+
+/** A session's asks and resumes, one at a time (`turn`); each fails with `invalid` when the session's budget is. */
+const asksOf = (
+  config: Config,
+  state: SessionState,
+  invalid: InvalidOptions | undefined,
+  turn: Effect.Effect<void, never, Scope.Scope>
+): Asks => {
   const events = (prompt: Session.Prompt, options: Session.AskOptions | undefined, loopOptions: Loop.AskOptions) =>
     invalid !== undefined
       ? Stream.fail(invalid)
@@ -155,62 +191,53 @@ const sessionOf = (
       : Loop.resume(asked, state, { acquire: turn, ...loopOptions })
   }
   const resumeResult = (options?: Session.AskOptions) => resultOf((onResult) => resumed(options, { onResult }))
-  // calls a stored session was loaded waiting for: decidable now, continued by `resume`
-  control.approvals.restore(state.waiting.map((pending) => new Approval.Pending(pending)))
-  /** With a session store, a change to the handles is committed before it returns. */
-  const committed = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E | StoreError> =>
-    state.stored === undefined ? effect : Effect.tap(effect, () => state.commit([]))
-  const id = state.stored?.key.id ?? from?.id ?? Crypto.randomUUID()
-  const session: Session.Session<unknown, Session.TypedError> = {
-    id,
+  const onMaxTurns = (result: RunResult) => maxTurnsError(config, result)
+  return {
     askResult,
     ask: (prompt: Session.Prompt, options?: Session.AskOptions) =>
       Effect.flatMap(askResult(prompt, options), (result) => textOf(config, result)),
-    askStream: (prompt: Session.Prompt, options?: Session.AskOptions) =>
-      events(prompt, options, { onMaxTurns: (result) => maxTurnsError(config, result) }),
+    askStream: (prompt: Session.Prompt, options?: Session.AskOptions) => events(prompt, options, { onMaxTurns }),
     resume: (options?: Session.AskOptions) => Effect.flatMap(resumeResult(options), (result) => textOf(config, result)),
     resumeResult,
-    resumeStream: (options?: Session.AskOptions) =>
-      resumed(options, { onMaxTurns: (result) => maxTurnsError(config, result) }),
-    history: Ref.get(state.history),
-    usage: Ref.get(state.usage),
-    put: (name, value, options) => committed(Effect.suspend(() => state.data.put(name, value, options))),
-    putFile: (name, path, options) => committed(Effect.suspend(() => state.data.putFile(name, path, options))),
-    remove: (name) => committed(Effect.suspend(() => state.data.remove(name))),
-    handles: Effect.suspend(() => state.data.list),
-    lineage: (name) => Effect.suspend(() => state.data.lineage(name)),
-    fork: (options) => forkOf(config, state, options),
-    get data() {
-      return state.data
-    },
-    close: state.closeData,
-    approve: (id, options) =>
-      control.approvals.decide(id, {
-        _tag: "Approved",
-        ...(options !== undefined && "input" in options ? { input: options.input } : {})
-      }),
-    deny: (id, reason) => control.approvals.decide(id, { _tag: "Denied", reason }),
-    approvals: Effect.sync(() => control.approvals.pending),
-    compact: Effect.scoped(
-      Effect.andThen(
-        turn,
-        compactSession(
-          config,
-          {
-            history: state.history,
-            data: state.data,
-            replace: (history, usage) => state.commit([compactedStep(history), usageStep(usage)])
-          },
-          control
-        )
-      )
-    ),
-    compactions: Effect.sync(() => [...control.compactions]),
-    cost: Effect.sync(() => control.meter.cost),
-    spent: Effect.sync(() => control.meter.spent())
+    resumeStream: (options?: Session.AskOptions) => resumed(options, { onMaxTurns })
   }
-  return session
 }
+
+/** A session's approvals, compactions and costs (its control state). */
+const controlOf = (
+  config: Config,
+  state: SessionState,
+  control: SessionControl,
+  turn: Effect.Effect<void, never, Scope.Scope>
+): Pick<
+  Session.Session<unknown, Session.TypedError>,
+  "approve" | "deny" | "approvals" | "compact" | "compactions" | "cost" | "spent"
+> => ({
+  approve: (id, options) =>
+    control.approvals.decide(id, {
+      _tag: "Approved",
+      ...(options !== undefined && "input" in options ? { input: options.input } : {})
+    }),
+  deny: (id, reason) => control.approvals.decide(id, { _tag: "Denied", reason }),
+  approvals: Effect.sync(() => control.approvals.pending),
+  compact: Effect.scoped(
+    Effect.andThen(
+      turn,
+      compactSession(
+        config,
+        {
+          history: state.history,
+          data: state.data,
+          replace: (history, usage) => state.commit([compactedStep(history), usageStep(usage)])
+        },
+        control
+      )
+    )
+  ),
+  compactions: Effect.sync(() => [...control.compactions]),
+  cost: Effect.sync(() => control.meter.cost),
+  spent: Effect.sync(() => control.meter.spent())
+})
 
 /** A copy of a stored session under a new id, its handles' data shared: what it has committed, with its handles. */
 const forkOf = (
