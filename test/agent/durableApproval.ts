@@ -9,8 +9,7 @@
  * turn; a new prompt moves on instead; a failed ask answers it.
  */
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Fiber, Schema, Stream } from "effect"
-import { TestClock } from "effect/testing"
+import { Deferred, Effect, Fiber, Schema, Stream } from "effect"
 import { type Agent, Approval, Message, Mock, type StreamEvent, Tool, Usage } from "../../src/index.js"
 import { assertValidHistory, lastUserMessage, toolResultBlocks, toolResultEvents } from "../utils/events.js"
 import { type Subject, withAgent } from "./durable.js"
@@ -39,8 +38,15 @@ const lookUp = Tool.make("look_up", {
 const emailInput = { to: "ana@example.com", body: "Q3 numbers attached" }
 const options: Agent.Options<never> = { tools: [Approval.require(sendEmail, { reason: "emails leave" }), lookUp] }
 
-/** The first process: the model emails Ana; the ask is read up to the pause, then its consumer stops. */
-const pauseIn = (subject: Subject, turns: ReadonlyArray<Mock.Turn | Mock.Script> = [emailTurn]) =>
+/**
+ * The first process: the model emails Ana; the ask is read up to the pause, then its fiber is
+ * interrupted (`"interrupt"`) or its consumer stops reading there (`"stop reading"`).
+ */
+const pauseIn = (
+  subject: Subject,
+  turns: ReadonlyArray<Mock.Turn | Mock.Script> = [emailTurn],
+  end: "interrupt" | "stop reading" = "interrupt"
+) =>
   withAgent(
     subject,
     { turns },
@@ -48,7 +54,12 @@ const pauseIn = (subject: Subject, turns: ReadonlyArray<Mock.Turn | Mock.Script>
       Effect.gen(function* () {
         const session = yield* agent.session()
         const events: Array<StreamEvent.StreamEvent> = []
-        const fiber = yield* session.askStream("Email Ana the numbers.").pipe(
+        const asked = session.askStream("Email Ana the numbers.")
+        if (end === "stop reading") {
+          events.push(...(yield* Stream.runCollect(Stream.takeUntil(asked, (e) => e.type === "approval_request"))))
+          return { id: session.id, events }
+        }
+        const fiber = yield* asked.pipe(
           Stream.runForEach((event) => Effect.sync(() => events.push(event))),
           Effect.forkChild
         )
@@ -137,11 +148,12 @@ export const durableApprovals = (subject: Subject): void => {
     )
 
     it.live(
-      "resumeStream announces the waiting call again; a consumer that denies on approval_request is heard by the model",
+      "a consumer that stops reading at the pause leaves the call waiting; resumeStream announces it again, and a denial on that event is heard by the model",
       () =>
         Effect.gen(function* () {
           reset()
-          const { id } = yield* pauseIn(subject)
+          const { id, events: before } = yield* pauseIn(subject, [emailTurn], "stop reading")
+          assert.strictEqual(before.at(-1)!.type, "approval_request")
           const events = yield* withAgent(
             subject,
             { turns: [quote] },
@@ -245,35 +257,53 @@ export const durableApprovals = (subject: Subject): void => {
       })
     )
 
-    it.effect(
-      "an ask that fails while a call waits (its run time limit) answers the call: nothing waits after a reload",
+    it.live(
+      "an ask that fails while a call waits (another call's hook fails) answers the call: nothing waits after a reload",
       () =>
         Effect.gen(function* () {
           reset()
+          const paused = yield* Deferred.make<void>()
+          // the other call finishes only once the email waits, and its afterTool hook then fails
+          const slowLookUp = Tool.make("look_up", {
+            description: "Looks an address up.",
+            parameters: Schema.Struct({ name: Schema.String }),
+            handler: ({ name }) => Effect.as(Deferred.await(paused), `${name.toLowerCase()}@example.com`)
+          })
+          const twoCalls = Mock.toolCalls([
+            { name: "send_email", input: emailInput, id: "toolu_email" },
+            { name: "look_up", input: { name: "Ana" }, id: "toolu_look" }
+          ])
           const id = yield* withAgent(
             subject,
-            { turns: [emailTurn] },
+            { turns: [twoCalls] },
             (agent) =>
               Effect.gen(function* () {
                 const session = yield* agent.session()
-                const fiber = yield* Effect.forkChild(
-                  Effect.flip(session.ask("Email Ana.", { timeouts: { run: "1 minute" } }))
-                )
-                while ((yield* session.approvals).length === 0) yield* Effect.yieldNow
-                yield* TestClock.adjust("2 minutes")
+                const fiber = yield* Effect.forkChild(Effect.flip(session.ask("Email Ana.")))
+                while ((yield* session.approvals).length === 0) yield* Effect.sleep("5 millis")
+                yield* Deferred.succeed(paused, undefined)
                 const error = yield* Fiber.join(fiber)
-                assert.strictEqual(error._tag, "Timeout")
+                assert.strictEqual(error._tag, "HookFailed")
+                assert.deepStrictEqual(yield* session.approvals, [])
                 return session.id
               }),
-            options
+            {
+              tools: [Approval.require(sendEmail), slowLookUp],
+              toolConcurrency: 2,
+              hooks: [{ afterTool: () => Effect.fail("the audit log is down") }]
+            }
           )
           const stored = yield* withAgent(subject, { turns: [] }, (_, store) => store.load({ tenant: "default", id }))
           assert.deepStrictEqual(stored.approvals, [])
           assertValidHistory(stored.history)
           assert.deepStrictEqual(
             toolResultBlocks(stored.history.at(-1)!).map((r) => [r.tool_use_id, r.is_error]),
-            [["toolu_email", true]]
+            [
+              ["toolu_email", true],
+              ["toolu_look", true]
+            ]
           )
+          assert.deepStrictEqual(sent, [])
         })
     )
 
