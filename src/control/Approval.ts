@@ -9,14 +9,20 @@
  * - `session.deny(id, reason)` does not run it: the model reads `reason` as the call's error
  *   result, and the ask goes on;
  * - interrupting the ask while it waits ends it like any interruption: the call is answered
- *   with a synthetic error result, so the history stays valid and the next ask works.
+ *   with a synthetic error result, so the history stays valid and the next ask works (with a
+ *   session store the call keeps waiting instead; see below).
  *
  * `session.approvals` lists the calls waiting, each a {@link Pending}: a plain value (Schema) that
- * can be stored and shown. Waiting is in memory today: the time limits of the ask keep running
- * (`timeouts.run`, a `wallTime` budget), and a pause does not survive a restart of the process.
- * A durable pause is the stored `Pending` with the session's history, whose last assistant
- * message holds the `tool_use` of `toolUseId` without a result: a restarted server answers it by
- * running the tool (approved) or writing the error result (denied), then asks again.
+ * can be stored and shown. While a call waits the ask's time limits keep running (`timeouts.run`,
+ * a `wallTime` budget).
+ *
+ * With a session store the pause is durable: the waiting call is committed before its
+ * `approval_request` goes out, and an ask that ends while it waits (interrupted, its consumer
+ * gone, its process stopped) leaves it waiting. A session loaded later lists it, `approve`/`deny`
+ * decide it with no ask running, and `session.resume` continues the ask: it announces the call
+ * again (unless decided), runs or denies it, and goes on to the model's next turn. A new ask
+ * answers it as not run instead. An ask that fails while a call waits answers it, as without a
+ * store.
  *
  * @example
  * ```ts
