@@ -85,6 +85,10 @@ export class AskState {
   /** Tool calls committed in an assistant message whose results are not yet committed. */
   pending: ReadonlyArray<Message.ToolUseBlock> | undefined = undefined
   readonly results = new Map<string, Message.ToolResultBlock>()
+  /** The ids of `results` already committed (a turn with a paused call commits them as they come). */
+  readonly committed = new Set<string>()
+  /** Whether a call of the turn's tools paused for approval. */
+  paused = false
   /** When the turn in progress must end (its `turn` timeout), on the monotonic clock. */
   turnDeadline: number | undefined = undefined
   /** The turn's retry schedule, made at its first retryable failure. */

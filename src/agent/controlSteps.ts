@@ -17,7 +17,7 @@ import type * as StreamEvent from "../core/StreamEvent.js"
 import type { TurnResult } from "../core/TurnAccumulator.js"
 import * as Usage from "../core/Usage.js"
 import type * as Provider from "../provider/Provider.js"
-import { approvalRequestedStep, compactedStep, type PendingApproval } from "../store/Step.js"
+import { approvalRequestedStep, compactedStep, type PendingApproval, toolResultsStep } from "../store/Step.js"
 import type * as Tool from "../tools/Tool.js"
 import { type Ask, type AskState, emit, end, type Step } from "./askState.js"
 import { callTool, ToolIndex } from "./toolCalls.js"
@@ -157,14 +157,37 @@ export const resultEvent = (ask: Ask, use: Message.ToolUseBlock, outcome: Tool.O
   }
 }
 
+/**
+ * The outcome of `use` kept for the commit (`resultEvent`); once a call of the turn paused for
+ * approval, also committed now, so that with a store it outlives a crash while the pause lasts.
+ */
+const keep = (
+  ask: Ask,
+  use: Message.ToolUseBlock,
+  outcome: Tool.Outcome
+): Effect.Effect<StreamEvent.ToolResult, HarnessError> => {
+  const event = resultEvent(ask, use, outcome)
+  return ask.state.paused ? Effect.as(commitKept(ask), event) : Effect.succeed(event)
+}
+
+/** Commits the results kept and not committed yet (a turn with a paused call commits them as they come). */
+const commitKept = (ask: Ask): Effect.Effect<void, HarnessError> =>
+  Effect.suspend(() => {
+    const { state } = ask
+    const blocks = [...state.results.values()].filter((block) => !state.committed.has(block.tool_use_id))
+    if (blocks.length === 0) return Effect.void
+    for (const block of blocks) state.committed.add(block.tool_use_id)
+    return ask.session.commit([toolResultsStep(blocks)])
+  })
+
 /** Runs `use` with `input` under the ask's control (budgets, compute limit, `afterTool` hooks). */
 const run = (ask: Ask, use: Message.ToolUseBlock, input: unknown) =>
-  Effect.map(
+  Effect.flatMap(
     ask.state.control.runTool(use, input, (given) => {
       const called = given === use.input ? use : { ...use, input: given }
       return ask.trace.tool(called, callTool(ask.tools, called))
     }),
-    (outcome) => resultEvent(ask, use, outcome)
+    (outcome) => keep(ask, use, outcome)
   )
 
 /** One tool call under control: denied, run, or paused for approval (an `approval_request` first). */
@@ -173,7 +196,7 @@ const controlledTool = (ask: Ask, use: Message.ToolUseBlock): Stream.Stream<Stre
     Effect.map(ask.state.control.gate(use), (gate): Stream.Stream<StreamEvent.StreamEvent, HarnessError> => {
       switch (gate._tag) {
         case "Deny":
-          return Stream.succeed(resultEvent(ask, use, { content: gate.message, isError: true }))
+          return Stream.fromEffect(keep(ask, use, { content: gate.message, isError: true }))
         case "Run":
           return Stream.fromEffect(run(ask, use, gate.input))
         case "Approval": {
@@ -184,10 +207,12 @@ const controlledTool = (ask: Ask, use: Message.ToolUseBlock): Stream.Stream<Stre
             ...(gate.reason === undefined ? {} : { reason: gate.reason }),
             requestedAt: ask.wallNow()
           })
-          // the pause is committed (with a store, durable) before it is registered and announced
+          // the pause is committed (with a store, durable) before it is registered and announced,
+          // with the results of the turn so far; from now on each result is committed as it comes
+          ask.state.paused = true
           return Stream.unwrap(
             Effect.andThen(
-              ask.session.commit([approvalRequestedStep(pendingStep(pending))]),
+              Effect.andThen(commitKept(ask), ask.session.commit([approvalRequestedStep(pendingStep(pending))])),
               Effect.sync(() => awaitDecision(ask, use, pending))
             )
           )
@@ -228,9 +253,7 @@ const awaitDecision = (
   const result = Effect.flatMap(decision, (decision) =>
     decision._tag === "Approved"
       ? run(ask, use, "input" in decision ? decision.input : pending.input)
-      : Effect.succeed(
-          resultEvent(ask, use, { content: `This tool call was denied: ${decision.reason}`, isError: true })
-        )
+      : keep(ask, use, { content: `This tool call was denied: ${decision.reason}`, isError: true })
   )
   return decided ? Stream.fromEffect(result) : Stream.concat(Stream.succeed(request), Stream.fromEffect(result))
 }

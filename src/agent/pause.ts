@@ -45,22 +45,17 @@ export const openCalls = (history: Message.History): ReadonlyArray<Message.ToolU
 }
 
 /**
- * A new prompt is the user message (a new ask starts), after {@link supersede}.
+ * A new prompt is the user message (a new ask starts). Calls an earlier ask left waiting are
+ * answered "not run" first (the model reads why) and wait no more, so the prompt follows a valid
+ * history; both in one commit.
  * @internal
  */
 export const commitPrompt = (ask: Ask, prompt: ReadonlyArray<Message.ContentBlock>): Effect.Effect<void, StoreError> =>
-  Effect.andThen(supersede(ask), ask.session.commit([userStep(prompt)], { startsAsk: true }))
-
-/**
- * Before a new prompt: calls an earlier ask left waiting are answered "not run" (the model reads
- * why) and wait no more, so the prompt follows a valid history.
- */
-const supersede = (ask: Ask): Effect.Effect<void, StoreError> =>
   Effect.suspend(() => {
     const open = openCalls(Ref.getUnsafe(ask.session.history))
-    if (open.length === 0) return Effect.void
     ask.state.control.approvals.release(open.map((use) => use.id))
-    return ask.session.commit([toolResultsStep(notRun(open, SUPERSEDED))])
+    const superseded = open.length === 0 ? [] : [toolResultsStep(notRun(open, SUPERSEDED))]
+    return ask.session.commit([...superseded, userStep(prompt)], { startsAsk: true })
   })
 
 /**
@@ -116,6 +111,8 @@ const resumedCalls = (
     return entry === undefined ? [] : [[use, entry.pending] as const]
   })
   const rest = uses.filter((use) => !approvals.has(use.id))
+  // results are committed as they come while a call waits
+  state.paused = waiting.length > 0
   return Stream.concat(Stream.fromIterable(answerAll(ask, rest, CUT_OFF)), resumedTools(ask, waiting))
 }
 

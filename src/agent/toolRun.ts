@@ -92,7 +92,7 @@ export const resultsStep = (ask: Ask, open?: ReadonlySet<string>): SessionStep =
   const { state } = ask
   const blocks: Array<Message.ToolResultBlock> = []
   for (const use of state.pending ?? []) {
-    if (open?.has(use.id)) continue
+    if (open?.has(use.id) || state.committed.has(use.id)) continue
     blocks.push(
       state.results.get(use.id) ??
         Message.toolResult(use.id, "Tool call did not run: the run ended before it finished.", true)
@@ -100,6 +100,8 @@ export const resultsStep = (ask: Ask, open?: ReadonlySet<string>): SessionStep =
   }
   state.pending = undefined
   state.results.clear()
+  state.committed.clear()
+  state.paused = false
   return toolResultsStep(blocks)
 }
 
