@@ -14,7 +14,8 @@ import type { Ask } from "./askState.js"
 /**
  * When the provider refused the ask's first request before sending it (`InvalidOptions`: a
  * parameter or a block it cannot take), the ask never reached the model: the history goes back
- * to what it was before the prompt (`before`), so the session is unchanged.
+ * to what it was before the prompt (`before`), so the session is unchanged. With a session store
+ * the prompt was committed already: the session is reloaded from the store at its next ask.
  * @internal
  */
 export const rollback =
@@ -27,7 +28,13 @@ export const rollback =
       }
       if (state.turn?.emitted === true) return Effect.void
       const error = Cause.findErrorOption(exit.cause)
-      return Option.isSome(error) && error.value instanceof InvalidOptions
-        ? Ref.set(ask.session.history, before)
-        : Effect.void
+      if (Option.isNone(error) || !(error.value instanceof InvalidOptions)) return Effect.void
+      // with a store, what was committed stays (the prompt, calls it superseded): the next ask
+      // reloads the session from the store, so memory and store agree
+      const stored = ask.session.stored
+      if (stored !== undefined) {
+        stored.diverged = true
+        return Effect.void
+      }
+      return Ref.set(ask.session.history, before)
     })

@@ -17,7 +17,7 @@ import type { RunResult } from "../core/RunResult.js"
 import type * as StreamEvent from "../core/StreamEvent.js"
 import type * as Data from "../data/Data.js"
 import type * as SessionStore from "../store/SessionStore.js"
-import { compactedStep, usageStep } from "../store/Step.js"
+import { compactedStep, type PendingApproval, usageStep } from "../store/Step.js"
 import { StoreError } from "../store/StoreError.js"
 import { type Config, withAskOptions } from "./config.js"
 import * as Loop from "./loop.js"
@@ -142,8 +142,12 @@ const sessionOf = (
   const turn = Effect.asVoid(
     Effect.acquireRelease(semaphore.take(1), () => semaphore.release(1), { interruptible: true })
   )
-  // calls a stored session was loaded waiting for: decidable now, continued by `resume`
-  control.approvals.restore(state.waiting.map((pending) => new Approval.Pending(pending)))
+  // calls a stored session was loaded waiting for: decidable now, continued by `resume`; after a
+  // reload from the store (a failed write), the store's waiting calls replace what memory had
+  const restore = (waiting: ReadonlyArray<PendingApproval>) =>
+    control.approvals.replace(waiting.map((pending) => new Approval.Pending(pending)))
+  restore(state.waiting)
+  state.onResync = restore
   /** With a session store, a change to the handles is committed before it returns. */
   const committed = <A, E>(effect: Effect.Effect<A, E>): Effect.Effect<A, E | StoreError> =>
     state.stored === undefined ? effect : Effect.tap(effect, () => state.commit([]))

@@ -60,6 +60,8 @@ export interface SessionState {
   readonly resync: Effect.Effect<void, StoreError>
   /** The calls the stored session was loaded waiting for approval (a durable pause). */
   readonly waiting: ReadonlyArray<PendingApproval>
+  /** Called with the calls waiting in the store each time `resync` reloads the session. */
+  onResync: ((waiting: ReadonlyArray<PendingApproval>) => void) | undefined
 }
 
 /**
@@ -370,12 +372,13 @@ const makeState = (
             return Effect.flatMap(stored.store.load(stored.key), (session) => {
               stored.seq = session.seq
               stored.diverged = false
+              state.onResync?.(session.approvals)
               return Effect.andThen(Ref.set(history, session.history), Ref.set(usage, session.usage))
             })
           })
         )
 
-  return {
+  const state: SessionState = {
     history,
     usage,
     visible: Ref.makeUnsafe(ToolIndex.of(config.tools).initiallyVisible),
@@ -386,8 +389,10 @@ const makeState = (
     stored,
     commit,
     resync,
-    waiting
+    waiting,
+    onResync: undefined
   }
+  return state
 }
 
 /** How many blocks `next` added to the last message of `previous` (or the whole new last message). */

@@ -44,8 +44,13 @@ export class Approvals {
     )
   }
 
-  /** Registers calls that wait with no ask running (a session loaded with a durable pause). */
-  restore(pending: ReadonlyArray<Pending>): void {
+  /**
+   * The calls that wait with no ask running are `pending` (a session loaded, or reloaded, with a
+   * durable pause): every other entry goes, and entries already there for them are kept.
+   */
+  replace(pending: ReadonlyArray<Pending>): void {
+    const ids = new Set(pending.map((call) => call.toolUseId))
+    for (const id of [...this.waiting.keys()]) if (!ids.has(id)) this.waiting.delete(id)
     for (const call of pending) {
       if (!this.waiting.has(call.toolUseId)) {
         this.waiting.set(call.toolUseId, { pending: call, decided: Deferred.makeUnsafe(), decision: undefined })
