@@ -110,7 +110,8 @@ export const advance = (
 
 /**
  * The tail of a compacted history, or why it cannot be stored: it must start with a user message,
- * alternate roles, and answer each `tool_use` at the start of the next message.
+ * alternate roles, and answer each `tool_use` at the start of the next message (the last message
+ * may answer some only: a session compacted while calls wait for approval).
  */
 const compactedTail = (history: ReadonlyArray<Message.Message>): Tail | Invalid => {
   let tail: Tail = emptyTail
@@ -119,12 +120,18 @@ const compactedTail = (history: ReadonlyArray<Message.Message>): Tail | Invalid 
       return new Invalid(`A compacted history must start with a user message and alternate roles (message ${i}).`)
     }
     if (message.role === "user") {
-      const answered = message.content.slice(0, tail.pending.length)
-      const ok = tail.pending.every((id) =>
-        answered.some((block) => block.type === "tool_result" && block.tool_use_id === id)
-      )
-      if (!ok) return new Invalid(`A compacted history leaves a tool_use unanswered before message ${i}.`)
-      tail = { lastRole: "user", pending: [] }
+      const answered = new Set<string>()
+      for (const block of message.content) {
+        if (block.type !== "tool_result") break
+        answered.add((block as Message.ToolResultBlock).tool_use_id)
+      }
+      const open = tail.pending.filter((id) => !answered.has(id))
+      // the last message may answer some calls only (results only): the others wait for approval
+      const resultsOnly = answered.size === message.content.length
+      if (open.length > 0 && (i < history.length - 1 || !resultsOnly)) {
+        return new Invalid(`A compacted history leaves a tool_use unanswered before message ${i}.`)
+      }
+      tail = { lastRole: "user", pending: open }
     } else {
       tail = { lastRole: "assistant", pending: Message.toolUses(message.content).map((use) => use.id) }
     }
