@@ -33,6 +33,8 @@ interface Running {
   fiber: Fiber.Fiber<void> | undefined
   /** Interrupted by a client (`interrupt`, `remove`), not by the server stopping. */
   cancelled?: boolean
+  /** Whether it holds one of its tenant's ask slots (an ask continued at load does not). */
+  readonly slot: boolean
 }
 
 /** A session as the registry holds it. */
@@ -153,14 +155,24 @@ export class Registry {
           )
         )
       const system = typeof stored.metadata?.system === "string" ? stored.metadata.system : undefined
-      const held = yield* Effect.uninterruptible(this.hold(tenant, id, system, { id, tenant }, stored.createdAt))
+      // uninterruptible: a session held is never left with an ask neither going on nor ended
+      return yield* Effect.uninterruptible(
+        Effect.tap(this.hold(tenant, id, system, { id, tenant }, stored.createdAt), (held) => this.reopen(held))
+      )
+    })
+  }
+
+  /**
+   * A loaded session's ask that its last process left open: one stopped while calls waited for
+   * approval goes on where it paused (it waits for their decision, holding no ask slot); any
+   * other ended there.
+   */
+  private reopen(held: Held): Effect.Effect<void> {
+    return Effect.gen({ self: this }, function* () {
       const open = yield* this.deps.log.openAsk(held.stream)
-      if (open === undefined) return held
-      // an ask stopped while calls waited for approval goes on where it paused; any other ended there
-      const waiting = (yield* held.session.approvals).length > 0
-      if (waiting && this.slots.tryTake(tenant)) yield* this.continueAsk(held, open)
+      if (open === undefined) return
+      if ((yield* held.session.approvals).length > 0) yield* this.continueAsk(held, open)
       else yield* this.deps.log.append(held.stream, [cutOff(open)])
-      return held
     })
   }
 
@@ -278,20 +290,35 @@ export class Registry {
     decision: Approval.Decision
   ): Effect.Effect<string, SessionNotFound | Approval.ApprovalNotPending | TooManyRequests> {
     return Effect.flatMap(this.find(tenant, id), (held) =>
-      Effect.suspend((): Effect.Effect<string, Approval.ApprovalNotPending | TooManyRequests> => {
+      Effect.suspend((): Effect.Effect<string, SessionNotFound | Approval.ApprovalNotPending | TooManyRequests> => {
         const { session } = held
         const decided =
           decision._tag === "Approved"
             ? session.approve(toolUseId, "input" in decision ? { input: decision.input } : undefined)
             : session.deny(toolUseId, decision.reason)
         const running = held.running
+        // an ask being interrupted would not take the decision: decide once it has ended
+        if (running?.cancelled === true && running.fiber !== undefined) {
+          return Effect.andThen(Fiber.await(running.fiber), this.decide(tenant, id, toolUseId, decision))
+        }
         // read first: once decided, the ask may run to its end before this answers
         if (running !== undefined) return Effect.as(decided, running.askId)
-        if (!this.slots.tryTake(tenant)) return Effect.fail(tooManyAsks(this.deps.limits.maxConcurrentAsks))
-        return decided.pipe(
-          Effect.tapError(() => Effect.sync(() => this.slots.release(tenant))),
-          Effect.andThen(Effect.suspend(() => this.start(held, { prompt: "", resumed: true }, session.resumeStream()))),
-          Effect.map((accepted) => accepted.askId)
+        return Effect.flatMap(
+          session.approvals,
+          (waiting): Effect.Effect<string, Approval.ApprovalNotPending | TooManyRequests> => {
+            // a call that does not wait is ApprovalNotPending, whatever the slots
+            if (!waiting.some((call) => call.toolUseId === toolUseId)) {
+              return Effect.andThen(decided, Effect.die("a call that did not wait was decided"))
+            }
+            if (!this.slots.tryTake(tenant)) return Effect.fail(tooManyAsks(this.deps.limits.maxConcurrentAsks))
+            return decided.pipe(
+              Effect.tapError(() => Effect.sync(() => this.slots.release(tenant))),
+              Effect.andThen(
+                Effect.suspend(() => this.start(held, { prompt: "", resumed: true }, session.resumeStream()))
+              ),
+              Effect.map((accepted) => accepted.askId)
+            )
+          }
         )
       })
     )
@@ -306,7 +333,7 @@ export class Registry {
     start: Omit<ServerEvent.AskStart, "type" | "ask_id">,
     events: Stream.Stream<StreamEvent.StreamEvent, unknown>
   ): Effect.Effect<AcceptedAsk> {
-    const running: Running = { askId: newId("ask"), startId: 0, fiber: undefined }
+    const running: Running = { askId: newId("ask"), startId: 0, fiber: undefined, slot: true }
     held.running = running
     return Effect.gen({ self: this }, function* () {
       running.startId = yield* this.deps.log.append(held.stream, [
@@ -318,9 +345,12 @@ export class Registry {
     }).pipe(Effect.uninterruptible)
   }
 
-  /** Goes on with ask `askId` of a loaded session (its slot taken), which stopped while calls waited for approval. */
+  /**
+   * Goes on with ask `askId` of a loaded session, which stopped while calls waited for approval.
+   * It holds no ask slot: it waits for a person, and a restart must not fill the tenant's slots.
+   */
   private continueAsk(held: Held, askId: string): Effect.Effect<void> {
-    const running: Running = { askId, startId: 0, fiber: undefined }
+    const running: Running = { askId, startId: 0, fiber: undefined, slot: false }
     held.running = running
     return Effect.gen({ self: this }, function* () {
       const bounds = yield* this.deps.log.bounds(held.stream)
@@ -367,7 +397,7 @@ export class Registry {
       Effect.ensuring(
         Effect.sync(() => {
           if (held.running === running) held.running = undefined
-          this.slots.release(held.tenant)
+          if (running.slot) this.slots.release(held.tenant)
         })
       )
     )
