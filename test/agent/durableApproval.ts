@@ -10,7 +10,16 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Deferred, Effect, Fiber, Schema, Stream } from "effect"
-import { type Agent, Approval, Message, Mock, type StreamEvent, Tool, Usage } from "../../src/index.js"
+import {
+  type Agent,
+  Approval,
+  Message,
+  Mock,
+  type SessionStore,
+  type StreamEvent,
+  Tool,
+  Usage
+} from "../../src/index.js"
 import { assertValidHistory, lastUserMessage, toolResultBlocks, toolResultEvents } from "../utils/events.js"
 import { type Subject, withAgent } from "./durable.js"
 
@@ -50,14 +59,24 @@ const pauseIn = (
   withAgent(
     subject,
     { turns },
-    (agent) =>
+    (agent, store) =>
       Effect.gen(function* () {
         const session = yield* agent.session()
         const events: Array<StreamEvent.StreamEvent> = []
-        const asked = session.askStream("Email Ana the numbers.")
+        /** What the store holds when the pause is announced: what a crash at that moment leaves. */
+        let atPause: SessionStore.StoredSession | undefined
+        const asked = session.askStream("Email Ana the numbers.").pipe(
+          Stream.tap((event) =>
+            event.type === "approval_request"
+              ? Effect.map(store.load({ tenant: "default", id: session.id }), (stored) => {
+                  atPause = stored
+                })
+              : Effect.void
+          )
+        )
         if (end === "stop reading") {
           events.push(...(yield* Stream.runCollect(Stream.takeUntil(asked, (e) => e.type === "approval_request"))))
-          return { id: session.id, events }
+          return { id: session.id, events, atPause: atPause! }
         }
         const fiber = yield* asked.pipe(
           Stream.runForEach((event) => Effect.sync(() => events.push(event))),
@@ -66,7 +85,7 @@ const pauseIn = (
         // the consumer has seen the pause
         while (!events.some((e) => e.type === "approval_request")) yield* Effect.sleep("5 millis")
         yield* Fiber.interrupt(fiber)
-        return { id: session.id, events }
+        return { id: session.id, events, atPause: atPause! }
       }),
     options
   )
@@ -89,9 +108,14 @@ export const durableApprovals = (subject: Subject): void => {
       () =>
         Effect.gen(function* () {
           reset()
-          const { id, events } = yield* pauseIn(subject)
+          const { id, events, atPause } = yield* pauseIn(subject)
           assert.deepStrictEqual(
             events.filter((e) => e.type === "approval_request").map((e) => e.tool_use_id),
+            ["toolu_email"]
+          )
+          // in the store before anyone saw the approval_request
+          assert.deepStrictEqual(
+            atPause.approvals.map((a) => a.toolUseId),
             ["toolu_email"]
           )
           const text = yield* withAgent(
@@ -200,8 +224,13 @@ export const durableApprovals = (subject: Subject): void => {
             { name: "look_up", input: { name: "Ana" }, id: "toolu_look" },
             { name: "send_email", input: emailInput, id: "toolu_email" }
           ])
-          const { id } = yield* pauseIn(subject, [twoCalls])
+          const { id, atPause } = yield* pauseIn(subject, [twoCalls])
           assert.deepStrictEqual(looked, ["Ana"])
+          // the result that came before the pause is committed with it: a crash then keeps it
+          assert.deepStrictEqual(
+            toolResultBlocks(atPause.history.at(-1)!).map((r) => [r.tool_use_id, r.content]),
+            [["toolu_look", "ana@example.com"]]
+          )
           yield* withAgent(
             subject,
             { turns: [quote] },
@@ -369,6 +398,24 @@ export const approvalSteps = (subject: Subject): void => {
         assert.deepStrictEqual(loaded.approvals, [approval])
         // open, not answered by a synthetic result, while it waits
         assert.strictEqual(loaded.history.at(-1)!.role, "assistant")
+        // a compaction while it waits keeps it waiting, a last message that answers some calls included
+        const compacted: Message.History = [
+          Message.user("[summary of earlier turns]"),
+          {
+            role: "assistant",
+            content: [
+              { type: "tool_use", id: "toolu_y", name: "look_up", input: {} },
+              { type: "tool_use", id: "toolu_x", name: "send_email", input: {} }
+            ]
+          },
+          { role: "user", content: [Message.toolResult("toolu_y", "found", false)] }
+        ]
+        const refusedCompaction = yield* Effect.flip(
+          store.commit(key, [{ _tag: "Compacted", history: compacted.slice(0, 2).concat([Message.user("hi")]) }])
+        )
+        assert.strictEqual(refusedCompaction.reason, "InvalidStep")
+        yield* store.commit(key, [{ _tag: "Compacted", history: compacted }])
+        assert.deepStrictEqual((yield* store.load(key)).approvals, [approval])
         yield* store.commit(key, [{ _tag: "ToolResults", content: [Message.toolResult("toolu_x", "done", false)] }])
         const answered = yield* store.load(key)
         assert.deepStrictEqual(answered.approvals, [])

@@ -299,7 +299,11 @@ describe("tool approval over HTTP", () => {
               })
             )
             const askId = before[0]!.data.ask_id
-            const { url } = yield* startServer(afterRestart, options)
+            // one ask at a time: the continued ask, which waits for a person, must not take it
+            const { url } = yield* startServer(
+              { turns: [Mock.text("Other answer."), ...afterRestart.turns] },
+              { ...options, limits: { maxConcurrentAsks: 1 } }
+            )
             const path = `/v1/sessions/${id}/approvals`
             const listed = (yield* call(url, "GET", path)).body.approvals
             assert.deepStrictEqual(
@@ -308,6 +312,10 @@ describe("tool approval over HTTP", () => {
             )
             const info = (yield* call(url, "GET", `/v1/sessions/${id}`)).body
             assert.strictEqual(info.running_ask, askId)
+            const other = yield* createSession(url)
+            const otherAsk = yield* openSse(url, "POST", `/v1/sessions/${other}/asks`, { body: { prompt: "Hi." } })
+            assert.strictEqual(otherAsk.status, 200)
+            assert.strictEqual((yield* otherAsk.toEnd).at(-1)!.data.status, "completed")
 
             // the client reconnects where it was, and reads the rest of the same ask
             const resumed = yield* openSse(url, "GET", `/v1/sessions/${id}/events`, {
