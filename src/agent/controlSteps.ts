@@ -200,35 +200,27 @@ const controlledTool = (ask: Ask, use: Message.ToolUseBlock): Stream.Stream<Stre
         case "Run":
           return Stream.fromEffect(run(ask, use, gate.input))
         case "Approval": {
-          const pending = new Approval.Pending({
+          // as the store keeps it: its input is the model's JSON, or what a hook put there
+          const approval: PendingApproval = {
             toolUseId: use.id,
             tool: use.name,
-            input: gate.input,
+            input: gate.input as PendingApproval["input"],
             ...(gate.reason === undefined ? {} : { reason: gate.reason }),
             requestedAt: ask.wallNow()
-          })
+          }
           // the pause is committed (with a store, durable) before it is registered and announced,
           // with the results of the turn so far; from now on each result is committed as it comes
           ask.state.paused = true
           return Stream.unwrap(
             Effect.andThen(
-              Effect.andThen(commitKept(ask), ask.session.commit([approvalRequestedStep(pendingStep(pending))])),
-              Effect.sync(() => awaitDecision(ask, use, pending))
+              Effect.andThen(commitKept(ask), ask.session.commit([approvalRequestedStep(approval)])),
+              Effect.sync(() => awaitDecision(ask, use, new Approval.Pending(approval)))
             )
           )
         }
       }
     })
   )
-
-/** A pending call as the store keeps it (its input is the model's JSON, or what a hook put there). */
-const pendingStep = (pending: Approval.Pending): PendingApproval => ({
-  toolUseId: pending.toolUseId,
-  tool: pending.tool,
-  input: pending.input as PendingApproval["input"],
-  ...(pending.reason === undefined ? {} : { reason: pending.reason }),
-  requestedAt: pending.requestedAt
-})
 
 /**
  * A paused call: its `approval_request` (unless it was decided already, as a resumed pause may

@@ -20,19 +20,10 @@ import {
   Tool,
   Usage
 } from "../../src/index.js"
+import { emailInput, sendEmail, sent } from "../fixtures/email.js"
 import { assertValidHistory, lastUserMessage, toolResultBlocks, toolResultEvents } from "../utils/events.js"
 import { type Subject, withAgent } from "./durable.js"
 
-const sent: Array<string> = []
-const sendEmail = Tool.make("send_email", {
-  description: "Sends an email.",
-  parameters: Schema.Struct({ to: Schema.String, body: Schema.String }),
-  handler: ({ to, body }) =>
-    Effect.sync(() => {
-      sent.push(`${to}: ${body}`)
-      return `sent to ${to}`
-    })
-})
 const looked: Array<string> = []
 const lookUp = Tool.make("look_up", {
   description: "Looks an address up.",
@@ -44,7 +35,6 @@ const lookUp = Tool.make("look_up", {
     })
 })
 
-const emailInput = { to: "ana@example.com", body: "Q3 numbers attached" }
 const options: Agent.Options<never> = { tools: [Approval.require(sendEmail, { reason: "emails leave" }), lookUp] }
 
 /**

@@ -5,19 +5,9 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber, Schema, Stream } from "effect"
-import { Agent, Approval, Message, Mock, type StreamEvent, Tool } from "../../src/index.js"
+import { Agent, Approval, Message, Mock, type StreamEvent } from "../../src/index.js"
+import { sendEmail, sent } from "../fixtures/email.js"
 import { assertValidHistory, lastUserMessage, toolResultBlocks, toolResultEvents } from "../utils/events.js"
-
-const sent: Array<string> = []
-const sendEmail = Tool.make("send_email", {
-  description: "Sends an email.",
-  parameters: Schema.Struct({ to: Schema.String, body: Schema.String }),
-  handler: ({ to, body }) =>
-    Effect.sync(() => {
-      sent.push(`${to}: ${body}`)
-      return `sent to ${to}`
-    })
-})
 
 const script = Mock.layer({
   turns: [

@@ -7,23 +7,11 @@ import * as FsP from "node:fs/promises"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { assert, describe, it } from "@effect/vitest"
-import { Context, Effect, Schema } from "effect"
-import { Approval, Mock, SessionStore, Tool } from "../../src/index.js"
+import { Context, Effect } from "effect"
+import { Approval, Mock, SessionStore } from "../../src/index.js"
+import { emailInput, sendEmail, sent } from "../fixtures/email.js"
 import { assertValidHistory, lastUserMessage, toolResultBlocks } from "../utils/events.js"
 import { call, createSession, openSse, type SseEvent, startServer, TOKEN_B } from "./helpers.js"
-
-const sent: Array<string> = []
-const sendEmail = Tool.make("send_email", {
-  description: "Sends an email.",
-  parameters: Schema.Struct({ to: Schema.String, body: Schema.String }),
-  handler: ({ to, body }) =>
-    Effect.sync(() => {
-      sent.push(`${to}: ${body}`)
-      return `sent to ${to}`
-    })
-})
-
-const emailInput = { to: "ana@example.com", body: "Q3 numbers attached" }
 
 /** The model emails Ana, then quotes what the tool gave back. */
 const script: Mock.Options = {
@@ -35,15 +23,20 @@ const script: Mock.Options = {
 
 const agent = { tools: [Approval.require(sendEmail, { reason: "emails leave the company" })] }
 
-/** A server whose agent asks before each email, a session, and its ask's stream read up to the pause. */
-const pausedAsk = Effect.gen(function* () {
-  sent.length = 0
-  const started = yield* startServer(script, { agent })
-  const id = yield* createSession(started.url)
-  const stream = yield* openSse(started.url, "POST", `/v1/sessions/${id}/asks`, { body: { prompt: "Email Ana." } })
-  const before = yield* stream.until((event) => event.event === "approval_request")
-  return { ...started, id, stream, before, path: `/v1/sessions/${id}/approvals` }
-})
+/**
+ * A server whose agent asks before each email (with `options`, e.g. a session store), a session,
+ * and its ask's stream read up to the pause.
+ */
+const pausedAskWith = (options: Parameters<typeof startServer>[1] = { agent }) =>
+  Effect.gen(function* () {
+    sent.length = 0
+    const started = yield* startServer(script, options)
+    const id = yield* createSession(started.url)
+    const stream = yield* openSse(started.url, "POST", `/v1/sessions/${id}/asks`, { body: { prompt: "Email Ana." } })
+    const before = yield* stream.until((event) => event.event === "approval_request")
+    return { ...started, id, stream, before, path: `/v1/sessions/${id}/approvals` }
+  })
+const pausedAsk = pausedAskWith()
 
 const textOf = (events: ReadonlyArray<SseEvent>) =>
   events
@@ -355,15 +348,9 @@ describe("tool approval over HTTP", () => {
       () =>
         Effect.scoped(
           Effect.gen(function* () {
-            sent.length = 0
-            const options = yield* onStore
-            const { url, context } = yield* startServer(script, options)
-            const id = yield* createSession(url)
-            const stream = yield* openSse(url, "POST", `/v1/sessions/${id}/asks`, { body: { prompt: "Email Ana." } })
-            yield* stream.until((event) => event.event === "approval_request")
+            const { url, context, id, stream, path } = yield* pausedAskWith(yield* onStore)
             assert.strictEqual((yield* call(url, "POST", `/v1/sessions/${id}/interrupt`)).body.interrupted, true)
             assert.strictEqual((yield* stream.toEnd).at(-1)!.data.status, "interrupted")
-            const path = `/v1/sessions/${id}/approvals`
             assert.deepStrictEqual(
               (yield* call(url, "GET", path)).body.approvals.map((a: { tool_use_id: string }) => a.tool_use_id),
               ["toolu_email"]
@@ -395,12 +382,7 @@ describe("tool approval over HTTP", () => {
     it.live("a new prompt while a call is left waiting moves on: the call is answered as not run", () =>
       Effect.scoped(
         Effect.gen(function* () {
-          sent.length = 0
-          const options = yield* onStore
-          const { url, context } = yield* startServer(script, options)
-          const id = yield* createSession(url)
-          const stream = yield* openSse(url, "POST", `/v1/sessions/${id}/asks`, { body: { prompt: "Email Ana." } })
-          yield* stream.until((event) => event.event === "approval_request")
+          const { url, context, id, stream } = yield* pausedAskWith(yield* onStore)
           yield* call(url, "POST", `/v1/sessions/${id}/interrupt`)
           yield* stream.toEnd
           const next = yield* openSse(url, "POST", `/v1/sessions/${id}/asks`, { body: { prompt: "Never mind." } })
