@@ -10,6 +10,7 @@ import { Effect, Exit, Layer, ManagedRuntime, Schedule, Scope, Stream } from "ef
 import * as EffectAgent from "../agent/Agent.js"
 import type { AnswerSchema, Type } from "../agent/Answer.js"
 import type * as EffectSession from "../agent/Session.js"
+import type * as Approval from "../control/Approval.js"
 import { InvalidOptions } from "../core/HarnessError.js"
 import type * as Message from "../core/Message.js"
 import type * as StreamEvent from "../core/StreamEvent.js"
@@ -146,6 +147,16 @@ export interface Session<A = unknown> {
     prompt: Prompt,
     options?: AskOptions | TypedAskOptions<AnswerSchema>
   ) => AsyncIterable<StreamEvent.StreamEvent>
+  /** The tool calls waiting for approval now (a `needsApproval` tool's calls; see `approval_request` events). */
+  readonly approvals: () => Promise<ReadonlyArray<Approval.Pending>>
+  /**
+   * Runs a tool call that waits for approval (the `tool_use_id` of an `approval_request` event),
+   * with `input` instead of the model's when given; rejects with `ApprovalNotPending` when no call
+   * waits under that id.
+   */
+  readonly approve: (toolUseId: string, options?: { readonly input?: unknown }) => Promise<void>
+  /** Refuses a waiting tool call: the model reads `reason` as its error result, and the ask goes on. */
+  readonly deny: (toolUseId: string, reason: string) => Promise<void>
   /** The conversation so far. */
   readonly history: () => Promise<ReadonlyArray<Message.Message>>
   /** Tokens used by every ask of the session. */
@@ -268,6 +279,9 @@ const sessionOf = <A>(runtime: Runtime, session: EffectSession.Session, release:
       if (owned.closed) throw closedError("session")
       return iterate(runtime, session.askStream(prompt, askOf(options)), options?.signal, owned.track)
     },
+    approvals: () => runtime.runPromise(session.approvals),
+    approve: (toolUseId, options) => runPromise(runtime, session.approve(toolUseId, options), undefined),
+    deny: (toolUseId, reason) => runPromise(runtime, session.deny(toolUseId, reason), undefined),
     history: () => runtime.runPromise(session.history),
     usage: () => runtime.runPromise(session.usage),
     close,

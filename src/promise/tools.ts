@@ -7,6 +7,7 @@
 import { Duration, Effect, Option, Schema } from "effect"
 import { makeTool } from "../agent/standardSchema.js"
 import type { JsonSchema, StandardSchemaV1 } from "../agent/standardSchemaSpec.js"
+import * as Approval from "../control/Approval.js"
 import { InvalidOptions } from "../core/HarnessError.js"
 import * as ToolModule from "../tools/Tool.js"
 
@@ -56,6 +57,15 @@ export interface ToolOptions<S extends InputSchema> {
   readonly visible?: boolean | undefined
   /** A limit for one call: milliseconds, or a string such as `"30 seconds"`. */
   readonly timeout?: number | string | undefined
+  /**
+   * Each call (or each call `when` accepts) waits for approval: the ask streams an
+   * `approval_request` event and waits for `session.approve(id)` or `session.deny(id, reason)`.
+   * `reason` is shown in the request.
+   */
+  readonly needsApproval?:
+    | boolean
+    | { readonly reason?: string | undefined; readonly when?: ((input: Infer<S>) => boolean) | undefined }
+    | undefined
 }
 
 /**
@@ -133,5 +143,8 @@ export const tool = <S extends InputSchema>(options: ToolOptions<S>): AgentTool 
         visible: options.visible,
         timeout: limit
       })) as unknown as ToolModule.Any
-  return timeout instanceof InvalidOptions ? ToolModule.withInvalidOptions(made, timeout) : made
+  const checked = timeout instanceof InvalidOptions ? ToolModule.withInvalidOptions(made, timeout) : made
+  const approval = options.needsApproval
+  if (approval === undefined || approval === false) return checked
+  return Approval.require(checked, approval === true ? {} : (approval as Approval.RequireOptions))
 }

@@ -10,6 +10,7 @@ import * as v from "valibot"
 import { afterEach, describe, expect, it } from "vitest"
 import { z } from "zod"
 import {
+  ApprovalNotPending,
   anthropic,
   createAgent,
   InvalidAnswer,
@@ -112,6 +113,65 @@ describe("the Promise API with the scripted model", () => {
     await session.close()
     await expect(session.ask("again")).rejects.toBeInstanceOf(InvalidOptions)
     await agent.close()
+  })
+
+  it("a needsApproval tool pauses the stream at approval_request; approve runs it, deny is what the model reads", async () => {
+    const sent = []
+    const email = tool({
+      name: "send_email",
+      description: "Sends an email.",
+      parameters: z.object({ to: z.string() }),
+      handler: async ({ to }) => {
+        sent.push(to)
+        return `sent to ${to}`
+      },
+      needsApproval: { reason: "emails leave the company", when: ({ to }) => !to.endsWith("@us.example") }
+    })
+    const agent = disposed(
+      createAgent({
+        tools: [email],
+        provider: mock({
+          turns: [
+            { toolCalls: [{ name: "send_email", input: { to: "ana@example.com" }, id: "toolu_1" }] },
+            ({ lastToolResults }) => ({ text: `Result: ${lastToolResults[0].content}` }),
+            { toolCalls: [{ name: "send_email", input: { to: "bo@example.com" }, id: "toolu_2" }] },
+            ({ lastToolResults }) => ({ text: `Result: ${lastToolResults[0].content}` }),
+            { toolCalls: [{ name: "send_email", input: { to: "cy@us.example" }, id: "toolu_3" }] },
+            ({ lastToolResults }) => ({ text: `Result: ${lastToolResults[0].content}` })
+          ]
+        })
+      })
+    )
+    const session = await agent.session()
+    const requests = []
+    const run = async (prompt, decide) => {
+      const texts = []
+      for await (const event of session.stream(prompt)) {
+        if (event.type === "approval_request") {
+          requests.push(event)
+          expect((await session.approvals()).map((p) => [p.toolUseId, p.tool, p.reason])).toEqual([
+            [event.tool_use_id, "send_email", "emails leave the company"]
+          ])
+          expect(sent).toEqual(sent.filter((to) => to !== event.input.to))
+          await decide(event.tool_use_id)
+        }
+        const delta = textDelta(event)
+        if (delta !== undefined) texts.push(delta)
+      }
+      return texts.join("")
+    }
+    expect(await run("Email Ana.", (id) => session.approve(id))).toBe("Result: sent to ana@example.com")
+    expect(await run("Email Bo.", (id) => session.deny(id, "Not Bo."))).toBe(
+      "Result: This tool call was denied: Not Bo."
+    )
+    // `when` lets this one through without asking
+    expect(await run("Email Cy.", () => Promise.reject(new Error("not asked")))).toBe("Result: sent to cy@us.example")
+    expect(requests.map((r) => r.tool_use_id)).toEqual(["toolu_1", "toolu_2"])
+    expect(sent).toEqual(["ana@example.com", "cy@us.example"])
+    expect(await session.approvals()).toEqual([])
+    const late = await session.approve("toolu_1").catch((error) => error)
+    expect(late).toBeInstanceOf(ApprovalNotPending)
+    expect(late._tag).toBe("ApprovalNotPending")
   })
 
   it("errors are Error subclasses with _tag, message and isRetryable", async () => {
