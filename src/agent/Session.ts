@@ -274,17 +274,19 @@ export interface Session<A = unknown, E = HarnessError> {
   /**
    * Runs a tool call that waits for approval (the `tool_use_id` of an `approval_request` event),
    * with `input` instead of the model's when given. Fails with `ApprovalNotPending` when no call
-   * waits under that id.
+   * waits under that id. With a session store the decision is committed first (a session loaded
+   * later finds the call decided, for `resume`); a store that cannot commit it fails with
+   * `StoreError`, and the call still waits.
    */
   readonly approve: (
     toolUseId: string,
     options?: { readonly input?: unknown }
-  ) => Effect.Effect<void, Approval.ApprovalNotPending>
+  ) => Effect.Effect<void, Approval.ApprovalNotPending | StoreError>
   /**
    * Refuses a waiting tool call: the model reads `reason` as its error result, and the ask goes
    * on (with a call left waiting by an ended ask: when `resume` continues it).
    */
-  readonly deny: (toolUseId: string, reason: string) => Effect.Effect<void, Approval.ApprovalNotPending>
+  readonly deny: (toolUseId: string, reason: string) => Effect.Effect<void, Approval.ApprovalNotPending | StoreError>
   /**
    * The tool calls waiting for approval now, decided ones not included (values that can be
    * stored, see `Approval.Pending`); with a session store, also those an ended ask left waiting.

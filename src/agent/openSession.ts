@@ -17,7 +17,7 @@ import type { RunResult } from "../core/RunResult.js"
 import type * as StreamEvent from "../core/StreamEvent.js"
 import type * as Data from "../data/Data.js"
 import type * as SessionStore from "../store/SessionStore.js"
-import { compactedStep, type PendingApproval, usageStep } from "../store/Step.js"
+import { approvalDecidedStep, compactedStep, usageStep, type WaitingApproval } from "../store/Step.js"
 import { StoreError } from "../store/StoreError.js"
 import { type Config, withAskOptions } from "./config.js"
 import * as Loop from "./loop.js"
@@ -144,8 +144,10 @@ const sessionOf = (
   )
   // calls a stored session was loaded waiting for: decidable now, continued by `resume`; after a
   // reload from the store (a failed write), the store's waiting calls replace what memory had
-  const restore = (waiting: ReadonlyArray<PendingApproval>) =>
-    control.approvals.replace(waiting.map((pending) => new Approval.Pending(pending)))
+  const restore = (waiting: ReadonlyArray<WaitingApproval>) =>
+    control.approvals.replace(
+      waiting.map(({ decision, ...pending }) => ({ pending: new Approval.Pending(pending), decision }))
+    )
   restore(state.waiting)
   state.onResync = restore
   /** With a session store, a change to the handles is committed before it returns. */
@@ -218,11 +220,11 @@ const controlOf = (
   "approve" | "deny" | "approvals" | "compact" | "compactions" | "cost" | "spent"
 > => ({
   approve: (id, options) =>
-    control.approvals.decide(id, {
+    decideKept(state, control, id, {
       _tag: "Approved",
       ...(options !== undefined && "input" in options ? { input: options.input } : {})
     }),
-  deny: (id, reason) => control.approvals.decide(id, { _tag: "Denied", reason }),
+  deny: (id, reason) => decideKept(state, control, id, { _tag: "Denied", reason }),
   approvals: Effect.sync(() => control.approvals.pending),
   compact: Effect.scoped(
     Effect.andThen(
@@ -242,6 +244,16 @@ const controlOf = (
   cost: Effect.sync(() => control.meter.cost),
   spent: Effect.sync(() => control.meter.spent())
 })
+
+/** Decides a waiting call; with a session store the decision is committed first, so it outlives the process. */
+const decideKept = (state: SessionState, control: SessionControl, id: string, decision: Approval.Decision) =>
+  control.approvals.decide(
+    id,
+    decision,
+    state.stored === undefined
+      ? undefined
+      : state.commit([approvalDecidedStep(id, decision as Parameters<typeof approvalDecidedStep>[1])])
+  )
 
 /** A copy of a stored session under a new id, its handles' data shared: what it has committed, with its handles. */
 const forkOf = (

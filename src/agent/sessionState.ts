@@ -26,7 +26,7 @@ import type * as Data from "../data/Data.js"
 import { HandlePersistence } from "../data/persistence.js"
 import { isPersistentStore, makeStoreUnsafe, type PersistentStore } from "../data/store.js"
 import type * as SessionStore from "../store/SessionStore.js"
-import type { PendingApproval, Step } from "../store/Step.js"
+import type { Step, WaitingApproval } from "../store/Step.js"
 import { StoreError } from "../store/StoreError.js"
 import type { Config } from "./config.js"
 import { appendAssistant, appendUser, repairHistory } from "./history.js"
@@ -59,9 +59,9 @@ export interface SessionState {
   /** After a failed store write: the history, usage and commit number reloaded from the store. */
   readonly resync: Effect.Effect<void, StoreError>
   /** The calls the stored session was loaded waiting for approval (a durable pause). */
-  readonly waiting: ReadonlyArray<PendingApproval>
+  readonly waiting: ReadonlyArray<WaitingApproval>
   /** Called with the calls waiting in the store each time `resync` reloads the session. */
-  onResync: ((waiting: ReadonlyArray<PendingApproval>) => void) | undefined
+  onResync: ((waiting: ReadonlyArray<WaitingApproval>) => void) | undefined
 }
 
 /**
@@ -346,7 +346,7 @@ const makeState = (
   stored: Stored | undefined,
   initialHistory: Message.History,
   initialUsage: Usage.Usage,
-  waiting: ReadonlyArray<PendingApproval> = []
+  waiting: ReadonlyArray<WaitingApproval> = []
 ): SessionState => {
   const history = Ref.makeUnsafe<Message.History>(initialHistory)
   const usage = Ref.makeUnsafe(initialUsage)

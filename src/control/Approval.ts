@@ -19,8 +19,9 @@
  * With a session store the pause is durable: the waiting call is committed before its
  * `approval_request` goes out, and an ask that ends while it waits (interrupted, its consumer
  * gone, its process stopped) leaves it waiting. A session loaded later lists it, `approve`/`deny`
- * decide it with no ask running, and `session.resume` continues the ask: it announces the call
- * again (unless decided), runs or denies it, and goes on to the model's next turn. A new ask
+ * decide it with no ask running (the decision is committed too), and `session.resume` continues
+ * the ask: it announces the call again (unless decided), runs or denies it, and goes on to the
+ * model's next turn. A new ask
  * answers it as not run instead. An ask that fails while a call waits answers it, as without a
  * store.
  *

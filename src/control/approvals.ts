@@ -10,7 +10,7 @@
  *
  * @internal
  */
-import { Deferred, Effect } from "effect"
+import { Deferred, Effect, Exit } from "effect"
 import { ApprovalNotPending, type Decision, type Pending } from "./Approval.js"
 
 interface Entry {
@@ -45,16 +45,18 @@ export class Approvals {
   }
 
   /**
-   * The calls that wait with no ask running are `pending` (a session loaded, or reloaded, with a
-   * durable pause): every other entry goes, and entries already there for them are kept.
+   * The calls that wait with no ask running are `waiting` (a session loaded, or reloaded, with a
+   * durable pause), each with its decision when it was decided: every other entry goes, and
+   * entries already there for them are kept.
    */
-  replace(pending: ReadonlyArray<Pending>): void {
-    const ids = new Set(pending.map((call) => call.toolUseId))
+  replace(waiting: ReadonlyArray<{ readonly pending: Pending; readonly decision: Decision | undefined }>): void {
+    const ids = new Set(waiting.map((call) => call.pending.toolUseId))
     for (const id of [...this.waiting.keys()]) if (!ids.has(id)) this.waiting.delete(id)
-    for (const call of pending) {
-      if (!this.waiting.has(call.toolUseId)) {
-        this.waiting.set(call.toolUseId, { pending: call, decided: Deferred.makeUnsafe(), decision: undefined })
-      }
+    for (const { pending, decision } of waiting) {
+      if (this.waiting.has(pending.toolUseId)) continue
+      const decided = Deferred.makeUnsafe<Decision>()
+      if (decision !== undefined) Deferred.doneUnsafe(decided, Exit.succeed(decision))
+      this.waiting.set(pending.toolUseId, { pending, decided, decision })
     }
   }
 
@@ -73,9 +75,17 @@ export class Approvals {
     return this.waiting.get(toolUseId)
   }
 
-  /** Decides the call `toolUseId`, or fails when none waits undecided under it. */
-  decide(toolUseId: string, decision: Decision): Effect.Effect<void, ApprovalNotPending> {
-    return Effect.suspend(() => {
+  /**
+   * Decides the call `toolUseId`, or fails when none waits undecided under it. `keep` (a session
+   * store's commit of the decision) runs first: the call counts as decided while it runs, and
+   * waits again if it fails.
+   */
+  decide<E = never>(
+    toolUseId: string,
+    decision: Decision,
+    keep?: Effect.Effect<void, E>
+  ): Effect.Effect<void, ApprovalNotPending | E> {
+    return Effect.suspend((): Effect.Effect<void, ApprovalNotPending | E> => {
       const entry = this.waiting.get(toolUseId)
       if (entry === undefined || entry.decision !== undefined) {
         const ids = this.pending.map((pending) => pending.toolUseId)
@@ -90,7 +100,16 @@ export class Approvals {
         )
       }
       entry.decision = decision
-      return Deferred.succeed(entry.decided, decision)
+      const decided = Effect.asVoid(Deferred.succeed(entry.decided, decision))
+      if (keep === undefined) return decided
+      return Effect.andThen(
+        Effect.onError(keep, () =>
+          Effect.sync(() => {
+            entry.decision = undefined
+          })
+        ),
+        decided
+      )
     })
   }
 

@@ -292,10 +292,12 @@ export class Registry {
     return Effect.flatMap(this.find(tenant, id), (held) =>
       Effect.suspend((): Effect.Effect<string, SessionNotFound | Approval.ApprovalNotPending | TooManyRequests> => {
         const { session } = held
-        const decided =
+        // a store that cannot keep the decision is the server's failure (500); the call still waits
+        const decided = (
           decision._tag === "Approved"
             ? session.approve(toolUseId, "input" in decision ? { input: decision.input } : undefined)
             : session.deny(toolUseId, decision.reason)
+        ).pipe(Effect.catchTag("StoreError", (error) => Effect.die(error)))
         const running = held.running
         // an ask being interrupted would not take the decision: decide once it has ended
         if (running?.cancelled === true && running.fiber !== undefined) {

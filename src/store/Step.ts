@@ -12,7 +12,8 @@
  * - `Options`: the session's options replaced;
  * - `Compacted`: the history replaced by a compaction;
  * - `ApprovalRequested`: a pending `tool_use` of the last turn waits for approval (it stays open,
- *   not answered by a synthetic result, until its result is committed or the session moves on).
+ *   not answered by a synthetic result, until its result is committed or the session moves on);
+ * - `ApprovalDecided`: a waiting call was approved or denied, and no result answers it yet.
  *
  * @since 0.2.0
  */
@@ -152,6 +153,35 @@ export type PendingApproval = typeof PendingApproval.Type
 export const ApprovalRequestedStep = Schema.TaggedStruct("ApprovalRequested", { approval: PendingApproval })
 
 /**
+ * What was decided about a waiting call: run it (with `input` when the approver changed it), or
+ * not (the model reads `reason`). `Approval.Decision` is the same value.
+ * @since 0.2.0
+ */
+export const ApprovalDecision = Schema.Union([
+  Schema.TaggedStruct("Approved", { input: Schema.optionalKey(Schema.Json) }),
+  Schema.TaggedStruct("Denied", { reason: Schema.String })
+])
+/** @since 0.2.0 */
+export type ApprovalDecision = typeof ApprovalDecision.Type
+
+/**
+ * A waiting call as a loaded session has it: its request, and its decision once decided.
+ * @since 0.2.0
+ */
+export type WaitingApproval = PendingApproval & { readonly decision?: ApprovalDecision }
+
+/**
+ * A waiting call was decided (with a store, `session.approve`/`deny` commit it before the ask
+ * takes it): a session loaded before the ask ran or denied the call finds it decided, and
+ * `session.resume` goes on with that decision.
+ * @since 0.2.0
+ */
+export const ApprovalDecidedStep = Schema.TaggedStruct("ApprovalDecided", {
+  toolUseId: Schema.String,
+  decision: ApprovalDecision
+})
+
+/**
  * One change to a session. A commit is one or more steps, stored in one transaction.
  * @since 0.2.0
  */
@@ -164,7 +194,8 @@ export const Step = Schema.Union([
   RemoveHandleStep,
   OptionsStep,
   CompactedStep,
-  ApprovalRequestedStep
+  ApprovalRequestedStep,
+  ApprovalDecidedStep
 ])
 /** @since 0.2.0 */
 export type Step = typeof Step.Type
@@ -240,6 +271,16 @@ export const compactedStep = (history: Message.History): Step => ({ _tag: "Compa
  * @since 0.2.0
  */
 export const approvalRequestedStep = (approval: PendingApproval): Step => ({ _tag: "ApprovalRequested", approval })
+
+/**
+ * A step recording the decision about a waiting call.
+ * @since 0.2.0
+ */
+export const approvalDecidedStep = (toolUseId: string, decision: ApprovalDecision): Step => ({
+  _tag: "ApprovalDecided",
+  toolUseId,
+  decision
+})
 
 // events
 

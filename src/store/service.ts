@@ -8,7 +8,7 @@
 import type { Effect, Schema } from "effect"
 import type * as Message from "../core/Message.js"
 import type * as Usage from "../core/Usage.js"
-import type { AskEnd, DataRef, PendingApproval, Step, StoredEvent, StoredHandle } from "./Step.js"
+import type { AskEnd, DataRef, Step, StoredEvent, StoredHandle, WaitingApproval } from "./Step.js"
 import type { StoreError } from "./StoreError.js"
 
 // models
@@ -52,10 +52,11 @@ export interface StoredSession extends SessionInfo {
   /** The handles in the order they were first put. */
   readonly handles: ReadonlyArray<StoredHandle>
   /**
-   * The tool calls of the last turn waiting for approval (a durable pause): while there are any,
-   * `history` leaves that turn's unanswered calls open (see `ApprovalRequested`).
+   * The tool calls of the last turn waiting for approval (a durable pause), each with its
+   * decision once decided (`ApprovalDecided`): while there are any, `history` leaves that turn's
+   * unanswered calls open (see `ApprovalRequested`).
    */
-  readonly approvals: ReadonlyArray<PendingApproval>
+  readonly approvals: ReadonlyArray<WaitingApproval>
 }
 
 /**

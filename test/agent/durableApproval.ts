@@ -131,7 +131,9 @@ export const durableApprovals = (subject: Subject): void => {
                 yield* session.approve("toolu_email")
                 // decided, so no longer listed; a second decision is refused
                 assert.deepStrictEqual(yield* session.approvals, [])
-                assert.strictEqual((yield* Effect.flip(session.deny("toolu_email", "no"))).toolUseId, "toolu_email")
+                const again = yield* Effect.flip(session.deny("toolu_email", "no"))
+                assert.strictEqual(again._tag, "ApprovalNotPending")
+                assert.include(again.message, "already decided")
                 const text = yield* session.resume()
 
                 assert.deepStrictEqual(sent, ["ana@example.com: Q3 numbers attached"])
@@ -202,6 +204,55 @@ export const durableApprovals = (subject: Subject): void => {
             [["This tool call was denied: Not to external addresses.", true]]
           )
           assert.deepStrictEqual(sent, [])
+        })
+    )
+
+    it.live(
+      "a decision is kept: approved in one process, the call runs in the next without asking again, with the edited input",
+      () =>
+        Effect.gen(function* () {
+          reset()
+          const { id } = yield* pauseIn(subject)
+          const edited = { to: "ana@example.com", body: "Q3 numbers (reviewed)" }
+          // the second process decides and stops before resuming
+          yield* withAgent(
+            subject,
+            { turns: [] },
+            (agent, store) =>
+              Effect.gen(function* () {
+                const session = yield* agent.session({ id })
+                yield* session.approve("toolu_email", { input: edited })
+                const stored = yield* store.load({ tenant: "default", id })
+                assert.deepStrictEqual(
+                  stored.approvals.map((a) => [a.toolUseId, a.decision]),
+                  [["toolu_email", { _tag: "Approved", input: edited }]]
+                )
+              }),
+            options
+          )
+          assert.deepStrictEqual(sent, [])
+          const events = yield* withAgent(
+            subject,
+            { turns: [quote] },
+            (agent) =>
+              Effect.gen(function* () {
+                const session = yield* agent.session({ id })
+                // decided: not listed as waiting, and deciding again is refused
+                assert.deepStrictEqual(yield* session.approvals, [])
+                assert.strictEqual((yield* Effect.flip(session.deny("toolu_email", "no")))._tag, "ApprovalNotPending")
+                return yield* Stream.runCollect(session.resumeStream())
+              }),
+            options
+          )
+          assert.deepStrictEqual(
+            events.filter((e) => e.type === "approval_request"),
+            []
+          )
+          assert.deepStrictEqual(sent, ["ana@example.com: Q3 numbers (reviewed)"])
+          assert.deepStrictEqual(
+            toolResultEvents(events).map((e) => e.content),
+            ["sent to ana@example.com"]
+          )
         })
     )
 

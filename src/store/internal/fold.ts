@@ -18,7 +18,7 @@
 import type { Schema } from "effect"
 import * as Message from "../../core/Message.js"
 import * as Usage from "../../core/Usage.js"
-import type { PendingApproval, Step, StoredHandle } from "../Step.js"
+import type { Step, StoredHandle, WaitingApproval } from "../Step.js"
 
 /** What validating the next step needs: the last role and the unanswered `tool_use` ids. */
 export interface Tail {
@@ -95,14 +95,17 @@ export const advance = (
     case "Compacted":
       return compactedTail(step.history)
     case "ApprovalRequested":
-      if (!tail.pending.includes(step.approval.toolUseId)) {
+    case "ApprovalDecided": {
+      const id = step._tag === "ApprovalRequested" ? step.approval.toolUseId : step.toolUseId
+      if (!tail.pending.includes(id)) {
         return new Invalid(
-          `The approval request for "${step.approval.toolUseId}" names no pending tool_use ` +
+          `The approval ${step._tag === "ApprovalRequested" ? "request" : "decision"} for "${id}" names no pending tool_use ` +
             `(pending: ${tail.pending.length === 0 ? "none" : tail.pending.join(", ")}): ` +
             "commit it after the turn that made the call, before its result."
         )
       }
       return tail
+    }
     default:
       return tail
   }
@@ -147,8 +150,8 @@ export interface State {
   readonly usage: Usage.Usage
   readonly options: Schema.Json
   readonly handles: ReadonlyArray<StoredHandle>
-  /** The pending calls waiting for approval, in the order they asked. */
-  readonly approvals: ReadonlyArray<PendingApproval>
+  /** The pending calls waiting for approval (or decided, not yet answered), in the order they asked. */
+  readonly approvals: ReadonlyArray<WaitingApproval>
 }
 
 /** A mutable fold of steps into a session's state. */
@@ -159,8 +162,8 @@ export class Folder {
   private usage: Usage.Counts = Usage.empty
   private options: Schema.Json = {}
   private readonly handles = new Map<string, StoredHandle>()
-  /** The waiting calls among the pending ones, by tool_use id. */
-  private readonly awaiting = new Map<string, PendingApproval>()
+  /** The waiting calls among the pending ones, by tool_use id, with their decision once decided. */
+  private readonly awaiting = new Map<string, WaitingApproval>()
 
   private readonly append = (role: Message.Role, blocks: ReadonlyArray<Message.ContentBlock>): void => {
     const last = this.messages[this.messages.length - 1]
@@ -190,6 +193,11 @@ export class Folder {
       case "ApprovalRequested":
         this.awaiting.set(step.approval.toolUseId, step.approval)
         return
+      case "ApprovalDecided": {
+        const waiting = this.awaiting.get(step.toolUseId)
+        if (waiting !== undefined) this.awaiting.set(step.toolUseId, { ...waiting, decision: step.decision })
+        return
+      }
       case "Compacted":
         this.messages.length = 0
         for (const message of step.history) this.messages.push({ role: message.role, content: [...message.content] })
