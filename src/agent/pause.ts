@@ -14,6 +14,7 @@
  * @internal
  */
 import { Cause, Effect, Exit, Ref, Stream } from "effect"
+import type * as Approval from "../control/Approval.js"
 import type { HarnessError } from "../core/HarnessError.js"
 import { NothingToResume } from "../core/HarnessError.js"
 import * as Message from "../core/Message.js"
@@ -23,11 +24,18 @@ import { toolResultsStep, userStep } from "../store/Step.js"
 import type { StoreError } from "../store/StoreError.js"
 import type { Ask, Step } from "./askState.js"
 import { resumedTools } from "./controlSteps.js"
-import { notRun } from "./history.js"
 import { answerAll, toolsPhase } from "./toolRun.js"
 
-/** What a call left waiting reads when a new prompt came first. */
-export const SUPERSEDED = "Not run: the conversation went on (a new message came) before this call was approved."
+/**
+ * What a call left waiting reads when a new prompt came first: why it did not run, by what was
+ * decided about it (a denial reads as any denial).
+ */
+const superseded = (decision: Approval.Decision | undefined): string =>
+  decision === undefined
+    ? "Not run: the conversation went on (a new message came) before this call was approved."
+    : decision._tag === "Approved"
+      ? "Not run: it was approved, but the conversation went on (a new message came) before it ran."
+      : `This tool call was denied: ${decision.reason}`
 
 /** What a call that neither ran nor waits reads when a resumed ask finds it open. */
 const CUT_OFF = "Tool call did not run: the run ended before it finished."
@@ -53,9 +61,11 @@ export const openCalls = (history: Message.History): ReadonlyArray<Message.ToolU
 export const commitPrompt = (ask: Ask, prompt: ReadonlyArray<Message.ContentBlock>): Effect.Effect<void, StoreError> =>
   Effect.suspend(() => {
     const open = openCalls(Ref.getUnsafe(ask.session.history))
-    ask.state.control.approvals.release(open.map((use) => use.id))
-    const superseded = open.length === 0 ? [] : [toolResultsStep(notRun(open, SUPERSEDED))]
-    return ask.session.commit([...superseded, userStep(prompt)], { startsAsk: true })
+    const approvals = ask.state.control.approvals
+    const answers = open.map((use) => Message.toolResult(use.id, superseded(approvals.get(use.id)?.decision), true))
+    approvals.release(open.map((use) => use.id))
+    const steps = answers.length === 0 ? [] : [toolResultsStep(answers)]
+    return ask.session.commit([...steps, userStep(prompt)], { startsAsk: true })
   })
 
 /**

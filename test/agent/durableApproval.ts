@@ -207,6 +207,33 @@ export const durableApprovals = (subject: Subject): void => {
         })
     )
 
+    it.live("a new prompt after a decision nobody resumed: the model reads the denial as a denial", () =>
+      Effect.gen(function* () {
+        reset()
+        const { id } = yield* pauseIn(subject)
+        yield* withAgent(
+          subject,
+          { turns: [quote] },
+          (agent) =>
+            Effect.gen(function* () {
+              const session = yield* agent.session({ id })
+              yield* session.deny("toolu_email", "Not to external addresses.")
+              yield* session.ask("Then tell me the total instead.")
+              const requests = yield* (yield* Mock.Recorder).requests
+              const last = lastUserMessage(requests[0]!)
+              assert.deepStrictEqual(
+                toolResultBlocks(last).map((r) => [r.tool_use_id, r.content, r.is_error]),
+                [["toolu_email", "This tool call was denied: Not to external addresses.", true]]
+              )
+              assert.strictEqual(Message.textOf(last.content), "Then tell me the total instead.")
+              assert.strictEqual((yield* Effect.flip(session.resume()))._tag, "NothingToResume")
+            }),
+          options
+        )
+        assert.deepStrictEqual(sent, [])
+      })
+    )
+
     it.live(
       "a decision is kept: approved in one process, the call runs in the next without asking again, with the edited input",
       () =>
