@@ -1,12 +1,13 @@
 // @ts-check
-/** @import { HandleInfo, Me, Message, SessionInfo } from "./types.js" */
+/** @import { Me, Message, SessionInfo } from "./types.js" */
 /**
  * The analyst page: sign in, keep one session (its id in localStorage, so a reload finds it), load
  * data into it, ask, and show the answer as it streams. A reload rebuilds the conversation from the
  * session's history, and follows an ask that is still running.
  */
 import * as api from "./api.js"
-import { h, table } from "./dom.js"
+import { h } from "./dom.js"
+import { handleItem } from "./handles.js"
 import { follow } from "./stream.js"
 import { Transcript } from "./transcript.js"
 
@@ -75,45 +76,6 @@ const setRunning = (running) => {
 }
 
 // data
-
-/** @param {HandleInfo} handle */
-const handleSummary = (handle) => {
-  const s = handle.snapshot
-  if (s.kind === "table") return `table · ${s.rows ?? "?"} rows × ${s.columns?.length ?? "?"} columns`
-  if (handle.description?.includes("(Vega-Lite)")) return "chart"
-  if (s.kind === "array") return `array · ${s.length ?? "?"} items`
-  return s.kind
-}
-
-/** @param {HandleInfo} handle */
-const handleItem = (handle) => {
-  const s = handle.snapshot
-  const columns = s.columns ?? []
-  const sample = /** @type {ReadonlyArray<Record<string, unknown>>} */ (s.sample ?? [])
-  return h(
-    "li",
-    { "data-handle": handle.name },
-    h(
-      "details",
-      {},
-      h("summary", {}, h("b", {}, handle.name), h("span", { class: "kind" }, handleSummary(handle))),
-      handle.description === undefined ? undefined : h("p", { class: "note" }, handle.description),
-      handle.query === undefined ? undefined : h("pre", { class: "input" }, handle.query),
-      columns.length === 0
-        ? undefined
-        : table(
-            ["column", "type"],
-            columns.map((c) => [c.name, c.type])
-          ),
-      s.kind === "table" && sample.length > 0
-        ? table(
-            columns.map((c) => c.name),
-            sample.map((row) => columns.map((c) => row[c.name]))
-          )
-        : undefined
-    )
-  )
-}
 
 const refreshHandles = async () => {
   try {
