@@ -8,17 +8,16 @@ import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { assert, beforeAll, describe, it } from "@effect/vitest"
-import { Context, Effect, Layer } from "effect"
-import { HttpServer } from "effect/http"
-import { type BrowserContext, chromium, type Page } from "playwright-core"
+import { Effect, Layer } from "effect"
+import type { BrowserContext, Page } from "playwright-core"
 import { DataTools, type Message, Mock } from "../../src/index.js"
 import { Server } from "../../src/server/index.js"
 import * as Chart from "../../src/tools/Chart.js"
 import { Web } from "../../src/web/index.js"
+import * as Browser from "./browser.js"
 import { type Network, network } from "./proxy.js"
 
 const TOKEN = "token-for-the-browser-test"
-const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium"
 const fixture = Path.join(import.meta.dirname, "../fixtures/data/sales.csv")
 
 /** The prompt of the ask being answered. */
@@ -75,25 +74,9 @@ const start = Effect.gen(function* () {
       samples: [{ name: "sales", path: fixture }]
     })
   }).pipe(Layer.provide(Mock.layer({ turns: [analyst], chunkSize: 6, eventDelay: "8 millis", model: "scripted" })))
-  const context = yield* Layer.build(layer).pipe(Effect.orDie)
-  const server = HttpServer.formatAddress(Context.get(context, HttpServer.HttpServer).address)
+  const server = yield* Browser.serve(layer)
   const net = yield* network(server)
-  const profile = Fs.mkdtempSync(Path.join(Os.tmpdir(), "dh-chromium-"))
-  yield* Effect.addFinalizer(() => Effect.sync(() => Fs.rmSync(profile, { recursive: true, force: true })))
-  if (!Fs.existsSync(CHROMIUM)) {
-    return yield* Effect.die(new Error(`No Chromium at ${CHROMIUM}: apt-get install chromium (or set CHROMIUM_PATH).`))
-  }
-  const browser = yield* Effect.acquireRelease(
-    Effect.promise(() =>
-      chromium.launchPersistentContext(profile, {
-        executablePath: CHROMIUM,
-        headless: true,
-        args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-        viewport: { width: 1280, height: 960 }
-      })
-    ),
-    (browser) => Effect.promise(() => browser.close())
-  )
+  const browser = yield* Browser.launch
   const page = browser.pages()[0] ?? (yield* Effect.promise(() => browser.newPage()))
   const harness: Harness = { server, net, browser, page, requests: [], errors: [] }
   page.on("request", (request) =>
@@ -116,17 +99,9 @@ const sessionId = () => h.page.evaluate(() => localStorage.getItem("data-harness
 const lastAnswer = () => h.page.locator("article.answer").last()
 
 /** Waits until the last answer on the page has ended with `status`. */
-const ended = (status: string, timeout = 30_000) =>
-  h.page.waitForFunction(
-    `document.querySelector("#conversation article.answer:last-of-type")?.dataset.status === ${JSON.stringify(status)}`,
-    undefined,
-    { timeout }
-  )
+const ended = (status: string) => Browser.ended(h.page, status)
 
-const ask = async (prompt: string) => {
-  await h.page.fill("#prompt", prompt)
-  await h.page.click("#ask")
-}
+const ask = (prompt: string) => Browser.ask(h.page, prompt)
 
 describe("the analyst page in Chromium", () => {
   beforeAll(

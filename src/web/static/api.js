@@ -1,5 +1,5 @@
 // @ts-check
-/** @import { Me, Message, SessionInfo, HandleInfo } from "./types.js" */
+/** @import { Decided, Decision, HandleInfo, Me, Message, SessionInfo, WaitingCall } from "./types.js" */
 /**
  * The calls the page makes: the session API (`/v1/sessions/...`) and the page's own routes
  * (`/web/...`). The token travels as the `dh_token` cookie set at sign-in, so no script ever holds it.
@@ -109,6 +109,23 @@ export const upload = (id, name, file, format) =>
  * @returns {Promise<{ interrupted: boolean }>}
  */
 export const interrupt = (id) => call(`${session(id)}/interrupt`, { method: "POST" })
+
+/**
+ * The session's tool calls waiting for approval.
+ * @param {string} id
+ * @returns {Promise<{ approvals: ReadonlyArray<WaitingCall & { requested_at: string }> }>}
+ */
+export const approvals = (id) => call(`${session(id)}/approvals`)
+
+/**
+ * Approves or denies a waiting call; a call that does not wait (any more) is a 409 `ApprovalNotPending`.
+ * @param {string} id
+ * @param {string} toolUseId
+ * @param {Decision} decision
+ * @returns {Promise<Decided>}
+ */
+export const decide = (id, toolUseId, decision) =>
+  call(`${session(id)}/approvals/${encodeURIComponent(toolUseId)}`, { method: "POST", ...jsonBody(decision) })
 
 /**
  * The Vega-Lite spec (with its data) of the chart kept as handle `name`.

@@ -1,12 +1,16 @@
 // @ts-check
-/** @import { HandleInfo, Me, Message, SessionInfo } from "./types.js" */
+/** @import { Decision, LogEvent, Me, SessionInfo } from "./types.js" */
 /**
  * The analyst page: sign in, keep one session (its id in localStorage, so a reload finds it), load
  * data into it, ask, and show the answer as it streams. A reload rebuilds the conversation from the
- * session's history, and follows an ask that is still running.
+ * session's history, and follows an ask that is still running. Tool calls waiting for approval get
+ * a card to approve or deny them (from their event, and from the session's list after a reload or
+ * a reconnect); a decision that resumes an ask whose stream ended is followed like an ask.
  */
 import * as api from "./api.js"
-import { h, table } from "./dom.js"
+import { h } from "./dom.js"
+import { handleItem } from "./handles.js"
+import { opening } from "./opening.js"
 import { follow } from "./stream.js"
 import { Transcript } from "./transcript.js"
 
@@ -49,10 +53,29 @@ const state = {
   sessionId: "",
   /** The newest event id seen: where to resume from. */
   lastEventId: 0,
-  running: false
+  running: false,
+  /** @type {string | undefined} the ask being followed, from its `ask_start` to its `ask_end` */
+  following: undefined,
+  /** @type {Promise<unknown>} the current (or last) `run` */
+  current: Promise.resolve(),
+  /** @type {Set<string>} asks a decision started, which the page is about to follow */
+  resuming: new Set()
 }
 
-const transcript = new Transcript(ui.conversation, () => state.sessionId)
+/**
+ * Posts a decision about a waiting call. When it starts an ask (it resumes a pause whose ask
+ * ended), the page follows that ask's events.
+ * @param {string} toolUseId
+ * @param {Decision} decision
+ */
+const decide = async (toolUseId, decision) => {
+  const decided = await api.decide(state.sessionId, toolUseId, decision)
+  const askId = decided.ask_id
+  if (askId !== null && askId !== state.following && !state.resuming.has(askId)) void followResumed(askId)
+  return decided
+}
+
+const transcript = new Transcript(ui.conversation, () => state.sessionId, decide)
 
 /**
  * @param {string} text
@@ -75,45 +98,6 @@ const setRunning = (running) => {
 }
 
 // data
-
-/** @param {HandleInfo} handle */
-const handleSummary = (handle) => {
-  const s = handle.snapshot
-  if (s.kind === "table") return `table · ${s.rows ?? "?"} rows × ${s.columns?.length ?? "?"} columns`
-  if (handle.description?.includes("(Vega-Lite)")) return "chart"
-  if (s.kind === "array") return `array · ${s.length ?? "?"} items`
-  return s.kind
-}
-
-/** @param {HandleInfo} handle */
-const handleItem = (handle) => {
-  const s = handle.snapshot
-  const columns = s.columns ?? []
-  const sample = /** @type {ReadonlyArray<Record<string, unknown>>} */ (s.sample ?? [])
-  return h(
-    "li",
-    { "data-handle": handle.name },
-    h(
-      "details",
-      {},
-      h("summary", {}, h("b", {}, handle.name), h("span", { class: "kind" }, handleSummary(handle))),
-      handle.description === undefined ? undefined : h("p", { class: "note" }, handle.description),
-      handle.query === undefined ? undefined : h("pre", { class: "input" }, handle.query),
-      columns.length === 0
-        ? undefined
-        : table(
-            ["column", "type"],
-            columns.map((c) => [c.name, c.type])
-          ),
-      s.kind === "table" && sample.length > 0
-        ? table(
-            columns.map((c) => c.name),
-            sample.map((row) => columns.map((c) => row[c.name]))
-          )
-        : undefined
-    )
-  )
-}
 
 const refreshHandles = async () => {
   try {
@@ -167,13 +151,53 @@ const uploadFile = async (file, fileName) => {
 // asking
 
 /**
- * Follows an ask on the page until it ends, resuming after drops.
+ * Lists the calls waiting for approval and shows a card for each not shown yet; a card still
+ * waiting whose call is no longer listed closes.
+ */
+const syncApprovals = async () => {
+  const since = transcript.approvals.mark()
+  try {
+    const { approvals } = await api.approvals(state.sessionId)
+    transcript.approvals.waiting(approvals, since)
+  } catch (error) {
+    status(`Could not list the calls waiting for approval: ${describe(error)}`, "error")
+  }
+}
+
+/**
+ * Shows an event (`show` may hold events back, see `opening`).
+ * @param {LogEvent} event
+ */
+const showEvent = (event) => {
+  const stick = ui.conversation.scrollHeight - ui.conversation.scrollTop - ui.conversation.clientHeight < 120
+  transcript.apply(event.data, event.id)
+  if (stick) ui.conversation.scrollTop = ui.conversation.scrollHeight
+  if (event.data.type === "tool_result" || event.data.type === "ask_end") void refreshHandles()
+}
+
+/**
+ * Follows an ask on the page until it ends, resuming after drops (and then listing the calls
+ * waiting for approval, in case their events are older than the log keeps).
  * @param {(signal: AbortSignal) => Promise<Response>} first
  * @param {number | undefined} after
+ * @param {(event: LogEvent) => ReadonlyArray<LogEvent>} [show] the events to show now, for each that arrives
  * @returns {Promise<"ended" | "none" | "failed">}
  */
-const run = async (first, after) => {
+const run = (first, after, show = (event) => [event]) => {
+  const running = follows(first, after, show)
+  state.current = running
+  return running
+}
+
+/**
+ * @param {(signal: AbortSignal) => Promise<Response>} first
+ * @param {number | undefined} after
+ * @param {(event: LogEvent) => ReadonlyArray<LogEvent>} show
+ * @returns {Promise<"ended" | "none" | "failed">}
+ */
+const follows = async (first, after, show) => {
   setRunning(true)
+  let reconnected = false
   try {
     const outcome = await follow({
       first,
@@ -181,15 +205,19 @@ const run = async (first, after) => {
       resume: (last, signal) => api.events(state.sessionId, last, signal),
       onEvent: (event) => {
         if (event.id !== undefined) state.lastEventId = event.id
-        const stick = ui.conversation.scrollHeight - ui.conversation.scrollTop - ui.conversation.clientHeight < 120
-        transcript.apply(event.data)
-        if (stick) ui.conversation.scrollTop = ui.conversation.scrollHeight
-        if (event.data.type === "tool_result" || event.data.type === "ask_end") void refreshHandles()
+        if (event.data.type === "ask_start") state.following = event.data.ask_id
+        if (event.data.type === "ask_end") state.following = undefined
+        for (const shown of show(event)) showEvent(shown)
       },
-      onStatus: (s) =>
-        s.kind === "streaming"
-          ? status("Answering…")
-          : status(`Connection lost; reconnecting in ${s.delayMs / 1000} s…`, "warn"),
+      onStatus: (s) => {
+        if (s.kind === "streaming") {
+          status("Answering…")
+          if (reconnected) void syncApprovals()
+        } else {
+          reconnected = true
+          status(`Connection lost; reconnecting in ${s.delayMs / 1000} s…`, "warn")
+        }
+      },
       pending: async (last) => {
         try {
           const info = await api.getSession(state.sessionId)
@@ -205,7 +233,25 @@ const run = async (first, after) => {
     status(describe(error), "error")
     return "failed"
   } finally {
+    state.following = undefined
     setRunning(false)
+    // a card still waiting may be for a call the ask answered when it ended (without a session
+    // store an interrupted ask answers its waiting calls; a new prompt answers them as not run)
+    if (transcript.approvals.anyWaiting) void syncApprovals()
+  }
+}
+
+/**
+ * Follows the ask a decision started, once the page's current `run` (if any) has ended.
+ * @param {string} askId
+ */
+const followResumed = async (askId) => {
+  state.resuming.add(askId)
+  try {
+    while (state.running) await state.current
+    await run((signal) => api.events(state.sessionId, state.lastEventId, signal), state.lastEventId)
+  } finally {
+    state.resuming.delete(askId)
   }
 }
 
@@ -215,24 +261,14 @@ const ask = async (prompt) => {
   if (outcome === "failed" && ui.prompt.value === "") ui.prompt.value = prompt
 }
 
-/**
- * Where the ask that is still running starts in the history: its prompt, the last user message with text.
- * @param {ReadonlyArray<Message>} messages
- */
-const runningAskStart = (messages) => {
-  for (let i = messages.length - 1; i >= 0; i--) {
-    const message = messages[i]
-    if (message.role === "user" && message.content.some((b) => b.type === "text")) return i
-  }
-  return messages.length
-}
-
-/** Shows the conversation, and follows the ask when one is running. */
+/** Shows the conversation and the calls waiting for approval, and follows the ask when one is running. */
 const showConversation = async (/** @type {SessionInfo} */ info) => {
   if (info.running_ask === null) {
     const { messages } = await api.history(info.id)
     transcript.clear()
+    transcript.approvals.seen(info.last_event_id)
     transcript.replay(messages)
+    await syncApprovals()
     ui.conversation.scrollTop = ui.conversation.scrollHeight
     return
   }
@@ -241,11 +277,20 @@ const showConversation = async (/** @type {SessionInfo} */ info) => {
   const response = api.events(info.id, undefined, own.signal)
   const { messages } = await api.history(info.id)
   transcript.clear()
-  transcript.replay(messages.slice(0, runningAskStart(messages)))
-  const outcome = await run((signal) => {
-    signal.addEventListener("abort", () => own.abort())
-    return response
-  }, undefined)
+  transcript.approvals.seen(info.last_event_id)
+  const start = opening(messages, (before) => {
+    transcript.replay(before)
+    void syncApprovals()
+  })
+  const outcome = await run(
+    (signal) => {
+      signal.addEventListener("abort", () => own.abort())
+      return response
+    },
+    undefined,
+    start.show
+  )
+  for (const event of start.flush()) showEvent(event)
   if (outcome === "none") await showConversation({ ...info, running_ask: null })
 }
 

@@ -1,21 +1,14 @@
 // @ts-check
-/** @import { ContentBlock, Delta, Message, ServerEvent } from "./types.js" */
+/** @import { ContentBlock, Decision, Delta, Message, ServerEvent, ToolCard } from "./types.js" */
 /**
  * The conversation on the page, built from the server's events as they stream (`apply`) or from
  * the session's history after a reload (`replay`): prompts, the model's text, each tool call with
- * its input as it is written and its result (a table, a chart, text), and how each ask ended.
+ * its input as it is written and its result (a table, a chart, text), a card to approve or deny a
+ * call that waits for approval, and how each ask ended.
  */
+import { Approvals } from "./approval.js"
 import { chartElement } from "./chart.js"
 import { h, isRecords, recordTable, table, tryJson } from "./dom.js"
-
-/**
- * @typedef {object} ToolCard
- * @property {HTMLElement} element
- * @property {string} name
- * @property {HTMLElement} input
- * @property {HTMLElement} result
- * @property {string} json the input JSON as streamed so far
- */
 
 /**
  * The code a partial `sql` or `javascript` input holds so far (`{"query": "SELECT …` cut anywhere).
@@ -129,8 +122,9 @@ export class Transcript {
   /**
    * @param {HTMLElement} root
    * @param {() => string} sessionId
+   * @param {(toolUseId: string, decision: Decision) => Promise<unknown>} decide posts a decision about a waiting call
    */
-  constructor(root, sessionId) {
+  constructor(root, sessionId, decide) {
     this.root = root
     this.sessionId = sessionId
     /** @type {HTMLElement | undefined} the answer of the ask being shown */
@@ -141,6 +135,12 @@ export class Transcript {
     this.blocks = new Map()
     /** @type {Map<string, ToolCard>} every tool call shown, by its id */
     this.cards = new Map()
+    /** The calls waiting for approval, each with its card. */
+    this.approvals = new Approvals(
+      decide,
+      (id) => this.cards.get(id),
+      () => this.answer ?? this.root
+    )
   }
 
   clear() {
@@ -149,19 +149,22 @@ export class Transcript {
     this.turn = undefined
     this.blocks.clear()
     this.cards.clear()
+    this.approvals.clear()
   }
 
   /**
    * Shows one event of an ask (the answer counts them in `data-events`).
    * @param {ServerEvent} event
+   * @param {number} [id] its id in the session's log
    */
-  apply(event) {
+  apply(event, id) {
+    this.approvals.seen(id)
     if (event.type !== "ask_start" && this.answer !== undefined) {
       this.answer.dataset.events = String(Number(this.answer.dataset.events ?? 0) + 1)
     }
     switch (event.type) {
       case "ask_start":
-        return this.prompt(event.prompt, event.ask_id)
+        return this.prompt(event.prompt, event.ask_id, event.resumed === true)
       case "message_start":
         return this.startTurn()
       case "content_block_start":
@@ -172,6 +175,8 @@ export class Transcript {
         return this.stopBlock(event.index)
       case "tool_result":
         return this.result(event.tool_use_id, event.content, event.is_error)
+      case "approval_request":
+        return this.approvals.show(event, id)
       case "discard":
         this.turn?.remove()
         this.turn = undefined
@@ -217,12 +222,19 @@ export class Transcript {
   }
 
   /**
+   * Starts an ask: its prompt, or, for an ask that resumes calls left waiting for approval (it has
+   * no prompt), a marker.
    * @param {string} prompt
    * @param {string} askId
+   * @param {boolean} [resumed]
    */
-  prompt(prompt, askId) {
+  prompt(prompt, askId, resumed = false) {
     if (this.answer !== undefined && this.answer.dataset.status === "running") this.answer.dataset.status = "history"
-    this.root.append(h("article", { class: "prompt" }, h("p", {}, prompt)))
+    this.root.append(
+      resumed
+        ? h("article", { class: "resumed" }, h("p", {}, "Resumed after the approval decision"))
+        : h("article", { class: "prompt" }, h("p", {}, prompt))
+    )
     this.answer = h("article", { class: "answer", "data-ask": askId, "data-status": "running", "data-events": 1 })
     this.root.append(this.answer)
     this.turn = undefined
@@ -253,8 +265,9 @@ export class Transcript {
         input,
         result
       )
-      const card = { element, name: block.name, input, result, json: "" }
+      const card = { element, id: block.id, name: block.name, input, result, json: "" }
       this.cards.set(block.id, card)
+      this.approvals.place(block.id)
       if (typeof block.input === "object" && block.input !== null && Object.keys(block.input).length > 0) {
         card.json = JSON.stringify(block.input)
       }
@@ -291,7 +304,7 @@ export class Transcript {
     if (card === undefined) return
     const input = tryJson(card.json === "" ? "{}" : card.json)
     card.input.textContent = inputText(card.name, input ?? card.json)
-    card.element.dataset.state = "running"
+    card.element.dataset.state = this.approvals.waits(card.id) ? "waiting" : "running"
   }
 
   /**
@@ -300,6 +313,7 @@ export class Transcript {
    * @param {boolean} isError
    */
   result(toolUseId, content, isError) {
+    this.approvals.answered(toolUseId)
     const card = this.cards.get(toolUseId)
     if (card === undefined) return
     const text = textOf(content)

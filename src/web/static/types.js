@@ -17,7 +17,7 @@
  *   | { readonly type: "thinking_delta", readonly thinking: string }
  *   | { readonly type: "other" }} Delta
  *
- * @typedef {{ readonly type: "ask_start", readonly ask_id: string, readonly prompt: string }
+ * @typedef {{ readonly type: "ask_start", readonly ask_id: string, readonly prompt: string, readonly resumed?: boolean }
  *   | { readonly type: "ask_end", readonly ask_id: string, readonly status: string, readonly error?: { readonly _tag: string, readonly message: string } }
  *   | { readonly type: "message_start" }
  *   | { readonly type: "content_block_start", readonly index: number, readonly content_block: ContentBlock }
@@ -27,7 +27,18 @@
  *   | { readonly type: "message_stop" }
  *   | { readonly type: "tool_result", readonly tool_use_id: string, readonly tool_name: string, readonly content: string | ReadonlyArray<unknown>, readonly is_error: boolean }
  *   | { readonly type: "discard", readonly attempt: number, readonly reason: string }
+ *   | ({ readonly type: "approval_request" } & WaitingCall)
  *   | { readonly type: "error", readonly error: { readonly _tag: string, readonly message: string } }} ServerEvent
+ *
+ * @typedef {{ readonly tool_use_id: string, readonly tool_name: string, readonly input: unknown, readonly reason?: string }} WaitingCall
+ *   A tool call waiting for a person's decision: what its `approval_request` event says, and what
+ *   `GET /v1/sessions/{id}/approvals` lists (with `requested_at`).
+ *
+ * @typedef {{ readonly decision: "approve" } | { readonly decision: "deny", readonly reason?: string }} Decision
+ *   What the page posts to `POST /v1/sessions/{id}/approvals/{tool_use_id}`.
+ *
+ * @typedef {{ readonly tool_use_id: string, readonly decision: "approve" | "deny", readonly ask_id: string | null }} Decided
+ *   The answer to a decision: the ask that goes on with it (one it started, when no ask ran).
  *
  * @typedef {{ readonly role: "user" | "assistant", readonly content: ReadonlyArray<ContentBlock> }} Message
  *
@@ -52,5 +63,15 @@
  *   readonly model: string,
  *   readonly samples: ReadonlyArray<{ readonly name: string, readonly file: string, readonly description?: string }>
  * }} Me
+ */
+/**
+ * A tool call on the page: its section, the tool's name, where its input and result show.
+ * @typedef {object} ToolCard
+ * @property {HTMLElement} element
+ * @property {string} id the call's `tool_use_id`
+ * @property {string} name
+ * @property {HTMLElement} input
+ * @property {HTMLElement} result
+ * @property {string} json the input JSON as streamed so far
  */
 export {}
