@@ -15,7 +15,7 @@ import { randomUUID } from "node:crypto"
 import { Deferred, Effect, Stream } from "effect"
 import type * as Approval from "../control/Approval.js"
 import type { StoreError } from "../store/StoreError.js"
-import { announcedCalls, run } from "./entityAsk.js"
+import { announcedCalls, resumeDecided, run } from "./entityAsk.js"
 import { claim, type EntityState } from "./entityState.js"
 import type * as SessionEntity from "./SessionEntity.js"
 import type { Hosted } from "./SessionHost.js"
@@ -51,8 +51,16 @@ export const decide = (
         yield* Deferred.await(current.ended)
         continue
       }
-      // read first: once decided, the ask may run to its end before this answers
-      if (current !== undefined) return yield* Effect.as(session.decide(toolUseId, decision), current.askId)
+      if (current !== undefined) {
+        yield* session.decide(toolUseId, decision)
+        current.decided.add(toolUseId)
+        // its caller went away as the decision came: the ask ended without taking it, so go on with it
+        if (Deferred.isDoneUnsafe(current.ended)) {
+          const resumed = yield* entity.gate.withPermits(1)(resumeDecided(entity, session, current.decided))
+          return resumed ?? entity.running?.askId ?? current.askId
+        }
+        return current.askId
+      }
       const resumed = yield* entity.gate.withPermits(1)(resumeWith(entity, session, toolUseId, decision))
       if (resumed !== undefined) return resumed
     }

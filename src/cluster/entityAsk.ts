@@ -13,8 +13,10 @@
  * as interrupted and fails with `AskInterrupted`.
  * @internal
  */
+import { randomUUID } from "node:crypto"
 import { Deferred, Effect, Exit, Schema, Stream } from "effect"
 import * as Arr from "effect/Array"
+import * as Message from "../core/Message.js"
 import * as Usage from "../core/Usage.js"
 import type * as SessionStore from "../store/SessionStore.js"
 import type { StoreError } from "../store/StoreError.js"
@@ -164,6 +166,14 @@ export const run = (
           running.tape.close(Exit.void)
           if (entity.running === running) entity.running = undefined
           yield* Deferred.succeed(running.ended, undefined)
+          // its caller went away with a call decided and not answered (the decision came as it
+          // ended, or the call was running): it goes on in an ask of its own, as `resume` would.
+          // Not after `Interrupt`: that stops the session's work.
+          if (running.decided.size > 0 && !running.cancelled && Exit.hasInterrupts(exit)) {
+            yield* entity.detach(
+              Effect.asVoid(entity.gate.withPermits(1)(resumeDecided(entity, session, running.decided)))
+            )
+          }
         })
       return events.pipe(
         Stream.map((logged): SessionEntity.AskChunk => ({ _tag: "Event", id: logged.id, event: logged.event })),
@@ -181,6 +191,35 @@ export const run = (
       )
     })
   )
+
+/**
+ * After an ask ended with calls decided while it ran: when one of them is still open (decided,
+ * not run: the ask was interrupted as its caller went away) and no ask runs, starts the ask that
+ * resumes it, with no caller; its id. Call it under the gate.
+ * @internal
+ */
+export const resumeDecided = (entity: EntityState, session: Hosted, decided: ReadonlySet<string>) =>
+  Effect.gen(function* () {
+    if (entity.running !== undefined) return undefined
+    const open = openCalls(yield* session.history)
+    if (!open.some((id) => decided.has(id))) return undefined
+    const askId = randomUUID()
+    const running = claim(entity, askId)
+    yield* entity.detach(Stream.runDrain(run(entity, running, session, session.resume(askId))).pipe(Effect.ignore))
+    return askId
+  })
+
+/** The ids of the last turn's tool calls that no result answers yet. */
+const openCalls = (history: Message.History): ReadonlyArray<string> => {
+  const at = history.findLastIndex((message) => message.role === "assistant")
+  if (at < 0) return []
+  const answered = new Set(
+    (history[at + 1]?.content ?? []).flatMap((block) =>
+      block.type === "tool_result" ? [(block as Message.ToolResultBlock).tool_use_id] : []
+    )
+  )
+  return Message.toolUses(history[at]!.content).flatMap((use) => (answered.has(use.id) ? [] : [use.id]))
+}
 
 const decodeError = Schema.decodeUnknownExit(SessionEntity.AskError)
 

@@ -25,6 +25,8 @@ export interface Running {
   readonly tape: AskTape
   /** Set by `Interrupt`: the ask is being interrupted, and takes no decision any more. */
   cancelled: boolean
+  /** The calls `Decide` decided while it ran. */
+  readonly decided: Set<string>
 }
 
 /**
@@ -107,7 +109,8 @@ export const claim = (entity: EntityState, askId: string): Running => {
     interrupt: Deferred.makeUnsafe<void>(),
     ended: Deferred.makeUnsafe<void>(),
     tape: new AskTape(),
-    cancelled: false
+    cancelled: false,
+    decided: new Set()
   }
   entity.running = running
   const started = entity.started

@@ -356,6 +356,69 @@ describe("tool approval on the Session entity", () => {
         assertValidHistory((yield* store.load(key)).history)
       }).pipe(Effect.provide(SessionStore.layerMemory()))
   )
+
+  it.live(
+    "a decision that comes as the caller goes away is not lost: that ask ends without taking it, and an ask that resumes it runs the call",
+    () => {
+      // the store holds the end of ask "leaving" until the test lets it go: the decision comes
+      // while that ask, its caller gone, is still ending
+      const ending = Deferred.makeUnsafe<void>()
+      const release = Deferred.makeUnsafe<void>()
+      const holding = Layer.effect(
+        SessionStore.SessionStore,
+        Effect.map(
+          Effect.provide(Effect.service(SessionStore.SessionStore), SessionStore.layerMemory()),
+          (store): SessionStore.Service => ({
+            ...store,
+            endAsk: (key, askId, end) =>
+              askId === "leaving"
+                ? Effect.andThen(Deferred.succeed(ending, undefined), Deferred.await(release)).pipe(
+                    Effect.andThen(store.endAsk(key, askId, end))
+                  )
+                : store.endAsk(key, askId, end)
+          })
+        )
+      )
+      const layer = Cluster.layerLocal({ agent }).pipe(
+        Layer.provideMerge(holding),
+        Layer.provideMerge(Mock.layer({ turns: [brain("local")] }))
+      )
+      return Effect.gen(function* () {
+        const { sessions, store } = yield* services
+        sent.length = 0
+        const key = yield* sessions.create("acme", { id: "leaving" })
+        const { fiber } = yield* pausedAsk(sessions, key, "kim", "leaving")
+        yield* Fiber.interrupt(fiber)
+        yield* Deferred.await(ending)
+        assert.strictEqual((yield* sessions.history(key)).running, "leaving", "still ending")
+        assert.strictEqual(yield* sessions.approve(key, "toolu_kim"), "leaving")
+        yield* Deferred.succeed(release, undefined)
+        yield* sessions
+          .history(key)
+          .pipe(
+            Effect.repeat({ until: () => sent.length > 0, schedule: Schedule.spaced("5 millis") }),
+            Effect.timeout("10 seconds")
+          )
+        yield* idle(sessions, key)
+        assert.deepStrictEqual(sent, ["kim@example.com: Q3 numbers attached"])
+        assert.deepStrictEqual(yield* sessions.approvals(key), [])
+        const asks = yield* store.asks(key)
+        assert.deepStrictEqual(
+          asks.map((ask) => [ask.askId === "leaving" ? "leaving" : "resumed", ask.end?.status]),
+          [
+            ["leaving", "interrupted"],
+            ["resumed", "completed"]
+          ]
+        )
+        const { history } = yield* sessions.history(key)
+        assertValidHistory(history)
+        assert.deepStrictEqual(
+          history.map((message) => message.role),
+          ["user", "assistant", "user", "assistant"]
+        )
+      }).pipe(Effect.provide(layer))
+    }
+  )
 })
 
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i)
