@@ -226,6 +226,9 @@ export type HistoryReply = typeof HistoryReply.Type
  * Asks in the session. `askId` names the ask (1-128 letters, digits, `_`, `-`): the cluster
  * re-sends a call whose runner died to the new owner with the same id, and an id that already ran
  * is never run again (its stored events are replayed; if it was cut off, {@link AskInterrupted}).
+ * An ask cut off while a call it announced waits for approval goes on instead: its stored events,
+ * then the resumed ask (the call announced again, decided with `Decide`), in the same log. The id of
+ * an ask that runs without its caller (one `Decide` started) follows it, as `Events` does.
  * @since 0.2.0
  */
 export const Ask = Rpc.make("Ask", {

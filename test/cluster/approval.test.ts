@@ -360,39 +360,17 @@ describe("tool approval on the Session entity", () => {
   it.live(
     "a decision that comes as the caller goes away is not lost: that ask ends without taking it, and an ask that resumes it runs the call",
     () => {
-      // the store holds the end of ask "leaving" until the test lets it go: the decision comes
-      // while that ask, its caller gone, is still ending
-      const ending = Deferred.makeUnsafe<void>()
-      const release = Deferred.makeUnsafe<void>()
-      const holding = Layer.effect(
-        SessionStore.SessionStore,
-        Effect.map(
-          Effect.provide(Effect.service(SessionStore.SessionStore), SessionStore.layerMemory()),
-          (store): SessionStore.Service => ({
-            ...store,
-            endAsk: (key, askId, end) =>
-              askId === "leaving"
-                ? Effect.andThen(Deferred.succeed(ending, undefined), Deferred.await(release)).pipe(
-                    Effect.andThen(store.endAsk(key, askId, end))
-                  )
-                : store.endAsk(key, askId, end)
-          })
-        )
-      )
-      const layer = Cluster.layerLocal({ agent }).pipe(
-        Layer.provideMerge(holding),
-        Layer.provideMerge(Mock.layer({ turns: [brain("local")] }))
-      )
+      const held = holdingEndOf("leaving")
       return Effect.gen(function* () {
         const { sessions, store } = yield* services
         sent.length = 0
         const key = yield* sessions.create("acme", { id: "leaving" })
         const { fiber } = yield* pausedAsk(sessions, key, "kim", "leaving")
         yield* Fiber.interrupt(fiber)
-        yield* Deferred.await(ending)
+        yield* Deferred.await(held.ending)
         assert.strictEqual((yield* sessions.history(key)).running, "leaving", "still ending")
         assert.strictEqual(yield* sessions.approve(key, "toolu_kim"), "leaving")
-        yield* Deferred.succeed(release, undefined)
+        yield* Deferred.succeed(held.release, undefined)
         yield* sessions
           .history(key)
           .pipe(
@@ -416,10 +394,68 @@ describe("tool approval on the Session entity", () => {
           history.map((message) => message.role),
           ["user", "assistant", "user", "assistant"]
         )
-      }).pipe(Effect.provide(layer))
+      }).pipe(Effect.ensuring(Deferred.succeed(held.release, undefined)), Effect.provide(held.layer))
+    }
+  )
+
+  it.live(
+    "a decision that comes while the paused ask is being interrupted waits for its end, then starts the ask that resumes it",
+    () => {
+      const held = holdingEndOf("stopping")
+      return Effect.gen(function* () {
+        const { sessions } = yield* services
+        sent.length = 0
+        const key = yield* sessions.create("acme", { id: "stopping" })
+        const { fiber } = yield* pausedAsk(sessions, key, "lou", "stopping")
+        const interrupting = yield* Effect.forkChild(sessions.interrupt(key))
+        yield* Deferred.await(held.ending)
+        const deciding = yield* Effect.forkChild(sessions.deny(key, "toolu_lou", "Not today."))
+        // time to reach the entity, where it waits for the ask's end (it never answers before it)
+        yield* Effect.sleep("100 millis")
+        assert.isUndefined(deciding.pollUnsafe(), "the decision waits while the ask ends")
+        yield* Deferred.succeed(held.release, undefined)
+        assert.strictEqual(yield* Fiber.join(interrupting), "stopping")
+        yield* Fiber.join(fiber)
+        const askId = yield* Fiber.join(deciding)
+        assert.notStrictEqual(askId, "stopping", "the interrupted ask ended: a new one resumes the call")
+        const chunks = yield* Stream.runCollect(sessions.events(key, askId))
+        assert.deepStrictEqual(resultsOf(chunks), [["toolu_lou", "This tool call was denied: Not today.", true]])
+        assert.deepInclude(chunks.at(-1)!, { _tag: "Done", askId, status: "completed" })
+        assert.deepStrictEqual(sent, [])
+      }).pipe(Effect.ensuring(Deferred.succeed(held.release, undefined)), Effect.provide(held.layer))
     }
   )
 })
+
+/**
+ * The approval layer over a memory store that holds the end of ask `askId` until `release`:
+ * `ending` completes when the entity records that end, so a test can act while the ask ends.
+ */
+const holdingEndOf = (askId: string) => {
+  const ending = Deferred.makeUnsafe<void>()
+  const release = Deferred.makeUnsafe<void>()
+  const store = Layer.effect(
+    SessionStore.SessionStore,
+    Effect.map(
+      Effect.provide(Effect.service(SessionStore.SessionStore), SessionStore.layerMemory()),
+      (store): SessionStore.Service => ({
+        ...store,
+        endAsk: (key, id, end) =>
+          id === askId
+            ? Deferred.succeed(ending, undefined).pipe(
+                Effect.andThen(Deferred.await(release)),
+                Effect.andThen(store.endAsk(key, id, end))
+              )
+            : store.endAsk(key, id, end)
+      })
+    )
+  )
+  const layer = Cluster.layerLocal({ agent }).pipe(
+    Layer.provideMerge(store),
+    Layer.provideMerge(Mock.layer({ turns: [brain("local")] }))
+  )
+  return { ending, release, layer }
+}
 
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i)
 
