@@ -15,7 +15,12 @@
  * by default; see {@link fastFailover}) and its sessions move to the runners left. The next call
  * to a moved session loads it from the store with every committed step. A call in flight waits
  * for the new owner; an ask that was running is not run again (its steps so far are committed):
- * its caller gets the events that were stored, then `AskInterrupted`.
+ * its caller gets the events that were stored, then `AskInterrupted`; unless a call it announced
+ * waits for approval: then it goes on under its id once asked again or decided.
+ *
+ * **Approval.** `Sessions.approvals` lists the tool calls waiting for approval; `approve` and
+ * `deny` reach the session's runner, where the running ask takes the decision or, with none
+ * running, an ask that resumes the pause starts there (read it with `Sessions.events`).
  *
  * **Data.** A value put with `put` is kept in the store, so it follows its session to any runner.
  * Files and tables live in the store's data directory: on several machines, point
@@ -246,7 +251,8 @@ export type HttpOptions = Http.HttpOptions
 /**
  * An HTTP front for this member of the cluster, over the {@link Sessions} in context (a runner's,
  * a client's or `layerLocal`'s): the session routes of `data-harness/server` (create, put a JSON
- * value, ask streamed as SSE, interrupt, history; see the `ClusterHttpApi` module), with the same
+ * value, ask streamed as SSE, interrupt, history, tool approvals; and an ask's events by its id;
+ * see the `ClusterHttpApi` module), with the same
  * bearer tokens, JSON errors and event framing. A request to any member reaches the session's
  * owner; a session of another tenant is a 404.
  *

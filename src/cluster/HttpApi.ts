@@ -11,6 +11,9 @@
  * | POST | `/v1/sessions/{id}/asks` | ask (`prompt`, `ask_id` optional); the ask's events as `text/event-stream` |
  * | POST | `/v1/sessions/{id}/interrupt` | interrupt the running ask on its runner |
  * | GET | `/v1/sessions/{id}/history` | the conversation, usage, and the runner that holds the session |
+ * | GET | `/v1/sessions/{id}/approvals` | the tool calls waiting for approval |
+ * | POST | `/v1/sessions/{id}/approvals/{tool_use_id}` | approve or deny one; with no ask running, starts the ask that resumes it |
+ * | GET | `/v1/sessions/{id}/asks/{ask_id}/events` | an ask's events after `Last-Event-ID`: stored, then live, then `ask_end` |
  *
  * @example
  * ```ts
@@ -23,9 +26,9 @@
 import { Schema } from "effect"
 import { HttpApi, HttpApiEndpoint, HttpApiGroup, HttpApiSchema } from "effect/http-api"
 import * as Message from "../core/Message.js"
-import { BadFile, BadRequest, SessionNotFound } from "../server/ApiError.js"
+import { ApprovalNotPending, BadFile, BadRequest, SessionNotFound } from "../server/ApiError.js"
 import { AskUsage } from "../server/ServerEvent.js"
-import { Authentication, InvalidInput, SseEvent } from "../server/SessionApi.js"
+import { ApprovalDecision, ApprovalInfo, Authentication, InvalidInput, SseEvent } from "../server/SessionApi.js"
 import { SessionUnavailable } from "./SessionEntity.js"
 
 /**
@@ -63,6 +66,17 @@ const AskId = Schema.String.check(
 )
 
 const sessionId = { id: Schema.String }
+
+/**
+ * `GET .../asks/{ask_id}/events` with an ask id the session has no log of (never asked, or
+ * dropped by the store's retention).
+ * @since 0.2.0
+ */
+export class AskNotFound extends Schema.TaggedError<AskNotFound>()(
+  "AskNotFound",
+  { message: Schema.String, ask_id: Schema.String },
+  { httpApiStatus: 404 }
+) {}
 
 /** What a call routed through the cluster can fail with (any route: every call goes the same way). */
 const errors = [BadRequest, SessionNotFound, SessionExists, BadFile, Unavailable]
@@ -110,6 +124,29 @@ export class Sessions extends HttpApiGroup.make("sessions")
         running_ask: Schema.NullOr(Schema.String)
       }),
       error: errors
+    }),
+    HttpApiEndpoint.get("approvals", "/v1/sessions/:id/approvals", {
+      params: sessionId,
+      success: Schema.Struct({ approvals: Schema.Array(ApprovalInfo) }),
+      error: errors
+    }),
+    HttpApiEndpoint.post("decide", "/v1/sessions/:id/approvals/:tool_use_id", {
+      params: { id: Schema.String, tool_use_id: Schema.String },
+      payload: ApprovalDecision,
+      success: Schema.Struct({
+        tool_use_id: Schema.String,
+        decision: Schema.Literals(["approve", "deny"]),
+        /** The ask that goes on with the decision: the running one, or the one it started. */
+        ask_id: Schema.String
+      }),
+      error: [...errors, ApprovalNotPending]
+    }),
+    HttpApiEndpoint.get("events", "/v1/sessions/:id/asks/:ask_id/events", {
+      params: { id: Schema.String, ask_id: Schema.String },
+      headers: { "last-event-id": Schema.optionalKey(EventId) },
+      query: { after: Schema.optionalKey(EventId) },
+      success: HttpApiSchema.StreamSse({ events: SseEvent }),
+      error: [...errors, AskNotFound]
     })
   )
   .middleware(InvalidInput)

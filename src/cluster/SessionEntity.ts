@@ -8,6 +8,9 @@
  * | `Interrupt` | interrupts the running ask on the runner that runs it; returns its id once it ended | beside a running ask |
  * | `History` | the conversation and usage so far, and which runner holds the session | beside a running ask |
  * | `Put` | stores a small JSON value under a handle | between asks |
+ * | `Approvals` | the tool calls waiting for approval | beside a running ask |
+ * | `Decide` | approves or denies a waiting call; with no ask running, starts the ask that resumes it | beside a running ask |
+ * | `Events` | an ask's events after an id: stored, then live while it runs, then its end | beside a running ask |
  *
  * The entity id is {@link entityId}: the tenant and the session id, so the same id in two tenants
  * is two entities. Most callers use `Cluster.Sessions` instead of calling the RPCs.
@@ -27,12 +30,14 @@
 import { Schema, SchemaTransformation } from "effect"
 import { Entity } from "effect/cluster"
 import { Rpc } from "effect/rpc"
+import { ApprovalNotPending } from "../control/Approval.js"
 import {
   BudgetExceeded,
   DataError,
   HookFailed,
   InvalidOptions,
   MaxTurnsExceeded,
+  NothingToResume,
   ProviderError,
   RunStopped,
   Timeout
@@ -127,7 +132,8 @@ export const AskError = Schema.Union([
   HookFailed,
   RunStopped,
   StoreError,
-  AskInterrupted
+  AskInterrupted,
+  NothingToResume
 ])
 /** @since 0.2.0 */
 export type AskError = typeof AskError.Type
@@ -220,6 +226,9 @@ export type HistoryReply = typeof HistoryReply.Type
  * Asks in the session. `askId` names the ask (1-128 letters, digits, `_`, `-`): the cluster
  * re-sends a call whose runner died to the new owner with the same id, and an id that already ran
  * is never run again (its stored events are replayed; if it was cut off, {@link AskInterrupted}).
+ * An ask cut off while a call it announced waits for approval goes on instead: its stored events,
+ * then the resumed ask (the call announced again, decided with `Decide`), in the same log. The id of
+ * an ask that runs without its caller (one `Decide` started) follows it, as `Events` does.
  * @since 0.2.0
  */
 export const Ask = Rpc.make("Ask", {
@@ -259,8 +268,73 @@ export const Put = Rpc.make("Put", {
   error: Schema.Union([DataError, StoreError])
 })
 
+// approval
+
+/**
+ * A tool call waiting for approval, as it crosses the network (the fields of `Approval.Pending`;
+ * `requestedAt` in epoch milliseconds).
+ * @since 0.2.0
+ */
+export const PendingApproval = Schema.Struct({
+  toolUseId: Schema.String,
+  tool: Schema.String,
+  input: Schema.Json,
+  reason: Schema.optionalKey(Schema.String),
+  requestedAt: Schema.Number
+})
+/** @since 0.2.0 */
+export type PendingApproval = typeof PendingApproval.Type
+
+/**
+ * A decision about a waiting call (`Approval.Decision` on the wire): run it, with `input` instead
+ * of the model's when given, or deny it with a `reason` the model reads.
+ * @since 0.2.0
+ */
+export const Decision = Schema.Union([
+  Schema.TaggedStruct("Approved", { input: Schema.optionalKey(Schema.Json) }),
+  Schema.TaggedStruct("Denied", { reason: Schema.String })
+])
+/** @since 0.2.0 */
+export type Decision = typeof Decision.Type
+
+/**
+ * The tool calls of the session waiting for approval: those of its running ask, and those an
+ * ask that ended (interrupted, or cut off with its runner) left waiting.
+ * @since 0.2.0
+ */
+export const Approvals = Rpc.make("Approvals", { success: Schema.Array(PendingApproval), error: StoreError })
+
+/**
+ * Decides a waiting call; the id of the ask that goes on with it. While an ask runs, that ask
+ * takes the decision. With none running, the decision starts an ask that resumes the paused one
+ * (`session.resumeStream()`) on the session's runner, whether or not anyone reads it: under the
+ * paused ask's own id when its runner died before it ended (its log goes on), else under a new
+ * id. Read its events with `Events`. Fails with `ApprovalNotPending` when no call waits under
+ * `toolUseId`.
+ * @since 0.2.0
+ */
+export const Decide = Rpc.make("Decide", {
+  payload: { toolUseId: Schema.String, decision: Decision },
+  success: Schema.String,
+  error: Schema.Union([ApprovalNotPending, StoreError])
+})
+
+/**
+ * The events of ask `askId` after event id `after` (0: all): those stored, then the live ones
+ * while it runs on the session's runner, then its end (`Done`, or its error). An ask cut off by
+ * its runner's death while a call waited is followed until a decision resumes it; any other cut
+ * ask ends with `AskInterrupted`. An unknown ask id is a `StoreError` `NotFound`.
+ * @since 0.2.0
+ */
+export const Events = Rpc.make("Events", {
+  payload: { askId: Schema.String, after: Schema.Number },
+  success: AskChunk,
+  error: AskError,
+  stream: true
+})
+
 /**
  * The entity: a session addressed by {@link entityId}.
  * @since 0.2.0
  */
-export const Session = Entity.make("DataHarnessSession", [Ask, Interrupt, History, Put])
+export const Session = Entity.make("DataHarnessSession", [Ask, Interrupt, History, Put, Approvals, Decide, Events])

@@ -12,8 +12,8 @@
 import { Context, Effect, Exit, Layer, Schema, type Scope, Stream } from "effect"
 import * as Arr from "effect/Array"
 import * as Agent from "../agent/Agent.js"
-import type * as AgentSession from "../agent/Session.js"
-import type { DataError, HarnessError, InvalidOptions } from "../core/HarnessError.js"
+import type * as Approval from "../control/Approval.js"
+import type { DataError, HarnessError, InvalidOptions, NothingToResume } from "../core/HarnessError.js"
 import type * as Message from "../core/Message.js"
 import type * as StreamEvent from "../core/StreamEvent.js"
 import * as Usage from "../core/Usage.js"
@@ -41,6 +41,15 @@ export interface Hosted {
    * emitted, commits what the ask added and records its end, however it ends.
    */
   readonly ask: (askId: string, prompt: string) => Stream.Stream<LoggedEvent, HarnessError | StoreError>
+  /**
+   * Resumes the session's paused ask (`session.resumeStream()`) as ask `askId`: its events go on
+   * in that ask's log (after the ones it has, when it has some), then its end.
+   */
+  readonly resume: (askId: string) => Stream.Stream<LoggedEvent, HarnessError | NothingToResume | StoreError>
+  /** The tool calls waiting for approval (`session.approvals`). */
+  readonly approvals: Effect.Effect<ReadonlyArray<Approval.Pending>>
+  /** Approves or denies a waiting call (`session.approve` / `session.deny`). */
+  readonly decide: (toolUseId: string, decision: Approval.Decision) => Effect.Effect<void, Approval.ApprovalNotPending>
   readonly history: Effect.Effect<Message.History>
   /** Usage over the session's whole life (what was stored plus this opening's asks). */
   readonly usage: Effect.Effect<Usage.Usage>
@@ -82,7 +91,13 @@ const open = (agent: Agent.Agent, store: SessionStore.Service, key: SessionStore
     // resumed from the agent's session store: every step an ask commits is written before the next model call
     agent.session({ id: key.id, tenant: key.tenant }),
     (session): Hosted => ({
-      ask: (askId, prompt) => runAsk(store, key, session, askId, prompt),
+      ask: (askId, prompt) => logged(store, key, askId, session.askStream(prompt)),
+      resume: (askId) => logged(store, key, askId, session.resumeStream()),
+      approvals: session.approvals,
+      decide: (toolUseId, decision) =>
+        decision._tag === "Approved"
+          ? session.approve(toolUseId, "input" in decision ? { input: decision.input } : undefined)
+          : session.deny(toolUseId, decision.reason),
       history: session.history,
       usage: session.usage,
       put: (name, value, putOptions) => session.put(name, value, putOptions)
@@ -101,24 +116,27 @@ export const usageSince = (after: Usage.Usage, before: Usage.Usage): Usage.Usage
 const encodeError = Schema.encodeUnknownSync(AskError)
 
 /** The stored end of an ask that ended with `exit`. */
-const endOf = (exit: Exit.Exit<unknown, HarnessError | StoreError>): SessionStore.AskEnd => {
+const endOf = (exit: Exit.Exit<unknown, HarnessError | NothingToResume | StoreError>): SessionStore.AskEnd => {
   if (Exit.isSuccess(exit)) return { status: "completed" }
   const error = exit.cause.reasons.find((reason) => reason._tag === "Fail")
   if (error !== undefined) return { status: "failed", error: encodeError(error.error) as Schema.Json }
   return { status: exit.cause.reasons.some((reason) => reason._tag === "Interrupt") ? "interrupted" : "failed" }
 }
 
-const runAsk = (
+/**
+ * An ask's events written to its log `askId` (started before anything runs; continued when it
+ * exists), each before it is emitted, then its end, however it ends.
+ */
+const logged = <E extends HarnessError | NothingToResume | StoreError>(
   store: SessionStore.Service,
   key: SessionStore.SessionKey,
-  session: AgentSession.Session,
   askId: string,
-  prompt: string
-): Stream.Stream<LoggedEvent, HarnessError | StoreError> =>
+  events: Stream.Stream<StreamEvent.StreamEvent, E>
+): Stream.Stream<LoggedEvent, E | StoreError> =>
   Stream.unwrap(
     Effect.as(
       store.appendEvents(key, askId, []),
-      session.askStream(prompt).pipe(
+      events.pipe(
         // while an append is in flight the next events gather, and are written in one append
         Stream.bufferArray({ capacity: 4096 }),
         Stream.mapArrayEffect((chunk) =>

@@ -14,6 +14,12 @@
  * | `interrupt` | `SessionUnavailable` |
  * | `history` | `StoreError`, `SessionUnavailable` |
  * | `put` | `DataError`, `StoreError`, `SessionUnavailable` |
+ * | `approvals` | `StoreError`, `SessionUnavailable` |
+ * | `approve`, `deny` | `ApprovalNotPending`, `StoreError`, `SessionUnavailable` |
+ * | `events` | as `askStream` |
+ *
+ * An ask's deadline (no event for `timeout`) does not run while the ask waits for a decision: from
+ * an `approval_request` to the call's `tool_result`, however long a person takes.
  *
  * @example
  * ```ts
@@ -32,6 +38,7 @@
 import { randomUUID } from "node:crypto"
 import { Context, Duration, Effect, Result, Stream } from "effect"
 import type { Sharding } from "effect/cluster"
+import type * as Approval from "../control/Approval.js"
 import type { DataError } from "../core/HarnessError.js"
 import * as StreamEvent from "../core/StreamEvent.js"
 import type * as Usage from "../core/Usage.js"
@@ -100,6 +107,38 @@ export interface Service {
     value: unknown,
     options?: { readonly description?: string | undefined; readonly overwrite?: boolean | undefined }
   ) => Effect.Effect<string, DataError | StoreError | SessionEntity.SessionUnavailable>
+  /**
+   * The session's tool calls waiting for approval: those of its running ask, and those an ask
+   * that ended (interrupted, or cut off with its runner) left waiting.
+   */
+  readonly approvals: (
+    key: SessionStore.SessionKey
+  ) => Effect.Effect<ReadonlyArray<SessionEntity.PendingApproval>, StoreError | SessionEntity.SessionUnavailable>
+  /**
+   * Runs a waiting call (with `input` instead of the model's when given); the id of the ask that
+   * goes on with it. With no ask running, the decision starts one that resumes the paused ask on
+   * the session's runner (read it with `events`).
+   */
+  readonly approve: (
+    key: SessionStore.SessionKey,
+    toolUseId: string,
+    options?: { readonly input?: unknown }
+  ) => Effect.Effect<string, Approval.ApprovalNotPending | StoreError | SessionEntity.SessionUnavailable>
+  /** Denies a waiting call (the model reads `reason` as its error result); as `approve` otherwise. */
+  readonly deny: (
+    key: SessionStore.SessionKey,
+    toolUseId: string,
+    reason: string
+  ) => Effect.Effect<string, Approval.ApprovalNotPending | StoreError | SessionEntity.SessionUnavailable>
+  /**
+   * The events of ask `askId` after event id `after` (default 0: all), each once: the stored ones,
+   * then the live ones while it runs, then its `Done` (or its error).
+   */
+  readonly events: (
+    key: SessionStore.SessionKey,
+    askId: string,
+    options?: { readonly after?: number | undefined }
+  ) => Stream.Stream<SessionEntity.AskChunk, SessionEntity.AskError | SessionEntity.SessionUnavailable>
 }
 
 /**
@@ -198,7 +237,16 @@ export const make = (options: {
               ...(putOptions?.overwrite === undefined ? {} : { overwrite: putOptions.overwrite })
             })
             .pipe(Effect.mapError(mapClusterErrors))
-        )
+        ),
+      approvals: (key) => deadline(entity, entity.client(key).Approvals().pipe(Effect.mapError(mapClusterErrors))),
+      approve: (key, toolUseId, approveOptions) =>
+        decide(entity, key, toolUseId, {
+          _tag: "Approved",
+          ...(approveOptions !== undefined && "input" in approveOptions ? { input: approveOptions.input as never } : {})
+        }),
+      deny: (key, toolUseId, reason) => decide(entity, key, toolUseId, { _tag: "Denied", reason }),
+      events: (key, askId, eventsOptions) =>
+        Stream.suspend(() => chunksOf(entity, entity.client(key).Events({ askId, after: eventsOptions?.after ?? 0 })))
     }
     return service
   })
@@ -219,34 +267,70 @@ const deadline = <A, E>(entity: EntityCalls, effect: Effect.Effect<A, E>) =>
     orElse: () => Effect.fail(timedOut(entity.timeout))
   })
 
-/**
- * `askStream`: the entity's `Ask`, each event at most once (a call re-sent after its runner died
- * replays what was seen), failing with `SessionUnavailable` when no event comes within the timeout.
- */
+/** `Decide` on the session's entity. */
+const decide = (
+  entity: EntityCalls,
+  key: SessionStore.SessionKey,
+  toolUseId: string,
+  decision: SessionEntity.Decision
+) => deadline(entity, entity.client(key).Decide({ toolUseId, decision }).pipe(Effect.mapError(mapClusterErrors)))
+
+/** `askStream`: the entity's `Ask`, as {@link chunksOf}. */
 const askStreamOf =
   (entity: EntityCalls): Service["askStream"] =>
   (key, prompt, askOptions) =>
-    Stream.suspend(() => {
-      const askId = askOptions?.askId ?? randomUUID()
-      let seen = 0
-      return entity
-        .client(key)
-        .Ask({ askId, prompt })
-        .pipe(
-          Stream.mapError(mapClusterErrors),
-          Stream.timeoutOrElse({
-            duration: entity.timeout,
-            orElse: () => Stream.fail(timedOut(entity.timeout))
-          }),
-          // a call re-sent after its runner died replays the ask's stored events: drop the ones seen
-          Stream.filter((chunk) => {
-            if (chunk._tag !== "Event") return true
-            if (chunk.id <= seen) return false
-            seen = chunk.id
-            return true
-          })
-        )
+    Stream.suspend(() => chunksOf(entity, entity.client(key).Ask({ askId: askOptions?.askId ?? randomUUID(), prompt })))
+
+/**
+ * An ask's chunks from its entity, each event at most once (a call re-sent after its runner died
+ * replays what was seen), failing with `SessionUnavailable` when no event comes within the timeout
+ * while no call waits for a decision.
+ */
+const chunksOf = <E extends { readonly _tag: string }>(
+  entity: EntityCalls,
+  chunks: Stream.Stream<SessionEntity.AskChunk, E>
+) => {
+  let seen = 0
+  return chunks.pipe(
+    Stream.mapError(mapClusterErrors),
+    withinDeadline(entity.timeout),
+    // a call re-sent after its runner died replays the ask's stored events: drop the ones seen
+    Stream.filter((chunk) => {
+      if (chunk._tag !== "Event") return true
+      if (chunk.id <= seen) return false
+      seen = chunk.id
+      return true
     })
+  )
+}
+
+/**
+ * Fails with `SessionUnavailable` when a pull gets no chunk within `timeout`, except while a call
+ * announced by an `approval_request` has no `tool_result` yet: a person may take any time.
+ */
+const withinDeadline =
+  (timeout: Duration.Duration) =>
+  <E>(
+    chunks: Stream.Stream<SessionEntity.AskChunk, E>
+  ): Stream.Stream<SessionEntity.AskChunk, E | SessionEntity.SessionUnavailable> =>
+    Stream.transformPull(chunks, (pull) =>
+      Effect.sync(() => {
+        const waiting = new Set<string>()
+        const timed = Effect.timeoutOrElse(pull, { duration: timeout, orElse: () => Effect.fail(timedOut(timeout)) })
+        return Effect.suspend(() => (waiting.size > 0 ? pull : timed)).pipe(
+          Effect.tap((batch) =>
+            Effect.sync(() => {
+              for (const chunk of batch) {
+                if (chunk._tag !== "Event") continue
+                const event = chunk.event
+                if (event.type === "approval_request") waiting.add(event.tool_use_id)
+                else if (event.type === "tool_result") waiting.delete(event.tool_use_id)
+              }
+            })
+          )
+        )
+      })
+    )
 
 /** `ask`: an ask's stream folded into its reply, the last turn's text and its `Done`. */
 const replyOf = <E>(chunks: Stream.Stream<SessionEntity.AskChunk, E>): Effect.Effect<AskReply, E> =>

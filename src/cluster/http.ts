@@ -8,20 +8,21 @@
 import { randomUUID } from "node:crypto"
 import { createServer } from "node:http"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
-import { Duration, Effect, Exit, Layer, Stream } from "effect"
+import { type Cause, Duration, Effect, Exit, Layer, Pull, Scope, Stream } from "effect"
 import { HttpRouter, type HttpServer, type HttpServerError } from "effect/http"
 import { HttpApiBuilder } from "effect/http-api"
 import type { DataError } from "../core/HarnessError.js"
 import * as Usage from "../core/Usage.js"
-import { BadFile, BadRequest, SessionNotFound } from "../server/ApiError.js"
+import { ApprovalNotPending, BadFile, BadRequest, SessionNotFound } from "../server/ApiError.js"
 import { askOutcome } from "../server/askOutcome.js"
 import { jsonErrors } from "../server/httpErrors.js"
+import type { ApprovalDecision, ApprovalInfo } from "../server/SessionApi.js"
 import { authenticationLayer, invalidInputLayer, wireUsage } from "../server/sessionHandlers.js"
 import * as Sse from "../server/sse.js"
 import * as Tenancy from "../server/Tenancy.js"
 import type { SessionKey } from "../store/SessionStore.js"
 import type { StoreError } from "../store/StoreError.js"
-import { Api, SessionExists } from "./HttpApi.js"
+import { Api, AskNotFound, SessionExists } from "./HttpApi.js"
 import * as SessionEntity from "./SessionEntity.js"
 import { Sessions } from "./Sessions.js"
 
@@ -77,6 +78,9 @@ const toHttp = (key: SessionKey, error: Failure, field: string) => {
   }
 }
 
+/** The HTTP form of a cluster or store failure. */
+type HttpFailure = BadFile | BadRequest | SessionNotFound | SessionExists | SessionEntity.SessionUnavailable
+
 /**
  * Fails with the HTTP form of `error` (a defect for a store failure the client cannot act on);
  * `field` is where the session id came from.
@@ -99,9 +103,29 @@ const askEnd = (done: SessionEntity.AskDone) => ({
 })
 
 /**
- * The ask's SSE records: `ask_start`, the events after `after` with their ids in the ask's stored
- * log, then `ask_end` (also when the ask failed, with its error).
+ * An ask's SSE records: its events after `after` with their ids in the ask's stored log, then
+ * `ask_end` (also when the ask failed, with its error).
  */
+const endedRecords = (
+  chunks: Stream.Stream<SessionEntity.AskChunk, SessionEntity.AskError | SessionEntity.SessionUnavailable>,
+  askId: string,
+  after: number
+): Stream.Stream<Sse.Outgoing> =>
+  chunks.pipe(
+    Stream.filter((chunk) => chunk._tag !== "Event" || chunk.id > after),
+    Stream.map(
+      (chunk): Sse.Outgoing =>
+        chunk._tag === "Event" ? { id: chunk.id, event: chunk.event } : { id: undefined, event: askEnd(chunk) }
+    ),
+    Stream.catch((error) =>
+      Stream.succeed<Sse.Outgoing>({
+        id: undefined,
+        event: { type: "ask_end", ask_id: askId, usage: wireUsage(Usage.empty), ...askOutcome(Exit.fail(error)) }
+      })
+    )
+  )
+
+/** An ask's SSE records: `ask_start`, then {@link endedRecords}. */
 const askRecords = (
   chunks: Stream.Stream<SessionEntity.AskChunk, SessionEntity.AskError | SessionEntity.SessionUnavailable>,
   askId: string,
@@ -110,20 +134,43 @@ const askRecords = (
 ): Stream.Stream<Sse.Outgoing> =>
   Stream.concat(
     Stream.succeed<Sse.Outgoing>({ id: undefined, event: { type: "ask_start", ask_id: askId, prompt } }),
-    chunks.pipe(
-      Stream.filter((chunk) => chunk._tag !== "Event" || chunk.id > after),
-      Stream.map(
-        (chunk): Sse.Outgoing =>
-          chunk._tag === "Event" ? { id: chunk.id, event: chunk.event } : { id: undefined, event: askEnd(chunk) }
-      ),
-      Stream.catch((error) =>
-        Stream.succeed<Sse.Outgoing>({
-          id: undefined,
-          event: { type: "ask_end", ask_id: askId, usage: wireUsage(Usage.empty), ...askOutcome(Exit.fail(error)) }
-        })
-      )
-    )
+    endedRecords(chunks, askId, after)
   )
+
+/**
+ * `stream` with its first elements read now: a failure before any (an unknown ask) fails this
+ * effect, so it is the response's status instead of an event in it.
+ */
+const started = <A, E>(stream: Stream.Stream<A, E>): Effect.Effect<Stream.Stream<A, E>, E> =>
+  Effect.uninterruptibleMask(
+    (restore): Effect.Effect<Stream.Stream<A, E>, E> =>
+      Effect.gen(function* () {
+        const scope = yield* Scope.make()
+        const pull = yield* Scope.provide(Stream.toPull(stream), scope)
+        const first = yield* Effect.exit(restore(pull))
+        if (Exit.isFailure(first)) {
+          yield* Scope.close(scope, Exit.void)
+          if (Pull.isDoneCause(first.cause)) return Stream.empty
+          return yield* Effect.failCause(first.cause as Cause.Cause<E>)
+        }
+        const rest = Stream.fromPull(Effect.succeed(pull)) as Stream.Stream<A, E>
+        return Stream.concat(Stream.fromIterable(first.value), rest).pipe(
+          Stream.ensuring(Scope.close(scope, Exit.void))
+        )
+      })
+  )
+
+/** A waiting call as the API shows it (as `data-harness/server` does). */
+const approvalInfo = (pending: SessionEntity.PendingApproval): ApprovalInfo => ({
+  tool_use_id: pending.toolUseId,
+  tool_name: pending.tool,
+  input: pending.input,
+  ...(pending.reason === undefined ? {} : { reason: pending.reason }),
+  requested_at: new Date(pending.requestedAt).toISOString()
+})
+
+/** What the model reads when a call is denied over HTTP without a reason (as `data-harness/server`). */
+const noReason = "the approver gave no reason"
 
 const handlers = (keepAlive: Duration.Duration | undefined) =>
   HttpApiBuilder.group(Api, "sessions", (group) =>
@@ -186,6 +233,58 @@ const handlers = (keepAlive: Duration.Duration | undefined) =>
             }
           })
         )
+        .handle("approvals", ({ params }) =>
+          Effect.gen(function* () {
+            const key = yield* keyOf(params.id)
+            const waiting = yield* sessions.approvals(key).pipe(Effect.catch(failHttp(key)))
+            return { approvals: waiting.map(approvalInfo) }
+          })
+        )
+        .handle("decide", ({ params, payload }) =>
+          Effect.gen(function* () {
+            const key = yield* keyOf(params.id)
+            const askId = yield* decide(sessions, key, params.tool_use_id, payload)
+            return { tool_use_id: params.tool_use_id, decision: payload.decision, ask_id: askId }
+          })
+        )
+        .handle("events", ({ params, headers, query }) =>
+          Effect.gen(function* () {
+            const key = yield* keyOf(params.id)
+            yield* found(key)
+            const after = Number(headers["last-event-id"] ?? query.after ?? 0)
+            // an unknown ask is a 404; any other failure ends the stream with its ask_end
+            const chunks = yield* started(sessions.events(key, params.ask_id, { after })).pipe(
+              Effect.catch((error) =>
+                error._tag === "StoreError" && error.reason === "NotFound"
+                  ? Effect.fail(
+                      new AskNotFound({
+                        message: `Session ${key.id} has no ask ${params.ask_id}: check the id (the ask_id of its ask_start, or of a decision).`,
+                        ask_id: params.ask_id
+                      })
+                    )
+                  : Effect.succeed(Stream.fail(error))
+              )
+            )
+            return Sse.response(endedRecords(chunks, params.ask_id, after), keepAlive)
+          })
+        )
+    })
+  )
+
+/** Applies an HTTP decision to a waiting call; the id of the ask that goes on with it. */
+const decide = (
+  sessions: Sessions["Service"],
+  key: SessionKey,
+  toolUseId: string,
+  body: ApprovalDecision
+): Effect.Effect<string, ApprovalNotPending | HttpFailure> =>
+  (body.decision === "approve"
+    ? sessions.approve(key, toolUseId, "input" in body ? { input: body.input } : undefined)
+    : sessions.deny(key, toolUseId, body.reason ?? noReason)
+  ).pipe(
+    Effect.catch((error): Effect.Effect<never, ApprovalNotPending | HttpFailure> => {
+      if (error._tag !== "ApprovalNotPending") return failHttp(key)(error)
+      return Effect.fail(new ApprovalNotPending({ tool_use_id: error.toolUseId, message: error.message }))
     })
   )
 

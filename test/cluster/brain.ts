@@ -7,6 +7,7 @@
  * | `stall ...` | streams `partial ` and then sends nothing more (an ask in flight, for interrupts and kills) |
  * | `tool then stall ...` | calls `list_variables`, then (after its result) streams `partial ` and stalls |
  * | `sql: <query>` | runs the query with the `sql` tool, then answers with the tool's result |
+ * | `email <name>` | calls `send_email` (id `toolu_<name>`, to `<name>@example.com`), then answers `Result: <the tool's result>` (a name starting `stall` streams `partial ` and stalls instead) |
  * | anything else | `answer <n> on <runner>: <prompt>`, `n` the number of user prompts so far |
  */
 import { Message, Mock } from "../../src/index.js"
@@ -37,8 +38,16 @@ export const brain = (runner: string): Mock.Turn =>
       const content = results[0]!.content
       return Mock.text(`result: ${typeof content === "string" ? content : JSON.stringify(content)}`)
     }
+    if (prompt.startsWith("email ")) {
+      const name = prompt.slice("email ".length).trim()
+      if (results.length === 0) return Mock.toolCall("send_email", emailTo(name), `toolu_${name}`)
+      return name.startsWith("stall") ? Mock.stall("partial ") : Mock.text(`Result: ${String(results[0]!.content)}`)
+    }
     return Mock.text(`answer ${asked.length} on ${runner}: ${prompt}`)
   })
+
+/** The input of the email the model sends for `email <name>`. */
+export const emailTo = (name: string) => ({ to: `${name}@example.com`, body: "Q3 numbers attached" })
 
 /** A mock provider layer answering with {@link brain}. */
 export const layer = (runner: string) => Mock.layer({ turns: [brain(runner)] })

@@ -1,7 +1,7 @@
 /**
  * A cluster runner process for the two-runner suite and the bench: `Cluster.layer` on the test's
  * PostgreSQL (the JSON spec in argv[2]), serving sessions with the scripted model of `brain.ts`
- * named after the runner, and (with `http`) the cluster's HTTP front on `http.port`. It prints `up` once its layer is built and `shards <n>` each time the
+ * named after the runner (its `send_email` tool waits for approval), and (with `http`) the cluster's HTTP front on `http.port`. It prints `up` once its layer is built and `shards <n>` each time the
  * number of shards it holds changes, and runs until it is killed (SIGTERM: a graceful handoff).
  * The suite bundles it with esbuild (packages left external), so it starts without tsx.
  */
@@ -9,6 +9,8 @@ import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import { Effect, Layer } from "effect"
 import { ShardId, Sharding } from "effect/cluster"
 import { Cluster } from "../../src/cluster/index.js"
+import { Approval } from "../../src/index.js"
+import { sendEmail } from "../fixtures/email.js"
 import * as Brain from "./brain.js"
 
 /** What the runner is told. */
@@ -36,6 +38,8 @@ const runner = Cluster.layer({
   },
   runner: { host: "127.0.0.1", port: spec.port },
   sharding: spec.sharding,
+  // `email <name>` prompts call it, and wait for approval
+  agent: { tools: [Approval.require(sendEmail, { reason: "emails leave the company" })] },
   ...(spec.maxIdleTime === undefined ? {} : { maxIdleTime: spec.maxIdleTime as `${number} seconds` })
 }).pipe(Layer.provide(Brain.layer(spec.name)))
 

@@ -4,6 +4,7 @@
  * resolve), spawned with `node`, and followed through the lines it prints.
  */
 import * as ChildProcess from "node:child_process"
+import * as Crypto from "node:crypto"
 import * as Net from "node:net"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
@@ -17,10 +18,14 @@ const root = fileURLToPath(new URL("../../", import.meta.url))
 
 let bundled: Promise<string> | undefined
 
-/** The bundled runner (made once per process). */
+/**
+ * The bundled runner (made once per process). Named after the checkout it was built from: git
+ * worktrees may share one `node_modules`, and each must run its own runner.
+ */
 export const bundleRunner = (): Promise<string> => {
   bundled ??= (async () => {
-    const outfile = Path.join(root, "node_modules", ".cache", "data-harness-cluster", "runnerChild.mjs")
+    const checkout = Crypto.createHash("sha256").update(root).digest("hex").slice(0, 12)
+    const outfile = Path.join(root, "node_modules", ".cache", "data-harness-cluster", `runnerChild-${checkout}.mjs`)
     await build({
       entryPoints: [fileURLToPath(new URL("./runnerChild.ts", import.meta.url))],
       bundle: true,

@@ -4,7 +4,8 @@
  * owners, an ask over HTTP through one runner's front answered by the session's owner on the other, an
  * interrupt that reaches the runner running the ask, and one runner killed with
  * SIGKILL in the middle of an ask: its sessions go on on the other runner with every committed
- * step, and the caller of the cut ask gets `AskInterrupted`.
+ * step, and the caller of the cut ask gets `AskInterrupted`; a call that waited for approval there
+ * is listed and approved through the other runner's HTTP front, and its ask goes on and completes.
  *
  * Slow (two node processes, a Postgres cluster, a failover of a few seconds): `npm run test:cluster`.
  * The scripted model (`brain.ts`) stalls on cue instead of sleeping, so the kill lands while the
@@ -15,8 +16,9 @@ import { type Context, Deferred, Effect, Exit, Fiber, Layer, Scope, Stream } fro
 import { Cluster, SessionEntity } from "../../src/cluster/index.js"
 import { type Message, SessionStore } from "../../src/index.js"
 import { call, openSse } from "../server/helpers.js"
-import { assertValidHistory } from "../utils/events.js"
+import { assertValidHistory, textOf } from "../utils/events.js"
 import * as Postgres from "../utils/postgres.js"
+import { emailTo } from "./brain.js"
 import { type Runner, spawnRunner, specs } from "./runners.js"
 
 const missing = Postgres.missing()
@@ -53,6 +55,100 @@ const assertExtends = (before: Message.History, after: Message.History, where: s
     assert.deepStrictEqual(kept, message.content, `${where}: message ${i} changed`)
   })
 }
+
+/**
+ * Asks `email <name>` (its `send_email` call waits for approval) in a fiber; returns once the
+ * call waits, with the chunks so far (they keep coming into `chunks`) and the fiber.
+ */
+const askUntilApproval = (
+  cluster: Cluster.Sessions["Service"],
+  key: SessionStore.SessionKey,
+  name: string,
+  askId: string
+) =>
+  Effect.gen(function* () {
+    const paused = yield* Deferred.make<void>()
+    const chunks: Array<SessionEntity.AskChunk> = []
+    const fiber = yield* cluster.askStream(key, `email ${name}`, { askId }).pipe(
+      Stream.runForEach((chunk) =>
+        Effect.suspend(() => {
+          chunks.push(chunk)
+          return chunk._tag === "Event" && chunk.event.type === "approval_request"
+            ? Deferred.succeed(paused, undefined)
+            : Effect.void
+        })
+      ),
+      Effect.exit,
+      Effect.forkChild
+    )
+    yield* Deferred.await(paused)
+    return { chunks, fiber }
+  })
+
+/**
+ * A call that waited when its runner was killed: listed and approved through `front` (the other
+ * member), where its ask goes on under its own id and completes; read over HTTP, and by the caller
+ * that asked before the kill (each event once).
+ */
+const approvedAfterFailover = (
+  front: Runner,
+  key: SessionStore.SessionKey,
+  paused: {
+    readonly askId: string
+    readonly name: string
+    /** The caller that asked through a member that lives on (its call is re-sent), if any. */
+    readonly caller?: Effect.Success<ReturnType<typeof askUntilApproval>> | undefined
+  }
+) =>
+  Effect.gen(function* () {
+    const token = tokenOf(key.tenant)
+    const path = `/v1/sessions/${key.id}/approvals`
+    const listed = yield* call(front.url!, "GET", path, { token })
+    assert.strictEqual(listed.status, 200, JSON.stringify(listed.body))
+    assert.deepStrictEqual(
+      listed.body.approvals.map((a: { tool_use_id: string; input: unknown }) => [a.tool_use_id, a.input]),
+      [[`toolu_${paused.name}`, emailTo(paused.name)]]
+    )
+    const running = (yield* call(front.url!, "GET", `/v1/sessions/${key.id}/history`, { token })).body.running_ask
+    if (paused.caller === undefined) assert.strictEqual(running, null, "its caller died with the runner")
+    console.log(
+      running === paused.askId
+        ? `${paused.askId}: the cluster re-sent its caller's call, which went on with it; the decision reached it`
+        : `${paused.askId}: no ask ran; the decision went on with it`
+    )
+    const approved = yield* call(front.url!, "POST", `${path}/toolu_${paused.name}`, {
+      token,
+      body: { decision: "approve" }
+    })
+    assert.strictEqual(approved.status, 200, JSON.stringify(approved.body))
+    assert.strictEqual(approved.body.ask_id, paused.askId, "the paused ask goes on under its own id")
+    const events = yield* (yield* openSse(front.url!, "GET", `/v1/sessions/${key.id}/asks/${paused.askId}/events`, {
+      token
+    })).toEnd
+    const result = events.find((e) => e.event === "tool_result")
+    assert.strictEqual(result?.data.content, `sent to ${paused.name}@example.com`)
+    assert.deepInclude(events.at(-1)!.data, {
+      type: "ask_end",
+      ask_id: paused.askId,
+      status: "completed",
+      runner: front.address
+    })
+    assert.deepStrictEqual((yield* call(front.url!, "GET", path, { token })).body, { approvals: [] })
+    const caller = paused.caller
+    if (caller === undefined) return
+    // the caller from before the kill: the cluster re-sent its call, and it reads the ask to its end
+    const exit = yield* Fiber.join(caller.fiber)
+    assert.isTrue(Exit.isSuccess(exit), String(exit))
+    assert.deepInclude(caller.chunks.at(-1)!, { _tag: "Done", askId: paused.askId, status: "completed" })
+    const ids = caller.chunks.flatMap((chunk) => (chunk._tag === "Event" ? [chunk.id] : []))
+    assert.deepStrictEqual(
+      ids,
+      ids.map((_, i) => i + 1),
+      "each event once, in order"
+    )
+    const text = textOf(caller.chunks.flatMap((chunk) => (chunk._tag === "Event" ? [chunk.event] : [])))
+    assert.strictEqual(text, `Result: sent to ${paused.name}@example.com`)
+  })
 
 describe.skipIf(missing !== undefined)("two runner processes on one PostgreSQL", () => {
   const scope = Scope.makeUnsafe()
@@ -201,7 +297,7 @@ describe.skipIf(missing !== undefined)("two runner processes on one PostgreSQL",
   )
 
   it.live(
-    "a runner killed mid-ask: its sessions answer on the other runner with every committed step, the cut ask's caller gets AskInterrupted",
+    "a runner killed mid-ask: its sessions answer on the other runner with every committed step, the cut ask's caller gets AskInterrupted, calls waiting for approval are approved through the other member and their asks complete",
     () =>
       run(
         Effect.gen(function* () {
@@ -228,12 +324,24 @@ describe.skipIf(missing !== undefined)("two runner processes on one PostgreSQL",
             Effect.forkChild
           )
           yield* Deferred.await(texted)
+          // and an ask on the victim paused for approval: its call committed as waiting
+          const paused = moved[1]!
+          const pausedAsk = yield* askUntilApproval(cluster, paused, "zed", "paused-ask")
+          // and one asked through the victim's own HTTP front: its caller dies with it
+          const orphan = moved[2]!
+          const orphanStream = yield* openSse(victim.url!, "POST", `/v1/sessions/${orphan.id}/asks`, {
+            token: tokenOf(orphan.tenant),
+            body: { prompt: "email yan", ask_id: "orphan-ask" }
+          })
+          yield* orphanStream.until((event) => event.event === "approval_request")
           const committed = yield* Effect.forEach(moved, (key) => sessionStore.load(key), { concurrency: 10 })
           const killedAt = Date.now()
           yield* Effect.promise(() => victim.kill("SIGKILL"))
 
-          // every session of the dead runner answers on the survivor, its history carried over
-          const replies = yield* Effect.forEach(moved, (key) => cluster.ask(key, "after the failover"), {
+          // every session of the dead runner answers on the survivor, its history carried over (but
+          // the paused ones: a new prompt would answer their waiting calls as not run)
+          const asked = moved.filter((key) => key !== paused && key !== orphan)
+          const replies = yield* Effect.forEach(asked, (key) => cluster.ask(key, "after the failover"), {
             concurrency: 20
           })
           const failover = (Date.now() - killedAt) / 1000
@@ -242,7 +350,7 @@ describe.skipIf(missing !== undefined)("two runner processes on one PostgreSQL",
           )
           replies.forEach((reply, i) => {
             assert.strictEqual(reply.runner, survivor.address)
-            assert.strictEqual(reply.session, SessionEntity.entityId(moved[i]!))
+            assert.strictEqual(reply.session, SessionEntity.entityId(asked[i]!))
             assert.include(reply.text, `on ${survivor.name}: after the failover`)
           })
 
@@ -262,6 +370,11 @@ describe.skipIf(missing !== undefined)("two runner processes on one PostgreSQL",
             "the cut ask did not run again"
           )
           assert.strictEqual((yield* sessionStore.readEvents(cut, "cut-ask")).end?.status, "interrupted")
+
+          // the paused calls, listed and approved through the survivor's front; their asks go on there
+          yield* approvedAfterFailover(survivor, paused, { askId: "paused-ask", name: "zed", caller: pausedAsk })
+          yield* orphanStream.close
+          yield* approvedAfterFailover(survivor, orphan, { askId: "orphan-ask", name: "yan" })
 
           // nothing committed before the kill is lost; every history is valid and as stored
           yield* Effect.forEach(

@@ -7,7 +7,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Schema } from "effect"
 import { SchemaBinary } from "effect/encoding"
 import { SessionEntity } from "../../src/cluster/index.js"
-import { HarnessError, Message, SessionStore, Usage } from "../../src/index.js"
+import { Approval, HarnessError, Message, SessionStore, Usage } from "../../src/index.js"
 
 const roundTrip = <S extends Schema.Top>(schema: S, value: S["Type"]): S["Type"] => {
   const codec = SchemaBinary.toCodec(schema as never) as unknown as Schema.Codec<S["Type"], Uint8Array>
@@ -71,5 +71,46 @@ describe("Session entity on the binary wire", () => {
       assert.strictEqual(back.constructor, error.constructor)
       assert.deepStrictEqual({ ...back }, { ...error })
     }
+  })
+
+  it("the approval messages cross unchanged: the waiting calls, a decision with edited input or a reason, ApprovalNotPending", () => {
+    const waiting: SessionEntity.PendingApproval = {
+      toolUseId: "toolu_1",
+      tool: "send_email",
+      input: { to: "ana@example.com", cc: [null, 1.5], nested: { deep: true } },
+      reason: "emails leave the company",
+      requestedAt: 1_765_000_000_123
+    }
+    const unexplained: SessionEntity.PendingApproval = {
+      toolUseId: "toolu_2",
+      tool: "sql",
+      input: { query: "select 1" },
+      requestedAt: 1_765_000_000_456
+    }
+    assert.deepStrictEqual(roundTrip(SessionEntity.Approvals.successSchema, [waiting, unexplained]), [
+      waiting,
+      unexplained
+    ])
+    const decide = SessionEntity.Decide.payloadSchema
+    for (const payload of [
+      { toolUseId: "toolu_1", decision: { _tag: "Approved" as const } },
+      {
+        toolUseId: "toolu_1",
+        decision: { _tag: "Approved" as const, input: { to: "bo@example.com", body: "edited" } }
+      },
+      { toolUseId: "toolu_1", decision: { _tag: "Denied" as const, reason: "Not to external addresses." } }
+    ]) {
+      assert.deepStrictEqual(roundTrip(decide, payload), payload)
+    }
+    const notPending = new Approval.ApprovalNotPending({ toolUseId: "toolu_9", message: "no call waits" })
+    const back = roundTrip(SessionEntity.Decide.errorSchema, notPending)
+    assert.instanceOf(back, Approval.ApprovalNotPending)
+    assert.deepStrictEqual({ ...back }, { ...notPending })
+    const resumed = roundTrip(SessionEntity.AskError, new HarnessError.NothingToResume({ message: "nothing" }))
+    assert.instanceOf(resumed, HarnessError.NothingToResume)
+    assert.deepStrictEqual(roundTrip(SessionEntity.Events.payloadSchema, { askId: "a1", after: 7 }), {
+      askId: "a1",
+      after: 7
+    })
   })
 })
