@@ -94,10 +94,12 @@ const open = (agent: Agent.Agent, store: SessionStore.Service, key: SessionStore
       ask: (askId, prompt) => logged(store, key, askId, session.askStream(prompt)),
       resume: (askId) => logged(store, key, askId, session.resumeStream()),
       approvals: session.approvals,
+      // a store that cannot keep the decision is the runner's failure; the call still waits
       decide: (toolUseId, decision) =>
-        decision._tag === "Approved"
+        (decision._tag === "Approved"
           ? session.approve(toolUseId, "input" in decision ? { input: decision.input } : undefined)
-          : session.deny(toolUseId, decision.reason),
+          : session.deny(toolUseId, decision.reason)
+        ).pipe(Effect.catchTag("StoreError", (error) => Effect.die(error))),
       history: session.history,
       usage: session.usage,
       put: (name, value, putOptions) => session.put(name, value, putOptions)
