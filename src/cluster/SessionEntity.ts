@@ -46,6 +46,7 @@ import * as Message from "../core/Message.js"
 import * as StreamEvent from "../core/StreamEvent.js"
 import { Usage } from "../core/Usage.js"
 import type { SessionKey } from "../store/SessionStore.js"
+import * as Step from "../store/Step.js"
 import { StoreError } from "../store/StoreError.js"
 
 // addresses
@@ -271,31 +272,22 @@ export const Put = Rpc.make("Put", {
 // approval
 
 /**
- * A tool call waiting for approval, as it crosses the network (the fields of `Approval.Pending`;
- * `requestedAt` in epoch milliseconds).
+ * A tool call waiting for approval, as it crosses the network: the store's value (the fields of
+ * `Approval.Pending`; `requestedAt` in epoch milliseconds).
  * @since 0.2.0
  */
-export const PendingApproval = Schema.Struct({
-  toolUseId: Schema.String,
-  tool: Schema.String,
-  input: Schema.Json,
-  reason: Schema.optionalKey(Schema.String),
-  requestedAt: Schema.Number
-})
+export const PendingApproval = Step.PendingApproval
 /** @since 0.2.0 */
-export type PendingApproval = typeof PendingApproval.Type
+export type PendingApproval = Step.PendingApproval
 
 /**
- * A decision about a waiting call (`Approval.Decision` on the wire): run it, with `input` instead
- * of the model's when given, or deny it with a `reason` the model reads.
+ * A decision about a waiting call (`Approval.Decision` on the wire, as the store keeps it): run
+ * it, with `input` instead of the model's when given, or deny it with a `reason` the model reads.
  * @since 0.2.0
  */
-export const Decision = Schema.Union([
-  Schema.TaggedStruct("Approved", { input: Schema.optionalKey(Schema.Json) }),
-  Schema.TaggedStruct("Denied", { reason: Schema.String })
-])
+export const Decision = Step.ApprovalDecision
 /** @since 0.2.0 */
-export type Decision = typeof Decision.Type
+export type Decision = Step.ApprovalDecision
 
 /**
  * The tool calls of the session waiting for approval: those of its running ask, and those an

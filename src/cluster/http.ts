@@ -16,8 +16,8 @@ import * as Usage from "../core/Usage.js"
 import { ApprovalNotPending, BadFile, BadRequest, SessionNotFound } from "../server/ApiError.js"
 import { askOutcome } from "../server/askOutcome.js"
 import { jsonErrors } from "../server/httpErrors.js"
-import type { ApprovalDecision, ApprovalInfo } from "../server/SessionApi.js"
-import { authenticationLayer, invalidInputLayer, wireUsage } from "../server/sessionHandlers.js"
+import type { ApprovalDecision } from "../server/SessionApi.js"
+import { approvalInfo, authenticationLayer, invalidInputLayer, noReason, wireUsage } from "../server/sessionHandlers.js"
 import * as Sse from "../server/sse.js"
 import * as Tenancy from "../server/Tenancy.js"
 import type { SessionKey } from "../store/SessionStore.js"
@@ -159,18 +159,6 @@ const started = <A, E>(stream: Stream.Stream<A, E>): Effect.Effect<Stream.Stream
         )
       })
   )
-
-/** A waiting call as the API shows it (as `data-harness/server` does). */
-const approvalInfo = (pending: SessionEntity.PendingApproval): ApprovalInfo => ({
-  tool_use_id: pending.toolUseId,
-  tool_name: pending.tool,
-  input: pending.input,
-  ...(pending.reason === undefined ? {} : { reason: pending.reason }),
-  requested_at: new Date(pending.requestedAt).toISOString()
-})
-
-/** What the model reads when a call is denied over HTTP without a reason (as `data-harness/server`). */
-const noReason = "the approver gave no reason"
 
 const handlers = (keepAlive: Duration.Duration | undefined) =>
   HttpApiBuilder.group(Api, "sessions", (group) =>

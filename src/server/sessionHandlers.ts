@@ -73,8 +73,13 @@ export const wireUsage = (usage: Usage.Usage): AskUsage => ({
   cache_creation_input_tokens: usage.cacheWriteTokens
 })
 
-/** A waiting call as the API shows it. */
-const approvalInfo = (pending: Approval.Pending): ApprovalInfo => ({
+/**
+ * A waiting call as the API shows it (the cluster's HTTP front shows it the same way).
+ * @internal
+ */
+export const approvalInfo = (
+  pending: Pick<Approval.Pending, "toolUseId" | "tool" | "input" | "reason" | "requestedAt">
+): ApprovalInfo => ({
   tool_use_id: pending.toolUseId,
   tool_name: pending.tool,
   input: pending.input,
@@ -82,8 +87,11 @@ const approvalInfo = (pending: Approval.Pending): ApprovalInfo => ({
   requested_at: new Date(pending.requestedAt).toISOString()
 })
 
-/** What the model reads when a call is denied over HTTP without a reason. */
-const noReason = "the approver gave no reason"
+/**
+ * What the model reads when a call is denied over HTTP without a reason.
+ * @internal
+ */
+export const noReason = "the approver gave no reason"
 
 /** An HTTP decision as the session takes it. */
 const decisionOf = (body: ApprovalDecision): Approval.Decision =>
