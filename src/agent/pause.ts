@@ -84,7 +84,7 @@ export const resumeAt = (
       const history = Ref.getUnsafe(ask.session.history)
       const uses = openCalls(history)
       if (uses.length > 0) {
-        const events = resumedCalls(ask, uses)
+        const events = resumedCalls(ask, history, uses)
         ask.state.phase = {
           _tag: "Starting",
           next: Effect.suspend(() => toolsPhase(ask, events, () => afterCalls(uses)))
@@ -104,14 +104,14 @@ export const resumeAt = (
     })
   )
 
-/** The events of the open calls `uses` of a resumed ask (now its pending calls, under the turn that made them). */
+/** The events of the open calls `uses` of a resumed ask, `history` its session's (now its pending calls, under the turn that made them). */
 const resumedCalls = (
   ask: Ask,
+  history: Message.History,
   uses: ReadonlyArray<Message.ToolUseBlock>
 ): Stream.Stream<StreamEvent.StreamEvent, HarnessError> => {
   const { state } = ask
   const approvals = state.control.approvals
-  const history = Ref.getUnsafe(ask.session.history)
   const turn = history.findLast((message) => message.role === "assistant")!
   state.pending = uses
   // the turn that made the calls, as the hooks after it see it (its usage was counted by its own ask)

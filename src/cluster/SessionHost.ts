@@ -12,7 +12,7 @@
 import { Context, Effect, Exit, Layer, Schema, type Scope, Stream } from "effect"
 import * as Arr from "effect/Array"
 import * as Agent from "../agent/Agent.js"
-import type * as Approval from "../control/Approval.js"
+import * as Approval from "../control/Approval.js"
 import type { DataError, HarnessError, InvalidOptions, NothingToResume } from "../core/HarnessError.js"
 import type * as Message from "../core/Message.js"
 import type * as StreamEvent from "../core/StreamEvent.js"
@@ -96,10 +96,7 @@ const open = (agent: Agent.Agent, store: SessionStore.Service, key: SessionStore
       approvals: session.approvals,
       // a store that cannot keep the decision is the runner's failure; the call still waits
       decide: (toolUseId, decision) =>
-        (decision._tag === "Approved"
-          ? session.approve(toolUseId, "input" in decision ? { input: decision.input } : undefined)
-          : session.deny(toolUseId, decision.reason)
-        ).pipe(Effect.catchTag("StoreError", (error) => Effect.die(error))),
+        Approval.decide(session, toolUseId, decision).pipe(Effect.catchTag("StoreError", (error) => Effect.die(error))),
       history: session.history,
       usage: session.usage,
       put: (name, value, putOptions) => session.put(name, value, putOptions)

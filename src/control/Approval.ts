@@ -70,6 +70,24 @@ export type Decision =
   | { readonly _tag: "Denied"; readonly reason: string }
 
 /**
+ * Applies `decision` to the waiting call `toolUseId` of `session`: its `approve` (with the edited
+ * input, when the decision has one) or its `deny`. For front ends that receive decisions as values
+ * (the HTTP server, a cluster runner).
+ * @since 0.2.0
+ */
+export const decide = <E>(
+  session: {
+    readonly approve: (toolUseId: string, options?: { readonly input?: unknown }) => Effect.Effect<void, E>
+    readonly deny: (toolUseId: string, reason: string) => Effect.Effect<void, E>
+  },
+  toolUseId: string,
+  decision: Decision
+): Effect.Effect<void, E> =>
+  decision._tag === "Approved"
+    ? session.approve(toolUseId, "input" in decision ? { input: decision.input } : undefined)
+    : session.deny(toolUseId, decision.reason)
+
+/**
  * `session.approve` or `session.deny` named a call that is not waiting (never was, or was decided
  * or ended already).
  * @since 0.2.0

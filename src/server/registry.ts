@@ -6,7 +6,7 @@
 import * as Fs from "node:fs/promises"
 import * as Path from "node:path"
 import { Effect, Exit, Fiber, Scope, Stream } from "effect"
-import { Agent, type Approval, Provider, type SessionStore, type StreamEvent } from "../index.js"
+import { Agent, Approval, Provider, type SessionStore, type StreamEvent } from "../index.js"
 import type { AskInProgress, SessionNotFound, TooManyRequests } from "./ApiError.js"
 import { askOutcome } from "./askOutcome.js"
 import { AskSlots } from "./askSlots.js"
@@ -293,11 +293,9 @@ export class Registry {
       Effect.suspend((): Effect.Effect<string, SessionNotFound | Approval.ApprovalNotPending | TooManyRequests> => {
         const { session } = held
         // a store that cannot keep the decision is the server's failure (500); the call still waits
-        const decided = (
-          decision._tag === "Approved"
-            ? session.approve(toolUseId, "input" in decision ? { input: decision.input } : undefined)
-            : session.deny(toolUseId, decision.reason)
-        ).pipe(Effect.catchTag("StoreError", (error) => Effect.die(error)))
+        const decided = Approval.decide(session, toolUseId, decision).pipe(
+          Effect.catchTag("StoreError", (error) => Effect.die(error))
+        )
         const running = held.running
         // an ask being interrupted would not take the decision: decide once it has ended
         if (running?.cancelled === true && running.fiber !== undefined) {
