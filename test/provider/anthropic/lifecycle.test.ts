@@ -10,6 +10,7 @@ import * as Anthropic from "../../../src/provider/anthropic/Anthropic.js"
 import * as Provider from "../../../src/provider/Provider.js"
 import * as AnthropicServer from "../../utils/anthropicServer.js"
 import { eventually } from "../../utils/eventually.js"
+import { assertLayerClosesSockets } from "../../utils/layerSockets.js"
 
 const request: Provider.Request = { messages: [Message.user("hi")], tools: [] }
 
@@ -17,19 +18,10 @@ describe("Anthropic layer lifecycle", () => {
   it.live("closing a provider layer closes its sockets", () =>
     Effect.gen(function* () {
       const server = yield* AnthropicServer.make({ default: { sse: AnthropicServer.fixture("text.sse") } })
-      const scope = yield* Scope.make()
-      const context = yield* Layer.buildWithScope(
+      yield* assertLayerClosesSockets(
         Anthropic.layer({ model: "claude-test", apiKey: "sk-test", baseURL: server.url }),
-        scope
+        server
       )
-      const provider = Context.get(context, Provider.Provider)
-      // three turns at once: three connections, kept alive in the layer's pool afterwards
-      yield* Effect.forEach([1, 2, 3], () => Stream.runDrain(provider.stream(request)), { concurrency: 3 })
-      assert.strictEqual(server.requests.length, 3)
-      assert.strictEqual(server.openSockets(), 3, "the pool keeps the connections alive after the turns")
-      yield* Scope.close(scope, Exit.void)
-      // well before the pool's own idle expiry (4 s)
-      assert.isTrue(yield* eventually(() => server.openSockets() === 0, 1_000), "the server saw every socket close")
     })
   )
 
