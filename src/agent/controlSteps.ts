@@ -223,6 +223,12 @@ const controlledTool = (ask: Ask, use: Message.ToolUseBlock): Stream.Stream<Stre
   )
 
 /**
+ * What the model reads as the result of a call denied with `reason`.
+ * @internal
+ */
+export const deniedText = (reason: string): string => `This tool call was denied: ${reason}`
+
+/**
  * A paused call: its `approval_request` (unless it was decided already, as a resumed pause may
  * be), then, once decided, its run or its denial as a `tool_result`. It is registered before the
  * event goes out: a consumer may decide as soon as it sees it.
@@ -245,7 +251,7 @@ const awaitDecision = (
   const result = Effect.flatMap(decision, (decision) =>
     decision._tag === "Approved"
       ? run(ask, use, "input" in decision ? decision.input : pending.input)
-      : keep(ask, use, { content: `This tool call was denied: ${decision.reason}`, isError: true })
+      : keep(ask, use, { content: deniedText(decision.reason), isError: true })
   )
   return decided ? Stream.fromEffect(result) : Stream.concat(Stream.succeed(request), Stream.fromEffect(result))
 }

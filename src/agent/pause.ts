@@ -23,8 +23,8 @@ import * as Usage from "../core/Usage.js"
 import { toolResultsStep, userStep } from "../store/Step.js"
 import type { StoreError } from "../store/StoreError.js"
 import type { Ask, Step } from "./askState.js"
-import { resumedTools } from "./controlSteps.js"
-import { answerAll, toolsPhase } from "./toolRun.js"
+import { deniedText, resumedTools } from "./controlSteps.js"
+import { answerAll, CUT_OFF, toolsPhase } from "./toolRun.js"
 
 /**
  * What a call left waiting reads when a new prompt came first: why it did not run, by what was
@@ -35,22 +35,7 @@ const superseded = (decision: Approval.Decision | undefined): string =>
     ? "Not run: the conversation went on (a new message came) before this call was approved."
     : decision._tag === "Approved"
       ? "Not run: it was approved, but the conversation went on (a new message came) before it ran."
-      : `This tool call was denied: ${decision.reason}`
-
-/** What a call that neither ran nor waits reads when a resumed ask finds it open. */
-const CUT_OFF = "Tool call did not run: the run ended before it finished."
-
-/** The `tool_use`s of the last assistant message that no `tool_result` after it answers. */
-export const openCalls = (history: Message.History): ReadonlyArray<Message.ToolUseBlock> => {
-  const last = history.length - 1
-  const at = history[last]?.role === "assistant" ? last : history[last - 1]?.role === "assistant" ? last - 1 : -1
-  if (at < 0) return []
-  const answered = new Set<string>()
-  for (const block of history[at + 1]?.content ?? []) {
-    if (block.type === "tool_result") answered.add((block as Message.ToolResultBlock).tool_use_id)
-  }
-  return Message.toolUses(history[at]!.content).filter((use) => !answered.has(use.id))
-}
+      : deniedText(decision.reason)
 
 /**
  * A new prompt is the user message (a new ask starts). Calls an earlier ask left waiting are
@@ -60,7 +45,7 @@ export const openCalls = (history: Message.History): ReadonlyArray<Message.ToolU
  */
 export const commitPrompt = (ask: Ask, prompt: ReadonlyArray<Message.ContentBlock>): Effect.Effect<void, StoreError> =>
   Effect.suspend(() => {
-    const open = openCalls(Ref.getUnsafe(ask.session.history))
+    const open = Message.openToolUses(Ref.getUnsafe(ask.session.history))
     const approvals = ask.state.control.approvals
     const answers = open.map((use) => Message.toolResult(use.id, superseded(approvals.get(use.id)?.decision), true))
     approvals.release(open.map((use) => use.id))
@@ -82,7 +67,7 @@ export const resumeAt = (
     ask.session.commit([], { startsAsk: true }),
     Effect.suspend(() => {
       const history = Ref.getUnsafe(ask.session.history)
-      const uses = openCalls(history)
+      const uses = Message.openToolUses(history)
       if (uses.length > 0) {
         const events = resumedCalls(ask, history, uses)
         ask.state.phase = {

@@ -84,6 +84,12 @@ export const answerAll = (
 }
 
 /**
+ * What a call that did not run reads when its ask ended first.
+ * @internal
+ */
+export const CUT_OFF = "Tool call did not run: the run ended before it finished."
+
+/**
  * The step that answers every pending tool call (a synthetic error for one that has none), except
  * those in `open` (calls whose wait for approval outlives the ask): the next user message. The
  * calls are no longer pending.
@@ -93,10 +99,7 @@ export const resultsStep = (ask: Ask, open?: ReadonlySet<string>): SessionStep =
   const blocks: Array<Message.ToolResultBlock> = []
   for (const use of state.pending ?? []) {
     if (open?.has(use.id) || state.committed.has(use.id)) continue
-    blocks.push(
-      state.results.get(use.id) ??
-        Message.toolResult(use.id, "Tool call did not run: the run ended before it finished.", true)
-    )
+    blocks.push(state.results.get(use.id) ?? Message.toolResult(use.id, CUT_OFF, true))
   }
   state.pending = undefined
   state.results.clear()

@@ -201,25 +201,13 @@ export const run = (
 export const resumeDecided = (entity: EntityState, session: Hosted, decided: ReadonlySet<string>) =>
   Effect.gen(function* () {
     if (entity.running !== undefined) return undefined
-    const open = openCalls(yield* session.history)
-    if (!open.some((id) => decided.has(id))) return undefined
+    const open = Message.openToolUses(yield* session.history)
+    if (!open.some((use) => decided.has(use.id))) return undefined
     const askId = randomUUID()
     const running = claim(entity, askId)
     yield* entity.detach(Stream.runDrain(run(entity, running, session, session.resume(askId))).pipe(Effect.ignore))
     return askId
   })
-
-/** The ids of the last turn's tool calls that no result answers yet. */
-const openCalls = (history: Message.History): ReadonlyArray<string> => {
-  const at = history.findLastIndex((message) => message.role === "assistant")
-  if (at < 0) return []
-  const answered = new Set(
-    (history[at + 1]?.content ?? []).flatMap((block) =>
-      block.type === "tool_result" ? [(block as Message.ToolResultBlock).tool_use_id] : []
-    )
-  )
-  return Message.toolUses(history[at]!.content).flatMap((use) => (answered.has(use.id) ? [] : [use.id]))
-}
 
 const decodeError = Schema.decodeUnknownExit(SessionEntity.AskError)
 

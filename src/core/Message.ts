@@ -298,24 +298,33 @@ export const unansweredResults = (ids: ReadonlyArray<string>): Array<ToolResultB
  * @since 0.2.0
  */
 export const closeToolCalls = (history: ReadonlyArray<Message>): ReadonlyArray<Message> => {
-  const last = history.length - 1
-  const at = history[last]?.role === "assistant" ? last : history[last - 1]?.role === "assistant" ? last - 1 : -1
-  if (at < 0) return history
-  const uses = toolUses(history[at]!.content)
-  if (uses.length === 0) return history
-  const next = at === last ? undefined : history[last]!
-  const answered = new Set<string>()
-  for (const block of next?.content ?? []) {
-    if (block.type === "tool_result") answered.add((block as ToolResultBlock).tool_use_id)
-  }
-  const open = uses.filter((use) => !answered.has(use.id)).map((use) => use.id)
+  const open = openToolUses(history).map((use) => use.id)
   if (open.length === 0) return history
+  const last = history.length - 1
+  const next = history[last]!.role === "assistant" ? undefined : history[last]!
   const results = unansweredResults(open)
   if (next === undefined) return [...history, { role: "user", content: results }]
   let firstOther = next.content.findIndex((block) => block.type !== "tool_result")
   if (firstOther < 0) firstOther = next.content.length
   const content = [...next.content.slice(0, firstOther), ...results, ...next.content.slice(firstOther)]
   return [...history.slice(0, last), { role: "user", content }]
+}
+
+/**
+ * The `tool_use`s of a history's last assistant message (the last message, or the one before a
+ * last user message) that no `tool_result` of the user message after it answers: the calls
+ * {@link closeToolCalls} closes, and that a paused ask waits on.
+ * @since 0.2.0
+ */
+export const openToolUses = (history: ReadonlyArray<Message>): ReadonlyArray<ToolUseBlock> => {
+  const last = history.length - 1
+  const at = history[last]?.role === "assistant" ? last : history[last - 1]?.role === "assistant" ? last - 1 : -1
+  if (at < 0) return []
+  const answered = new Set<string>()
+  for (const block of history[at + 1]?.content ?? []) {
+    if (block.type === "tool_result") answered.add((block as ToolResultBlock).tool_use_id)
+  }
+  return toolUses(history[at]!.content).filter((use) => !answered.has(use.id))
 }
 
 // getters
